@@ -1,0 +1,2 @@
+//! mpic-coordinator: the part a CA runs.
+#![forbid(unsafe_code)]

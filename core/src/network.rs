@@ -1,0 +1,137 @@
+//! The only door to the outside world: a DNS query and an HTTP GET.
+//!
+//! The perspective logic (CAA, DCV) is generic over [`Network`], so the
+//! Cloudflare Worker implements it on the Workers `fetch` API, the coordinator
+//! on reqwest, and tests on loopback fixtures. Implementations do transport
+//! only: no redirect following, no CNAME interpretation beyond what the
+//! resolver returns, no caching shared between perspectives (BR 3.2.2.9).
+
+use std::future::Future;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{Record, RecordType};
+use serde::{Deserialize, Serialize};
+
+/// `Send` on native targets, nothing on wasm32 (where futures are `!Send`).
+///
+/// Lets one trait serve the single-threaded Workers runtime and the
+/// multi-threaded tokio coordinator without boxing.
+#[cfg(not(target_arch = "wasm32"))]
+pub trait MaybeSend: Send {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Send + ?Sized> MaybeSend for T {}
+/// `Send` on native targets, nothing on wasm32 (where futures are `!Send`).
+#[cfg(target_arch = "wasm32")]
+pub trait MaybeSend {}
+#[cfg(target_arch = "wasm32")]
+impl<T: ?Sized> MaybeSend for T {}
+
+/// What one perspective can do to the outside world.
+pub trait Network {
+    /// Resolve `name` (an A-label FQDN, with or without the trailing dot) for
+    /// `rtype` through this perspective's resolver, with the DO bit set.
+    ///
+    /// A DNS-level failure (SERVFAIL, NXDOMAIN, REFUSED) is an `Ok` answer
+    /// carrying its rcode; `Err` means no usable DNS response arrived.
+    fn dns(
+        &self,
+        name: &str,
+        rtype: RecordType,
+    ) -> impl Future<Output = Result<DnsAnswer, DnsError>> + MaybeSend;
+
+    /// One HTTP GET of exactly `url`, never following redirects, reading at
+    /// most `limits.max_body_bytes` of the body.
+    fn http_get(
+        &self,
+        url: &url::Url,
+        limits: &HttpLimits,
+    ) -> impl Future<Output = Result<HttpResponse, HttpError>> + MaybeSend;
+}
+
+/// A resolver's answer to one question, as the perspective saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsAnswer {
+    /// The name asked for, lower-case A-labels, no trailing dot.
+    pub name: String,
+    pub rtype: RecordType,
+    pub rcode: ResponseCode,
+    /// Records of `rtype` owned by the last name of the alias chain.
+    pub records: Vec<Record>,
+    /// Aliases the resolver followed, in order: each entry is a CNAME target
+    /// (no trailing dot). Empty when the name had no alias.
+    pub cname_chain: Vec<String>,
+    /// The AD flag: the resolver validated the answer with DNSSEC.
+    pub authentic_data: bool,
+    /// Which resolver answered (its URL), for the report.
+    pub resolver: String,
+}
+
+/// No usable DNS response arrived: the perspective could not look.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum DnsError {
+    #[error("DNS query timed out")]
+    Timeout,
+    #[error("DNS transport failed: {0}")]
+    Transport(String),
+    #[error("DoH resolver answered HTTP {0}")]
+    HttpStatus(u16),
+    #[error("DNS response is malformed: {0}")]
+    Malformed(String),
+    #[error("DNS response does not answer the question: {0}")]
+    Mismatch(String),
+    #[error("DNS response exceeds a limit: {0}")]
+    LimitExceeded(String),
+}
+
+/// Bounds on one HTTP GET.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpLimits {
+    /// Body bytes read at most; the rest is not read.
+    pub max_body_bytes: usize,
+    /// Deadline for the whole exchange, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        // A challenge file is a few hundred bytes; 64 KiB leaves room for a
+        // website-change page without letting a hostile server stream to us.
+        Self {
+            max_body_bytes: 64 * 1024,
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+/// The answer to one HTTP GET (no redirect followed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpResponse {
+    /// The URL that was fetched.
+    pub url: String,
+    pub status: u16,
+    /// The `Location` header, if any (needed to follow redirects ourselves).
+    pub location: Option<String>,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    /// At most `HttpLimits::max_body_bytes` of the body.
+    pub body: Vec<u8>,
+    /// The body was longer than the limit and was cut.
+    pub body_truncated: bool,
+}
+
+/// No HTTP response arrived.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum HttpError {
+    #[error("HTTP request timed out")]
+    Timeout,
+    #[error("could not connect: {0}")]
+    Connect(String),
+    #[error("TLS failed: {0}")]
+    Tls(String),
+    #[error("HTTP protocol error: {0}")]
+    Protocol(String),
+    #[error("refused by policy: {0}")]
+    Refused(String),
+}

@@ -1,0 +1,1 @@
+//! Loopback fixtures for the end-to-end tests.
