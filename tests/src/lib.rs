@@ -1,1 +1,19 @@
-//! Loopback fixtures for the end-to-end tests.
+//! Loopback fixtures for the end-to-end tests: real processes and servers on
+//! 127.0.0.1 only, each stopped when its handle is dropped.
+#![forbid(unsafe_code)]
+
+pub mod workerd;
+
+use std::path::PathBuf;
+
+/// The repository root (the workspace that holds `wrangler.toml`).
+pub fn repo_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// A free TCP port on 127.0.0.1, for a server that binds it right after.
+pub fn free_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    Ok(listener.local_addr()?.port())
+}
