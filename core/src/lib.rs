@@ -5,4 +5,6 @@
 //! [`network::Network`] trait, so every rule here is testable without a network.
 #![forbid(unsafe_code)]
 
+pub mod dns;
+pub mod doh;
 pub mod network;

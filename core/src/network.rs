@@ -82,6 +82,10 @@ pub enum DnsError {
     Mismatch(String),
     #[error("DNS response exceeds a limit: {0}")]
     LimitExceeded(String),
+    /// The question itself cannot be asked (not an A-label name, a meta type):
+    /// a caller bug or hostile input, caught before anything is sent.
+    #[error("DNS query is invalid: {0}")]
+    InvalidQuery(String),
 }
 
 /// Bounds on one HTTP GET.

@@ -1,0 +1,652 @@
+//! DNS over HTTPS (RFC 8484), without the HTTP: a [`DohClient`] builds the
+//! request, hands it to a [`DohTransport`] (Workers `fetch` in the worker,
+//! reqwest in the coordinator, a table in tests) and checks what comes back.
+//!
+//! POST is the default method: intermediaries do not cache POST responses,
+//! so a perspective sees the resolver's own answer and never a cached HTTP
+//! response shared with another perspective (BR 3.2.2.9). GET is offered
+//! for resolvers that want it; it uses message id 0 as RFC 8484 section 4.1
+//! recommends, so equal questions are equal URLs.
+
+use std::future::Future;
+
+use data_encoding::BASE64URL_NOPAD;
+use hickory_proto::rr::RecordType;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::dns::{DnsQuery, ResponseLimits};
+use crate::network::{DnsAnswer, DnsError, MaybeSend};
+
+/// The media type of DoH requests and responses (RFC 8484 section 6).
+pub const DNS_MESSAGE_MEDIA_TYPE: &str = "application/dns-message";
+
+/// Default deadline for one DoH exchange, in milliseconds.
+pub const DEFAULT_DOH_TIMEOUT_MS: u64 = 5_000;
+
+/// How the DNS message travels (RFC 8484 section 4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DohMethod {
+    /// `?dns=` carries the message, base64url without padding.
+    Get,
+    /// The body carries the message.
+    #[default]
+    Post,
+}
+
+/// One HTTP request for a transport to send, exactly as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DohHttpRequest {
+    pub method: DohMethod,
+    /// The full URL; for GET it includes the `dns` parameter.
+    pub url: Url,
+    /// Headers to send: `accept` always, `content-type` for POST.
+    pub headers: Vec<(&'static str, &'static str)>,
+    /// The DNS message for POST; empty for GET.
+    pub body: Vec<u8>,
+    /// The client rejects a longer body, so a transport may stop reading
+    /// after `max_response_bytes + 1` bytes.
+    pub max_response_bytes: usize,
+    /// Deadline for the whole exchange; on expiry return [`DnsError::Timeout`].
+    pub timeout_ms: u64,
+}
+
+/// What the transport received. Redirects must not be followed: a 3xx is
+/// returned as is (and then refused as [`DnsError::HttpStatus`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DohHttpResponse {
+    pub status: u16,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// Sends one HTTP request to a DoH resolver.
+///
+/// Errors are [`DnsError::Timeout`] or [`DnsError::Transport`]: no HTTP
+/// response arrived. Any HTTP response, whatever its status, is `Ok`.
+pub trait DohTransport {
+    fn send(
+        &self,
+        request: DohHttpRequest,
+    ) -> impl Future<Output = Result<DohHttpResponse, DnsError>> + MaybeSend;
+}
+
+/// The DNS half of [`crate::network::Network`]: answers one question.
+///
+/// An implementor of `Network` can delegate `dns()` to a `DnsResolver`.
+pub trait DnsResolver {
+    /// Same contract as [`crate::network::Network::dns`].
+    fn resolve(
+        &self,
+        name: &str,
+        rtype: RecordType,
+    ) -> impl Future<Output = Result<DnsAnswer, DnsError>> + MaybeSend;
+}
+
+/// Where and how a [`DohClient`] asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DohConfig {
+    /// The resolver's URL, e.g. `https://dns.example/dns-query` (a plain URL,
+    /// not an RFC 6570 template).
+    pub url: Url,
+    pub method: DohMethod,
+    /// Accept an `http:` URL. Only for loopback test fixtures: DNS answers
+    /// decide issuance and must not travel in clear.
+    pub allow_insecure_http: bool,
+    /// Passed to the transport as [`DohHttpRequest::timeout_ms`].
+    pub timeout_ms: u64,
+    pub limits: ResponseLimits,
+}
+
+impl DohConfig {
+    /// POST to `url`, https only, default timeout and limits.
+    pub fn new(url: Url) -> Self {
+        Self {
+            url,
+            method: DohMethod::default(),
+            allow_insecure_http: false,
+            timeout_ms: DEFAULT_DOH_TIMEOUT_MS,
+            limits: ResponseLimits::default(),
+        }
+    }
+}
+
+/// A resolver URL a [`DohClient`] will not use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DohConfigError {
+    #[error("DoH URL scheme {0:?} is not https")]
+    UnsupportedScheme(String),
+    #[error("DoH URL is http but insecure http was not allowed")]
+    InsecureHttp,
+    #[error("DoH URL has no host")]
+    MissingHost,
+    #[error("DoH URL has credentials")]
+    Credentials,
+    #[error("DoH URL has a fragment")]
+    Fragment,
+    #[error("DoH URL already has a dns parameter")]
+    DnsParameter,
+}
+
+/// An RFC 8484 client for one resolver over transport `T`.
+#[derive(Debug, Clone)]
+pub struct DohClient<T> {
+    transport: T,
+    config: DohConfig,
+    resolver: String,
+}
+
+impl<T: DohTransport> DohClient<T> {
+    /// Checks the URL against the config's policy.
+    pub fn new(transport: T, config: DohConfig) -> Result<Self, DohConfigError> {
+        let url = &config.url;
+        match url.scheme() {
+            "https" => {}
+            "http" if config.allow_insecure_http => {}
+            "http" => return Err(DohConfigError::InsecureHttp),
+            other => return Err(DohConfigError::UnsupportedScheme(other.to_owned())),
+        }
+        if url.host().is_none() {
+            return Err(DohConfigError::MissingHost);
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(DohConfigError::Credentials);
+        }
+        if url.fragment().is_some() {
+            return Err(DohConfigError::Fragment);
+        }
+        if url.query_pairs().any(|(key, _)| key == "dns") {
+            return Err(DohConfigError::DnsParameter);
+        }
+        let resolver = url.to_string();
+        Ok(Self {
+            transport,
+            config,
+            resolver,
+        })
+    }
+
+    pub fn config(&self) -> &DohConfig {
+        &self.config
+    }
+
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// The resolver as reports name it ([`DnsAnswer::resolver`]): its URL.
+    pub fn resolver(&self) -> &str {
+        &self.resolver
+    }
+
+    /// Asks the resolver about `name` and `rtype` once; see
+    /// [`crate::network::Network::dns`] for what `Ok` and `Err` mean.
+    ///
+    /// The future holds no borrow of the client across the exchange beyond
+    /// the transport's own future, so it is `Send` whenever that is, even if
+    /// `T` is not `Sync`.
+    pub fn query(
+        &self,
+        name: &str,
+        rtype: RecordType,
+    ) -> impl Future<Output = Result<DnsAnswer, DnsError>> + MaybeSend {
+        let prepared = self
+            .prepare(name, rtype)
+            .map(|(query, request)| (query, self.transport.send(request)));
+        let resolver = self.resolver.clone();
+        let limits = self.config.limits;
+        async move {
+            let (query, exchange) = prepared?;
+            let response = exchange.await?;
+            let body = checked_body(response, &limits)?;
+            query.parse_response_with_limits(&body, &resolver, &limits)
+        }
+    }
+
+    fn prepare(
+        &self,
+        name: &str,
+        rtype: RecordType,
+    ) -> Result<(DnsQuery, DohHttpRequest), DnsError> {
+        let accept = ("accept", DNS_MESSAGE_MEDIA_TYPE);
+        let (query, url, headers, body) = match self.config.method {
+            DohMethod::Get => {
+                let query = DnsQuery::with_id(name, rtype, 0)?;
+                let url = get_url(&self.config.url, query.wire());
+                (query, url, vec![accept], Vec::new())
+            }
+            DohMethod::Post => {
+                let query = DnsQuery::new(name, rtype)?;
+                let body = query.wire().to_vec();
+                let headers = vec![accept, ("content-type", DNS_MESSAGE_MEDIA_TYPE)];
+                (query, self.config.url.clone(), headers, body)
+            }
+        };
+        let request = DohHttpRequest {
+            method: self.config.method,
+            url,
+            headers,
+            body,
+            max_response_bytes: self.config.limits.max_message_bytes,
+            timeout_ms: self.config.timeout_ms,
+        };
+        Ok((query, request))
+    }
+}
+
+impl<T: DohTransport> DnsResolver for DohClient<T> {
+    fn resolve(
+        &self,
+        name: &str,
+        rtype: RecordType,
+    ) -> impl Future<Output = Result<DnsAnswer, DnsError>> + MaybeSend {
+        self.query(name, rtype)
+    }
+}
+
+/// The HTTP-level checks of RFC 8484: status 200, the DNS media type, size.
+fn checked_body(response: DohHttpResponse, limits: &ResponseLimits) -> Result<Vec<u8>, DnsError> {
+    if response.status != 200 {
+        return Err(DnsError::HttpStatus(response.status));
+    }
+    let essence = response
+        .content_type
+        .as_deref()
+        .map(|value| value.split(';').next().unwrap_or_default().trim());
+    match essence {
+        Some(media) if media.eq_ignore_ascii_case(DNS_MESSAGE_MEDIA_TYPE) => {}
+        Some(media) => {
+            return Err(DnsError::Malformed(format!(
+                "DoH response content type is {media:?}, not {DNS_MESSAGE_MEDIA_TYPE}"
+            )));
+        }
+        None => {
+            return Err(DnsError::Malformed(
+                "DoH response has no content type".into(),
+            ));
+        }
+    }
+    if response.body.len() > limits.max_message_bytes {
+        return Err(DnsError::LimitExceeded(format!(
+            "DoH response body is {} bytes, more than {}",
+            response.body.len(),
+            limits.max_message_bytes
+        )));
+    }
+    Ok(response.body)
+}
+
+/// `resolver` with the RFC 8484 `dns` parameter: `message` in base64url
+/// without padding. The encoding needs no percent-escapes.
+pub fn get_url(resolver: &Url, message: &[u8]) -> Url {
+    let mut url = resolver.clone();
+    url.query_pairs_mut()
+        .append_pair("dns", &BASE64URL_NOPAD.encode(message));
+    url
+}
+
+/// The DNS message in a GET request's `dns` parameter. For test fixtures
+/// (the loopback DoH server).
+pub fn get_url_message(url: &Url) -> Result<Vec<u8>, DnsError> {
+    let mut values = url
+        .query_pairs()
+        .filter(|(key, _)| key == "dns")
+        .map(|(_, value)| value);
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(DnsError::Malformed(
+            "GET URL needs exactly one dns parameter".into(),
+        ));
+    };
+    BASE64URL_NOPAD
+        .decode(value.as_bytes())
+        .map_err(|e| DnsError::Malformed(format!("dns parameter is not base64url: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::cell::Cell;
+    use std::sync::Mutex;
+
+    use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+    use hickory_proto::rr::rdata::CAA;
+    use hickory_proto::rr::{Name, RData, Record};
+
+    use super::*;
+    use crate::dns::{build_response, caa_raw};
+
+    /// How the fake resolver answers a query it has decoded.
+    type Responder = fn(&[u8]) -> Result<DohHttpResponse, DnsError>;
+
+    /// Decodes requests as a DoH server would and answers with `responder`,
+    /// remembering the last request.
+    struct FakeTransport {
+        responder: Responder,
+        seen: Mutex<Option<DohHttpRequest>>,
+    }
+
+    impl FakeTransport {
+        fn new(responder: Responder) -> Self {
+            Self {
+                responder,
+                seen: Mutex::new(None),
+            }
+        }
+
+        fn last(&self) -> DohHttpRequest {
+            self.seen.lock().unwrap().clone().expect("no request sent")
+        }
+    }
+
+    impl DohTransport for FakeTransport {
+        fn send(
+            &self,
+            request: DohHttpRequest,
+        ) -> impl Future<Output = Result<DohHttpResponse, DnsError>> + MaybeSend {
+            let query = match request.method {
+                DohMethod::Get => get_url_message(&request.url).unwrap(),
+                DohMethod::Post => request.body.clone(),
+            };
+            *self.seen.lock().unwrap() = Some(request);
+            let result = (self.responder)(&query);
+            async move { result }
+        }
+    }
+
+    fn ok(body: Vec<u8>) -> Result<DohHttpResponse, DnsError> {
+        Ok(DohHttpResponse {
+            status: 200,
+            content_type: Some(DNS_MESSAGE_MEDIA_TYPE.into()),
+            body,
+        })
+    }
+
+    fn caa_answer(query: &[u8]) -> Result<DohHttpResponse, DnsError> {
+        let mut caa = CAA::new_issue(false, None, vec![]);
+        caa.value = b"ca.example".to_vec();
+        let record = Record::from_rdata(
+            Name::from_ascii("example.com.").unwrap(),
+            300,
+            RData::CAA(caa),
+        );
+        ok(build_response(query, ResponseCode::NoError, vec![record], true).unwrap())
+    }
+
+    fn client(method: DohMethod, responder: Responder) -> DohClient<FakeTransport> {
+        let mut config = DohConfig::new(Url::parse("https://doh.example/dns-query").unwrap());
+        config.method = method;
+        DohClient::new(FakeTransport::new(responder), config).unwrap()
+    }
+
+    #[test]
+    fn rfc8484_get_example_encoding() {
+        // RFC 8484 section 4.1.1: www.example.com A, id 0, RD, no EDNS.
+        let mut message = Message::new(0, MessageType::Query, OpCode::Query);
+        message.metadata.recursion_desired = true;
+        message.add_query(Query::query(
+            Name::from_ascii("www.example.com.").unwrap(),
+            RecordType::A,
+        ));
+        let wire = message.to_vec().unwrap();
+        let url = get_url(
+            &Url::parse("https://dnsserver.example.net/dns-query").unwrap(),
+            &wire,
+        );
+        assert_eq!(
+            url.as_str(),
+            "https://dnsserver.example.net/dns-query?dns=AAABAAABAAAAAAAAA3d3dwdleGFtcGxlA2NvbQAAAQAB"
+        );
+        assert_eq!(get_url_message(&url).unwrap(), wire);
+        let with_query = get_url(&Url::parse("https://d.example/q?x=1").unwrap(), &wire);
+        assert!(
+            with_query
+                .as_str()
+                .starts_with("https://d.example/q?x=1&dns=AAAB")
+        );
+    }
+
+    #[test]
+    fn get_url_message_refuses_bad_parameters() {
+        for url in [
+            "https://d.example/q",
+            "https://d.example/q?dns=AAAB&dns=AAAB",
+            "https://d.example/q?dns=AAAB%3D",
+            "https://d.example/q?dns=AA+B",
+        ] {
+            let url = Url::parse(url).unwrap();
+            assert!(
+                matches!(get_url_message(&url), Err(DnsError::Malformed(_))),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn get_query_round_trip() {
+        let client = client(DohMethod::Get, caa_answer);
+        let answer = pollster::block_on(client.query("Example.com.", RecordType::CAA)).unwrap();
+        assert_eq!(answer.records.len(), 1);
+        assert_eq!(caa_raw(&answer.records[0]).unwrap().2, b"ca.example");
+        assert!(answer.authentic_data);
+        assert_eq!(answer.name, "example.com");
+        assert_eq!(answer.resolver, "https://doh.example/dns-query");
+
+        let request = client.last_request();
+        assert_eq!(request.method, DohMethod::Get);
+        assert!(request.body.is_empty());
+        assert_eq!(request.headers, [("accept", DNS_MESSAGE_MEDIA_TYPE)]);
+        let (_, encoded) = request.url.query_pairs().find(|(k, _)| k == "dns").unwrap();
+        assert!(!encoded.contains('=') && !encoded.contains('+') && !encoded.contains('/'));
+        let sent = Message::from_vec(&get_url_message(&request.url).unwrap()).unwrap();
+        assert_eq!(sent.metadata.id, 0, "GET must use id 0");
+        assert!(sent.edns.as_ref().unwrap().flags().dnssec_ok);
+    }
+
+    #[test]
+    fn post_query_round_trip() {
+        let client = client(DohMethod::Post, caa_answer);
+        let answer = pollster::block_on(client.resolve("example.com", RecordType::CAA)).unwrap();
+        assert_eq!(answer.records.len(), 1);
+        let request = client.last_request();
+        assert_eq!(request.method, DohMethod::Post);
+        assert_eq!(request.url.as_str(), "https://doh.example/dns-query");
+        assert_eq!(
+            request.headers,
+            [
+                ("accept", DNS_MESSAGE_MEDIA_TYPE),
+                ("content-type", DNS_MESSAGE_MEDIA_TYPE)
+            ]
+        );
+        let sent = Message::from_vec(&request.body).unwrap();
+        assert_eq!(sent.queries[0].query_type(), RecordType::CAA);
+        assert_eq!(request.max_response_bytes, crate::dns::MAX_MESSAGE_BYTES);
+        assert_eq!(request.timeout_ms, DEFAULT_DOH_TIMEOUT_MS);
+    }
+
+    #[test]
+    fn http_level_failures() {
+        type Check = fn(&DnsError) -> bool;
+        let cases: Vec<(&str, Responder, Check)> = vec![
+            (
+                "HTTP 500",
+                |_| {
+                    Ok(DohHttpResponse {
+                        status: 500,
+                        content_type: None,
+                        body: vec![],
+                    })
+                },
+                |e| *e == DnsError::HttpStatus(500),
+            ),
+            (
+                "redirect is not followed",
+                |q| {
+                    Ok(DohHttpResponse {
+                        status: 302,
+                        ..ok(q.to_vec())?
+                    })
+                },
+                |e| *e == DnsError::HttpStatus(302),
+            ),
+            (
+                "wrong content type",
+                |q| {
+                    let body = build_response(q, ResponseCode::NoError, vec![], false)?;
+                    Ok(DohHttpResponse {
+                        content_type: Some("text/html".into()),
+                        ..ok(body)?
+                    })
+                },
+                |e| matches!(e, DnsError::Malformed(_)),
+            ),
+            (
+                "no content type",
+                |q| {
+                    let body = build_response(q, ResponseCode::NoError, vec![], false)?;
+                    Ok(DohHttpResponse {
+                        content_type: None,
+                        ..ok(body)?
+                    })
+                },
+                |e| matches!(e, DnsError::Malformed(_)),
+            ),
+            (
+                "oversize body",
+                |_| ok(vec![0; crate::dns::MAX_MESSAGE_BYTES + 1]),
+                |e| matches!(e, DnsError::LimitExceeded(_)),
+            ),
+            (
+                "empty body",
+                |_| ok(vec![]),
+                |e| matches!(e, DnsError::Malformed(_)),
+            ),
+            (
+                "transport timeout",
+                |_| Err(DnsError::Timeout),
+                |e| *e == DnsError::Timeout,
+            ),
+            (
+                "answer to another query",
+                |_| {
+                    let other = DnsQuery::with_id("example.com", RecordType::CAA, 7)?;
+                    ok(build_response(
+                        other.wire(),
+                        ResponseCode::NoError,
+                        vec![],
+                        false,
+                    )?)
+                },
+                |e| matches!(e, DnsError::Mismatch(_)),
+            ),
+        ];
+        for method in [DohMethod::Get, DohMethod::Post] {
+            for (what, responder, check) in &cases {
+                let client = client(method, *responder);
+                let err = pollster::block_on(client.query("example.com", RecordType::CAA))
+                    .expect_err(what);
+                assert!(check(&err), "{method:?} {what}: {err:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn content_type_parameters_and_case_are_accepted() {
+        let client = client(DohMethod::Post, |q| {
+            let body = build_response(q, ResponseCode::NXDomain, vec![], false)?;
+            Ok(DohHttpResponse {
+                content_type: Some("Application/DNS-Message; charset=binary".into()),
+                ..ok(body)?
+            })
+        });
+        let answer = pollster::block_on(client.query("example.com", RecordType::CAA)).unwrap();
+        assert_eq!(answer.rcode, ResponseCode::NXDomain);
+    }
+
+    #[test]
+    fn invalid_query_is_not_sent() {
+        let client = client(DohMethod::Post, caa_answer);
+        let err = pollster::block_on(client.query("not a name", RecordType::CAA)).unwrap_err();
+        assert!(matches!(err, DnsError::InvalidQuery(_)));
+        assert!(client.transport().seen.lock().unwrap().is_none());
+    }
+
+    #[test]
+    fn url_policy() {
+        let cases: &[(&str, bool, Option<DohConfigError>)] = &[
+            ("https://doh.example/dns-query", false, None),
+            ("https://doh.example/dns-query?ct=1", false, None),
+            ("http://127.0.0.1:8053/dns-query", true, None),
+            (
+                "http://127.0.0.1:8053/dns-query",
+                false,
+                Some(DohConfigError::InsecureHttp),
+            ),
+            (
+                "ftp://doh.example/",
+                true,
+                Some(DohConfigError::UnsupportedScheme("ftp".into())),
+            ),
+            (
+                "https://user:pw@doh.example/",
+                false,
+                Some(DohConfigError::Credentials),
+            ),
+            (
+                "https://doh.example/q#frag",
+                false,
+                Some(DohConfigError::Fragment),
+            ),
+            (
+                "https://doh.example/q?dns=AAAB",
+                false,
+                Some(DohConfigError::DnsParameter),
+            ),
+            (
+                "data:text/plain,hello",
+                true,
+                Some(DohConfigError::UnsupportedScheme("data".into())),
+            ),
+        ];
+        for (url, allow_http, want) in cases {
+            let mut config = DohConfig::new(Url::parse(url).unwrap());
+            config.allow_insecure_http = *allow_http;
+            let got = DohClient::new(FakeTransport::new(caa_answer), config).err();
+            assert_eq!(&got, want, "{url}");
+        }
+    }
+
+    /// A transport that is `Send` but not `Sync`, like one holding a `Cell`.
+    struct NotSync(Cell<u32>);
+
+    impl DohTransport for NotSync {
+        fn send(
+            &self,
+            request: DohHttpRequest,
+        ) -> impl Future<Output = Result<DohHttpResponse, DnsError>> + MaybeSend {
+            self.0.set(self.0.get() + 1);
+            let result = caa_answer(&request.body);
+            async move { result }
+        }
+    }
+
+    #[test]
+    fn query_future_is_send_without_sync_transport() {
+        fn assert_send<F: Send>(future: F) -> F {
+            future
+        }
+        let config = DohConfig::new(Url::parse("https://doh.example/dns-query").unwrap());
+        let client = DohClient::new(NotSync(Cell::new(0)), config).unwrap();
+        let answer = pollster::block_on(assert_send(client.query("example.com", RecordType::CAA)));
+        assert_eq!(answer.unwrap().records.len(), 1);
+        assert_eq!(client.transport().0.get(), 1);
+    }
+
+    impl DohClient<FakeTransport> {
+        fn last_request(&self) -> DohHttpRequest {
+            self.transport().last()
+        }
+    }
+}
