@@ -5,4 +5,5 @@
 //! [`network::Network`] trait, so every rule here is testable without a network.
 #![forbid(unsafe_code)]
 
+pub mod caa;
 pub mod network;
