@@ -5,6 +5,7 @@
 //! [`network::Network`] trait, so every rule here is testable without a network.
 #![forbid(unsafe_code)]
 
+pub mod caa;
 pub mod dns;
 pub mod doh;
 pub mod network;

@@ -1,0 +1,453 @@
+//! CAA checking (RFC 8659, RFC 8657, RFC 9495, BR 3.2.2.8): may this CA issue
+//! for a name, as seen from one perspective?
+//!
+//! [`check`] runs the whole check and returns a [`CaaObservation`] for the
+//! report. Its parts:
+//! - [`target`]: the name, normalised; a wildcard `*.example.com` is looked
+//!   up at `example.com` and evaluated as a wildcard.
+//! - [`mod@lookup`]: the Relevant RRset, climbing one label at a time to (not
+//!   including) the root on NODATA/NXDOMAIN, stopping on any other failure
+//!   after one retry. Every query is recorded.
+//! - [`property`]: each record's raw (flags, tag, value), whatever hickory
+//!   made of the value.
+//! - [`value`]: the strict RFC 8659 section 4.2 grammar for issuer values.
+//! - [`mod@evaluate`]: critical flags, `issue` / `issuewild` / `issuemail`, our
+//!   issuer domain names, RFC 8657 `accounturi` and `validationmethods`.
+//! - [`lookup_failure`]: when a lookup failure may count as permission (the
+//!   request allows it, the failure is the domain's, it was retried, and the
+//!   domain is proven DNSSEC-Insecure); the exact DNSSEC check is documented
+//!   there.
+//!
+//! Records come from [`Network::dns`]; this module never parses DNS messages.
+
+pub mod evaluate;
+pub mod lookup;
+pub mod lookup_failure;
+pub mod property;
+pub mod target;
+pub mod value;
+
+#[cfg(test)]
+mod test_support;
+
+use serde::{Deserialize, Serialize};
+
+pub use evaluate::{
+    CertificateType, Decision, EvaluationContext, ForbidReason, PermitReason, evaluate,
+};
+pub use lookup::{LookupFailure, LookupOutcome, LookupStep, lookup};
+pub use lookup_failure::{InsecurityProof, NotPermission};
+pub use target::{CaaTarget, NameError};
+
+use crate::network::Network;
+
+/// What to check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaaRequest {
+    /// The certificate name: `www.example.com`, `*.example.com`, or for
+    /// S/MIME the mailbox's domain part. A-labels.
+    pub domain: String,
+    pub certificate_type: CertificateType,
+    /// This CA's issuer domain names as they appear in CAA (any may match).
+    pub issuer_domain_names: Vec<String>,
+    /// The ACME account URI, for RFC 8657 `accounturi`.
+    #[serde(default)]
+    pub account_uri: Option<String>,
+    /// The validation method's ACME label (`dns-01`, `http-01`,
+    /// `tls-alpn-01`, ...), for RFC 8657 `validationmethods`.
+    #[serde(default)]
+    pub validation_method: Option<String>,
+    /// Whether a lookup failure may count as permission when BR 3.2.2.8's
+    /// conditions hold.
+    #[serde(default)]
+    pub allow_lookup_failure: bool,
+}
+
+/// A request that cannot be checked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RequestError {
+    #[error("invalid domain: {error}")]
+    Domain { error: NameError },
+    #[error("no issuer domain names configured")]
+    NoIssuerDomainNames,
+    #[error("{name:?} is not an issuer-domain-name (RFC 8659 section 4.2)")]
+    InvalidIssuerDomainName { name: String },
+    #[error("an S/MIME mailbox domain cannot be a wildcard")]
+    WildcardForSMime,
+    #[error("{method:?} is not a validation method label")]
+    InvalidValidationMethod { method: String },
+    #[error("the account URI is empty")]
+    EmptyAccountUri,
+}
+
+/// The result of one CAA check, for the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaaObservation {
+    /// The name checked, normalised (`*.` kept for a wildcard).
+    pub domain: String,
+    /// Where the climb started.
+    pub lookup_name: String,
+    pub wildcard: bool,
+    pub certificate_type: CertificateType,
+    pub outcome: CaaOutcome,
+    /// The Relevant RRset, when one was found.
+    pub relevant_rrset: Option<RrsetReport>,
+    /// Every name of the climb, nearest first.
+    pub steps: Vec<LookupStep>,
+}
+
+/// The verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum CaaOutcome {
+    Permitted {
+        reason: PermitReason,
+    },
+    Forbidden {
+        reason: ForbidReason,
+    },
+    /// The lookup failed and the failure does not count as permission.
+    LookupFailed {
+        failure: LookupFailure,
+        not_permission: NotPermission,
+    },
+    /// The lookup failed and BR 3.2.2.8 lets the failure count as permission.
+    LookupFailurePermitted {
+        failure: LookupFailure,
+        proof: InsecurityProof,
+    },
+}
+
+impl CaaOutcome {
+    /// Whether this perspective saw permission to issue.
+    pub fn permits_issuance(&self) -> bool {
+        matches!(
+            self,
+            Self::Permitted { .. } | Self::LookupFailurePermitted { .. }
+        )
+    }
+}
+
+/// The Relevant RRset as the report shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RrsetReport {
+    /// The name whose query found it (never an alias target).
+    pub owner: String,
+    /// Each property in presentation form, `flags tag "value"`.
+    pub records: Vec<String>,
+    pub cname_chain: Vec<String>,
+    pub authentic_data: bool,
+    pub rcode: String,
+    pub resolver: String,
+}
+
+/// Check CAA for `request` through `network`.
+pub async fn check<N: Network>(
+    network: &N,
+    request: &CaaRequest,
+) -> Result<CaaObservation, RequestError> {
+    let target = validate(request)?;
+    let lookup = lookup::lookup(network, &target).await;
+    let mut relevant_rrset = None;
+    let outcome = match lookup.outcome {
+        LookupOutcome::NotFound => CaaOutcome::Permitted {
+            reason: PermitReason::NoCaaRecords,
+        },
+        LookupOutcome::Found(rrset) => {
+            let context = EvaluationContext {
+                certificate_type: request.certificate_type,
+                wildcard: target.wildcard,
+                issuer_domain_names: &request.issuer_domain_names,
+                account_uri: request.account_uri.as_deref(),
+                validation_method: request.validation_method.as_deref(),
+            };
+            let decision = evaluate::evaluate(&rrset.properties, &context);
+            relevant_rrset = Some(RrsetReport {
+                owner: rrset.owner,
+                records: rrset
+                    .properties
+                    .iter()
+                    .map(property::Property::presentation)
+                    .collect(),
+                cname_chain: rrset.cname_chain,
+                authentic_data: rrset.authentic_data,
+                rcode: rrset.rcode,
+                resolver: rrset.resolver,
+            });
+            match decision {
+                Decision::Permitted { reason } => CaaOutcome::Permitted { reason },
+                Decision::Forbidden { reason } => CaaOutcome::Forbidden { reason },
+            }
+        }
+        LookupOutcome::Failed(failure) => {
+            match lookup_failure::assess(network, &failure, request.allow_lookup_failure).await {
+                Ok(proof) => CaaOutcome::LookupFailurePermitted { failure, proof },
+                Err(not_permission) => CaaOutcome::LookupFailed {
+                    failure,
+                    not_permission,
+                },
+            }
+        }
+    };
+    Ok(CaaObservation {
+        domain: target.display_name(),
+        lookup_name: target.lookup_name,
+        wildcard: target.wildcard,
+        certificate_type: request.certificate_type,
+        outcome,
+        relevant_rrset,
+        steps: lookup.steps,
+    })
+}
+
+fn validate(request: &CaaRequest) -> Result<CaaTarget, RequestError> {
+    let target =
+        CaaTarget::parse(&request.domain).map_err(|error| RequestError::Domain { error })?;
+    if target.wildcard && request.certificate_type == CertificateType::SMime {
+        return Err(RequestError::WildcardForSMime);
+    }
+    if request.issuer_domain_names.is_empty() {
+        return Err(RequestError::NoIssuerDomainNames);
+    }
+    if let Some(name) = request
+        .issuer_domain_names
+        .iter()
+        .find(|name| !value::is_issuer_domain_name(name))
+    {
+        return Err(RequestError::InvalidIssuerDomainName { name: name.clone() });
+    }
+    if let Some(method) = &request.validation_method
+        && !value::is_label(method)
+    {
+        return Err(RequestError::InvalidValidationMethod {
+            method: method.clone(),
+        });
+    }
+    if request.account_uri.as_deref() == Some("") {
+        return Err(RequestError::EmptyAccountUri);
+    }
+    Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use hickory_proto::op::ResponseCode::{NoError, ServFail};
+    use hickory_proto::rr::RecordType::{CAA, DS, NS};
+
+    use super::test_support::{FakeNetwork, answer, authentic, block_on, caa, ds, ns, via};
+    use super::*;
+
+    fn request(domain: &str) -> CaaRequest {
+        CaaRequest {
+            domain: domain.into(),
+            certificate_type: CertificateType::TlsServer,
+            issuer_domain_names: vec!["ca.example".into()],
+            account_uri: Some("https://ca.example/acct/1".into()),
+            validation_method: Some("dns-01".into()),
+            allow_lookup_failure: false,
+        }
+    }
+
+    #[test]
+    fn malformed_issue_value_from_the_wire_forbids() {
+        // The records pass through hickory's CAA decoder: a garbage value must
+        // still reach the grammar as garbage and forbid.
+        for value in [
+            &b"%%%"[..],
+            b"%%%%%",
+            b"ca.example.",
+            b"ca.example; a=b;",
+            b"\xffca.example",
+        ] {
+            let network = FakeNetwork::new().always(
+                "example.com",
+                CAA,
+                Ok(answer(
+                    NoError,
+                    vec![caa("example.com.", 0, "issue", value)],
+                )),
+            );
+            let observation = block_on(check(&network, &request("www.example.com"))).unwrap();
+            assert!(
+                matches!(
+                    &observation.outcome,
+                    CaaOutcome::Forbidden {
+                        reason: ForbidReason::NotAuthorised { .. }
+                    }
+                ),
+                "{value:?}: {:?}",
+                observation.outcome
+            );
+        }
+    }
+
+    #[test]
+    fn end_to_end_permitted_and_reported() {
+        let network = FakeNetwork::new()
+            .always(
+                "www.example.com",
+                CAA,
+                Ok(via(answer(NoError, vec![]), &["cdn.provider.net"])),
+            )
+            .always(
+                "example.com",
+                CAA,
+                Ok(authentic(answer(
+                    NoError,
+                    vec![
+                        caa(
+                            "example.com.",
+                            0,
+                            "issue",
+                            b"ca.example; accounturi=https://ca.example/acct/1",
+                        ),
+                        caa("example.com.", 0, "iodef", b"mailto:sec@example.com"),
+                    ],
+                ))),
+            );
+        let observation = block_on(check(&network, &request("WWW.example.com."))).unwrap();
+        assert!(observation.outcome.permits_issuance());
+        assert_eq!(observation.domain, "www.example.com");
+        let rrset = observation.relevant_rrset.as_ref().unwrap();
+        assert_eq!(rrset.owner, "example.com");
+        assert!(rrset.authentic_data);
+        assert_eq!(
+            rrset.records,
+            [
+                r#"0 issue "ca.example; accounturi=https://ca.example/acct/1""#,
+                r#"0 iodef "mailto:sec@example.com""#
+            ]
+        );
+        assert_eq!(observation.steps.len(), 2);
+
+        // The observation serialises and reads back.
+        let json = serde_json::to_string(&observation).unwrap();
+        assert!(json.contains(r#""result":"permitted""#), "{json}");
+        let back: CaaObservation = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, observation);
+    }
+
+    #[test]
+    fn no_records_anywhere_permits() {
+        let network = FakeNetwork::new();
+        let observation = block_on(check(&network, &request("*.example.com"))).unwrap();
+        assert_eq!(
+            observation.outcome,
+            CaaOutcome::Permitted {
+                reason: PermitReason::NoCaaRecords
+            }
+        );
+        assert!(observation.wildcard);
+        assert_eq!(observation.domain, "*.example.com");
+        assert_eq!(observation.lookup_name, "example.com");
+        assert_eq!(observation.relevant_rrset, None);
+    }
+
+    #[test]
+    fn wildcard_uses_issuewild() {
+        let network = FakeNetwork::new().always(
+            "example.com",
+            CAA,
+            Ok(answer(
+                NoError,
+                vec![
+                    caa("example.com.", 0, "issue", b"ca.example"),
+                    caa("example.com.", 0, "issuewild", b";"),
+                ],
+            )),
+        );
+        let plain = block_on(check(&network, &request("www.example.com"))).unwrap();
+        assert!(plain.outcome.permits_issuance());
+        let wild = block_on(check(&network, &request("*.example.com"))).unwrap();
+        assert!(!wild.outcome.permits_issuance());
+    }
+
+    fn failing_insecure_network() -> FakeNetwork {
+        FakeNetwork::new()
+            .always("www.example.com", CAA, Ok(answer(ServFail, vec![])))
+            .always("com", DS, Ok(authentic(answer(NoError, vec![ds("com.")]))))
+            .always("example.com", DS, Ok(authentic(answer(NoError, vec![]))))
+            .always(
+                "example.com",
+                NS,
+                Ok(answer(NoError, vec![ns("example.com.", "ns.host.test.")])),
+            )
+    }
+
+    #[test]
+    fn lookup_failure_permitted_only_with_everything() {
+        let network = failing_insecure_network();
+        let mut allowed = request("www.example.com");
+        allowed.allow_lookup_failure = true;
+        let observation = block_on(check(&network, &allowed)).unwrap();
+        let CaaOutcome::LookupFailurePermitted { failure, proof } = &observation.outcome else {
+            panic!("{:?}", observation.outcome)
+        };
+        assert_eq!(failure.failures, vec![lookup::QueryFailure::ServFail; 2]);
+        assert_eq!(proof.names[0].insecure_delegation, "example.com");
+        assert!(observation.outcome.permits_issuance());
+
+        let network = failing_insecure_network();
+        let observation = block_on(check(&network, &request("www.example.com"))).unwrap();
+        assert_eq!(
+            observation.outcome,
+            CaaOutcome::LookupFailed {
+                failure: LookupFailure {
+                    name: "www.example.com".into(),
+                    failures: vec![lookup::QueryFailure::ServFail; 2],
+                    cname_chain: vec![],
+                },
+                not_permission: NotPermission::NotAllowedByRequest,
+            }
+        );
+        assert!(!observation.outcome.permits_issuance());
+    }
+
+    #[test]
+    fn invalid_requests_are_typed_errors() {
+        let network = FakeNetwork::new();
+        let mut cases: Vec<(CaaRequest, RequestError)> = Vec::new();
+
+        let mut r = request("a..example");
+        r.domain = "a..example".into();
+        cases.push((
+            r,
+            RequestError::Domain {
+                error: NameError::EmptyLabel,
+            },
+        ));
+        let mut r = request("*.example.com");
+        r.certificate_type = CertificateType::SMime;
+        cases.push((r, RequestError::WildcardForSMime));
+        let mut r = request("example.com");
+        r.issuer_domain_names = vec![];
+        cases.push((r, RequestError::NoIssuerDomainNames));
+        let mut r = request("example.com");
+        r.issuer_domain_names = vec!["ca.example".into(), "ca.example.".into()];
+        cases.push((
+            r,
+            RequestError::InvalidIssuerDomainName {
+                name: "ca.example.".into(),
+            },
+        ));
+        let mut r = request("example.com");
+        r.validation_method = Some("dns 01".into());
+        cases.push((
+            r,
+            RequestError::InvalidValidationMethod {
+                method: "dns 01".into(),
+            },
+        ));
+        let mut r = request("example.com");
+        r.account_uri = Some(String::new());
+        cases.push((r, RequestError::EmptyAccountUri));
+
+        for (request, error) in cases {
+            assert_eq!(block_on(check(&network, &request)), Err(error));
+        }
+        assert!(network.queries.borrow().is_empty());
+    }
+}

@@ -1,0 +1,751 @@
+//! Deciding whether a Relevant RRset lets this CA issue (RFC 8659 sections 4
+//! and 5, RFC 8657, RFC 9495, BR 3.2.2.8).
+//!
+//! In order:
+//! 1. A property with the critical flag (128) whose tag is not one we know
+//!    (`issue`, `issuewild`, `iodef`, `issuemail`, `contactemail`,
+//!    `contactphone`; any case) forbids issuance, whatever the certificate.
+//! 2. The governing properties: for a TLS server certificate, `issuewild` if
+//!    the name is a wildcard and any `issuewild` is present (then every
+//!    `issue` is ignored), else `issue`; for S/MIME, `issuemail` (RFC 9495).
+//!    If there are none, issuance is permitted.
+//! 3. Issuance is permitted if any governing property authorises us
+//!    (authorisations add up). A property authorises us when its value
+//!    matches the grammar (else it counts as an empty issuer, which
+//!    authorises nobody), its issuer-domain-name equals one of ours (ASCII
+//!    case-insensitive), and its RFC 8657 parameters are met:
+//!    - `accounturi`: exactly one such parameter (two or more make the
+//!      property unsatisfiable), the request carries an account URI and it
+//!      equals the parameter's value byte for byte. A request without an
+//!      account URI does not meet a property that names one (fail closed).
+//!    - `validationmethods`: exactly one such parameter, every listed method
+//!      is a `label` (else the property is unsatisfiable, as in Boulder; an
+//!      empty list is valid and lists nothing), and
+//!      the request's method (the ACME label, e.g. `dns-01`) is listed. A
+//!      request without a method does not meet it.
+//!
+//!    Parameter tags are matched ignoring case, so a restriction is never
+//!    dropped because of its spelling; other parameters are ignored (RFC
+//!    8659 section 4.2). The same parameter rules apply to `issuemail`:
+//!    applying a restriction we could ignore can only forbid more.
+//!
+//! Reserved flag bits are ignored (RFC 8659 section 4.1).
+
+use serde::{Deserialize, Serialize};
+
+use super::property::Property;
+use super::value::{IssuerValue, ValueError, is_label, parse_issuer_value};
+
+/// Tags this evaluator understands, so their critical flag does not forbid.
+const KNOWN_TAGS: [&str; 6] = [
+    "issue",
+    "issuewild",
+    "iodef",
+    "issuemail",
+    "contactemail",
+    "contactphone",
+];
+
+/// What kind of certificate is to be issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertificateType {
+    TlsServer,
+    SMime,
+}
+
+/// The property tag that governs a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PropertyKind {
+    Issue,
+    Issuewild,
+    Issuemail,
+}
+
+impl PropertyKind {
+    fn tag(self) -> &'static str {
+        match self {
+            Self::Issue => "issue",
+            Self::Issuewild => "issuewild",
+            Self::Issuemail => "issuemail",
+        }
+    }
+}
+
+/// Everything the evaluation needs besides the RRset.
+#[derive(Debug, Clone, Copy)]
+pub struct EvaluationContext<'a> {
+    pub certificate_type: CertificateType,
+    /// The certificate name is a wildcard (`*.example.com`); TLS only.
+    pub wildcard: bool,
+    /// This CA's issuer domain names (any may match).
+    pub issuer_domain_names: &'a [String],
+    /// The ACME account URI of the request (RFC 8657 `accounturi`).
+    pub account_uri: Option<&'a str>,
+    /// The validation method's ACME label (RFC 8657 `validationmethods`).
+    pub validation_method: Option<&'a str>,
+}
+
+/// The verdict on a Relevant RRset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum Decision {
+    Permitted { reason: PermitReason },
+    Forbidden { reason: ForbidReason },
+}
+
+/// Why issuance is permitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PermitReason {
+    /// No CAA RRset anywhere up to the TLD.
+    NoCaaRecords,
+    /// The RRset holds no property of the governing kind.
+    NoRelevantProperty { tag: PropertyKind },
+    /// A property names us and its parameters are met.
+    Authorised {
+        tag: PropertyKind,
+        /// The property, in presentation form.
+        record: String,
+        issuer: String,
+    },
+}
+
+/// Why issuance is forbidden.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ForbidReason {
+    /// A critical property with a tag we do not understand.
+    UnknownCriticalProperty { record: String },
+    /// Properties of the governing kind exist and none authorises us.
+    NotAuthorised {
+        tag: PropertyKind,
+        rejections: Vec<Rejection>,
+    },
+}
+
+/// One governing property that did not authorise us, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub record: String,
+    pub reason: RejectReason,
+}
+
+/// Why one governing property does not authorise us.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RejectReason {
+    /// The value does not match the grammar: an empty issuer.
+    MalformedValue {
+        error: ValueError,
+    },
+    /// No issuer-domain-name (e.g. `;`): nobody may issue.
+    EmptyIssuer,
+    /// Another CA.
+    OtherIssuer {
+        issuer: String,
+    },
+    /// `accounturi` appears more than once: unsatisfiable.
+    AccountUriRepeated {
+        count: usize,
+    },
+    /// The property names an account and the request carries none.
+    AccountUriNotInRequest {
+        required: String,
+    },
+    AccountUriMismatch {
+        required: String,
+    },
+    /// `validationmethods` appears more than once: unsatisfiable.
+    ValidationMethodsRepeated {
+        count: usize,
+    },
+    /// A listed method is not a `label`: unsatisfiable.
+    ValidationMethodsMalformed {
+        listed: String,
+    },
+    /// The property limits methods and the request names none.
+    ValidationMethodNotInRequest {
+        listed: String,
+    },
+    ValidationMethodNotListed {
+        listed: String,
+    },
+}
+
+/// Evaluate a Relevant RRset's properties.
+pub fn evaluate(properties: &[Property], context: &EvaluationContext<'_>) -> Decision {
+    if properties.is_empty() {
+        return Decision::Permitted {
+            reason: PermitReason::NoCaaRecords,
+        };
+    }
+    if let Some(property) = properties
+        .iter()
+        .find(|p| p.is_critical() && !KNOWN_TAGS.iter().any(|tag| p.tag_is(tag)))
+    {
+        return Decision::Forbidden {
+            reason: ForbidReason::UnknownCriticalProperty {
+                record: property.presentation(),
+            },
+        };
+    }
+
+    let kind = match context.certificate_type {
+        CertificateType::SMime => PropertyKind::Issuemail,
+        CertificateType::TlsServer
+            if context.wildcard && properties.iter().any(|p| p.tag_is("issuewild")) =>
+        {
+            PropertyKind::Issuewild
+        }
+        CertificateType::TlsServer => PropertyKind::Issue,
+    };
+
+    let mut rejections = Vec::new();
+    for property in properties.iter().filter(|p| p.tag_is(kind.tag())) {
+        match authorises(property, context) {
+            Ok(issuer) => {
+                return Decision::Permitted {
+                    reason: PermitReason::Authorised {
+                        tag: kind,
+                        record: property.presentation(),
+                        issuer,
+                    },
+                };
+            }
+            Err(reason) => rejections.push(Rejection {
+                record: property.presentation(),
+                reason,
+            }),
+        }
+    }
+    if rejections.is_empty() {
+        Decision::Permitted {
+            reason: PermitReason::NoRelevantProperty { tag: kind },
+        }
+    } else {
+        Decision::Forbidden {
+            reason: ForbidReason::NotAuthorised {
+                tag: kind,
+                rejections,
+            },
+        }
+    }
+}
+
+/// Whether one governing property authorises us; `Ok` holds the issuer
+/// domain name it named.
+fn authorises(
+    property: &Property,
+    context: &EvaluationContext<'_>,
+) -> Result<String, RejectReason> {
+    let value = parse_issuer_value(&property.value)
+        .map_err(|error| RejectReason::MalformedValue { error })?;
+    let issuer = value
+        .issuer_domain_name
+        .clone()
+        .ok_or(RejectReason::EmptyIssuer)?;
+    if !context
+        .issuer_domain_names
+        .iter()
+        .any(|ours| ours.eq_ignore_ascii_case(&issuer))
+    {
+        return Err(RejectReason::OtherIssuer { issuer });
+    }
+    check_account_uri(&value, context.account_uri)?;
+    check_validation_methods(&value, context.validation_method)?;
+    Ok(issuer)
+}
+
+/// RFC 8657 section 3.
+fn check_account_uri(value: &IssuerValue, request: Option<&str>) -> Result<(), RejectReason> {
+    let listed: Vec<&str> = value.parameter_values("accounturi").collect();
+    let required = match listed.as_slice() {
+        [] => return Ok(()),
+        [one] => *one,
+        many => return Err(RejectReason::AccountUriRepeated { count: many.len() }),
+    };
+    match request {
+        None => Err(RejectReason::AccountUriNotInRequest {
+            required: required.to_owned(),
+        }),
+        Some(ours) if ours == required => Ok(()),
+        Some(_) => Err(RejectReason::AccountUriMismatch {
+            required: required.to_owned(),
+        }),
+    }
+}
+
+/// RFC 8657 section 4.
+fn check_validation_methods(
+    value: &IssuerValue,
+    request: Option<&str>,
+) -> Result<(), RejectReason> {
+    let listed: Vec<&str> = value.parameter_values("validationmethods").collect();
+    let listed = match listed.as_slice() {
+        [] => return Ok(()),
+        [one] => *one,
+        many => {
+            return Err(RejectReason::ValidationMethodsRepeated { count: many.len() });
+        }
+    };
+    // An empty list is valid RFC 8657 syntax that lists nothing.
+    if !listed.is_empty() && !listed.split(',').all(is_label) {
+        return Err(RejectReason::ValidationMethodsMalformed {
+            listed: listed.to_owned(),
+        });
+    }
+    match request {
+        None => Err(RejectReason::ValidationMethodNotInRequest {
+            listed: listed.to_owned(),
+        }),
+        Some(ours) if listed.split(',').any(|method| method == ours) => Ok(()),
+        Some(_) => Err(RejectReason::ValidationMethodNotListed {
+            listed: listed.to_owned(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    const OURS: &str = "ca.example";
+    const ACCOUNT: &str = "https://ca.example/acme/acct/1";
+
+    fn prop(flags: u8, tag: &str, value: &str) -> Property {
+        Property {
+            flags,
+            tag: tag.into(),
+            value: value.as_bytes().to_vec(),
+        }
+    }
+
+    /// (flags, tag, value)
+    type Record = (u8, &'static str, &'static str);
+
+    fn rrset(records: &[Record]) -> Vec<Property> {
+        records
+            .iter()
+            .map(|(flags, tag, value)| prop(*flags, tag, value))
+            .collect()
+    }
+
+    fn tls(wildcard: bool, ids: &[String]) -> EvaluationContext<'_> {
+        EvaluationContext {
+            certificate_type: CertificateType::TlsServer,
+            wildcard,
+            issuer_domain_names: ids,
+            account_uri: Some(ACCOUNT),
+            validation_method: Some("dns-01"),
+        }
+    }
+
+    fn permitted(decision: &Decision) -> bool {
+        matches!(decision, Decision::Permitted { .. })
+    }
+
+    #[test]
+    fn issue_and_issuewild_and_critical_flags() {
+        let ids = vec![OURS.to_owned()];
+        // (records, wildcard, permitted)
+        let cases: Vec<(Vec<Record>, bool, bool)> = vec![
+            (vec![], false, true),
+            (vec![(0, "issue", OURS)], false, true),
+            (vec![(0, "issue", "other.example")], false, false),
+            (vec![(0, "issue", ";")], false, false),
+            (vec![(0, "issue", "")], false, false),
+            (vec![(0, "issue", "%%%")], false, false),
+            (vec![(0, "issue", "%%%%%")], false, false),
+            (vec![(0, "issue", "ca.example.")], false, false),
+            (vec![(0, "issue", ";"), (0, "issue", OURS)], false, true),
+            (
+                vec![(0, "issue", "other.example"), (0, "issue", OURS)],
+                false,
+                true,
+            ),
+            (vec![(0, "ISSUE", "CA.Example")], false, true),
+            (vec![(0, "IsSuE", " ca.example ; ")], false, true),
+            // Only properties of other kinds: nothing restricts.
+            (vec![(0, "iodef", "mailto:sec@example.com")], false, true),
+            (vec![(0, "issuemail", ";")], false, true),
+            (vec![(0, "issuewild", ";")], false, true),
+            (vec![(0, "future", "x")], false, true),
+            // Wildcards.
+            (vec![(0, "issue", OURS)], true, true),
+            (vec![(0, "issue", ";")], true, false),
+            (vec![(0, "issue", OURS), (0, "issuewild", ";")], true, false),
+            (vec![(0, "issue", ";"), (0, "issuewild", OURS)], true, true),
+            (vec![(0, "issue", ";"), (0, "ISSUEWILD", OURS)], true, true),
+            (vec![(0, "issuewild", ";")], false, true),
+            (
+                vec![(0, "issue", ";"), (0, "issuewild", OURS)],
+                false,
+                false,
+            ),
+            (vec![(0, "iodef", "mailto:a@b")], true, true),
+            // Critical flags.
+            (vec![(128, "issue", OURS)], false, true),
+            (
+                vec![(128, "iodef", "mailto:a@b"), (0, "issue", OURS)],
+                false,
+                true,
+            ),
+            (
+                vec![(128, "contactemail", "a@b"), (0, "issue", OURS)],
+                false,
+                true,
+            ),
+            (
+                vec![(128, "ContactPhone", "+1"), (0, "issue", OURS)],
+                false,
+                true,
+            ),
+            (vec![(128, "tbs", "x"), (0, "issue", OURS)], false, false),
+            (vec![(128, "TBS", "x")], false, false),
+            (vec![(128, "tbs", "x"), (0, "issuewild", OURS)], true, false),
+            (vec![(0, "tbs", "x"), (0, "issue", OURS)], false, true),
+            // Reserved bits are not the critical bit.
+            (vec![(1, "tbs", "x"), (0, "issue", OURS)], false, true),
+            (vec![(0x7f, "tbs", "x")], false, true),
+            (vec![(0xff, "tbs", "x")], false, false),
+        ];
+        for (records, wildcard, expected) in cases {
+            let decision = evaluate(&rrset(&records), &tls(wildcard, &ids));
+            assert_eq!(
+                permitted(&decision),
+                expected,
+                "{records:?} wildcard={wildcard}: {decision:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn several_issuer_names_and_case() {
+        let ids = vec!["ca.example".to_owned(), "Other-Brand.Example".to_owned()];
+        let cases = [
+            ("ca.example", true),
+            ("CA.EXAMPLE", true),
+            ("other-brand.example", true),
+            ("OTHER-BRAND.example; policy=ev", true),
+            ("brand.example", false),
+            ("ca.example.net", false),
+            ("example", false),
+        ];
+        for (value, expected) in cases {
+            let decision = evaluate(&[prop(0, "issue", value)], &tls(false, &ids));
+            assert_eq!(permitted(&decision), expected, "{value}: {decision:?}");
+        }
+        let none: Vec<String> = vec![];
+        assert!(!permitted(&evaluate(
+            &[prop(0, "issue", "ca.example")],
+            &tls(false, &none)
+        )));
+    }
+
+    #[test]
+    fn rfc8657_parameters() {
+        let ids = vec![OURS.to_owned()];
+        let other = "https://ca.example/acme/acct/2";
+        // (value, account in request, method in request, expected)
+        type Case = (
+            String,
+            Option<&'static str>,
+            Option<&'static str>,
+            Result<(), RejectReason>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                format!("{OURS}; accounturi={ACCOUNT}"),
+                Some(ACCOUNT),
+                None,
+                Ok(()),
+            ),
+            (
+                format!("{OURS}; AccountURI={ACCOUNT}"),
+                Some(other),
+                None,
+                Err(RejectReason::AccountUriMismatch {
+                    required: ACCOUNT.into(),
+                }),
+            ),
+            (
+                format!("{OURS}; accounturi={ACCOUNT}"),
+                Some(other),
+                None,
+                Err(RejectReason::AccountUriMismatch {
+                    required: ACCOUNT.into(),
+                }),
+            ),
+            (
+                format!("{OURS}; accounturi={ACCOUNT}"),
+                Some("https://CA.example/acme/acct/1"),
+                None,
+                Err(RejectReason::AccountUriMismatch {
+                    required: ACCOUNT.into(),
+                }),
+            ),
+            (
+                format!("{OURS}; accounturi={ACCOUNT}"),
+                None,
+                None,
+                Err(RejectReason::AccountUriNotInRequest {
+                    required: ACCOUNT.into(),
+                }),
+            ),
+            (
+                format!("{OURS}; accounturi={ACCOUNT}; accounturi={ACCOUNT}"),
+                Some(ACCOUNT),
+                None,
+                Err(RejectReason::AccountUriRepeated { count: 2 }),
+            ),
+            (
+                format!("{OURS}; accounturi={other}; accounturi={ACCOUNT}"),
+                Some(ACCOUNT),
+                None,
+                Err(RejectReason::AccountUriRepeated { count: 2 }),
+            ),
+            (
+                format!("{OURS}; validationmethods=dns-01"),
+                None,
+                Some("dns-01"),
+                Ok(()),
+            ),
+            (
+                format!("{OURS}; validationmethods=http-01,dns-01"),
+                None,
+                Some("dns-01"),
+                Ok(()),
+            ),
+            (
+                format!("{OURS}; validationmethods=http-01,tls-alpn-01"),
+                None,
+                Some("dns-01"),
+                Err(RejectReason::ValidationMethodNotListed {
+                    listed: "http-01,tls-alpn-01".into(),
+                }),
+            ),
+            (
+                format!("{OURS}; validationmethods=dns-01"),
+                None,
+                None,
+                Err(RejectReason::ValidationMethodNotInRequest {
+                    listed: "dns-01".into(),
+                }),
+            ),
+            (
+                format!("{OURS}; validationmethods=dns-01; validationmethods=dns-01"),
+                None,
+                Some("dns-01"),
+                Err(RejectReason::ValidationMethodsRepeated { count: 2 }),
+            ),
+            (
+                format!("{OURS}; validationmethods=dns-01,,http-01"),
+                None,
+                Some("dns-01"),
+                Err(RejectReason::ValidationMethodsMalformed {
+                    listed: "dns-01,,http-01".into(),
+                }),
+            ),
+            (
+                format!("{OURS}; validationmethods=dns-01,"),
+                None,
+                Some("dns-01"),
+                Err(RejectReason::ValidationMethodsMalformed {
+                    listed: "dns-01,".into(),
+                }),
+            ),
+            (
+                format!("{OURS}; validationmethods="),
+                None,
+                Some("dns-01"),
+                Err(RejectReason::ValidationMethodNotListed { listed: "".into() }),
+            ),
+            (
+                format!("{OURS}; validationmethods=DNS-01"),
+                None,
+                Some("dns-01"),
+                Err(RejectReason::ValidationMethodNotListed {
+                    listed: "DNS-01".into(),
+                }),
+            ),
+            (
+                format!("{OURS}; accounturi={ACCOUNT}; validationmethods=http-01,dns-01"),
+                Some(ACCOUNT),
+                Some("http-01"),
+                Ok(()),
+            ),
+            (
+                format!("{OURS}; accounturi={ACCOUNT}; validationmethods=http-01"),
+                Some(ACCOUNT),
+                Some("dns-01"),
+                Err(RejectReason::ValidationMethodNotListed {
+                    listed: "http-01".into(),
+                }),
+            ),
+            // Unknown parameters are ignored.
+            (format!("{OURS}; policy=ev; x-y=1"), None, None, Ok(())),
+            // A parameter's value never reaches into the issuer.
+            (
+                format!("other.example; accounturi={ACCOUNT}"),
+                Some(ACCOUNT),
+                None,
+                Err(RejectReason::OtherIssuer {
+                    issuer: "other.example".into(),
+                }),
+            ),
+        ];
+        for (value, account_uri, validation_method, expected) in cases {
+            let context = EvaluationContext {
+                account_uri,
+                validation_method,
+                ..tls(false, &ids)
+            };
+            let decision = evaluate(&[prop(0, "issue", &value)], &context);
+            let got = match &decision {
+                Decision::Permitted { .. } => Ok(()),
+                Decision::Forbidden {
+                    reason: ForbidReason::NotAuthorised { rejections, .. },
+                } => Err(rejections[0].reason.clone()),
+                other => panic!("{value}: {other:?}"),
+            };
+            assert_eq!(got, expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn rfc8657_restrictions_are_per_property() {
+        // One property limited to another account, another unrestricted:
+        // authorisations add up.
+        let ids = vec![OURS.to_owned()];
+        let records = rrset(&[
+            (
+                0,
+                "issue",
+                "ca.example; accounturi=https://ca.example/acme/acct/9",
+            ),
+            (0, "issue", "ca.example"),
+        ]);
+        assert!(permitted(&evaluate(&records, &tls(false, &ids))));
+    }
+
+    #[test]
+    fn s_mime_uses_issuemail() {
+        let ids = vec![OURS.to_owned()];
+        let context = EvaluationContext {
+            certificate_type: CertificateType::SMime,
+            ..tls(false, &ids)
+        };
+        let cases: Vec<(Vec<Record>, bool)> = vec![
+            (vec![(0, "issue", ";")], true),
+            (vec![(0, "issuewild", ";")], true),
+            (vec![(0, "issuemail", OURS)], true),
+            (vec![(0, "IssueMail", OURS)], true),
+            (vec![(0, "issuemail", ";")], false),
+            (vec![(0, "issuemail", "%%%")], false),
+            (vec![(0, "issuemail", "other.example")], false),
+            (vec![(0, "issue", OURS), (0, "issuemail", ";")], false),
+            (vec![(128, "tbs", "x"), (0, "issuemail", OURS)], false),
+            (
+                vec![(0, "issuemail", "ca.example; accounturi=https://x/1")],
+                false,
+            ),
+        ];
+        for (records, expected) in cases {
+            let decision = evaluate(&rrset(&records), &context);
+            assert_eq!(permitted(&decision), expected, "{records:?}: {decision:?}");
+        }
+    }
+
+    #[test]
+    fn reasons_are_typed() {
+        let ids = vec![OURS.to_owned()];
+        let decision = evaluate(
+            &rrset(&[
+                (0, "issue", "%%%"),
+                (0, "issue", ";"),
+                (0, "issue", "other.example"),
+                (0, "iodef", "mailto:a@b"),
+            ]),
+            &tls(false, &ids),
+        );
+        let expected = Decision::Forbidden {
+            reason: ForbidReason::NotAuthorised {
+                tag: PropertyKind::Issue,
+                rejections: vec![
+                    Rejection {
+                        record: r#"0 issue "%%%""#.into(),
+                        reason: RejectReason::MalformedValue {
+                            error: ValueError::UnexpectedByte {
+                                position: 0,
+                                byte: b'%',
+                            },
+                        },
+                    },
+                    Rejection {
+                        record: r#"0 issue ";""#.into(),
+                        reason: RejectReason::EmptyIssuer,
+                    },
+                    Rejection {
+                        record: r#"0 issue "other.example""#.into(),
+                        reason: RejectReason::OtherIssuer {
+                            issuer: "other.example".into(),
+                        },
+                    },
+                ],
+            },
+        };
+        assert_eq!(decision, expected);
+
+        let decision = evaluate(&rrset(&[(0, "issue", OURS)]), &tls(false, &ids));
+        assert_eq!(
+            decision,
+            Decision::Permitted {
+                reason: PermitReason::Authorised {
+                    tag: PropertyKind::Issue,
+                    record: r#"0 issue "ca.example""#.into(),
+                    issuer: OURS.into(),
+                }
+            }
+        );
+        let decision = evaluate(&rrset(&[(128, "tbs", "x")]), &tls(false, &ids));
+        assert_eq!(
+            decision,
+            Decision::Forbidden {
+                reason: ForbidReason::UnknownCriticalProperty {
+                    record: r#"128 tbs "x""#.into()
+                }
+            }
+        );
+        let decision = evaluate(&rrset(&[(0, "iodef", "x")]), &tls(true, &ids));
+        assert_eq!(
+            decision,
+            Decision::Permitted {
+                reason: PermitReason::NoRelevantProperty {
+                    tag: PropertyKind::Issue
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn a_thousand_properties() {
+        let ids = vec![OURS.to_owned()];
+        let mut records: Vec<Property> = (0..999)
+            .map(|i| prop(0, "issue", &format!("ca{i}.example")))
+            .collect();
+        let forbidden = evaluate(&records, &tls(false, &ids));
+        let Decision::Forbidden {
+            reason: ForbidReason::NotAuthorised { rejections, .. },
+        } = &forbidden
+        else {
+            panic!("{forbidden:?}")
+        };
+        assert_eq!(rejections.len(), 999);
+        records.push(prop(0, "issue", OURS));
+        assert!(permitted(&evaluate(&records, &tls(false, &ids))));
+    }
+}

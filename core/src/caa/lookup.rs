@@ -1,0 +1,651 @@
+//! Finding the Relevant RRset (RFC 8659 section 3, BR 3.2.2.8): the CAA RRset
+//! at the name, else at its parent, and so on up to but excluding the root.
+//!
+//! The resolver follows CNAME and DNAME; the climb itself always walks the
+//! ancestors of the *original* name, so an alias at `www.example.com` pointing
+//! to `cdn.provider.net` is followed by a query at `example.com`, never at
+//! `provider.net`. An empty answer (NOERROR without CAA records, i.e. NODATA,
+//! or NXDOMAIN) moves the climb up one label. Anything else (another rcode, no
+//! response at all, an undecodable CAA record) ends the climb as a lookup
+//! failure after one retry: a failure is never read as "no records", because
+//! records hidden behind it could forbid issuance.
+//!
+//! The climb is bounded by the name: at most [`MAX_LABELS`] names, each asked
+//! at most [`ATTEMPTS_PER_NAME`] times.
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+use serde::{Deserialize, Serialize};
+
+use super::property::{Property, PropertyDecodeError};
+use super::target::CaaTarget;
+#[cfg(doc)]
+use super::target::MAX_LABELS;
+use crate::network::{DnsAnswer, DnsError, Network};
+
+/// Each name is asked once and, if that fails, once more (BR 3.2.2.8 lets a
+/// failure count as permission only after a retry).
+pub const ATTEMPTS_PER_NAME: usize = 2;
+
+/// One question put to the resolver and what came back, for the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryAttempt {
+    pub name: String,
+    /// The record type asked for (`CAA`, `DS`, `NS`).
+    pub rtype: String,
+    pub result: AttemptResult,
+}
+
+/// What one query produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AttemptResult {
+    /// The resolver answered (any rcode).
+    Answer {
+        /// The rcode mnemonic (`NOERROR`, `SERVFAIL`, ...).
+        rcode: String,
+        /// The AD flag.
+        authentic_data: bool,
+        /// How many records of the asked type came back.
+        records: usize,
+        cname_chain: Vec<String>,
+        resolver: String,
+    },
+    /// No usable DNS response arrived.
+    NoResponse { error: DnsError },
+}
+
+/// Why one CAA query did not give a usable RRset.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum QueryFailure {
+    #[error("the resolver answered SERVFAIL")]
+    ServFail,
+    #[error("the resolver answered REFUSED")]
+    Refused,
+    #[error("the resolver answered {rcode}")]
+    OtherRcode { rcode: String },
+    #[error("no usable DNS response: {error}")]
+    NoResponse { error: DnsError },
+    #[error("a CAA record cannot be decoded: {error}")]
+    UndecodableRecord { error: PropertyDecodeError },
+    #[error("NXDOMAIN came with CAA records")]
+    RecordsWithNxDomain,
+}
+
+impl QueryFailure {
+    /// Whether the failure is the domain's, not the CA's (BR 3.2.2.8): the
+    /// resolver reached us and reported SERVFAIL or REFUSED for the question.
+    /// A failure to get an answer from our own resolver (transport, HTTP
+    /// status, our timeout waiting for it, a response we cannot parse) is our
+    /// infrastructure. Our own timeout is counted as ours on purpose: the
+    /// resolver turns a timeout at the domain's servers into SERVFAIL, so a
+    /// timeout seen here cannot be told apart from our resolver being down.
+    pub fn is_outside_ca_infrastructure(&self) -> bool {
+        matches!(self, Self::ServFail | Self::Refused)
+    }
+}
+
+/// One name of the climb: the attempts made and what they showed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupStep {
+    pub name: String,
+    /// One attempt, or two when the first failed.
+    pub attempts: Vec<QueryAttempt>,
+    pub result: StepResult,
+}
+
+/// What a step concluded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StepResult {
+    /// A non-empty CAA RRset: the climb stops here.
+    Found { records: usize },
+    /// NOERROR without CAA records: climb on.
+    NoData,
+    /// NXDOMAIN: climb on.
+    NxDomain,
+    /// Every attempt failed: the climb stops with a lookup failure.
+    Failed { failure: QueryFailure },
+}
+
+/// The Relevant RRset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelevantRrset {
+    /// The name queried (the original name or an ancestor), not an alias
+    /// target.
+    pub owner: String,
+    pub properties: Vec<Property>,
+    pub cname_chain: Vec<String>,
+    pub authentic_data: bool,
+    pub rcode: String,
+    pub resolver: String,
+}
+
+/// A climb that ended on a failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupFailure {
+    /// The name whose lookup failed.
+    pub name: String,
+    /// The failure of each attempt, in order.
+    pub failures: Vec<QueryFailure>,
+    /// Alias targets the failing answers named (a failure may sit in the
+    /// zone of an alias target rather than at `name`).
+    pub cname_chain: Vec<String>,
+}
+
+/// How the climb ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupOutcome {
+    Found(RelevantRrset),
+    /// Every name up to the TLD was empty: no CAA restriction.
+    NotFound,
+    Failed(LookupFailure),
+}
+
+/// The climb: every step, and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    pub steps: Vec<LookupStep>,
+    pub outcome: LookupOutcome,
+}
+
+/// Find the Relevant RRset for `target`.
+pub async fn lookup<N: Network>(network: &N, target: &CaaTarget) -> Lookup {
+    let mut steps = Vec::new();
+    for name in target.climb() {
+        let mut attempts = Vec::with_capacity(ATTEMPTS_PER_NAME);
+        let mut failures = Vec::new();
+        let mut cname_chain: Vec<String> = Vec::new();
+        let mut found = None;
+        for _ in 0..ATTEMPTS_PER_NAME {
+            let (attempt, response) = query(network, name, RecordType::CAA).await;
+            attempts.push(attempt);
+            if let Ok(answer) = &response {
+                for alias in &answer.cname_chain {
+                    if !cname_chain.contains(alias) {
+                        cname_chain.push(alias.clone());
+                    }
+                }
+            }
+            match classify(response) {
+                Ok(ok) => {
+                    found = Some(ok);
+                    break;
+                }
+                Err(failure) => failures.push(failure),
+            }
+        }
+        match found {
+            Some(Classified::Empty { nxdomain }) => steps.push(LookupStep {
+                name: name.to_owned(),
+                attempts,
+                result: if nxdomain {
+                    StepResult::NxDomain
+                } else {
+                    StepResult::NoData
+                },
+            }),
+            Some(Classified::Found { answer, properties }) => {
+                steps.push(LookupStep {
+                    name: name.to_owned(),
+                    attempts,
+                    result: StepResult::Found {
+                        records: properties.len(),
+                    },
+                });
+                return Lookup {
+                    steps,
+                    outcome: LookupOutcome::Found(RelevantRrset {
+                        owner: name.to_owned(),
+                        properties,
+                        cname_chain: answer.cname_chain,
+                        authentic_data: answer.authentic_data,
+                        rcode: rcode_name(answer.rcode),
+                        resolver: answer.resolver,
+                    }),
+                };
+            }
+            None => {
+                let last = failures
+                    .last()
+                    .cloned()
+                    .unwrap_or(QueryFailure::NoResponse {
+                        error: DnsError::Transport("no attempt was made".into()),
+                    });
+                steps.push(LookupStep {
+                    name: name.to_owned(),
+                    attempts,
+                    result: StepResult::Failed { failure: last },
+                });
+                return Lookup {
+                    steps,
+                    outcome: LookupOutcome::Failed(LookupFailure {
+                        name: name.to_owned(),
+                        failures,
+                        cname_chain,
+                    }),
+                };
+            }
+        }
+    }
+    Lookup {
+        steps,
+        outcome: LookupOutcome::NotFound,
+    }
+}
+
+enum Classified {
+    Empty {
+        nxdomain: bool,
+    },
+    Found {
+        answer: DnsAnswer,
+        properties: Vec<Property>,
+    },
+}
+
+fn classify(response: Result<DnsAnswer, DnsError>) -> Result<Classified, QueryFailure> {
+    let answer = response.map_err(|error| QueryFailure::NoResponse { error })?;
+    let nxdomain = match answer.rcode {
+        ResponseCode::NoError => false,
+        ResponseCode::NXDomain => true,
+        ResponseCode::ServFail => return Err(QueryFailure::ServFail),
+        ResponseCode::Refused => return Err(QueryFailure::Refused),
+        other => {
+            return Err(QueryFailure::OtherRcode {
+                rcode: rcode_name(other),
+            });
+        }
+    };
+    // Records of other types (RRSIGs a layer kept, say) are not CAA
+    // properties; a CAA record that cannot be decoded fails the lookup.
+    let properties = answer
+        .records
+        .iter()
+        .filter_map(Property::from_record)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| QueryFailure::UndecodableRecord { error })?;
+    match (properties.is_empty(), nxdomain) {
+        (true, _) => Ok(Classified::Empty { nxdomain }),
+        (false, true) => Err(QueryFailure::RecordsWithNxDomain),
+        (false, false) => Ok(Classified::Found { answer, properties }),
+    }
+}
+
+/// Ask one question and describe it for the report.
+pub(crate) async fn query<N: Network>(
+    network: &N,
+    name: &str,
+    rtype: RecordType,
+) -> (QueryAttempt, Result<DnsAnswer, DnsError>) {
+    let response = network.dns(name, rtype).await;
+    let result = match &response {
+        Ok(answer) => AttemptResult::Answer {
+            rcode: rcode_name(answer.rcode),
+            authentic_data: answer.authentic_data,
+            records: answer
+                .records
+                .iter()
+                .filter(|r| r.record_type() == rtype)
+                .count(),
+            cname_chain: answer.cname_chain.clone(),
+            resolver: answer.resolver.clone(),
+        },
+        Err(error) => AttemptResult::NoResponse {
+            error: error.clone(),
+        },
+    };
+    (
+        QueryAttempt {
+            name: name.to_owned(),
+            rtype: rtype.to_string(),
+            result,
+        },
+        response,
+    )
+}
+
+/// The rcode's mnemonic as zone files and dig print it.
+pub fn rcode_name(rcode: ResponseCode) -> String {
+    match rcode {
+        ResponseCode::NoError => "NOERROR".into(),
+        ResponseCode::FormErr => "FORMERR".into(),
+        ResponseCode::ServFail => "SERVFAIL".into(),
+        ResponseCode::NXDomain => "NXDOMAIN".into(),
+        ResponseCode::NotImp => "NOTIMP".into(),
+        ResponseCode::Refused => "REFUSED".into(),
+        ResponseCode::YXDomain => "YXDOMAIN".into(),
+        ResponseCode::YXRRSet => "YXRRSET".into(),
+        ResponseCode::NXRRSet => "NXRRSET".into(),
+        ResponseCode::NotAuth => "NOTAUTH".into(),
+        ResponseCode::NotZone => "NOTZONE".into(),
+        ResponseCode::BADVERS => "BADVERS".into(),
+        other => format!("RCODE{}", u16::from(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use hickory_proto::op::ResponseCode::{NXDomain, NoError, Refused, ServFail};
+    use hickory_proto::rr::RecordType::CAA;
+
+    use super::super::test_support::{FakeNetwork, answer, authentic, block_on, caa, unknown, via};
+    use super::*;
+
+    fn run(network: &FakeNetwork, name: &str) -> Lookup {
+        block_on(lookup(network, &CaaTarget::parse(name).unwrap()))
+    }
+
+    fn asked(network: &FakeNetwork) -> Vec<String> {
+        network
+            .queries
+            .borrow()
+            .iter()
+            .map(|(name, rtype)| format!("{name} {rtype}"))
+            .collect()
+    }
+
+    fn found_owner(lookup: &Lookup) -> Option<&str> {
+        match &lookup.outcome {
+            LookupOutcome::Found(rrset) => Some(rrset.owner.as_str()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn climbs_over_nodata_and_nxdomain() {
+        let network = FakeNetwork::new()
+            .always("a.b.example.com", CAA, Ok(answer(NXDomain, vec![])))
+            .always("b.example.com", CAA, Ok(answer(NoError, vec![])))
+            .always(
+                "example.com",
+                CAA,
+                Ok(authentic(answer(
+                    NoError,
+                    vec![caa("example.com.", 0, "issue", b"ca.example")],
+                ))),
+            );
+        let lookup = run(&network, "a.b.example.com");
+        assert_eq!(found_owner(&lookup), Some("example.com"));
+        assert_eq!(
+            asked(&network),
+            [
+                "a.b.example.com CAA",
+                "b.example.com CAA",
+                "example.com CAA"
+            ]
+        );
+        let results: Vec<_> = lookup.steps.iter().map(|s| s.result.clone()).collect();
+        assert_eq!(
+            results,
+            [
+                StepResult::NxDomain,
+                StepResult::NoData,
+                StepResult::Found { records: 1 }
+            ]
+        );
+        let LookupOutcome::Found(rrset) = &lookup.outcome else {
+            panic!("not found")
+        };
+        assert!(rrset.authentic_data);
+        assert_eq!(rrset.rcode, "NOERROR");
+        assert_eq!(rrset.properties[0].value, b"ca.example");
+    }
+
+    #[test]
+    fn empty_everywhere_is_not_found_and_stops_before_the_root() {
+        let network = FakeNetwork::new();
+        let lookup = run(&network, "www.example.com");
+        assert_eq!(lookup.outcome, LookupOutcome::NotFound);
+        assert_eq!(
+            asked(&network),
+            ["www.example.com CAA", "example.com CAA", "com CAA"]
+        );
+    }
+
+    #[test]
+    fn wildcard_is_looked_up_without_its_label() {
+        let network = FakeNetwork::new();
+        run(&network, "*.example.com");
+        assert_eq!(asked(&network), ["example.com CAA", "com CAA"]);
+    }
+
+    #[test]
+    fn after_a_cname_the_climb_continues_from_the_original_parent() {
+        // www.example.com is an alias for cdn.provider.net, which has no CAA:
+        // the next name asked is example.com, not provider.net.
+        let network = FakeNetwork::new()
+            .always(
+                "www.example.com",
+                CAA,
+                Ok(via(answer(NoError, vec![]), &["cdn.provider.net"])),
+            )
+            .always(
+                "example.com",
+                CAA,
+                Ok(answer(
+                    NoError,
+                    vec![caa("example.com.", 0, "issue", b"ca.example")],
+                )),
+            )
+            .always(
+                "provider.net",
+                CAA,
+                Ok(answer(
+                    NoError,
+                    vec![caa("provider.net.", 0, "issue", b";")],
+                )),
+            );
+        let lookup = run(&network, "www.example.com");
+        assert_eq!(found_owner(&lookup), Some("example.com"));
+        assert_eq!(asked(&network), ["www.example.com CAA", "example.com CAA"]);
+        let AttemptResult::Answer { cname_chain, .. } = &lookup.steps[0].attempts[0].result else {
+            panic!("no answer recorded")
+        };
+        assert_eq!(cname_chain, &["cdn.provider.net"]);
+    }
+
+    #[test]
+    fn records_found_through_a_cname_belong_to_the_queried_name() {
+        let network = FakeNetwork::new().always(
+            "www.example.com",
+            CAA,
+            Ok(via(
+                answer(
+                    NoError,
+                    vec![caa("cdn.provider.net.", 0, "issue", b"ca.example")],
+                ),
+                &["cdn.provider.net"],
+            )),
+        );
+        let lookup = run(&network, "www.example.com");
+        let LookupOutcome::Found(rrset) = &lookup.outcome else {
+            panic!("not found")
+        };
+        assert_eq!(rrset.owner, "www.example.com");
+        assert_eq!(rrset.cname_chain, ["cdn.provider.net"]);
+    }
+
+    #[test]
+    fn failures_stop_the_climb_after_one_retry() {
+        let cases = [
+            (Ok(answer(ServFail, vec![])), QueryFailure::ServFail),
+            (Ok(answer(Refused, vec![])), QueryFailure::Refused),
+            (
+                Ok(answer(ResponseCode::FormErr, vec![])),
+                QueryFailure::OtherRcode {
+                    rcode: "FORMERR".into(),
+                },
+            ),
+            (
+                Ok(answer(ResponseCode::NotImp, vec![])),
+                QueryFailure::OtherRcode {
+                    rcode: "NOTIMP".into(),
+                },
+            ),
+            (
+                Err(DnsError::Transport("connection reset".into())),
+                QueryFailure::NoResponse {
+                    error: DnsError::Transport("connection reset".into()),
+                },
+            ),
+            (
+                Err(DnsError::Timeout),
+                QueryFailure::NoResponse {
+                    error: DnsError::Timeout,
+                },
+            ),
+            (
+                Ok(answer(
+                    NXDomain,
+                    vec![caa("www.example.com.", 0, "issue", b";")],
+                )),
+                QueryFailure::RecordsWithNxDomain,
+            ),
+            (
+                Ok(answer(
+                    NoError,
+                    vec![unknown("www.example.com.", CAA, vec![0, 9, b'i'])],
+                )),
+                QueryFailure::UndecodableRecord {
+                    error: PropertyDecodeError::TagOverrun {
+                        tag_length: 9,
+                        available: 1,
+                    },
+                },
+            ),
+        ];
+        for (response, failure) in cases {
+            let network = FakeNetwork::new().always("www.example.com", CAA, response);
+            let lookup = run(&network, "www.example.com");
+            assert_eq!(
+                lookup.outcome,
+                LookupOutcome::Failed(LookupFailure {
+                    name: "www.example.com".into(),
+                    failures: vec![failure.clone(), failure.clone()],
+                    cname_chain: vec![],
+                }),
+                "{failure:?}"
+            );
+            // The parent is never asked: a failure is not "no records".
+            assert_eq!(
+                asked(&network),
+                ["www.example.com CAA", "www.example.com CAA"]
+            );
+            assert_eq!(lookup.steps.len(), 1);
+            assert_eq!(lookup.steps[0].attempts.len(), 2);
+        }
+    }
+
+    #[test]
+    fn a_failure_at_a_parent_stops_the_climb_too() {
+        let network = FakeNetwork::new()
+            .always("example.com", CAA, Ok(answer(ServFail, vec![])))
+            .always(
+                "com",
+                CAA,
+                Ok(answer(
+                    NoError,
+                    vec![caa("com.", 0, "issue", b"ca.example")],
+                )),
+            );
+        let lookup = run(&network, "www.example.com");
+        let LookupOutcome::Failed(failure) = &lookup.outcome else {
+            panic!("expected a failure")
+        };
+        assert_eq!(failure.name, "example.com");
+        assert!(!asked(&network).contains(&"com CAA".to_owned()));
+    }
+
+    #[test]
+    fn a_successful_retry_is_used_and_both_attempts_are_recorded() {
+        let network = FakeNetwork::new().on(
+            "www.example.com",
+            CAA,
+            vec![
+                Ok(answer(ServFail, vec![])),
+                Ok(answer(
+                    NoError,
+                    vec![caa("www.example.com.", 0, "issue", b"ca.example")],
+                )),
+            ],
+        );
+        let lookup = run(&network, "www.example.com");
+        assert_eq!(found_owner(&lookup), Some("www.example.com"));
+        let rcodes: Vec<_> = lookup.steps[0]
+            .attempts
+            .iter()
+            .map(|a| match &a.result {
+                AttemptResult::Answer { rcode, .. } => rcode.clone(),
+                AttemptResult::NoResponse { .. } => "none".into(),
+            })
+            .collect();
+        assert_eq!(rcodes, ["SERVFAIL", "NOERROR"]);
+    }
+
+    #[test]
+    fn a_failing_answer_keeps_its_alias_targets() {
+        let network = FakeNetwork::new().always(
+            "www.example.com",
+            CAA,
+            Ok(via(answer(ServFail, vec![]), &["cdn.provider.net"])),
+        );
+        let LookupOutcome::Failed(failure) = run(&network, "www.example.com").outcome else {
+            panic!("expected a failure")
+        };
+        assert_eq!(failure.cname_chain, ["cdn.provider.net"]);
+    }
+
+    #[test]
+    fn non_caa_records_do_not_make_an_rrset() {
+        let network = FakeNetwork::new().always(
+            "www.example.com",
+            CAA,
+            Ok(answer(
+                NoError,
+                vec![unknown("www.example.com.", RecordType::RRSIG, vec![1, 2])],
+            )),
+        );
+        let lookup = run(&network, "www.example.com");
+        assert_eq!(lookup.outcome, LookupOutcome::NotFound);
+    }
+
+    #[test]
+    fn a_thousand_record_rrset_is_kept_whole() {
+        let records = (0..1000)
+            .map(|i| {
+                caa(
+                    "example.com.",
+                    0,
+                    "issue",
+                    format!("ca{i}.example").as_bytes(),
+                )
+            })
+            .collect();
+        let network = FakeNetwork::new().always("example.com", CAA, Ok(answer(NoError, records)));
+        let lookup = run(&network, "example.com");
+        let LookupOutcome::Found(rrset) = &lookup.outcome else {
+            panic!("not found")
+        };
+        assert_eq!(rrset.properties.len(), 1000);
+        assert_eq!(rrset.properties[999].value, b"ca999.example");
+    }
+
+    #[test]
+    fn the_climb_is_bounded_by_the_labels() {
+        let name = vec!["a"; 126].join(".");
+        let network = FakeNetwork::new();
+        let lookup = run(&network, &name);
+        assert_eq!(lookup.steps.len(), 126);
+        assert_eq!(network.queries.borrow().len(), 126);
+    }
+
+    #[test]
+    fn rcode_names() {
+        assert_eq!(rcode_name(NoError), "NOERROR");
+        assert_eq!(rcode_name(ResponseCode::Unknown(4000)), "RCODE4000");
+    }
+}
