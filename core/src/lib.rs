@@ -5,4 +5,12 @@
 //! [`network::Network`] trait, so every rule here is testable without a network.
 #![forbid(unsafe_code)]
 
+mod base64_text;
+mod canonical_bytes;
+pub mod keys;
 pub mod network;
+pub mod nonce;
+pub mod quorum;
+pub mod report;
+pub mod request_auth;
+pub mod rir;
