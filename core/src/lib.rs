@@ -5,7 +5,15 @@
 //! [`network::Network`] trait, so every rule here is testable without a network.
 #![forbid(unsafe_code)]
 
+mod base64_text;
 pub mod caa;
+mod canonical_bytes;
 pub mod dns;
 pub mod doh;
+pub mod keys;
 pub mod network;
+pub mod nonce;
+pub mod quorum;
+pub mod report;
+pub mod request_auth;
+pub mod rir;

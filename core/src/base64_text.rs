@@ -1,0 +1,89 @@
+//! Base64 as this crate writes and reads it in JSON and key text.
+//!
+//! We write the standard alphabet with padding (RFC 4648 section 4), the form
+//! most tools print. We read the standard and the URL-safe alphabet (section 5),
+//! padded or not, because keys get pasted from many tools; one string must use a
+//! single alphabet, and non-canonical trailing bits are refused, so each byte
+//! string has few textual forms and none of them is ambiguous.
+
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+const LENIENT: GeneralPurposeConfig =
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+const STANDARD_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
+const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
+
+/// Standard alphabet, padded.
+pub(crate) fn encode(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Standard or URL-safe alphabet, padding optional.
+pub(crate) fn decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    STANDARD_LENIENT
+        .decode(text)
+        .or_else(|standard_error| URL_SAFE_LENIENT.decode(text).map_err(|_| standard_error))
+}
+
+/// `#[serde(with = "crate::base64_text::bytes")]` for a `Vec<u8>` field.
+pub(crate) mod bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&super::encode(bytes))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<u8>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        super::decode(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `#[serde(with = "crate::base64_text::array")]` for a `[u8; N]` field.
+pub(crate) mod array {
+    use serde::{Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer, const N: usize>(
+        bytes: &[u8; N],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        super::bytes::serialize(bytes, serializer)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+        deserializer: D,
+    ) -> Result<[u8; N], D::Error> {
+        let bytes = super::bytes::deserialize(deserializer)?;
+        let got = bytes.len();
+        bytes
+            .try_into()
+            .map_err(|_| serde::de::Error::custom(format_args!("expected {N} bytes, got {got}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn decodes_every_accepted_form_to_the_same_bytes() {
+        // 0xfb 0xff 0xfe exercises the two characters where the alphabets differ.
+        let bytes = [0xfb, 0xff, 0xfe, 0x01];
+        for text in ["+//+AQ==", "+//+AQ", "-__-AQ==", "-__-AQ"] {
+            assert_eq!(decode(text).unwrap(), bytes, "{text}");
+        }
+        assert_eq!(encode(&bytes), "+//+AQ==");
+    }
+
+    #[test]
+    fn refuses_malformed_text() {
+        for text in ["+_/-AQ==", "A", "AR==", "AQ===", "not base64!", "AQ==\n"] {
+            assert!(decode(text).is_err(), "{text:?} should be refused");
+        }
+    }
+}

@@ -1,0 +1,1144 @@
+//! Signed perspective reports: what one remote perspective observed for one
+//! check attempt, signed with its Ed25519 key so the coordinator can count it.
+//!
+//! # What a report binds
+//! The request (its digest, see [`request_digest`]), the coordinator's
+//! [`Nonce`] for this attempt, who the perspective claims to be (id, [`Rir`],
+//! location, resolvers), when it looked, what it saw (the [`Observation`],
+//! opaque JSON produced by the check modules) and its own [`Verdict`].
+//!
+//! # Signed bytes, version 1
+//! The signature (Ed25519, RFC 8032, verified with `verify_strict`) covers the
+//! whole byte string below. Integers are big-endian; "len32" is a 4-byte length
+//! followed by that many bytes; strings are UTF-8.
+//!
+//! | # | field | encoding |
+//! |---|---|---|
+//! | 1 | magic | the 11 ASCII bytes `MPIC-REPORT` |
+//! | 2 | version | u8, `1` |
+//! | 3 | request digest | 32 bytes |
+//! | 4 | nonce | u8 length (16..=32), then the bytes |
+//! | 5 | perspective id | len32 string |
+//! | 6 | RIR | u8: 1 ARIN, 2 RIPE NCC, 3 APNIC, 4 LACNIC, 5 AFRINIC |
+//! | 7 | region | len32 string |
+//! | 8 | coordinates | u8 `0` (absent), or `1` then latitude and longitude as IEEE 754 binary64 bits (u64 each) |
+//! | 9 | resolvers | u32 count, then each a len32 string |
+//! | 10 | started at | u64, unix milliseconds |
+//! | 11 | finished at | u64, unix milliseconds |
+//! | 12 | verdict | u8: 1 pass, 2 fail, 3 error |
+//! | 13 | reason | len32 string |
+//! | 14 | observation | len32 JSON text, the exact bytes the perspective produced |
+//!
+//! Nothing may follow field 14. A new layout gets a new version byte; a
+//! verifier refuses versions it does not know ([`ReportError::UnsupportedVersion`]).
+//!
+//! # Transport
+//! [`SignedReport`] travels as JSON: `{"signer": "ed25519:…", "report":
+//! base64(signed bytes), "signature": base64(64 bytes)}`. The verifier checks
+//! the signature over exactly the `report` bytes and then decodes the body from
+//! those bytes, so no field outside the signature is ever believed; `signer` is
+//! only compared with the key the coordinator already expects, to tell a
+//! misconfigured key ([`ReportError::WrongKey`]) from a forged report.
+
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::canonical_bytes::{DecodeError, Reader, TooLong, Writer};
+use crate::keys;
+pub use crate::nonce::Nonce;
+pub use crate::rir::Rir;
+
+/// First bytes of every signed report.
+pub const REPORT_MAGIC: &[u8; 11] = b"MPIC-REPORT";
+/// The layout this crate writes and the only one it reads.
+pub const REPORT_VERSION: u8 = 1;
+/// Prepended to the request bytes before hashing, so a request digest can
+/// never equal the SHA-256 of some other protocol's message.
+pub const REQUEST_DIGEST_DOMAIN: &[u8] = b"MPIC-REQUEST-DIGEST-v1\0";
+
+/// SHA-256 over [`REQUEST_DIGEST_DOMAIN`] followed by the request's bytes.
+///
+/// The bytes are the check request exactly as the coordinator signed and sent
+/// it (the body of a `request_auth` envelope), so both ends hash the same bytes
+/// without agreeing on a canonical JSON.
+pub fn request_digest(canonical_request_bytes: &[u8]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(REQUEST_DIGEST_DOMAIN);
+    hasher.update(canonical_request_bytes);
+    hasher.finalize().into()
+}
+
+/// The perspective's own conclusion about its check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// It saw what the check required.
+    Pass,
+    /// It looked and saw something else.
+    Fail,
+    /// It could not look (timeout, resolver failure, ...).
+    Error,
+}
+
+impl Verdict {
+    fn code(self) -> u8 {
+        match self {
+            Verdict::Pass => 1,
+            Verdict::Fail => 2,
+            Verdict::Error => 3,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Verdict> {
+        [Verdict::Pass, Verdict::Fail, Verdict::Error]
+            .into_iter()
+            .find(|v| v.code() == code)
+    }
+}
+
+/// A point on Earth, in degrees (WGS 84). Always finite and in range.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawCoordinates", into = "RawCoordinates")]
+pub struct Coordinates {
+    latitude: f64,
+    longitude: f64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RawCoordinates {
+    latitude: f64,
+    longitude: f64,
+}
+
+/// Coordinates off the globe.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "coordinates ({latitude}, {longitude}) are not a latitude in [-90, 90] and a longitude in [-180, 180]"
+)]
+pub struct CoordinatesError {
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+impl Coordinates {
+    /// Checks that latitude is in [-90, 90] and longitude in [-180, 180].
+    pub fn new(latitude: f64, longitude: f64) -> Result<Self, CoordinatesError> {
+        // NaN fails both range checks.
+        if (-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude) {
+            Ok(Self {
+                latitude,
+                longitude,
+            })
+        } else {
+            Err(CoordinatesError {
+                latitude,
+                longitude,
+            })
+        }
+    }
+
+    /// Degrees north.
+    pub fn latitude(&self) -> f64 {
+        self.latitude
+    }
+
+    /// Degrees east.
+    pub fn longitude(&self) -> f64 {
+        self.longitude
+    }
+}
+
+impl TryFrom<RawCoordinates> for Coordinates {
+    type Error = CoordinatesError;
+
+    fn try_from(raw: RawCoordinates) -> Result<Self, Self::Error> {
+        Self::new(raw.latitude, raw.longitude)
+    }
+}
+
+impl From<Coordinates> for RawCoordinates {
+    fn from(c: Coordinates) -> Self {
+        RawCoordinates {
+            latitude: c.latitude,
+            longitude: c.longitude,
+        }
+    }
+}
+
+/// Where the perspective says it is. A claim: the coordinator's configuration,
+/// not the report, is what establishes a perspective's location.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    /// Free text such as a cloud region (`eu-west-1`) or a city.
+    pub region: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coordinates: Option<Coordinates>,
+}
+
+/// What the perspective observed: JSON produced by the check modules, kept as
+/// the exact text that was signed.
+///
+/// In JSON (logs, APIs) it appears as the embedded JSON value itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation(String);
+
+/// Observation text that is not JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("observation is not JSON: {0}")]
+pub struct ObservationError(pub String);
+
+impl Observation {
+    /// Keeps `json` as it is, after checking that it is one JSON value.
+    pub fn from_json(json: String) -> Result<Self, ObservationError> {
+        serde_json::from_str::<serde::de::IgnoredAny>(&json)
+            .map_err(|e| ObservationError(e.to_string()))?;
+        Ok(Self(json))
+    }
+
+    /// As [`Observation::from_json`], from bytes that must be UTF-8.
+    pub fn from_json_bytes(json: Vec<u8>) -> Result<Self, ObservationError> {
+        let json = String::from_utf8(json).map_err(|e| ObservationError(e.to_string()))?;
+        Self::from_json(json)
+    }
+
+    /// Serialises `value` to compact JSON.
+    pub fn from_value<T: Serialize>(value: &T) -> Result<Self, ObservationError> {
+        serde_json::to_string(value)
+            .map(Self)
+            .map_err(|e| ObservationError(e.to_string()))
+    }
+
+    /// Parses the observation as `T`.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(&self.0)
+    }
+
+    /// The JSON text exactly as signed.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The JSON bytes exactly as signed.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl Serialize for Observation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let raw: &serde_json::value::RawValue =
+            serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Observation {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
+        Ok(Self(String::from(Box::<str>::from(raw))))
+    }
+}
+
+/// Everything a report states; what [`sign`] signs and [`verify`] returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportBody {
+    /// [`request_digest`] of the request this report answers.
+    #[serde(with = "crate::base64_text::array")]
+    pub request_digest: [u8; 32],
+    /// The coordinator's nonce for this attempt.
+    pub nonce: Nonce,
+    pub perspective_id: String,
+    pub rir: Rir,
+    pub location: Location,
+    /// The resolver(s) the perspective asked (e.g. DoH URLs), in order of use.
+    pub resolvers: Vec<String>,
+    pub started_at_ms: u64,
+    pub finished_at_ms: u64,
+    pub verdict: Verdict,
+    /// Why the perspective reached its verdict, for people reading logs.
+    pub reason: String,
+    pub observation: Observation,
+}
+
+impl ReportBody {
+    /// The version-1 signed bytes (layout in the module documentation).
+    pub fn to_signed_bytes(&self) -> Result<Vec<u8>, SignError> {
+        let mut w = Writer::new(REPORT_MAGIC, REPORT_VERSION);
+        w.fixed(&self.request_digest);
+        w.short_bytes("nonce", self.nonce.as_bytes())?;
+        w.bytes("perspective_id", self.perspective_id.as_bytes())?;
+        w.u8(self.rir.code());
+        w.bytes("region", self.location.region.as_bytes())?;
+        match self.location.coordinates {
+            None => w.u8(0),
+            Some(c) => {
+                w.u8(1);
+                w.f64(c.latitude);
+                w.f64(c.longitude);
+            }
+        }
+        w.count("resolvers", self.resolvers.len())?;
+        for resolver in &self.resolvers {
+            w.bytes("resolver", resolver.as_bytes())?;
+        }
+        w.u64(self.started_at_ms);
+        w.u64(self.finished_at_ms);
+        w.u8(self.verdict.code());
+        w.bytes("reason", self.reason.as_bytes())?;
+        w.bytes("observation", self.observation.as_bytes())?;
+        Ok(w.finish())
+    }
+
+    /// Reads signed bytes. Only ever called on bytes whose signature checked.
+    fn from_signed_bytes(bytes: &[u8]) -> Result<Self, ReportError> {
+        let (mut r, version) = Reader::open(bytes, REPORT_MAGIC, "MPIC-REPORT")?;
+        if version != REPORT_VERSION {
+            return Err(ReportError::UnsupportedVersion { version });
+        }
+        let invalid = |field: &'static str, reason: String| DecodeError::Invalid { field, reason };
+        let request_digest = r.fixed::<32>("request_digest")?;
+        let nonce = Nonce::new(r.short_bytes("nonce")?.to_vec())
+            .map_err(|e| invalid("nonce", e.to_string()))?;
+        let perspective_id = r.string("perspective_id")?.to_owned();
+        let rir_code = r.u8("rir")?;
+        let rir = Rir::from_code(rir_code)
+            .ok_or_else(|| invalid("rir", format!("unknown code {rir_code}")))?;
+        let region = r.string("region")?.to_owned();
+        let coordinates = match r.u8("coordinates")? {
+            0 => None,
+            1 => {
+                let latitude = r.f64("latitude")?;
+                let longitude = r.f64("longitude")?;
+                Some(
+                    Coordinates::new(latitude, longitude)
+                        .map_err(|e| invalid("coordinates", e.to_string()))?,
+                )
+            }
+            flag => return Err(invalid("coordinates", format!("presence flag {flag}")).into()),
+        };
+        let resolver_count = r.count("resolvers")?;
+        let mut resolvers = Vec::new();
+        for _ in 0..resolver_count {
+            resolvers.push(r.string("resolver")?.to_owned());
+        }
+        let started_at_ms = r.u64("started_at_ms")?;
+        let finished_at_ms = r.u64("finished_at_ms")?;
+        let verdict_code = r.u8("verdict")?;
+        let verdict = Verdict::from_code(verdict_code)
+            .ok_or_else(|| invalid("verdict", format!("unknown code {verdict_code}")))?;
+        let reason = r.string("reason")?.to_owned();
+        let observation = Observation::from_json(r.string("observation")?.to_owned())
+            .map_err(|e| invalid("observation", e.0))?;
+        r.finish()?;
+        Ok(ReportBody {
+            request_digest,
+            nonce,
+            perspective_id,
+            rir,
+            location: Location {
+                region,
+                coordinates,
+            },
+            resolvers,
+            started_at_ms,
+            finished_at_ms,
+            verdict,
+            reason,
+            observation,
+        })
+    }
+}
+
+/// A report as it travels: the signed bytes, the signature, and the signer's
+/// public key (informational; see the module documentation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedReport {
+    /// `ed25519:<base64>` public key of the signer.
+    pub signer: String,
+    /// The signed bytes (base64 in JSON).
+    #[serde(with = "crate::base64_text::bytes")]
+    pub report: Vec<u8>,
+    /// Ed25519 signature over `report` (base64 in JSON).
+    #[serde(with = "crate::base64_text::bytes")]
+    pub signature: Vec<u8>,
+}
+
+impl SignedReport {
+    /// Reads the JSON transport form.
+    pub fn from_json(json: &[u8]) -> Result<Self, ReportError> {
+        serde_json::from_slice(json).map_err(|e| bad_encoding(e.to_string()))
+    }
+}
+
+/// Why a report could not be signed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SignError {
+    #[error("report finished ({finished_at_ms}) before it started ({started_at_ms})")]
+    EndBeforeStart {
+        started_at_ms: u64,
+        finished_at_ms: u64,
+    },
+    #[error("report field `{field}` is too long ({len} bytes)")]
+    FieldTooLong { field: String, len: usize },
+}
+
+impl From<TooLong> for SignError {
+    fn from(e: TooLong) -> Self {
+        SignError::FieldTooLong {
+            field: e.field.to_owned(),
+            len: e.len,
+        }
+    }
+}
+
+/// Signs `body` with the perspective's key.
+///
+/// Refuses a body that [`verify`] would refuse for its own shape, so a
+/// perspective never sends a report that cannot count.
+pub fn sign(key: &SigningKey, body: &ReportBody) -> Result<SignedReport, SignError> {
+    if body.finished_at_ms < body.started_at_ms {
+        return Err(SignError::EndBeforeStart {
+            started_at_ms: body.started_at_ms,
+            finished_at_ms: body.finished_at_ms,
+        });
+    }
+    let report = body.to_signed_bytes()?;
+    let signature = key.sign(&report).to_bytes().to_vec();
+    Ok(SignedReport {
+        signer: keys::format_verifying_key(&key.verifying_key()),
+        report,
+        signature,
+    })
+}
+
+/// What the coordinator expects of one perspective's report for one attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct Expectations<'a> {
+    /// The perspective the coordinator asked.
+    pub perspective_id: &'a str,
+    /// That perspective's configured public key.
+    pub key: &'a VerifyingKey,
+    /// The nonce sent with this attempt's request.
+    pub nonce: &'a Nonce,
+    /// [`request_digest`] of the request sent.
+    pub request_digest: &'a [u8; 32],
+    /// The coordinator's clock.
+    pub now_ms: u64,
+    /// How long after the perspective *started* looking the report may still
+    /// count: the start bounds the age of everything observed.
+    pub max_age_ms: u64,
+    /// How far in the future the report's timestamps may be (clock skew).
+    pub max_future_skew_ms: u64,
+}
+
+/// Why a report does not count. Every refusal has its own reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReportError {
+    #[error("report is malformed: {detail}")]
+    BadEncoding { detail: String },
+    #[error("report version {version} is not supported (this verifier reads version 1)")]
+    UnsupportedVersion { version: u8 },
+    #[error("report is signed by {claimed}, not the perspective's key {expected}")]
+    WrongKey { expected: String, claimed: String },
+    #[error("report signature does not verify")]
+    BadSignature,
+    #[error("report is from perspective `{claimed}`, expected `{expected}`")]
+    WrongPerspective { expected: String, claimed: String },
+    #[error("report answers another attempt (nonce differs)")]
+    WrongNonce,
+    #[error("report answers another request (request digest differs)")]
+    WrongRequest,
+    #[error("report finished ({finished_at_ms}) before it started ({started_at_ms})")]
+    EndBeforeStart {
+        started_at_ms: u64,
+        finished_at_ms: u64,
+    },
+    #[error(
+        "report finished at {finished_at_ms}, more than {max_future_skew_ms} ms after now ({now_ms})"
+    )]
+    FromTheFuture {
+        finished_at_ms: u64,
+        now_ms: u64,
+        max_future_skew_ms: u64,
+    },
+    #[error("report started at {started_at_ms}, more than {max_age_ms} ms before now ({now_ms})")]
+    Stale {
+        started_at_ms: u64,
+        now_ms: u64,
+        max_age_ms: u64,
+    },
+}
+
+fn bad_encoding(detail: impl Into<String>) -> ReportError {
+    ReportError::BadEncoding {
+        detail: detail.into(),
+    }
+}
+
+impl From<DecodeError> for ReportError {
+    fn from(e: DecodeError) -> Self {
+        bad_encoding(e.to_string())
+    }
+}
+
+/// Checks that the signer is the expected key and the signature has its size.
+fn signature_for(
+    signed: &SignedReport,
+    expected_key: &VerifyingKey,
+) -> Result<Signature, ReportError> {
+    let claimed = keys::parse_verifying_key(&signed.signer)
+        .map_err(|e| bad_encoding(format!("signer: {e}")))?;
+    if claimed != *expected_key {
+        return Err(ReportError::WrongKey {
+            expected: keys::format_verifying_key(expected_key),
+            claimed: keys::format_verifying_key(&claimed),
+        });
+    }
+    let bytes: &[u8; 64] = signed.signature.as_slice().try_into().map_err(|_| {
+        bad_encoding(format!(
+            "signature is {} bytes, not 64",
+            signed.signature.len()
+        ))
+    })?;
+    Ok(Signature::from_bytes(bytes))
+}
+
+/// Decodes bytes whose signature has been checked and holds them to `expect`.
+fn accept(signed_bytes: &[u8], expect: &Expectations<'_>) -> Result<ReportBody, ReportError> {
+    let body = ReportBody::from_signed_bytes(signed_bytes)?;
+    if body.perspective_id != expect.perspective_id {
+        return Err(ReportError::WrongPerspective {
+            expected: expect.perspective_id.to_owned(),
+            claimed: body.perspective_id,
+        });
+    }
+    if body.nonce != *expect.nonce {
+        return Err(ReportError::WrongNonce);
+    }
+    if body.request_digest != *expect.request_digest {
+        return Err(ReportError::WrongRequest);
+    }
+    if body.finished_at_ms < body.started_at_ms {
+        return Err(ReportError::EndBeforeStart {
+            started_at_ms: body.started_at_ms,
+            finished_at_ms: body.finished_at_ms,
+        });
+    }
+    if body.finished_at_ms > expect.now_ms.saturating_add(expect.max_future_skew_ms) {
+        return Err(ReportError::FromTheFuture {
+            finished_at_ms: body.finished_at_ms,
+            now_ms: expect.now_ms,
+            max_future_skew_ms: expect.max_future_skew_ms,
+        });
+    }
+    if expect.now_ms.saturating_sub(body.started_at_ms) > expect.max_age_ms {
+        return Err(ReportError::Stale {
+            started_at_ms: body.started_at_ms,
+            now_ms: expect.now_ms,
+            max_age_ms: expect.max_age_ms,
+        });
+    }
+    Ok(body)
+}
+
+/// Verifies `signed` against what the coordinator expects and returns the body
+/// decoded from the signed bytes.
+///
+/// Order: signer key, signature (`verify_strict`: no small-order keys or `R`,
+/// canonical `S`), encoding and version, then the body's claims.
+pub fn verify(signed: &SignedReport, expect: &Expectations<'_>) -> Result<ReportBody, ReportError> {
+    let signature = signature_for(signed, expect.key)?;
+    expect
+        .key
+        .verify_strict(&signed.report, &signature)
+        .map_err(|_| ReportError::BadSignature)?;
+    accept(&signed.report, expect)
+}
+
+/// Verifies many reports at once; the result for each is what [`verify`]
+/// would return.
+///
+/// One Ed25519 batch equation checks all signatures that pass the same
+/// preliminary checks as `verify_strict` (key and `R` not of small order); if
+/// it fails, each is verified alone so one bad report cannot sink the others.
+/// The batch equation may accept a signature with a mixed-order `R` that
+/// `verify_strict` refuses; only the holder of the signing key can make one,
+/// and that holder could sign any report anyway, so no forgery follows.
+#[cfg(feature = "batch")]
+pub fn verify_batch(
+    items: &[(&SignedReport, &Expectations<'_>)],
+) -> Vec<Result<ReportBody, ReportError>> {
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+
+    let prepared: Vec<Result<Signature, ReportError>> = items
+        .iter()
+        .map(|(signed, expect)| signature_for(signed, expect.key))
+        .collect();
+    let batchable = |i: usize| -> bool {
+        let (_, expect) = items[i];
+        match &prepared[i] {
+            Ok(signature) => {
+                !expect.key.is_weak()
+                    && CompressedEdwardsY(*signature.r_bytes())
+                        .decompress()
+                        .is_some_and(|r| !r.is_small_order())
+            }
+            Err(_) => false,
+        }
+    };
+    let in_batch: Vec<usize> = (0..items.len()).filter(|&i| batchable(i)).collect();
+    let messages: Vec<&[u8]> = in_batch
+        .iter()
+        .map(|&i| items[i].0.report.as_slice())
+        .collect();
+    let signatures: Vec<Signature> = in_batch
+        .iter()
+        .filter_map(|&i| prepared[i].as_ref().ok().copied())
+        .collect();
+    let verifying_keys: Vec<VerifyingKey> = in_batch.iter().map(|&i| *items[i].1.key).collect();
+    let batch_ok = !in_batch.is_empty()
+        && signatures.len() == in_batch.len()
+        && ed25519_dalek::verify_batch(&messages, &signatures, &verifying_keys).is_ok();
+
+    items
+        .iter()
+        .zip(prepared)
+        .enumerate()
+        .map(|(i, ((signed, expect), signature))| {
+            let signature = signature?;
+            let verified_in_batch = batch_ok && in_batch.binary_search(&i).is_ok();
+            if !verified_in_batch {
+                expect
+                    .key
+                    .verify_strict(&signed.report, &signature)
+                    .map_err(|_| ReportError::BadSignature)?;
+            }
+            accept(&signed.report, expect)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use proptest::prelude::*;
+
+    const NOW: u64 = 1_760_000_000_000;
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn nonce() -> Nonce {
+        Nonce::new(vec![0x5a; 16]).unwrap()
+    }
+
+    fn body() -> ReportBody {
+        ReportBody {
+            request_digest: request_digest(br#"{"check":"caa","domain":"example.com"}"#),
+            nonce: nonce(),
+            perspective_id: "cf-fra".into(),
+            rir: Rir::RipeNcc,
+            location: Location {
+                region: "eu-central".into(),
+                coordinates: Some(Coordinates::new(50.11, 8.68).unwrap()),
+            },
+            resolvers: vec!["https://cloudflare-dns.com/dns-query".into()],
+            started_at_ms: NOW - 2_000,
+            finished_at_ms: NOW - 1_000,
+            verdict: Verdict::Pass,
+            reason: "CAA permits issuance".into(),
+            observation: Observation::from_json(r#"{"caa": [ "0 issue \"ca.example\"" ]}"#.into())
+                .unwrap(),
+        }
+    }
+
+    struct Expected {
+        key: VerifyingKey,
+        nonce: Nonce,
+        digest: [u8; 32],
+    }
+
+    impl Expected {
+        fn new() -> Self {
+            let b = body();
+            Self {
+                key: key(1).verifying_key(),
+                nonce: b.nonce,
+                digest: b.request_digest,
+            }
+        }
+
+        fn get(&self) -> Expectations<'_> {
+            Expectations {
+                perspective_id: "cf-fra",
+                key: &self.key,
+                nonce: &self.nonce,
+                request_digest: &self.digest,
+                now_ms: NOW,
+                max_age_ms: 60_000,
+                max_future_skew_ms: 5_000,
+            }
+        }
+    }
+
+    #[test]
+    fn request_digest_is_domain_separated_sha256() {
+        // SHA-256("MPIC-REQUEST-DIGEST-v1\0" || "abc"), computed independently.
+        let expected = Sha256::digest(b"MPIC-REQUEST-DIGEST-v1\0abc");
+        assert_eq!(request_digest(b"abc"), <[u8; 32]>::from(expected));
+        assert_ne!(
+            request_digest(b"abc"),
+            <[u8; 32]>::from(Sha256::digest(b"abc"))
+        );
+    }
+
+    #[test]
+    fn signed_bytes_follow_the_documented_layout() {
+        let mut b = body();
+        b.location.coordinates = None;
+        b.resolvers = vec!["r1".into(), "r2".into()];
+        b.observation = Observation::from_json("{}".into()).unwrap();
+        b.reason = "ok".into();
+        b.perspective_id = "p".into();
+        b.location.region = "eu".into();
+        let expected: Vec<u8> = [
+            &b"MPIC-REPORT"[..],
+            &[1],
+            &b.request_digest,
+            &[16],
+            &[0x5a; 16],
+            &[0, 0, 0, 1, b'p'],
+            &[2],
+            &[0, 0, 0, 2, b'e', b'u'],
+            &[0],
+            &[0, 0, 0, 2],
+            &[0, 0, 0, 2, b'r', b'1'],
+            &[0, 0, 0, 2, b'r', b'2'],
+            &(NOW - 2_000).to_be_bytes(),
+            &(NOW - 1_000).to_be_bytes(),
+            &[1],
+            &[0, 0, 0, 2, b'o', b'k'],
+            &[0, 0, 0, 2, b'{', b'}'],
+        ]
+        .concat();
+        assert_eq!(b.to_signed_bytes().unwrap(), expected);
+    }
+
+    #[test]
+    fn sign_then_verify_returns_the_body_with_the_exact_observation_bytes() {
+        let signed = sign(&key(1), &body()).unwrap();
+        let verified = verify(&signed, &Expected::new().get()).unwrap();
+        assert_eq!(verified, body());
+        // Whitespace inside the observation survives: the signature covers it.
+        assert_eq!(
+            verified.observation.as_str(),
+            r#"{"caa": [ "0 issue \"ca.example\"" ]}"#
+        );
+        let parsed: serde_json::Value = verified.observation.parse().unwrap();
+        assert_eq!(parsed["caa"][0], "0 issue \"ca.example\"");
+    }
+
+    #[test]
+    fn transport_json_round_trips_and_shows_the_observation_as_json() {
+        let signed = sign(&key(1), &body()).unwrap();
+        let json = serde_json::to_vec(&signed).unwrap();
+        let back = SignedReport::from_json(&json).unwrap();
+        assert_eq!(back, signed);
+        assert!(verify(&back, &Expected::new().get()).is_ok());
+
+        let body_json = serde_json::to_value(body()).unwrap();
+        assert_eq!(body_json["observation"]["caa"][0], "0 issue \"ca.example\"");
+        assert_eq!(body_json["rir"], "ripe");
+        assert_eq!(body_json["verdict"], "pass");
+        let body_back: ReportBody = serde_json::from_value(body_json).unwrap();
+        assert_eq!(body_back.nonce, body().nonce);
+
+        assert!(matches!(
+            SignedReport::from_json(b"{\"signer\":1}"),
+            Err(ReportError::BadEncoding { .. })
+        ));
+    }
+
+    /// Re-signs arbitrary bytes with the right key, to reach the decoder.
+    fn signed_bytes(bytes: Vec<u8>) -> SignedReport {
+        let k = key(1);
+        SignedReport {
+            signer: keys::format_verifying_key(&k.verifying_key()),
+            signature: k.sign(&bytes).to_bytes().to_vec(),
+            report: bytes,
+        }
+    }
+
+    #[test]
+    fn each_refusal_has_its_reason() {
+        let good = sign(&key(1), &body()).unwrap();
+        let e = Expected::new();
+        let other_nonce = Nonce::new(vec![1; 16]).unwrap();
+        let other_digest = request_digest(b"other");
+        let other_key = key(2).verifying_key();
+
+        let mut tampered = good.clone();
+        let last = tampered.report.len() - 2;
+        tampered.report[last] ^= 1;
+
+        let mut short_signature = good.clone();
+        short_signature.signature.pop();
+
+        let mut bad_signer = good.clone();
+        bad_signer.signer = "ed25519:AAAA".into();
+
+        let mut v2 = body().to_signed_bytes().unwrap();
+        v2[REPORT_MAGIC.len()] = 2;
+
+        let mut trailing = body().to_signed_bytes().unwrap();
+        trailing.push(0);
+
+        let mut magic = body().to_signed_bytes().unwrap();
+        magic[0] = b'X';
+        let (v2, trailing, magic) = (
+            signed_bytes(v2),
+            signed_bytes(trailing),
+            signed_bytes(magic),
+        );
+
+        let mut backwards = body();
+        backwards.started_at_ms = NOW;
+        backwards.finished_at_ms = NOW - 1;
+        let backwards = signed_bytes(backwards.to_signed_bytes().unwrap());
+
+        let mut future = body();
+        future.finished_at_ms = NOW + 5_001;
+        let future = sign(&key(1), &future).unwrap();
+        let mut just_in_skew = body();
+        just_in_skew.finished_at_ms = NOW + 5_000;
+        let just_in_skew = sign(&key(1), &just_in_skew).unwrap();
+
+        let mut stale = body();
+        stale.started_at_ms = NOW - 60_001;
+        let stale = sign(&key(1), &stale).unwrap();
+        let mut just_fresh = body();
+        just_fresh.started_at_ms = NOW - 60_000;
+        let just_fresh = sign(&key(1), &just_fresh).unwrap();
+
+        let cases: Vec<(
+            &str,
+            &SignedReport,
+            Expectations<'_>,
+            Result<(), ReportError>,
+        )> = vec![
+            ("good", &good, e.get(), Ok(())),
+            (
+                "wrong key",
+                &good,
+                Expectations {
+                    key: &other_key,
+                    ..e.get()
+                },
+                Err(ReportError::WrongKey {
+                    expected: keys::format_verifying_key(&other_key),
+                    claimed: keys::format_verifying_key(&e.key),
+                }),
+            ),
+            (
+                "tampered",
+                &tampered,
+                e.get(),
+                Err(ReportError::BadSignature),
+            ),
+            (
+                "short signature",
+                &short_signature,
+                e.get(),
+                Err(bad_encoding("signature is 63 bytes, not 64")),
+            ),
+            (
+                "bad signer",
+                &bad_signer,
+                e.get(),
+                Err(bad_encoding(
+                    "signer: key is 3 bytes; an Ed25519 key is 32 bytes",
+                )),
+            ),
+            (
+                "version 2",
+                &v2,
+                e.get(),
+                Err(ReportError::UnsupportedVersion { version: 2 }),
+            ),
+            (
+                "trailing byte",
+                &trailing,
+                e.get(),
+                Err(bad_encoding("1 bytes after the last field")),
+            ),
+            (
+                "bad magic",
+                &magic,
+                e.get(),
+                Err(bad_encoding("does not start with the magic `MPIC-REPORT`")),
+            ),
+            (
+                "wrong perspective",
+                &good,
+                Expectations {
+                    perspective_id: "cf-ams",
+                    ..e.get()
+                },
+                Err(ReportError::WrongPerspective {
+                    expected: "cf-ams".into(),
+                    claimed: "cf-fra".into(),
+                }),
+            ),
+            (
+                "wrong nonce",
+                &good,
+                Expectations {
+                    nonce: &other_nonce,
+                    ..e.get()
+                },
+                Err(ReportError::WrongNonce),
+            ),
+            (
+                "wrong request",
+                &good,
+                Expectations {
+                    request_digest: &other_digest,
+                    ..e.get()
+                },
+                Err(ReportError::WrongRequest),
+            ),
+            (
+                "end before start",
+                &backwards,
+                e.get(),
+                Err(ReportError::EndBeforeStart {
+                    started_at_ms: NOW,
+                    finished_at_ms: NOW - 1,
+                }),
+            ),
+            (
+                "from the future",
+                &future,
+                e.get(),
+                Err(ReportError::FromTheFuture {
+                    finished_at_ms: NOW + 5_001,
+                    now_ms: NOW,
+                    max_future_skew_ms: 5_000,
+                }),
+            ),
+            ("at the skew limit", &just_in_skew, e.get(), Ok(())),
+            (
+                "stale",
+                &stale,
+                e.get(),
+                Err(ReportError::Stale {
+                    started_at_ms: NOW - 60_001,
+                    now_ms: NOW,
+                    max_age_ms: 60_000,
+                }),
+            ),
+            ("at the age limit", &just_fresh, e.get(), Ok(())),
+        ];
+        for (name, signed, expect, expected) in cases {
+            assert_eq!(verify(signed, &expect).map(|_| ()), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn decoder_refuses_bad_field_values() {
+        let base = body().to_signed_bytes().unwrap();
+        // Offset of the RIR byte: magic, version, digest, nonce, perspective id.
+        let rir_at = 11 + 1 + 32 + 1 + 16 + 4 + "cf-fra".len();
+        assert_eq!(base[rir_at], Rir::RipeNcc.code());
+        let mut bad_rir = base.clone();
+        bad_rir[rir_at] = 9;
+        let mut bad_nonce_len = base.clone();
+        bad_nonce_len[11 + 1 + 32] = 15;
+        let mut bad_coordinates = body();
+        bad_coordinates.location.coordinates = None;
+        let mut bad_coordinates = bad_coordinates.to_signed_bytes().unwrap();
+        let flag_at = rir_at + 1 + 4 + "eu-central".len();
+        assert_eq!(bad_coordinates[flag_at], 0);
+        bad_coordinates[flag_at] = 2;
+        let mut not_json = body();
+        not_json.observation = Observation("{".into());
+        let not_json = not_json.to_signed_bytes().unwrap();
+
+        for (name, bytes, fragment) in [
+            ("rir", bad_rir, "unknown code 9"),
+            ("nonce length", bad_nonce_len, "field `nonce`"),
+            ("coordinates flag", bad_coordinates, "presence flag 2"),
+            ("observation", not_json, "field `observation`"),
+        ] {
+            let result = verify(&signed_bytes(bytes), &Expected::new().get());
+            match result {
+                Err(ReportError::BadEncoding { detail }) => {
+                    assert!(detail.contains(fragment), "{name}: {detail}")
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn sign_refuses_a_body_that_could_not_count() {
+        let mut b = body();
+        b.finished_at_ms = b.started_at_ms - 1;
+        assert_eq!(
+            sign(&key(1), &b),
+            Err(SignError::EndBeforeStart {
+                started_at_ms: b.started_at_ms,
+                finished_at_ms: b.started_at_ms - 1
+            })
+        );
+    }
+
+    #[test]
+    fn coordinates_and_observations_are_validated() {
+        for (lat, lon, ok) in [
+            (0.0, 0.0, true),
+            (90.0, 180.0, true),
+            (-90.0, -180.0, true),
+            (90.1, 0.0, false),
+            (0.0, -180.5, false),
+            (f64::NAN, 0.0, false),
+            (0.0, f64::INFINITY, false),
+        ] {
+            assert_eq!(Coordinates::new(lat, lon).is_ok(), ok, "({lat}, {lon})");
+        }
+        assert!(serde_json::from_str::<Coordinates>(r#"{"latitude":91,"longitude":0}"#).is_err());
+        assert!(Observation::from_json("{} {}".into()).is_err());
+        assert!(Observation::from_json_bytes(vec![0xff]).is_err());
+        assert_eq!(Observation::from_value(&[1, 2]).unwrap().as_str(), "[1,2]");
+    }
+
+    fn arb_text() -> impl Strategy<Value = String> {
+        proptest::string::string_regex("[a-zA-Z0-9 :/._é-]{0,24}").unwrap()
+    }
+
+    prop_compose! {
+        fn arb_body()(
+            digest in any::<[u8; 32]>(),
+            nonce in proptest::collection::vec(any::<u8>(), 16..=32),
+            perspective_id in arb_text(),
+            rir in proptest::sample::select(Rir::ALL.to_vec()),
+            region in arb_text(),
+            coordinates in proptest::option::of((-90.0f64..=90.0, -180.0f64..=180.0)),
+            resolvers in proptest::collection::vec(arb_text(), 0..4),
+            started in 0u64..u64::MAX / 2,
+            duration in 0u64..100_000,
+            verdict in proptest::sample::select(vec![Verdict::Pass, Verdict::Fail, Verdict::Error]),
+            reason in arb_text(),
+            observed in proptest::collection::vec(arb_text(), 0..3),
+        ) -> ReportBody {
+            ReportBody {
+                request_digest: digest,
+                nonce: Nonce::new(nonce).unwrap(),
+                perspective_id,
+                rir,
+                location: Location {
+                    region,
+                    coordinates: coordinates.map(|(lat, lon)| Coordinates::new(lat, lon).unwrap()),
+                },
+                resolvers,
+                started_at_ms: started,
+                finished_at_ms: started + duration,
+                verdict,
+                reason,
+                observation: Observation::from_value(&observed).unwrap(),
+            }
+        }
+    }
+
+    fn expectations_for<'a>(b: &'a ReportBody, key: &'a VerifyingKey) -> Expectations<'a> {
+        Expectations {
+            perspective_id: &b.perspective_id,
+            key,
+            nonce: &b.nonce,
+            request_digest: &b.request_digest,
+            now_ms: b.finished_at_ms,
+            max_age_ms: u64::MAX,
+            max_future_skew_ms: 0,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn encoding_round_trips(b in arb_body()) {
+            let bytes = b.to_signed_bytes().unwrap();
+            prop_assert_eq!(ReportBody::from_signed_bytes(&bytes).unwrap(), b);
+        }
+    }
+
+    proptest! {
+        // Ed25519 in an unoptimised test build costs milliseconds per call.
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn sign_verify_round_trips(b in arb_body()) {
+            let public = key(1).verifying_key();
+            let signed = sign(&key(1), &b).unwrap();
+            prop_assert_eq!(verify(&signed, &expectations_for(&b, &public)).unwrap(), b);
+        }
+
+        #[test]
+        fn any_single_byte_change_fails_verification(
+            b in arb_body(),
+            position in any::<proptest::sample::Index>(),
+            flip in 1u8..=255,
+        ) {
+            let public = key(1).verifying_key();
+            let mut signed = sign(&key(1), &b).unwrap();
+            let at = position.index(signed.report.len());
+            signed.report[at] ^= flip;
+            prop_assert_eq!(verify(&signed, &expectations_for(&b, &public)), Err(ReportError::BadSignature));
+        }
+    }
+
+    #[cfg(feature = "batch")]
+    #[test]
+    fn batch_matches_one_by_one() {
+        let e = Expected::new();
+        let good = sign(&key(1), &body()).unwrap();
+        let mut tampered = good.clone();
+        tampered.report[20] ^= 1;
+        let wrong_key = sign(&key(2), &body()).unwrap();
+        let other_nonce = Nonce::new(vec![1; 16]).unwrap();
+        let wrong_nonce = Expectations {
+            nonce: &other_nonce,
+            ..e.get()
+        };
+        let expect = e.get();
+
+        let all_good = [(&good, &expect), (&good, &expect)];
+        let results = verify_batch(&all_good);
+        assert!(results.iter().all(Result::is_ok));
+
+        let mixed = [
+            (&good, &expect),
+            (&tampered, &expect),
+            (&wrong_key, &expect),
+            (&good, &wrong_nonce),
+        ];
+        let batch: Vec<_> = verify_batch(&mixed)
+            .into_iter()
+            .map(|r| r.map(|_| ()))
+            .collect();
+        let single: Vec<_> = mixed
+            .iter()
+            .map(|(s, x)| verify(s, x).map(|_| ()))
+            .collect();
+        assert_eq!(batch, single);
+        assert_eq!(batch[0], Ok(()));
+        assert_eq!(batch[1], Err(ReportError::BadSignature));
+        assert!(matches!(batch[2], Err(ReportError::WrongKey { .. })));
+        assert_eq!(batch[3], Err(ReportError::WrongNonce));
+        assert!(verify_batch(&[]).is_empty());
+    }
+}

@@ -1,0 +1,582 @@
+//! The coordinator's signature on each check request, so a perspective runs
+//! checks only for its coordinator and can never be used as an open proxy.
+//!
+//! # Signed bytes, version 1
+//! Integers big-endian; Ed25519 (RFC 8032) over the whole string, verified with
+//! `verify_strict`.
+//!
+//! | # | field | encoding |
+//! |---|---|---|
+//! | 1 | magic | the 12 ASCII bytes `MPIC-REQUEST` |
+//! | 2 | version | u8, `1` |
+//! | 3 | timestamp | u64, unix milliseconds when the coordinator signed |
+//! | 4 | nonce | u8 length (16..=32), then the bytes |
+//! | 5 | body | u32 length, then the request bytes (JSON) exactly as sent |
+//!
+//! Nothing may follow the body. The magic differs from a report's
+//! (`MPIC-REPORT`), so neither can be passed off as the other.
+//!
+//! # Transport
+//! [`RequestEnvelope`] as JSON: `{"key": "ed25519:…", "request":
+//! base64(signed bytes), "signature": base64(64 bytes)}`. The perspective
+//! checks the signature over exactly `request` and decodes timestamp, nonce and
+//! body from those bytes. The same nonce goes back in the perspective's signed
+//! report, and the report's request digest is [`crate::report::request_digest`]
+//! of the body ([`VerifiedRequest::request_digest`]).
+//!
+//! # Replays
+//! A captured request stays valid for `max_skew_ms` either side of its
+//! timestamp. Within that window a [`ReplayGuard`] held by the perspective
+//! refuses a nonce it has seen. On Cloudflare Workers each isolate has its own
+//! memory, so an in-memory guard stops replays to the same isolate only; a
+//! replay reaching another isolate repeats the same check for the same
+//! coordinator, which the nonce in the report already ties to one attempt.
+
+use std::collections::{BTreeSet, HashMap};
+
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+use crate::canonical_bytes::{Reader, Writer};
+use crate::keys;
+use crate::nonce::Nonce;
+
+/// First bytes of every signed request.
+pub const REQUEST_MAGIC: &[u8; 12] = b"MPIC-REQUEST";
+/// The layout this crate writes and the only one it reads.
+pub const REQUEST_VERSION: u8 = 1;
+
+/// A signed check request as it travels to a perspective.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestEnvelope {
+    /// The coordinator's public key, `ed25519:<base64>`.
+    #[serde(default)]
+    pub key: String,
+    /// The signed bytes (base64 in JSON).
+    #[serde(default, with = "crate::base64_text::bytes")]
+    pub request: Vec<u8>,
+    /// Ed25519 signature over `request` (base64 in JSON); empty when absent.
+    #[serde(default, with = "crate::base64_text::bytes")]
+    pub signature: Vec<u8>,
+}
+
+impl RequestEnvelope {
+    /// Reads the JSON transport form.
+    pub fn from_json(json: &[u8]) -> Result<Self, AuthError> {
+        serde_json::from_slice(json).map_err(|e| AuthError::Malformed {
+            detail: e.to_string(),
+        })
+    }
+}
+
+/// A request whose signature, key and time checked; everything here comes
+/// from the signed bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedRequest {
+    /// Which allowed coordinator key signed it.
+    #[serde(with = "crate::keys::verifying_key_text")]
+    pub key: VerifyingKey,
+    pub timestamp_ms: u64,
+    pub nonce: Nonce,
+    /// The request JSON exactly as signed (base64 in JSON).
+    #[serde(with = "crate::base64_text::bytes")]
+    pub body: Vec<u8>,
+}
+
+impl VerifiedRequest {
+    /// The digest the perspective's report must carry for this request.
+    pub fn request_digest(&self) -> [u8; 32] {
+        crate::report::request_digest(&self.body)
+    }
+}
+
+/// A request body longer than the 4-byte length prefix allows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("request body is {0} bytes, more than 4 GiB")]
+pub struct BodyTooLong(pub usize);
+
+/// Signs `body` (the check request JSON) for sending to a perspective.
+pub fn sign_request(
+    key: &SigningKey,
+    body: &[u8],
+    nonce: &Nonce,
+    now_ms: u64,
+) -> Result<RequestEnvelope, BodyTooLong> {
+    let mut w = Writer::new(REQUEST_MAGIC, REQUEST_VERSION);
+    w.u64(now_ms);
+    w.short_bytes("nonce", nonce.as_bytes())
+        .map_err(|e| BodyTooLong(e.len))?;
+    w.bytes("body", body).map_err(|e| BodyTooLong(e.len))?;
+    let request = w.finish();
+    let signature = key.sign(&request).to_bytes().to_vec();
+    Ok(RequestEnvelope {
+        key: keys::format_verifying_key(&key.verifying_key()),
+        request,
+        signature,
+    })
+}
+
+/// Why a perspective refuses a request. Every refusal has its own reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AuthError {
+    #[error("request is not signed")]
+    Unsigned,
+    #[error("request envelope is malformed: {detail}")]
+    Malformed { detail: String },
+    #[error("request version {version} is not supported (this perspective reads version 1)")]
+    UnsupportedVersion { version: u8 },
+    #[error("request is signed by {key}, which is not an allowed coordinator key")]
+    UnknownKey { key: String },
+    #[error("request signature does not verify")]
+    BadSignature,
+    #[error(
+        "request was signed at {timestamp_ms}, more than {max_skew_ms} ms before now ({now_ms})"
+    )]
+    Stale {
+        timestamp_ms: u64,
+        now_ms: u64,
+        max_skew_ms: u64,
+    },
+    #[error(
+        "request was signed at {timestamp_ms}, more than {max_skew_ms} ms after now ({now_ms})"
+    )]
+    FromTheFuture {
+        timestamp_ms: u64,
+        now_ms: u64,
+        max_skew_ms: u64,
+    },
+    #[error("request nonce was already used")]
+    Replayed,
+    #[error("replay guard holds {capacity} unexpired nonces; refusing rather than forgetting one")]
+    ReplayGuardFull { capacity: usize },
+}
+
+fn malformed(detail: impl Into<String>) -> AuthError {
+    AuthError::Malformed {
+        detail: detail.into(),
+    }
+}
+
+/// Checks that a timestamp lies within `max_skew_ms` of `now_ms`.
+fn check_time(timestamp_ms: u64, now_ms: u64, max_skew_ms: u64) -> Result<(), AuthError> {
+    if timestamp_ms > now_ms.saturating_add(max_skew_ms) {
+        return Err(AuthError::FromTheFuture {
+            timestamp_ms,
+            now_ms,
+            max_skew_ms,
+        });
+    }
+    if now_ms.saturating_sub(timestamp_ms) > max_skew_ms {
+        return Err(AuthError::Stale {
+            timestamp_ms,
+            now_ms,
+            max_skew_ms,
+        });
+    }
+    Ok(())
+}
+
+/// Verifies a request against the coordinator keys this perspective accepts.
+///
+/// Order: signature present, key allowed, signature (`verify_strict`), then
+/// the signed bytes' encoding, version and timestamp. Replays are the
+/// [`ReplayGuard`]'s job, after this succeeds.
+pub fn verify_request(
+    envelope: &RequestEnvelope,
+    allowed_keys: &[VerifyingKey],
+    now_ms: u64,
+    max_skew_ms: u64,
+) -> Result<VerifiedRequest, AuthError> {
+    if envelope.signature.is_empty() {
+        return Err(AuthError::Unsigned);
+    }
+    if envelope.key.is_empty() {
+        return Err(malformed("no key"));
+    }
+    let key =
+        keys::parse_verifying_key(&envelope.key).map_err(|e| malformed(format!("key: {e}")))?;
+    if !allowed_keys.contains(&key) {
+        return Err(AuthError::UnknownKey {
+            key: keys::format_verifying_key(&key),
+        });
+    }
+    let signature: &[u8; 64] = envelope.signature.as_slice().try_into().map_err(|_| {
+        malformed(format!(
+            "signature is {} bytes, not 64",
+            envelope.signature.len()
+        ))
+    })?;
+    key.verify_strict(&envelope.request, &Signature::from_bytes(signature))
+        .map_err(|_| AuthError::BadSignature)?;
+
+    let bad = |e: crate::canonical_bytes::DecodeError| malformed(e.to_string());
+    let (mut r, version) =
+        Reader::open(&envelope.request, REQUEST_MAGIC, "MPIC-REQUEST").map_err(bad)?;
+    if version != REQUEST_VERSION {
+        return Err(AuthError::UnsupportedVersion { version });
+    }
+    let timestamp_ms = r.u64("timestamp").map_err(bad)?;
+    let nonce = Nonce::new(r.short_bytes("nonce").map_err(bad)?.to_vec())
+        .map_err(|e| malformed(e.to_string()))?;
+    let body = r.bytes("body").map_err(bad)?.to_vec();
+    r.finish().map_err(bad)?;
+    check_time(timestamp_ms, now_ms, max_skew_ms)?;
+    Ok(VerifiedRequest {
+        key,
+        timestamp_ms,
+        nonce,
+        body,
+    })
+}
+
+/// The nonces of recently accepted requests, bounded in size.
+///
+/// A nonce is remembered until its request could no longer pass
+/// [`verify_request`] (timestamp + `max_skew_ms`). When the guard holds
+/// `capacity` nonces that are all still live it refuses new requests
+/// ([`AuthError::ReplayGuardFull`]) instead of forgetting one: forgetting would
+/// reopen a replay window. Size `capacity` for the peak request rate times
+/// twice the skew window.
+#[derive(Debug, Clone)]
+pub struct ReplayGuard {
+    capacity: usize,
+    max_skew_ms: u64,
+    expiry_by_nonce: HashMap<Nonce, u64>,
+    by_expiry: BTreeSet<(u64, Nonce)>,
+}
+
+impl ReplayGuard {
+    /// `max_skew_ms` must be the value given to [`verify_request`].
+    pub fn new(capacity: usize, max_skew_ms: u64) -> Self {
+        Self {
+            capacity,
+            max_skew_ms,
+            expiry_by_nonce: HashMap::new(),
+            by_expiry: BTreeSet::new(),
+        }
+    }
+
+    /// Admits a verified request once; refuses its nonce thereafter.
+    pub fn admit(&mut self, request: &VerifiedRequest, now_ms: u64) -> Result<(), AuthError> {
+        self.admit_nonce(&request.nonce, request.timestamp_ms, now_ms)
+    }
+
+    /// Admits `nonce` of a request signed at `timestamp_ms`. Refuses a
+    /// timestamp outside the window, since its nonce could not be remembered
+    /// for as long as the request could be replayed.
+    pub fn admit_nonce(
+        &mut self,
+        nonce: &Nonce,
+        timestamp_ms: u64,
+        now_ms: u64,
+    ) -> Result<(), AuthError> {
+        check_time(timestamp_ms, now_ms, self.max_skew_ms)?;
+        self.forget_expired(now_ms);
+        if self.expiry_by_nonce.contains_key(nonce) {
+            return Err(AuthError::Replayed);
+        }
+        if self.expiry_by_nonce.len() >= self.capacity {
+            return Err(AuthError::ReplayGuardFull {
+                capacity: self.capacity,
+            });
+        }
+        let expiry = timestamp_ms.saturating_add(self.max_skew_ms);
+        self.expiry_by_nonce.insert(nonce.clone(), expiry);
+        self.by_expiry.insert((expiry, nonce.clone()));
+        Ok(())
+    }
+
+    /// Drops nonces whose requests [`verify_request`] would now refuse as stale.
+    fn forget_expired(&mut self, now_ms: u64) {
+        while let Some((expiry, _)) = self.by_expiry.first() {
+            if *expiry >= now_ms {
+                break;
+            }
+            if let Some((_, nonce)) = self.by_expiry.pop_first() {
+                self.expiry_by_nonce.remove(&nonce);
+            }
+        }
+    }
+
+    /// Nonces currently remembered (some may have expired since the last call).
+    pub fn len(&self) -> usize {
+        self.expiry_by_nonce.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.expiry_by_nonce.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    const NOW: u64 = 1_760_000_000_000;
+    const SKEW: u64 = 30_000;
+    const BODY: &[u8] = br#"{"check_type":"caa","domain_or_ip_target":"example.com"}"#;
+
+    fn coordinator() -> SigningKey {
+        SigningKey::from_bytes(&[9; 32])
+    }
+
+    fn nonce(byte: u8) -> Nonce {
+        Nonce::new(vec![byte; 16]).unwrap()
+    }
+
+    fn envelope() -> RequestEnvelope {
+        sign_request(&coordinator(), BODY, &nonce(1), NOW).unwrap()
+    }
+
+    fn allowed() -> Vec<VerifyingKey> {
+        vec![
+            SigningKey::from_bytes(&[3; 32]).verifying_key(),
+            coordinator().verifying_key(),
+        ]
+    }
+
+    /// Signs arbitrary bytes with the coordinator key, to reach the decoder.
+    fn signed_raw(request: Vec<u8>) -> RequestEnvelope {
+        RequestEnvelope {
+            key: keys::format_verifying_key(&coordinator().verifying_key()),
+            signature: coordinator().sign(&request).to_bytes().to_vec(),
+            request,
+        }
+    }
+
+    #[test]
+    fn signed_bytes_follow_the_documented_layout() {
+        let expected: Vec<u8> = [
+            &b"MPIC-REQUEST"[..],
+            &[1],
+            &NOW.to_be_bytes(),
+            &[16],
+            &[1; 16],
+            &u32::try_from(BODY.len()).unwrap().to_be_bytes(),
+            BODY,
+        ]
+        .concat();
+        assert_eq!(envelope().request, expected);
+    }
+
+    #[test]
+    fn verifies_and_returns_what_was_signed() {
+        let verified = verify_request(&envelope(), &allowed(), NOW + 1_000, SKEW).unwrap();
+        assert_eq!(verified.key, coordinator().verifying_key());
+        assert_eq!(verified.timestamp_ms, NOW);
+        assert_eq!(verified.nonce, nonce(1));
+        assert_eq!(verified.body, BODY);
+        assert_eq!(
+            verified.request_digest(),
+            crate::report::request_digest(BODY)
+        );
+    }
+
+    #[test]
+    fn json_transport_round_trips() {
+        let json = serde_json::to_vec(&envelope()).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert!(value["key"].as_str().unwrap().starts_with("ed25519:"));
+        assert!(
+            value["request"]
+                .as_str()
+                .unwrap()
+                .starts_with("TVBJQy1SRVFVRVNU")
+        );
+        let back = RequestEnvelope::from_json(&json).unwrap();
+        assert_eq!(back, envelope());
+        assert!(verify_request(&back, &allowed(), NOW, SKEW).is_ok());
+    }
+
+    #[test]
+    fn each_refusal_has_its_reason() {
+        let good = envelope();
+        let unsigned =
+            RequestEnvelope::from_json(br#"{"key":"ed25519:AAAA","request":""}"#).unwrap();
+
+        let mut no_key = good.clone();
+        no_key.key.clear();
+        let mut bad_key = good.clone();
+        bad_key.key = "ed25519:AAAA".into();
+        let mut short_signature = good.clone();
+        short_signature.signature.truncate(10);
+        let mut tampered = good.clone();
+        *tampered.request.last_mut().unwrap() ^= 0x20;
+        let mut swapped_key = good.clone();
+        swapped_key.key = keys::format_verifying_key(&allowed()[0]);
+
+        let mut v2 = good.request.clone();
+        v2[REQUEST_MAGIC.len()] = 2;
+        let mut trailing = good.request.clone();
+        trailing.push(0);
+        let mut short_nonce = good.request.clone();
+        short_nonce[REQUEST_MAGIC.len() + 1 + 8] = 15;
+        let mut report_magic = good.request.clone();
+        report_magic[..11].copy_from_slice(b"MPIC-REPORT");
+
+        let stranger = SigningKey::from_bytes(&[4; 32]);
+        let from_stranger = sign_request(&stranger, BODY, &nonce(1), NOW).unwrap();
+
+        let cases: Vec<(&str, RequestEnvelope, u64, AuthError)> = vec![
+            ("unsigned", unsigned, NOW, AuthError::Unsigned),
+            ("no key", no_key, NOW, malformed("no key")),
+            (
+                "bad key",
+                bad_key,
+                NOW,
+                malformed("key: key is 3 bytes; an Ed25519 key is 32 bytes"),
+            ),
+            (
+                "short signature",
+                short_signature,
+                NOW,
+                malformed("signature is 10 bytes, not 64"),
+            ),
+            (
+                "unknown key",
+                from_stranger,
+                NOW,
+                AuthError::UnknownKey {
+                    key: keys::format_verifying_key(&stranger.verifying_key()),
+                },
+            ),
+            ("tampered body", tampered, NOW, AuthError::BadSignature),
+            (
+                "other allowed key",
+                swapped_key,
+                NOW,
+                AuthError::BadSignature,
+            ),
+            (
+                "version 2",
+                signed_raw(v2),
+                NOW,
+                AuthError::UnsupportedVersion { version: 2 },
+            ),
+            (
+                "trailing",
+                signed_raw(trailing),
+                NOW,
+                malformed("1 bytes after the last field"),
+            ),
+            (
+                "short nonce",
+                signed_raw(short_nonce),
+                NOW,
+                malformed("nonce is 15 bytes; it must be 16 to 32 bytes"),
+            ),
+            (
+                "report magic",
+                signed_raw(report_magic),
+                NOW,
+                malformed("does not start with the magic `MPIC-REQUEST`"),
+            ),
+            (
+                "stale",
+                good.clone(),
+                NOW + SKEW + 1,
+                AuthError::Stale {
+                    timestamp_ms: NOW,
+                    now_ms: NOW + SKEW + 1,
+                    max_skew_ms: SKEW,
+                },
+            ),
+            (
+                "from the future",
+                good.clone(),
+                NOW - SKEW - 1,
+                AuthError::FromTheFuture {
+                    timestamp_ms: NOW,
+                    now_ms: NOW - SKEW - 1,
+                    max_skew_ms: SKEW,
+                },
+            ),
+        ];
+        for (name, envelope, now, expected) in cases {
+            assert_eq!(
+                verify_request(&envelope, &allowed(), now, SKEW),
+                Err(expected),
+                "{name}"
+            );
+        }
+        // Exactly at the skew limits it still verifies.
+        assert!(verify_request(&good, &allowed(), NOW + SKEW, SKEW).is_ok());
+        assert!(verify_request(&good, &allowed(), NOW - SKEW, SKEW).is_ok());
+        assert!(matches!(
+            RequestEnvelope::from_json(b"{\"request\":\"***\"}"),
+            Err(AuthError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn replay_guard_refuses_a_nonce_seen_within_the_window() {
+        let mut guard = ReplayGuard::new(10, SKEW);
+        let verified = verify_request(&envelope(), &allowed(), NOW, SKEW).unwrap();
+        assert_eq!(guard.admit(&verified, NOW), Ok(()));
+        assert_eq!(guard.admit(&verified, NOW + 1), Err(AuthError::Replayed));
+        // Still remembered at the last instant verify_request would accept it.
+        assert_eq!(guard.admit(&verified, NOW + SKEW), Err(AuthError::Replayed));
+        // After that the request itself is stale, so the guard need not remember.
+        assert!(matches!(
+            guard.admit(&verified, NOW + SKEW + 1),
+            Err(AuthError::Stale { .. })
+        ));
+        assert_eq!(
+            guard.admit_nonce(&nonce(2), NOW + SKEW + 1, NOW + SKEW + 1),
+            Ok(())
+        );
+        assert_eq!(guard.len(), 1, "the first nonce was forgotten once expired");
+    }
+
+    #[test]
+    fn replay_guard_refuses_when_full_rather_than_forgetting() {
+        let mut guard = ReplayGuard::new(2, SKEW);
+        assert_eq!(guard.admit_nonce(&nonce(1), NOW, NOW), Ok(()));
+        assert_eq!(guard.admit_nonce(&nonce(2), NOW + 10, NOW + 10), Ok(()));
+        assert_eq!(
+            guard.admit_nonce(&nonce(3), NOW + 20, NOW + 20),
+            Err(AuthError::ReplayGuardFull { capacity: 2 })
+        );
+        // Both are still refused: nothing was forgotten to make room.
+        assert_eq!(
+            guard.admit_nonce(&nonce(1), NOW + 20, NOW + 20),
+            Err(AuthError::Replayed)
+        );
+        assert_eq!(
+            guard.admit_nonce(&nonce(2), NOW + 20, NOW + 20),
+            Err(AuthError::Replayed)
+        );
+        // Once the oldest expires, its slot is reused first.
+        assert_eq!(
+            guard.admit_nonce(&nonce(3), NOW + SKEW + 1, NOW + SKEW + 1),
+            Ok(())
+        );
+        assert_eq!(guard.len(), 2);
+        assert_eq!(
+            guard.admit_nonce(&nonce(2), NOW + SKEW + 1, NOW + SKEW + 1),
+            Err(AuthError::Replayed),
+            "the younger nonce is kept"
+        );
+    }
+
+    #[test]
+    fn replay_guard_refuses_timestamps_it_could_not_cover() {
+        let mut guard = ReplayGuard::new(10, SKEW);
+        assert!(matches!(
+            guard.admit_nonce(&nonce(1), NOW + SKEW + 1, NOW),
+            Err(AuthError::FromTheFuture { .. })
+        ));
+        assert!(matches!(
+            guard.admit_nonce(&nonce(1), NOW - SKEW - 1, NOW),
+            Err(AuthError::Stale { .. })
+        ));
+        assert!(guard.is_empty());
+        let mut zero = ReplayGuard::new(0, SKEW);
+        assert_eq!(
+            zero.admit_nonce(&nonce(1), NOW, NOW),
+            Err(AuthError::ReplayGuardFull { capacity: 0 })
+        );
+    }
+}
