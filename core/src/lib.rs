@@ -5,4 +5,8 @@
 //! [`network::Network`] trait, so every rule here is testable without a network.
 #![forbid(unsafe_code)]
 
+pub mod check;
+pub mod dcv;
+pub mod name;
 pub mod network;
+pub mod redirect;
