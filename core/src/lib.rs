@@ -8,12 +8,16 @@
 mod base64_text;
 pub mod caa;
 mod canonical_bytes;
+pub mod check;
+pub mod dcv;
 pub mod dns;
 pub mod doh;
 pub mod keys;
+pub mod name;
 pub mod network;
 pub mod nonce;
 pub mod quorum;
+pub mod redirect;
 pub mod report;
 pub mod request_auth;
 pub mod rir;

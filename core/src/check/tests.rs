@@ -1,0 +1,530 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::json;
+
+use super::*;
+
+const KEY_AUTHORIZATION: &str = "tok-en_1.thumbprint_abc-DEF";
+
+fn issues_of(value: Value) -> Vec<String> {
+    match CheckRequest::from_value(&value) {
+        Ok(request) => panic!("accepted: {request:?}"),
+        Err(error) => error.issues().iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn accept(value: Value) -> CheckRequest {
+    CheckRequest::from_value(&value).unwrap_or_else(|e| panic!("{value}: {e}"))
+}
+
+fn dcv(target: &str, parameters: Value) -> Value {
+    json!({"check_type": "dcv", "domain_or_ip_target": target, "dcv_check_parameters": parameters})
+}
+
+#[test]
+fn open_mpic_example_caa_request() {
+    let request = CheckRequest::from_json(
+        br#"{"check_type":"caa","domain_or_ip_target":"example.com","trace_identifier":"ac2d0392-8699-4037-a0e0-0a6db1ff8b89"}"#,
+    )
+    .unwrap();
+    assert_eq!(request.check_type(), CheckType::Caa);
+    assert_eq!(request.target.to_string(), "example.com");
+    assert_eq!(
+        request.trace_identifier.as_deref(),
+        Some("ac2d0392-8699-4037-a0e0-0a6db1ff8b89")
+    );
+    let CheckParameters::Caa(caa) = &request.parameters else {
+        panic!("not caa")
+    };
+    assert_eq!(
+        caa.certificate_type_or_default(),
+        CertificateType::TlsServer
+    );
+}
+
+#[test]
+fn every_method_accepts_its_valid_parameters_and_round_trips() {
+    let hash_b64 =
+        data_encoding::BASE64URL_NOPAD.encode(&key_authorization_digest(KEY_AUTHORIZATION));
+    let hash_hex = data_encoding::HEXLOWER.encode(&key_authorization_digest(KEY_AUTHORIZATION));
+    let cases: Vec<(&str, Value, ValidationMethod)> = vec![
+        (
+            "example.com",
+            json!({"validation_method": "acme-http-01", "token": "tok-en_1", "key_authorization": KEY_AUTHORIZATION}),
+            ValidationMethod::AcmeHttp01,
+        ),
+        (
+            "192.0.2.1",
+            json!({"validation_method": "acme-http-01", "token": "tok-en_1", "key_authorization": KEY_AUTHORIZATION,
+                   "http_headers": {"User-Agent": "ca.example"}}),
+            ValidationMethod::AcmeHttp01,
+        ),
+        (
+            "*.example.com",
+            json!({"validation_method": "acme-dns-01", "key_authorization_hash": hash_b64}),
+            ValidationMethod::AcmeDns01,
+        ),
+        (
+            "example.com",
+            json!({"validation_method": "acme-tls-alpn-01", "key_authorization_hash": hash_hex}),
+            ValidationMethod::AcmeTlsAlpn01,
+        ),
+        (
+            "example.com",
+            json!({"validation_method": "website-change", "http_token_path": "a/b.txt", "challenge_value": "rnd",
+                   "match_regex": "^rnd$", "url_scheme": "https"}),
+            ValidationMethod::WebsiteChange,
+        ),
+        (
+            "*.example.com",
+            json!({"validation_method": "dns-change", "challenge_value": "rnd", "dns_record_type": "TXT",
+                   "dns_name_prefix": "_dcv", "require_exact_match": true}),
+            ValidationMethod::DnsChange,
+        ),
+        (
+            "example.com",
+            json!({"validation_method": "contact-email-txt", "challenge_value": "admin@example.com"}),
+            ValidationMethod::ContactEmailTxt,
+        ),
+        (
+            "example.com",
+            json!({"validation_method": "contact-email-caa", "challenge_value": "admin@example.com"}),
+            ValidationMethod::ContactEmailCaa,
+        ),
+        (
+            "example.com",
+            json!({"validation_method": "contact-phone-txt", "challenge_value": "+1-555-0100"}),
+            ValidationMethod::ContactPhoneTxt,
+        ),
+        (
+            "example.com",
+            json!({"validation_method": "contact-phone-caa", "challenge_value": "+1 (555) 0100".replace(' ', "")}),
+            ValidationMethod::ContactPhoneCaa,
+        ),
+        (
+            "example.com",
+            json!({"validation_method": "ip-address", "challenge_value": "2001:db8::1", "dns_record_type": "AAAA"}),
+            ValidationMethod::IpAddress,
+        ),
+        (
+            "192.0.2.1",
+            json!({"validation_method": "reverse-address-lookup", "challenge_value": "host.example.com."}),
+            ValidationMethod::ReverseAddressLookup,
+        ),
+        (
+            "*.example.com",
+            json!({"validation_method": "dns-persistent", "issuer_domain_names": ["ca.example"],
+                   "account_uri": "https://ca.example/acct/1"}),
+            ValidationMethod::DnsPersistent,
+        ),
+        (
+            "example.com",
+            json!({"validation_method": "dns-account-01", "account_uri": "https://ca.example/acct/1",
+                   "key_authorization": KEY_AUTHORIZATION}),
+            ValidationMethod::DnsAccount01,
+        ),
+    ];
+    for (target, parameters, method) in cases {
+        let request = accept(dcv(target, parameters.clone()));
+        let CheckParameters::Dcv(dcv_parameters) = &request.parameters else {
+            panic!("not dcv")
+        };
+        assert_eq!(dcv_parameters.method(), method);
+        let json = serde_json::to_vec(&request).unwrap();
+        let again = CheckRequest::from_json(&json).unwrap_or_else(|e| panic!("{method}: {e}"));
+        assert_eq!(again, request, "{method} round trip");
+    }
+}
+
+#[test]
+fn digests_decode_in_the_form_each_method_uses() {
+    let digest = key_authorization_digest(KEY_AUTHORIZATION);
+    let request = accept(dcv(
+        "example.com",
+        json!({"validation_method": "acme-dns-01", "key_authorization": KEY_AUTHORIZATION}),
+    ));
+    let CheckParameters::Dcv(DcvCheckParameters::AcmeDns01(p)) = &request.parameters else {
+        panic!()
+    };
+    assert_eq!(p.key_authorization_digest, digest);
+    // The serialised form is the Open MPIC hash.
+    let json = serde_json::to_value(&request).unwrap();
+    assert_eq!(
+        json["dcv_check_parameters"]["key_authorization_hash"],
+        data_encoding::BASE64URL_NOPAD.encode(&digest)
+    );
+    assert!(
+        json["dcv_check_parameters"]
+            .get("key_authorization")
+            .is_none()
+    );
+
+    let request = accept(dcv(
+        "example.com",
+        json!({"validation_method": "acme-tls-alpn-01",
+               "key_authorization_hash": data_encoding::HEXUPPER.encode(&digest)}),
+    ));
+    let CheckParameters::Dcv(DcvCheckParameters::AcmeTlsAlpn01(p)) = &request.parameters else {
+        panic!()
+    };
+    assert_eq!(p.key_authorization_digest, digest);
+}
+
+#[test]
+fn reverse_lookup_name_target_reads_as_the_address() {
+    let request = accept(dcv(
+        "1.2.0.192.in-addr.arpa",
+        json!({"validation_method": "reverse-address-lookup", "challenge_value": "host.example.com"}),
+    ));
+    assert_eq!(request.target, Target::Ip("192.0.2.1".parse().unwrap()));
+}
+
+#[test]
+fn issues_name_the_field_path() {
+    let cases: Vec<(Value, Vec<&str>)> = vec![
+        (json!([]), vec!["(body): must be a JSON object"]),
+        (
+            json!({"check_type": "dcv", "domain_or_ip_target": "example.com"}),
+            vec!["dcv_check_parameters: missing"],
+        ),
+        (
+            json!({"check_type": "caa"}),
+            vec!["domain_or_ip_target: missing"],
+        ),
+        (
+            json!({"check_type": "other", "domain_or_ip_target": "example.com"}),
+            vec!["check_type: `other` is not `caa` or `dcv`"],
+        ),
+        (
+            json!({"check_type": "caa", "domain_or_ip_target": "example.com", "extra": 1}),
+            vec!["extra: unknown field"],
+        ),
+        (
+            json!({"check_type": "caa", "domain_or_ip_target": "example.com.", "trace_identifier": 5}),
+            vec![
+                "trace_identifier: must be a string",
+                "domain_or_ip_target: the name ends with a dot; give the FQDN without the trailing dot",
+            ],
+        ),
+        (
+            dcv(
+                "example.com",
+                json!({"validation_method": "acme-http-01", "token": "t"}),
+            ),
+            vec!["dcv_check_parameters.key_authorization: missing"],
+        ),
+        (
+            dcv(
+                "example.com",
+                json!({"validation_method": "acme-http-01", "token": "t", "key_authorization": "t.x", "keyauth": "t.x"}),
+            ),
+            vec!["dcv_check_parameters.keyauth: unknown field"],
+        ),
+        (
+            dcv(
+                "example.com",
+                json!({"validation_method": "acme-http-01", "token": "t/../x", "key_authorization": "other.x"}),
+            ),
+            vec![
+                "dcv_check_parameters.token: must be base64url characters (RFC 8555 8.3)",
+                "dcv_check_parameters.key_authorization: must be `<token>.<base64url account key thumbprint>` (RFC 8555 8.1)",
+            ],
+        ),
+        (
+            dcv("example.com", json!({"validation_method": "http-01"})),
+            vec![
+                "dcv_check_parameters.validation_method: `http-01` is not one of acme-http-01, acme-dns-01, acme-tls-alpn-01, website-change, dns-change, contact-email-txt, contact-email-caa, contact-phone-txt, contact-phone-caa, ip-address, reverse-address-lookup, dns-persistent, dns-account-01",
+            ],
+        ),
+        (
+            dcv("example.com", json!({"validation_method": "acme-dns-01"})),
+            vec!["dcv_check_parameters.key_authorization_hash: missing"],
+        ),
+        (
+            dcv(
+                "example.com",
+                json!({"validation_method": "acme-dns-01", "key_authorization_hash": "abc"}),
+            ),
+            vec![
+                "dcv_check_parameters.key_authorization_hash: must be the base64url without padding encoding of a 32-byte SHA-256 digest",
+            ],
+        ),
+        (
+            dcv(
+                "example.com",
+                json!({"validation_method": "acme-dns-01", "key_authorization_hash": "abc", "key_authorization": "a.b"}),
+            ),
+            vec![
+                "dcv_check_parameters.key_authorization: give key_authorization_hash or key_authorization, not both",
+            ],
+        ),
+        (
+            dcv(
+                "example.com",
+                json!({"validation_method": "acme-tls-alpn-01", "key_authorization_hash": "zz"}),
+            ),
+            vec![
+                "dcv_check_parameters.key_authorization_hash: must be the hex encoding of a 32-byte SHA-256 digest",
+            ],
+        ),
+        (
+            dcv(
+                "example.com",
+                json!({"validation_method": "website-change", "http_token_path": "../x", "challenge_value": "v",
+                       "url_scheme": "ftp", "match_regex": "(", "http_headers": {"Bad Name": "x"}}),
+            ),
+            vec![
+                "dcv_check_parameters.http_token_path: must be `/`-separated segments of letters, digits and `-._~`, without `.` or `..` segments or a leading `/`",
+                "dcv_check_parameters.match_regex: is not a valid regular expression: ",
+                "dcv_check_parameters.url_scheme: `ftp` is not `http` or `https`",
+                "dcv_check_parameters.http_headers.Bad Name: is not an HTTP header name",
+            ],
+        ),
+        (
+            dcv(
+                "example.com",
+                json!({"validation_method": "website-change", "http_token_path": "v123.txt", "challenge_value": "v123"}),
+            ),
+            vec![
+                "dcv_check_parameters.challenge_value: must not appear in http_token_path (BR 3.2.2.4.18)",
+            ],
+        ),
+        (
+            dcv(
+                "example.com",
+                json!({"validation_method": "website-change", "http_token_path": "x", "challenge_value": "v",
+                       "match_regex": "a".repeat(MAX_REGEX_OCTETS + 1)}),
+            ),
+            vec!["dcv_check_parameters.match_regex: longer than 1024 octets"],
+        ),
+        (
+            dcv(
+                "example.com",
+                json!({"validation_method": "dns-change", "challenge_value": "v", "dns_record_type": "MX",
+                       "dns_name_prefix": "dcv", "require_exact_match": "yes"}),
+            ),
+            vec![
+                "dcv_check_parameters.dns_record_type: `MX` is not `TXT`, `CNAME` or `CAA`",
+                "dcv_check_parameters.dns_name_prefix: must be one label starting with `_` (BR 3.2.2.4.7), at most 63 octets of letters, digits, `-` and `_`",
+                "dcv_check_parameters.require_exact_match: must be true or false",
+            ],
+        ),
+        (
+            dcv(
+                "example.com",
+                json!({"validation_method": "contact-email-txt", "challenge_value": "no-at-sign"}),
+            ),
+            vec!["dcv_check_parameters.challenge_value: must be an email address (local@domain)"],
+        ),
+        (
+            dcv(
+                "example.com",
+                json!({"validation_method": "contact-phone-caa", "challenge_value": "555 0100"}),
+            ),
+            vec![
+                "dcv_check_parameters.challenge_value: must be a global phone number (RFC 3966: `+` then digits and `-.()` separators)",
+            ],
+        ),
+        (
+            dcv(
+                "example.com",
+                json!({"validation_method": "ip-address", "challenge_value": "192.0.2.1", "dns_record_type": "AAAA"}),
+            ),
+            vec![
+                "dcv_check_parameters.challenge_value: address family does not match dns_record_type",
+            ],
+        ),
+        (
+            dcv(
+                "example.com",
+                json!({"validation_method": "ip-address", "challenge_value": "host", "dns_record_type": "A"}),
+            ),
+            vec!["dcv_check_parameters.challenge_value: must be an IPv4 or IPv6 address"],
+        ),
+        (
+            dcv(
+                "example.com",
+                json!({"validation_method": "dns-persistent", "issuer_domain_names": ["ca.example", "bad_name.example"],
+                       "account_uri": "not a uri"}),
+            ),
+            vec![
+                "dcv_check_parameters.issuer_domain_names[1]: label `bad_name` contains `_`: only letters, digits and hyphens are allowed",
+                "dcv_check_parameters.account_uri: must be an absolute URI without spaces or `;`",
+            ],
+        ),
+        (
+            dcv(
+                "example.com",
+                json!({"validation_method": "dns-persistent", "issuer_domain_names": [],
+                                      "account_uri": "https://ca.example/acct/1"}),
+            ),
+            vec!["dcv_check_parameters.issuer_domain_names: must not be empty"],
+        ),
+        (
+            json!({"check_type": "caa", "domain_or_ip_target": "example.com",
+                   "caa_check_parameters": {"certificate_type": "code-signing", "caa_domains": ["ok.example", 3],
+                                            "x_validation_method": "dns_01", "x_account_uri": "https://ca.example/a b"}}),
+            vec![
+                "caa_check_parameters.certificate_type: `code-signing` is not `tls-server` or `s-mime`",
+                "caa_check_parameters.caa_domains[1]: must be a string",
+                "caa_check_parameters.x_account_uri: must be an absolute URI without spaces or `;`",
+                "caa_check_parameters.x_validation_method: must be an RFC 8657 validation method name (letters, digits, inner hyphens)",
+            ],
+        ),
+        (
+            json!({"check_type": "caa", "domain_or_ip_target": "example.com",
+                   "dcv_check_parameters": {"validation_method": "acme-dns-01"}}),
+            vec!["dcv_check_parameters: only allowed when check_type is `dcv`"],
+        ),
+        (
+            json!({"check_type": "dcv", "domain_or_ip_target": "example.com", "caa_check_parameters": {},
+                   "dcv_check_parameters": {"validation_method": "contact-email-txt", "challenge_value": "a@example.com"}}),
+            vec!["caa_check_parameters: only allowed when check_type is `caa`"],
+        ),
+        (
+            json!({"check_type": "caa", "domain_or_ip_target": "example.com",
+                   "orchestration_parameters": {"perspective_count": 3, "quorum_count": 4, "max_attempts": 0,
+                                                "perspectives": ["x"]}}),
+            vec![
+                "orchestration_parameters.max_attempts: must be at least 1",
+                "orchestration_parameters.quorum_count: 4 is more than perspective_count (3)",
+                "orchestration_parameters.perspectives: unknown field",
+            ],
+        ),
+        (
+            json!({"check_type": "caa", "domain_or_ip_target": "example.com",
+                   "orchestration_parameters": {"perspective_count": -1}}),
+            vec!["orchestration_parameters.perspective_count: must be a non-negative integer"],
+        ),
+        (
+            json!({"check_type": "caa", "domain_or_ip_target": "192.0.2.1"}),
+            vec!["domain_or_ip_target: CAA applies to domain names, not IP addresses"],
+        ),
+    ];
+    for (value, expected) in cases {
+        let got = issues_of(value.clone());
+        assert_eq!(got.len(), expected.len(), "{value}: {got:?}");
+        for (got, expected) in got.iter().zip(&expected) {
+            assert!(
+                got.starts_with(expected),
+                "{value}:\n got {got}\nwant {expected}"
+            );
+        }
+    }
+}
+
+#[test]
+fn method_target_rules() {
+    let ka = KEY_AUTHORIZATION;
+    let hash = data_encoding::BASE64URL_NOPAD.encode(&key_authorization_digest(ka));
+    let cases: Vec<(&str, Value, Option<&str>)> = vec![
+        (
+            "*.example.com",
+            json!({"validation_method": "acme-http-01", "token": "tok-en_1", "key_authorization": ka}),
+            Some("acme-http-01 is not suitable for validating wildcard domain names (BR 3.2.2.4)"),
+        ),
+        (
+            "*.example.com",
+            json!({"validation_method": "website-change", "http_token_path": "x", "challenge_value": "v"}),
+            Some(
+                "website-change is not suitable for validating wildcard domain names (BR 3.2.2.4)",
+            ),
+        ),
+        (
+            "*.example.com",
+            json!({"validation_method": "acme-tls-alpn-01", "key_authorization": ka}),
+            Some(
+                "acme-tls-alpn-01 is not suitable for validating wildcard domain names (BR 3.2.2.4)",
+            ),
+        ),
+        (
+            "*.example.com",
+            json!({"validation_method": "ip-address", "challenge_value": "192.0.2.1", "dns_record_type": "A"}),
+            Some("ip-address is not suitable for validating wildcard domain names (BR 3.2.2.4)"),
+        ),
+        (
+            "192.0.2.1",
+            json!({"validation_method": "acme-dns-01", "key_authorization_hash": hash}),
+            Some("acme-dns-01 validates domain names, not IP addresses"),
+        ),
+        (
+            "192.0.2.1",
+            json!({"validation_method": "contact-email-caa", "challenge_value": "a@example.com"}),
+            Some("contact-email-caa validates domain names, not IP addresses"),
+        ),
+        (
+            "example.com",
+            json!({"validation_method": "reverse-address-lookup", "challenge_value": "example.com"}),
+            Some("reverse-address-lookup validates IP addresses, not domain names"),
+        ),
+        (
+            "2001:db8::1",
+            json!({"validation_method": "acme-tls-alpn-01", "key_authorization": ka}),
+            None,
+        ),
+        (
+            "*.example.com",
+            json!({"validation_method": "contact-phone-txt", "challenge_value": "+15550100"}),
+            None,
+        ),
+    ];
+    for (target, parameters, refusal) in cases {
+        let result = CheckRequest::from_value(&dcv(target, parameters.clone()));
+        match (result, refusal) {
+            (Ok(_), None) => {}
+            (Err(error), Some(message)) => assert_eq!(
+                error.issues(),
+                [RequestIssue {
+                    field: "domain_or_ip_target".into(),
+                    message: message.into()
+                }],
+                "{target} {parameters}"
+            ),
+            (other, _) => panic!("{target} {parameters}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn nulls_read_as_absent_for_optional_fields() {
+    let request = accept(dcv(
+        "example.com",
+        json!({"validation_method": "website-change", "http_token_path": "x", "challenge_value": "v",
+               "match_regex": null, "url_scheme": null, "http_headers": null}),
+    ));
+    let CheckParameters::Dcv(DcvCheckParameters::WebsiteChange(p)) = &request.parameters else {
+        panic!()
+    };
+    assert_eq!(p.url_scheme_or_default(), UrlScheme::Http);
+    assert!(p.match_regex.is_none());
+}
+
+#[test]
+fn not_json_is_its_own_error() {
+    assert!(matches!(
+        CheckRequest::from_json(b"{not json"),
+        Err(RequestError::NotJson(_))
+    ));
+}
+
+#[test]
+fn caa_extensions_round_trip() {
+    let request = accept(json!({
+        "check_type": "caa", "domain_or_ip_target": "*.Example.com",
+        "caa_check_parameters": {"certificate_type": "s-mime", "caa_domains": ["CA.example"],
+            "allow_lookup_failure": true, "x_account_uri": "https://ca.example/acct/1", "x_validation_method": "dns-01"},
+        "orchestration_parameters": {"perspective_count": 6, "quorum_count": 4, "max_attempts": 2}
+    }));
+    let value = serde_json::to_value(&request).unwrap();
+    assert_eq!(
+        value,
+        json!({
+            "check_type": "caa", "domain_or_ip_target": "*.example.com",
+            "orchestration_parameters": {"perspective_count": 6, "quorum_count": 4, "max_attempts": 2},
+            "caa_check_parameters": {"certificate_type": "s-mime", "caa_domains": ["ca.example"],
+                "allow_lookup_failure": true, "x_account_uri": "https://ca.example/acct/1", "x_validation_method": "dns-01"}
+        })
+    );
+    let again: CheckRequest = serde_json::from_value(value).unwrap();
+    assert_eq!(again, request);
+}

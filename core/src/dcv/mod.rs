@@ -1,0 +1,294 @@
+//! Domain control validation as one perspective observes it (BR 3.2.2.4,
+//! 3.2.2.5, 3.2.2.9).
+//!
+//! [`check_dcv`] runs one method of a [`DcvCheckParameters`] against a
+//! [`Target`] through a [`Network`] and returns a [`DcvObservation`]: what was
+//! seen (records, HTTP history and a bounded body excerpt, certificate names)
+//! and pass or fail with a typed reason. A pass always carries the evidence it
+//! rests on; anything that is not a clear match fails.
+//!
+//! Comparison rules, per method:
+//! - `acme-http-01`: the body with trailing ASCII whitespace removed equals the
+//!   key authorization, byte for byte.
+//! - `website-change`: the body contains the challenge value (case-sensitive:
+//!   a Random Value is compared as issued) and, if given, `match_regex` matches
+//!   the body read as UTF-8 (lossy).
+//! - `acme-dns-01`, `dns-account-01`: one TXT value (strings joined) equals
+//!   base64url(SHA-256(key authorization)) exactly.
+//! - `dns-change`: TXT and CAA values are compared case-sensitively, CNAME
+//!   targets case-insensitively without the trailing dot; equality with
+//!   `require_exact_match`, containment otherwise. (Open MPIC's Python lowers
+//!   everything; we do not fold the case of Random Values.)
+//! - `contact-email-*`: a whole TXT value / CAA `contactemail` value equals the
+//!   address, ASCII case-insensitively. `contact-phone-*`: equal after removing
+//!   RFC 3966 visual separators (`-.()`).
+//! - `contact-*-caa`: the Relevant RRset is found by climbing (RFC 8659 3): a
+//!   name with no CAA records (NXDOMAIN or NODATA) passes to its parent, up to
+//!   the TLD; any other failure stops the climb and fails.
+//! - `ip-address`: an A/AAAA address equals the expected one as an address.
+//! - `reverse-address-lookup`: a PTR target equals the expected domain,
+//!   case-insensitively, trailing dot ignored.
+//! - `dns-persistent`: see [`persistent`].
+//! - `acme-tls-alpn-01`: the certificate rules in [`check_tls_alpn_certificate`];
+//!   the TLS handshake is the perspective's, not core's.
+//!
+//! A wildcard target is checked at its base domain (the Authorization Domain
+//! Name) by the methods that allow wildcards at all.
+
+mod contact_caa;
+mod dns_value;
+mod http;
+pub mod persistent;
+mod records;
+mod tls_alpn;
+
+use serde::{Deserialize, Serialize};
+
+use crate::check::{DcvCheckParameters, TargetNotAllowed, ValidationMethod};
+use crate::name::{NameError, Target};
+use crate::network::{DnsError, HttpLimits, Network};
+use crate::redirect::{FetchError, RedirectHop, RedirectPolicy};
+
+pub use dns_value::account_label;
+pub use persistent::PersistRejection;
+pub use records::DnsLookup;
+pub use tls_alpn::{
+    ACME_IDENTIFIER_OID, CertificateEvidence, TlsAlpnError, check_tls_alpn_certificate,
+};
+
+/// Body bytes kept in a report (Open MPIC reports the first 100).
+pub const BODY_EXCERPT_BYTES: usize = 100;
+
+/// What the perspective supplies besides the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DcvContext {
+    /// Now, in Unix seconds (`dns-persistent` `persistUntil`).
+    pub now_unix_seconds: u64,
+    /// Bounds on each HTTP GET.
+    pub http_limits: HttpLimits,
+    /// Redirect rules; the default is the production one (ports 80/443).
+    pub redirect_policy: RedirectPolicy,
+}
+
+impl DcvContext {
+    /// Production limits and redirect policy at time `now_unix_seconds`.
+    pub fn new(now_unix_seconds: u64) -> Self {
+        Self {
+            now_unix_seconds,
+            http_limits: HttpLimits::default(),
+            redirect_policy: RedirectPolicy::default(),
+        }
+    }
+}
+
+/// One perspective's result for one DCV method.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DcvObservation {
+    pub validation_method: ValidationMethod,
+    /// `true` exactly when `failure` is `None`.
+    pub passed: bool,
+    pub failure: Option<DcvFailure>,
+    pub evidence: DcvEvidence,
+}
+
+impl DcvObservation {
+    fn new(
+        validation_method: ValidationMethod,
+        evidence: DcvEvidence,
+        failure: Option<DcvFailure>,
+    ) -> Self {
+        Self {
+            validation_method,
+            passed: failure.is_none(),
+            failure,
+            evidence,
+        }
+    }
+}
+
+/// What the perspective saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DcvEvidence {
+    /// Nothing was looked up (the check was refused before any I/O).
+    None,
+    Http(HttpEvidence),
+    Dns(DnsEvidence),
+    Certificate(CertificateEvidence),
+}
+
+/// The HTTP exchange of an HTTP method.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpEvidence {
+    /// The challenge URL.
+    pub url: String,
+    /// Each redirecting response, starting with the challenge URL.
+    pub history: Vec<RedirectHop>,
+    /// The URL of the final response (or the refused redirect target).
+    pub final_url: String,
+    pub final_status: Option<u16>,
+    pub content_type: Option<String>,
+    /// The first [`BODY_EXCERPT_BYTES`] of the final body, UTF-8 (lossy).
+    pub body_excerpt: String,
+    /// Body bytes read (at most `HttpLimits::max_body_bytes`).
+    pub body_length: usize,
+    /// The body was longer than the limit and was cut.
+    pub body_truncated: bool,
+}
+
+/// The DNS lookups of a DNS method, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsEvidence {
+    pub lookups: Vec<DnsLookup>,
+    /// The name whose records were judged (for CAA climbing, where the
+    /// Relevant RRset was found), if any.
+    pub found_at: Option<String>,
+}
+
+/// Why a DCV check did not pass.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum DcvFailure {
+    #[error("{detail}")]
+    TargetNotAllowed { detail: TargetNotAllowed },
+    #[error("the name to look up is invalid: {detail}")]
+    QueryName { detail: NameError },
+    #[error("no usable DNS response for {name}: {error}")]
+    DnsLookup { name: String, error: DnsError },
+    #[error("DNS lookup of {name} failed with rcode {rcode}")]
+    DnsRcode { name: String, rcode: u16 },
+    #[error("no records of the asked type at {name}")]
+    NoRecords { name: String },
+    #[error("no record at {name} holds the expected value")]
+    ValueNotFound { name: String },
+    #[error("no CAA records at or above {name}")]
+    NoRelevantCaaRecords { name: String },
+    #[error("the relevant CAA records at {found_at} have no {tag} property")]
+    NoContactInCaa { found_at: String, tag: String },
+    #[error("no TXT record at {name} is an acceptable persistent validation record")]
+    NoAcceptablePersistRecord {
+        name: String,
+        rejections: Vec<PersistRejection>,
+    },
+    #[error("{detail}")]
+    Http { detail: FetchError },
+    #[error("the response body is not the key authorization")]
+    BodyMismatch { body_truncated: bool },
+    #[error("the response body does not contain the challenge value")]
+    ChallengeValueNotInBody { body_truncated: bool },
+    #[error("match_regex does not match the response body")]
+    RegexNotMatched,
+    #[error("match_regex is unusable: {detail}")]
+    InvalidRegex { detail: String },
+    #[error("the URL to fetch cannot be built: {detail}")]
+    BadUrl { detail: String },
+    #[error("{detail}")]
+    Certificate { detail: TlsAlpnError },
+    #[error("{detail}")]
+    NotPerformedHere { detail: String },
+}
+
+impl DcvFailure {
+    /// The perspective could not look (transport or resolver failure), as
+    /// opposed to having looked and not found the expected value. Open MPIC
+    /// reports such checks as not completed.
+    pub fn is_lookup_failure(&self) -> bool {
+        match self {
+            DcvFailure::DnsLookup { .. } | DcvFailure::DnsRcode { .. } => true,
+            DcvFailure::Http { detail } => detail.is_transport_failure(),
+            _ => false,
+        }
+    }
+}
+
+/// Run one DCV method as this perspective.
+///
+/// `acme-tls-alpn-01` needs a TLS handshake, which is outside core: it fails
+/// here with [`DcvFailure::NotPerformedHere`]; the perspective fetches the
+/// certificate and calls [`check_tls_alpn_certificate`].
+pub async fn check_dcv<N: Network>(
+    network: &N,
+    target: &Target,
+    parameters: &DcvCheckParameters,
+    context: &DcvContext,
+) -> DcvObservation {
+    let method = parameters.method();
+    if let Err(refusal) = method.check_target(target) {
+        return DcvObservation::new(
+            method,
+            DcvEvidence::None,
+            Some(DcvFailure::TargetNotAllowed { detail: refusal }),
+        );
+    }
+    match (parameters, target) {
+        (DcvCheckParameters::AcmeHttp01(p), _) => http::acme_http_01(network, target, p, context).await,
+        (DcvCheckParameters::WebsiteChange(p), _) => http::website_change(network, target, p, context).await,
+        (DcvCheckParameters::AcmeTlsAlpn01(_), _) => DcvObservation::new(
+            method,
+            DcvEvidence::None,
+            Some(DcvFailure::NotPerformedHere {
+                detail: "acme-tls-alpn-01 needs the perspective's TLS handshake; check the certificate with check_tls_alpn_certificate".into(),
+            }),
+        ),
+        (DcvCheckParameters::ReverseAddressLookup(p), Target::Ip(ip)) => {
+            dns_value::reverse_address_lookup(network, *ip, p).await
+        }
+        (DcvCheckParameters::ReverseAddressLookup(_), Target::Domain { .. }) => {
+            unreachable_target(method, target)
+        }
+        (_, Target::Ip(_)) => unreachable_target(method, target),
+        (DcvCheckParameters::AcmeDns01(p), Target::Domain { name, .. }) => {
+            dns_value::acme_dns_01(network, name, p).await
+        }
+        (DcvCheckParameters::DnsAccount01(p), Target::Domain { name, .. }) => {
+            dns_value::dns_account_01(network, name, p).await
+        }
+        (DcvCheckParameters::DnsChange(p), Target::Domain { name, .. }) => {
+            dns_value::dns_change(network, name, p).await
+        }
+        (DcvCheckParameters::ContactEmailTxt(p), Target::Domain { name, .. }) => {
+            dns_value::contact_txt(network, name, dns_value::Contact::Email, p).await
+        }
+        (DcvCheckParameters::ContactPhoneTxt(p), Target::Domain { name, .. }) => {
+            dns_value::contact_txt(network, name, dns_value::Contact::Phone, p).await
+        }
+        (DcvCheckParameters::ContactEmailCaa(p), Target::Domain { name, .. }) => {
+            contact_caa::contact_caa(network, name, dns_value::Contact::Email, p).await
+        }
+        (DcvCheckParameters::ContactPhoneCaa(p), Target::Domain { name, .. }) => {
+            contact_caa::contact_caa(network, name, dns_value::Contact::Phone, p).await
+        }
+        (DcvCheckParameters::IpAddress(p), Target::Domain { name, .. }) => {
+            dns_value::ip_address(network, name, p).await
+        }
+        (DcvCheckParameters::DnsPersistent(p), Target::Domain { name, wildcard }) => {
+            persistent::dns_persistent(network, name, *wildcard, p, context.now_unix_seconds).await
+        }
+    }
+}
+
+/// Whether `needle` occurs in `haystack` (an empty needle never does).
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty()
+        && haystack
+            .windows(needle.len())
+            .any(|window| window == needle)
+}
+
+/// `check_target` already refused these; kept total without a panic.
+fn unreachable_target(method: ValidationMethod, target: &Target) -> DcvObservation {
+    let refusal = match target {
+        Target::Ip(_) => TargetNotAllowed::IpAddress(method),
+        Target::Domain { .. } => TargetNotAllowed::DomainName(method),
+    };
+    DcvObservation::new(
+        method,
+        DcvEvidence::None,
+        Some(DcvFailure::TargetNotAllowed { detail: refusal }),
+    )
+}
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;

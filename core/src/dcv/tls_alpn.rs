@@ -1,0 +1,467 @@
+//! `acme-tls-alpn-01` certificate rules (RFC 8737 3, RFC 8738 6 for IP
+//! addresses): the certificate the server presented for ALPN `acme-tls/1`
+//! must have
+//! - a subjectAltName extension with exactly one name, a dNSName equal to the
+//!   domain (ASCII case-insensitive) or an iPAddress equal to the address;
+//! - a critical `id-pe-acmeIdentifier` (1.3.6.1.5.5.7.1.31) extension whose
+//!   value is a DER OCTET STRING holding SHA-256(key authorization).
+//!
+//! The TLS handshake belongs to the perspective; this is only the judgement
+//! on the DER bytes it received. Signature and validity are deliberately not
+//! checked: the certificate is self-signed and ephemeral by design.
+
+use der::Decode;
+use der::asn1::{ObjectIdentifier, OctetString};
+use serde::{Deserialize, Serialize};
+use x509_cert::Certificate;
+use x509_cert::ext::pkix::SubjectAltName;
+use x509_cert::ext::pkix::name::GeneralName;
+
+use super::{DcvEvidence, DcvFailure, DcvObservation};
+use crate::check::ValidationMethod;
+use crate::name::Target;
+
+/// `id-pe-acmeIdentifier` (RFC 8737 6.1).
+pub const ACME_IDENTIFIER_OID: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.1.31");
+const SUBJECT_ALT_NAME_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
+
+/// What the certificate showed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateEvidence {
+    /// The subject common name, if any (Open MPIC reports it).
+    pub common_name: Option<String>,
+    /// Every subjectAltName, as `dns:<name>`, `ip:<address>` or `other`.
+    pub subject_alt_names: Vec<String>,
+    /// Whether the acmeIdentifier extension was marked critical, if present.
+    pub acme_identifier_critical: Option<bool>,
+}
+
+/// Why the certificate does not prove control.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TlsAlpnError {
+    #[error("the certificate is not DER X.509: {detail}")]
+    Malformed { detail: String },
+    #[error("tls-alpn-01 cannot validate a wildcard name")]
+    WildcardTarget,
+    #[error("extension {oid} appears more than once")]
+    DuplicateExtension { oid: String },
+    #[error("the certificate has no subjectAltName extension")]
+    NoSubjectAltName,
+    #[error("the subjectAltName has {count} names; exactly one is required")]
+    SubjectAltNameCount { count: usize },
+    #[error("the subjectAltName is not a {expected}")]
+    SubjectAltNameType { expected: String },
+    #[error("the subjectAltName `{found}` is not the target")]
+    SubjectAltNameMismatch { found: String },
+    #[error("the certificate has no acmeIdentifier extension")]
+    MissingAcmeIdentifier,
+    #[error("the acmeIdentifier extension is not critical")]
+    AcmeIdentifierNotCritical,
+    #[error("the acmeIdentifier value is not an OCTET STRING of 32 bytes")]
+    AcmeIdentifierMalformed,
+    #[error("the acmeIdentifier does not hold SHA-256 of the key authorization")]
+    DigestMismatch,
+}
+
+/// Judge a certificate received over ALPN `acme-tls/1` for `target`.
+///
+/// `key_authorization_digest` is SHA-256 of the key authorization
+/// ([`crate::check::key_authorization_digest`]), which is what the request
+/// carries (`AcmeTlsAlpn01Parameters::key_authorization_digest`).
+pub fn check_tls_alpn_certificate(
+    der: &[u8],
+    target: &Target,
+    key_authorization_digest: &[u8; 32],
+) -> DcvObservation {
+    let mut evidence = CertificateEvidence::default();
+    let failure = judge(der, target, key_authorization_digest, &mut evidence)
+        .err()
+        .map(|detail| DcvFailure::Certificate { detail });
+    DcvObservation::new(
+        ValidationMethod::AcmeTlsAlpn01,
+        DcvEvidence::Certificate(evidence),
+        failure,
+    )
+}
+
+fn judge(
+    der: &[u8],
+    target: &Target,
+    digest: &[u8; 32],
+    evidence: &mut CertificateEvidence,
+) -> Result<(), TlsAlpnError> {
+    if target.is_wildcard() {
+        return Err(TlsAlpnError::WildcardTarget);
+    }
+    let certificate = Certificate::from_der(der).map_err(|e| TlsAlpnError::Malformed {
+        detail: e.to_string(),
+    })?;
+    let tbs = certificate.tbs_certificate();
+    evidence.common_name = tbs.subject().common_name().ok().flatten().map(String::from);
+
+    let extensions = tbs.extensions().map(|e| e.as_slice()).unwrap_or_default();
+    let single = |oid: ObjectIdentifier| {
+        let mut matching = extensions.iter().filter(|e| e.extn_id == oid);
+        let first = matching.next();
+        if matching.next().is_some() {
+            return Err(TlsAlpnError::DuplicateExtension {
+                oid: oid.to_string(),
+            });
+        }
+        Ok(first)
+    };
+    let san = single(SUBJECT_ALT_NAME_OID)?;
+    let acme = single(ACME_IDENTIFIER_OID)?;
+    evidence.acme_identifier_critical = acme.map(|e| e.critical);
+
+    let san = san.ok_or(TlsAlpnError::NoSubjectAltName)?;
+    let names = SubjectAltName::from_der(san.extn_value.as_bytes())
+        .map_err(|e| TlsAlpnError::Malformed {
+            detail: format!("subjectAltName: {e}"),
+        })?
+        .0;
+    evidence.subject_alt_names = names.iter().map(describe).collect();
+    let [name] = names.as_slice() else {
+        return Err(TlsAlpnError::SubjectAltNameCount { count: names.len() });
+    };
+    match (target, name) {
+        (Target::Domain { name: domain, .. }, GeneralName::DnsName(dns)) => {
+            if !dns.as_str().eq_ignore_ascii_case(domain.as_str()) {
+                return Err(TlsAlpnError::SubjectAltNameMismatch {
+                    found: dns.as_str().to_owned(),
+                });
+            }
+        }
+        (Target::Domain { .. }, _) => {
+            return Err(TlsAlpnError::SubjectAltNameType {
+                expected: "dNSName".into(),
+            });
+        }
+        (Target::Ip(ip), GeneralName::IpAddress(octets)) => {
+            let expected = match ip {
+                std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+                std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
+            };
+            if octets.as_bytes() != expected.as_slice() {
+                return Err(TlsAlpnError::SubjectAltNameMismatch {
+                    found: describe(name),
+                });
+            }
+        }
+        (Target::Ip(_), _) => {
+            return Err(TlsAlpnError::SubjectAltNameType {
+                expected: "iPAddress".into(),
+            });
+        }
+    }
+
+    let acme = acme.ok_or(TlsAlpnError::MissingAcmeIdentifier)?;
+    if !acme.critical {
+        return Err(TlsAlpnError::AcmeIdentifierNotCritical);
+    }
+    let value = OctetString::from_der(acme.extn_value.as_bytes())
+        .map_err(|_| TlsAlpnError::AcmeIdentifierMalformed)?;
+    if value.as_bytes().len() != 32 {
+        return Err(TlsAlpnError::AcmeIdentifierMalformed);
+    }
+    if value.as_bytes() != digest.as_slice() {
+        return Err(TlsAlpnError::DigestMismatch);
+    }
+    Ok(())
+}
+
+fn describe(name: &GeneralName) -> String {
+    match name {
+        GeneralName::DnsName(dns) => format!("dns:{}", dns.as_str()),
+        GeneralName::IpAddress(octets) => {
+            let bytes = octets.as_bytes();
+            let ip = <[u8; 4]>::try_from(bytes)
+                .map(std::net::IpAddr::from)
+                .or_else(|_| <[u8; 16]>::try_from(bytes).map(std::net::IpAddr::from));
+            match ip {
+                Ok(ip) => format!("ip:{ip}"),
+                Err(_) => format!("ip:{}", data_encoding::HEXLOWER.encode(bytes)),
+            }
+        }
+        _ => "other".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use rcgen::{CertificateParams, CustomExtension, KeyPair, SanType};
+
+    use super::*;
+    use crate::check::key_authorization_digest;
+
+    const KEY_AUTHORIZATION: &str = "token.thumbprint";
+
+    struct Spec {
+        sans: Vec<SanType>,
+        acme: Option<(Vec<u8>, bool)>,
+        extra: Vec<CustomExtension>,
+    }
+
+    fn certificate(spec: Spec) -> Vec<u8> {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.subject_alt_names = spec.sans;
+        if let Some((content, critical)) = spec.acme {
+            let mut extension =
+                CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 31], content);
+            extension.set_criticality(critical);
+            params.custom_extensions.push(extension);
+        }
+        params.custom_extensions.extend(spec.extra);
+        let key = KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    fn octet_string(bytes: &[u8]) -> Vec<u8> {
+        let mut out = vec![0x04, u8::try_from(bytes.len()).unwrap()];
+        out.extend_from_slice(bytes);
+        out
+    }
+
+    fn dns(name: &str) -> SanType {
+        SanType::DnsName(name.try_into().unwrap())
+    }
+
+    #[test]
+    fn certificate_rules() {
+        let digest = key_authorization_digest(KEY_AUTHORIZATION);
+        let good_acme = Some((octet_string(&digest), true));
+        let domain = Target::parse("example.com").unwrap();
+        let ip = Target::parse("192.0.2.1").unwrap();
+        let wrong_digest = key_authorization_digest("other.thumbprint");
+        let cases: Vec<(&str, Spec, &Target, Option<&str>)> = vec![
+            (
+                "valid dNSName",
+                Spec {
+                    sans: vec![dns("example.com")],
+                    acme: good_acme.clone(),
+                    extra: vec![],
+                },
+                &domain,
+                None,
+            ),
+            (
+                "dNSName compares case-insensitively",
+                Spec {
+                    sans: vec![dns("EXAMPLE.com")],
+                    acme: good_acme.clone(),
+                    extra: vec![],
+                },
+                &domain,
+                None,
+            ),
+            (
+                "valid iPAddress",
+                Spec {
+                    sans: vec![SanType::IpAddress("192.0.2.1".parse().unwrap())],
+                    acme: good_acme.clone(),
+                    extra: vec![],
+                },
+                &ip,
+                None,
+            ),
+            (
+                "two SANs",
+                Spec {
+                    sans: vec![dns("example.com"), dns("www.example.com")],
+                    acme: good_acme.clone(),
+                    extra: vec![],
+                },
+                &domain,
+                Some("subject_alt_name_count"),
+            ),
+            (
+                "no SAN",
+                Spec {
+                    sans: vec![],
+                    acme: good_acme.clone(),
+                    extra: vec![],
+                },
+                &domain,
+                Some("no_subject_alt_name"),
+            ),
+            (
+                "other name",
+                Spec {
+                    sans: vec![dns("example.net")],
+                    acme: good_acme.clone(),
+                    extra: vec![],
+                },
+                &domain,
+                Some("subject_alt_name_mismatch"),
+            ),
+            (
+                "IP SAN for a domain",
+                Spec {
+                    sans: vec![SanType::IpAddress("192.0.2.1".parse().unwrap())],
+                    acme: good_acme.clone(),
+                    extra: vec![],
+                },
+                &domain,
+                Some("subject_alt_name_type"),
+            ),
+            (
+                "dNSName for an IP",
+                Spec {
+                    sans: vec![dns("192.0.2.1.example")],
+                    acme: good_acme.clone(),
+                    extra: vec![],
+                },
+                &ip,
+                Some("subject_alt_name_type"),
+            ),
+            (
+                "other IP",
+                Spec {
+                    sans: vec![SanType::IpAddress("192.0.2.2".parse().unwrap())],
+                    acme: good_acme.clone(),
+                    extra: vec![],
+                },
+                &ip,
+                Some("subject_alt_name_mismatch"),
+            ),
+            (
+                "no acmeIdentifier",
+                Spec {
+                    sans: vec![dns("example.com")],
+                    acme: None,
+                    extra: vec![],
+                },
+                &domain,
+                Some("missing_acme_identifier"),
+            ),
+            (
+                "acmeIdentifier not critical",
+                Spec {
+                    sans: vec![dns("example.com")],
+                    acme: Some((octet_string(&digest), false)),
+                    extra: vec![],
+                },
+                &domain,
+                Some("acme_identifier_not_critical"),
+            ),
+            (
+                "acmeIdentifier is the bare digest, not an OCTET STRING",
+                Spec {
+                    sans: vec![dns("example.com")],
+                    acme: Some((digest.to_vec(), true)),
+                    extra: vec![],
+                },
+                &domain,
+                Some("acme_identifier_malformed"),
+            ),
+            (
+                "acmeIdentifier of the wrong length",
+                Spec {
+                    sans: vec![dns("example.com")],
+                    acme: Some((octet_string(&digest[..31]), true)),
+                    extra: vec![],
+                },
+                &domain,
+                Some("acme_identifier_malformed"),
+            ),
+            (
+                "other digest",
+                Spec {
+                    sans: vec![dns("example.com")],
+                    acme: Some((octet_string(&wrong_digest), true)),
+                    extra: vec![],
+                },
+                &domain,
+                Some("digest_mismatch"),
+            ),
+            (
+                "acmeIdentifier twice",
+                Spec {
+                    sans: vec![dns("example.com")],
+                    acme: good_acme.clone(),
+                    extra: vec![{
+                        let mut e = CustomExtension::from_oid_content(
+                            &[1, 3, 6, 1, 5, 5, 7, 1, 31],
+                            octet_string(&digest),
+                        );
+                        e.set_criticality(true);
+                        e
+                    }],
+                },
+                &domain,
+                Some("duplicate_extension"),
+            ),
+        ];
+        for (name, spec, target, expected) in cases {
+            let der = certificate(spec);
+            let observation = check_tls_alpn_certificate(&der, target, &digest);
+            let kind = observation.failure.as_ref().map(|failure| {
+                let DcvFailure::Certificate { detail } = failure else {
+                    panic!("{name}: {failure:?}")
+                };
+                serde_json::to_value(detail).unwrap()["kind"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            });
+            assert_eq!(kind.as_deref(), expected, "{name}");
+            assert_eq!(observation.passed, expected.is_none(), "{name}");
+        }
+    }
+
+    #[test]
+    fn garbage_and_wildcards_fail() {
+        let digest = key_authorization_digest(KEY_AUTHORIZATION);
+        let observation = check_tls_alpn_certificate(
+            b"\x30\x03\x02\x01\x00",
+            &Target::parse("example.com").unwrap(),
+            &digest,
+        );
+        assert!(matches!(
+            observation.failure,
+            Some(DcvFailure::Certificate {
+                detail: TlsAlpnError::Malformed { .. }
+            })
+        ));
+        let der = certificate(Spec {
+            sans: vec![dns("*.example.com")],
+            acme: Some((octet_string(&digest), true)),
+            extra: vec![],
+        });
+        let observation =
+            check_tls_alpn_certificate(&der, &Target::parse("*.example.com").unwrap(), &digest);
+        assert!(matches!(
+            observation.failure,
+            Some(DcvFailure::Certificate {
+                detail: TlsAlpnError::WildcardTarget
+            })
+        ));
+    }
+
+    #[test]
+    fn evidence_names_what_was_seen() {
+        let digest = key_authorization_digest(KEY_AUTHORIZATION);
+        let der = certificate(Spec {
+            sans: vec![
+                dns("example.com"),
+                SanType::IpAddress("2001:db8::1".parse().unwrap()),
+            ],
+            acme: Some((octet_string(&digest), true)),
+            extra: vec![],
+        });
+        let observation =
+            check_tls_alpn_certificate(&der, &Target::parse("example.com").unwrap(), &digest);
+        let DcvEvidence::Certificate(evidence) = observation.evidence else {
+            panic!()
+        };
+        assert_eq!(
+            evidence.subject_alt_names,
+            ["dns:example.com", "ip:2001:db8::1"]
+        );
+        assert_eq!(evidence.acme_identifier_critical, Some(true));
+    }
+}

@@ -1,0 +1,628 @@
+//! Target names: what a check is about, validated and normalised once.
+//!
+//! A request's `domain_or_ip_target` is either a host name (optionally a
+//! wildcard `*.` followed by a host name) or an IP address literal. Host names
+//! are mapped with UTS 46 (non-transitional, STD3 rules, the `idna` crate's
+//! strict profile) to lower-case A-labels and must then be a valid host name
+//! for a publicly-trusted certificate:
+//!
+//! - no trailing dot: Open MPIC defines the target as an FQDN *without* the
+//!   root dot, so `example.com.` is refused rather than silently trimmed;
+//! - at least two labels, each 1..=63 octets, the whole at most 253 octets;
+//! - LDH labels only (letters, digits, hyphen; no leading or trailing hyphen),
+//!   no reserved `??--` labels other than valid `xn--` P-labels (TLS BR
+//!   7.1.2.7.12 allows only P-Labels and Non-Reserved LDH Labels);
+//! - the top-level label is not all digits (`1.2.3` is neither an IP nor a
+//!   domain);
+//! - a wildcard only as the whole first label (`*.example.com`).
+//!
+//! IP literals use the standard textual forms (dotted quad without leading
+//! zeros, RFC 4291 / RFC 5952 IPv6). IPv6 in URL brackets (`[2001:db8::1]`)
+//! is refused: the target is an identifier, not a URL authority, and one
+//! spelling per address keeps reports and caches unambiguous.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+
+use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Longest host name in octets, without the trailing dot (RFC 1035 2.3.4
+/// allows 255 on the wire: 253 characters in presentation form).
+pub const MAX_NAME_OCTETS: usize = 253;
+/// Longest label in octets (RFC 1035 2.3.4).
+pub const MAX_LABEL_OCTETS: usize = 63;
+
+/// Why a name or address was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum NameError {
+    #[error("the name is empty")]
+    Empty,
+    #[error("the name ends with a dot; give the FQDN without the trailing dot")]
+    TrailingDot,
+    #[error("IPv6 addresses are written without brackets")]
+    BracketedIpv6,
+    #[error("a wildcard is allowed only as the whole first label (`*.`)")]
+    MisplacedWildcard,
+    #[error("the name is not valid IDNA (UTS 46): {0}")]
+    Idna(String),
+    #[error("label {position} is empty")]
+    EmptyLabel { position: usize },
+    #[error("label `{label}` is {octets} octets long (at most 63)")]
+    LabelTooLong { label: String, octets: usize },
+    #[error("the name is {octets} octets long (at most 253)")]
+    NameTooLong { octets: usize },
+    #[error("label `{label}` contains `{character}`: only letters, digits and hyphens are allowed")]
+    InvalidCharacter { label: String, character: char },
+    #[error("label `{label}` starts or ends with a hyphen")]
+    HyphenAtLabelEdge { label: String },
+    #[error("label `{label}` has `--` in positions 3-4 but is not a valid `xn--` label")]
+    ReservedLabel { label: String },
+    #[error("the top-level label `{tld}` is all digits, which is not a domain name")]
+    NumericTld { tld: String },
+    #[error("`{name}` has a single label; a fully-qualified domain name is required")]
+    SingleLabel { name: String },
+    #[error("`{0}` is not a reverse-lookup name (in-addr.arpa / ip6.arpa) of one address")]
+    NotReverseName(String),
+}
+
+/// A validated host name: lower-case A-labels, no trailing dot, no wildcard.
+///
+/// Holds at least one label; [`Target::parse`] additionally requires two
+/// (parents produced while climbing the tree may be single labels).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DomainName(String);
+
+impl DomainName {
+    /// Map `input` with UTS 46 and validate it as a host name (see the module
+    /// documentation). A wildcard is refused here; use [`Target::parse`].
+    pub fn parse(input: &str) -> Result<Self, NameError> {
+        if input.is_empty() {
+            return Err(NameError::Empty);
+        }
+        if input.ends_with('.') || input.ends_with('\u{3002}') {
+            return Err(NameError::TrailingDot);
+        }
+        if input.contains('*') {
+            return Err(NameError::MisplacedWildcard);
+        }
+        // First a permissive mapping (case folding, Unicode to punycode) so
+        // that the structural rules below can name what is wrong; then the
+        // strict UTS 46 pass, which also checks that xn-- labels are P-labels.
+        let mapped = Uts46::new()
+            .to_ascii(
+                input.as_bytes(),
+                AsciiDenyList::EMPTY,
+                Hyphens::Allow,
+                DnsLength::Ignore,
+            )
+            .map_err(|_| NameError::Idna(input.to_owned()))?
+            .into_owned();
+        check_host_name(&mapped)?;
+        let strict =
+            idna::domain_to_ascii_strict(&mapped).map_err(|_| NameError::Idna(input.to_owned()))?;
+        if strict != mapped {
+            // The strict profile would spell the name differently: refuse
+            // rather than pick one of two spellings.
+            return Err(NameError::Idna(input.to_owned()));
+        }
+        Ok(Self(mapped))
+    }
+
+    /// The name as lower-case A-labels, without the trailing dot.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The labels from left to right.
+    pub fn labels(&self) -> impl Iterator<Item = &str> {
+        self.0.split('.')
+    }
+
+    /// The number of labels.
+    pub fn label_count(&self) -> usize {
+        self.labels().count()
+    }
+
+    /// The name with its first label removed, or `None` for a single label
+    /// (the root is never a lookup target: CAA climbing stops below it).
+    pub fn parent(&self) -> Option<DomainName> {
+        self.0
+            .split_once('.')
+            .map(|(_, rest)| DomainName(rest.to_owned()))
+    }
+
+    /// `prefix` + `.` + this name, for lookups such as `_acme-challenge`.
+    ///
+    /// `prefix` is one or more labels that may start with `_` (they are
+    /// service labels, not host names); each is checked for length and the
+    /// result for total length.
+    pub fn with_prefix(&self, prefix: &str) -> Result<String, NameError> {
+        for (position, label) in prefix.split('.').enumerate() {
+            if label.is_empty() {
+                return Err(NameError::EmptyLabel { position });
+            }
+            if label.len() > MAX_LABEL_OCTETS {
+                return Err(NameError::LabelTooLong {
+                    label: label.to_owned(),
+                    octets: label.len(),
+                });
+            }
+        }
+        let name = format!("{prefix}.{}", self.0);
+        if name.len() > MAX_NAME_OCTETS {
+            return Err(NameError::NameTooLong { octets: name.len() });
+        }
+        Ok(name)
+    }
+
+    /// Whether `other` is this name or a name below it.
+    pub fn is_ancestor_or_self_of(&self, other: &DomainName) -> bool {
+        other.0 == self.0
+            || other
+                .0
+                .strip_suffix(&self.0)
+                .is_some_and(|head| head.ends_with('.'))
+    }
+}
+
+impl fmt::Display for DomainName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for DomainName {
+    type Err = NameError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl Serialize for DomainName {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for DomainName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The structural host-name rules, on an ASCII (already mapped) name.
+fn check_host_name(name: &str) -> Result<(), NameError> {
+    if name.is_empty() {
+        return Err(NameError::Empty);
+    }
+    let mut last = "";
+    for (position, label) in name.split('.').enumerate() {
+        if label.is_empty() {
+            return Err(NameError::EmptyLabel { position });
+        }
+        if label.len() > MAX_LABEL_OCTETS {
+            return Err(NameError::LabelTooLong {
+                label: label.to_owned(),
+                octets: label.len(),
+            });
+        }
+        if let Some(character) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        {
+            return Err(NameError::InvalidCharacter {
+                label: label.to_owned(),
+                character,
+            });
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(NameError::HyphenAtLabelEdge {
+                label: label.to_owned(),
+            });
+        }
+        if label.get(2..4) == Some("--") && !label.starts_with("xn--") {
+            return Err(NameError::ReservedLabel {
+                label: label.to_owned(),
+            });
+        }
+        last = label;
+    }
+    if name.len() > MAX_NAME_OCTETS {
+        return Err(NameError::NameTooLong { octets: name.len() });
+    }
+    if last.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(NameError::NumericTld {
+            tld: last.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// What a check is about: a domain (possibly a wildcard) or an IP address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// A host name; `wildcard` when the request named `*.<name>`.
+    Domain { name: DomainName, wildcard: bool },
+    /// An IP address literal.
+    Ip(IpAddr),
+}
+
+impl Target {
+    /// Parse a request's `domain_or_ip_target`: an IP literal, or a host name
+    /// of at least two labels optionally preceded by `*.`.
+    pub fn parse(input: &str) -> Result<Self, NameError> {
+        if input.is_empty() {
+            return Err(NameError::Empty);
+        }
+        if input.starts_with('[') || input.ends_with(']') {
+            return Err(NameError::BracketedIpv6);
+        }
+        if let Ok(ip) = IpAddr::from_str(input) {
+            return Ok(Target::Ip(ip));
+        }
+        let (rest, wildcard) = match input.strip_prefix("*.") {
+            Some(rest) => (rest, true),
+            None => (input, false),
+        };
+        let name = DomainName::parse(rest)?;
+        if name.label_count() < 2 {
+            return Err(NameError::SingleLabel {
+                name: name.as_str().to_owned(),
+            });
+        }
+        Ok(Target::Domain { name, wildcard })
+    }
+
+    /// The domain name without any wildcard label, if this is a domain.
+    pub fn domain(&self) -> Option<&DomainName> {
+        match self {
+            Target::Domain { name, .. } => Some(name),
+            Target::Ip(_) => None,
+        }
+    }
+
+    /// The address, if this is an IP target.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Target::Ip(ip) => Some(*ip),
+            Target::Domain { .. } => None,
+        }
+    }
+
+    /// Whether this is a wildcard domain (`*.<name>`).
+    pub fn is_wildcard(&self) -> bool {
+        matches!(self, Target::Domain { wildcard: true, .. })
+    }
+
+    /// The host as it appears in a URL authority (`[..]` around IPv6).
+    pub fn url_host(&self) -> String {
+        match self {
+            Target::Domain { name, .. } => name.as_str().to_owned(),
+            Target::Ip(IpAddr::V4(v4)) => v4.to_string(),
+            Target::Ip(IpAddr::V6(v6)) => format!("[{v6}]"),
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Domain {
+                name,
+                wildcard: true,
+            } => write!(f, "*.{name}"),
+            Target::Domain {
+                name,
+                wildcard: false,
+            } => write!(f, "{name}"),
+            Target::Ip(ip) => write!(f, "{ip}"),
+        }
+    }
+}
+
+impl FromStr for Target {
+    type Err = NameError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl Serialize for Target {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Target {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The reverse-lookup name of `ip` (RFC 1035 3.5 `in-addr.arpa`, RFC 3596
+/// 2.5 `ip6.arpa`), without the trailing dot.
+pub fn reverse_name(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, d] = v4.octets();
+            format!("{d}.{c}.{b}.{a}.in-addr.arpa")
+        }
+        IpAddr::V6(v6) => {
+            let mut name = String::with_capacity(73);
+            for byte in v6.octets().iter().rev() {
+                for nibble in [byte & 0x0f, byte >> 4] {
+                    name.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+                    name.push('.');
+                }
+            }
+            name.push_str("ip6.arpa");
+            name
+        }
+    }
+}
+
+/// The address whose complete reverse-lookup name is `name` (case-insensitive,
+/// an optional trailing dot ignored). Partial names (a network) are refused.
+pub fn ip_from_reverse_name(name: &str) -> Result<IpAddr, NameError> {
+    let refuse = || NameError::NotReverseName(name.to_owned());
+    let lower = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    if let Some(head) = lower.strip_suffix(".in-addr.arpa") {
+        let parts: Vec<&str> = head.split('.').collect();
+        if parts.len() != 4 {
+            return Err(refuse());
+        }
+        let mut octets = [0u8; 4];
+        for (slot, part) in octets.iter_mut().rev().zip(&parts) {
+            // Decimal without leading zeros, as Ipv4Addr spells it.
+            if part.is_empty() || (part.len() > 1 && part.starts_with('0')) {
+                return Err(refuse());
+            }
+            *slot = part.parse().map_err(|_| refuse())?;
+        }
+        return Ok(IpAddr::V4(Ipv4Addr::from(octets)));
+    }
+    if let Some(head) = lower.strip_suffix(".ip6.arpa") {
+        let nibbles: Vec<&str> = head.split('.').collect();
+        if nibbles.len() != 32 {
+            return Err(refuse());
+        }
+        let mut octets = [0u8; 16];
+        for (index, nibble) in nibbles.iter().rev().enumerate() {
+            let mut chars = nibble.chars();
+            let value = match (chars.next(), chars.next()) {
+                (Some(c), None) => c.to_digit(16).ok_or_else(refuse)?,
+                _ => return Err(refuse()),
+            };
+            let value = u8::try_from(value).map_err(|_| refuse())?;
+            // Most significant nibble first once reversed.
+            octets[index / 2] |= if index % 2 == 0 { value << 4 } else { value };
+        }
+        return Ok(IpAddr::V6(Ipv6Addr::from(octets)));
+    }
+    Err(refuse())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn accepted_targets_normalise() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("example.com", "example.com", false),
+            ("Example.COM", "example.com", false),
+            ("*.example.com", "example.com", true),
+            ("a-b.example.com", "a-b.example.com", false),
+            ("xn--bcher-kva.example", "xn--bcher-kva.example", false),
+            ("bücher.example", "xn--bcher-kva.example", false),
+            ("BÜCHER.example", "xn--bcher-kva.example", false),
+            ("*.bücher.example", "xn--bcher-kva.example", true),
+            ("123.example.com", "123.example.com", false),
+            ("example.c0m", "example.c0m", false),
+            ("例え.テスト", "xn--r8jz45g.xn--zckzah", false),
+        ];
+        for (input, name, wildcard) in cases {
+            let target = Target::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(target.domain().unwrap().as_str(), *name, "{input}");
+            assert_eq!(target.is_wildcard(), *wildcard, "{input}");
+        }
+    }
+
+    #[test]
+    fn refused_targets_name_the_problem() {
+        let long_label = "a".repeat(64);
+        let long_name = format!("{}.com", vec!["a".repeat(63); 4].join("."));
+        let cases: Vec<(String, NameError)> = vec![
+            (String::new(), NameError::Empty),
+            ("example.com.".into(), NameError::TrailingDot),
+            ("*.example.com.".into(), NameError::TrailingDot),
+            ("[2001:db8::1]".into(), NameError::BracketedIpv6),
+            ("a.*.example.com".into(), NameError::MisplacedWildcard),
+            ("*example.com".into(), NameError::MisplacedWildcard),
+            ("*.*.example.com".into(), NameError::MisplacedWildcard),
+            ("*".into(), NameError::MisplacedWildcard),
+            (
+                "a..example.com".into(),
+                NameError::EmptyLabel { position: 1 },
+            ),
+            (".example.com".into(), NameError::EmptyLabel { position: 0 }),
+            (
+                format!("{long_label}.com"),
+                NameError::LabelTooLong {
+                    label: long_label.clone(),
+                    octets: 64,
+                },
+            ),
+            (long_name, NameError::NameTooLong { octets: 259 }),
+            (
+                "under_score.example.com".into(),
+                NameError::InvalidCharacter {
+                    label: "under_score".into(),
+                    character: '_',
+                },
+            ),
+            (
+                "sp ace.example.com".into(),
+                NameError::InvalidCharacter {
+                    label: "sp ace".into(),
+                    character: ' ',
+                },
+            ),
+            (
+                "-lead.example.com".into(),
+                NameError::HyphenAtLabelEdge {
+                    label: "-lead".into(),
+                },
+            ),
+            (
+                "trail-.example.com".into(),
+                NameError::HyphenAtLabelEdge {
+                    label: "trail-".into(),
+                },
+            ),
+            (
+                "ab--cd.example.com".into(),
+                NameError::ReservedLabel {
+                    label: "ab--cd".into(),
+                },
+            ),
+            ("1.2.3".into(), NameError::NumericTld { tld: "3".into() }),
+            (
+                "example.123".into(),
+                NameError::NumericTld { tld: "123".into() },
+            ),
+            (
+                "localhost".into(),
+                NameError::SingleLabel {
+                    name: "localhost".into(),
+                },
+            ),
+            (
+                "xn--invalid-.example".into(),
+                NameError::Idna("xn--invalid-.example".into()),
+            ),
+            (
+                "xn--zz.example".into(),
+                NameError::Idna("xn--zz.example".into()),
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(Target::parse(&input), Err(expected), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn name_length_boundary() {
+        // 253 octets exactly is accepted, 254 is not.
+        let base = vec!["a".repeat(63); 3].join(".");
+        let ok = format!("{base}.{}", "b".repeat(61));
+        assert_eq!(ok.len(), 253);
+        assert!(Target::parse(&ok).is_ok());
+        let too_long = format!("{base}.{}", "b".repeat(62));
+        assert_eq!(
+            Target::parse(&too_long),
+            Err(NameError::NameTooLong { octets: 254 })
+        );
+    }
+
+    #[test]
+    fn ip_literals() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("192.0.2.1", Some("192.0.2.1")),
+            ("2001:db8::1", Some("2001:db8::1")),
+            ("2001:DB8:0:0:0:0:0:1", Some("2001:db8::1")),
+            ("::ffff:192.0.2.1", Some("::ffff:192.0.2.1")),
+            ("192.0.2.01", None),
+            ("192.0.2", None),
+            ("fe80::1%eth0", None),
+        ];
+        for (input, expected) in cases {
+            match (Target::parse(input), expected) {
+                (Ok(Target::Ip(ip)), Some(text)) => assert_eq!(ip.to_string(), *text),
+                (Err(_), None) => {}
+                (other, _) => panic!("{input}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn reverse_names_round_trip() {
+        let cases: &[(&str, &str)] = &[
+            ("192.0.2.1", "1.2.0.192.in-addr.arpa"),
+            (
+                "2001:db8::567:89ab",
+                "b.a.9.8.7.6.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa",
+            ),
+        ];
+        for (ip, name) in cases {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(reverse_name(ip), *name);
+            assert_eq!(ip_from_reverse_name(name).unwrap(), ip);
+            assert_eq!(
+                ip_from_reverse_name(&format!("{}.", name.to_uppercase())).unwrap(),
+                ip
+            );
+        }
+    }
+
+    #[test]
+    fn partial_or_malformed_reverse_names_are_refused() {
+        for name in [
+            "2.0.192.in-addr.arpa",
+            "1.2.0.192.168.in-addr.arpa",
+            "01.2.0.192.in-addr.arpa",
+            "256.2.0.192.in-addr.arpa",
+            "1.0.ip6.arpa",
+            "example.com",
+            "g.a.9.8.7.6.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa",
+        ] {
+            assert!(ip_from_reverse_name(name).is_err(), "{name}");
+        }
+    }
+
+    #[test]
+    fn parents_and_prefixes() {
+        let name = DomainName::parse("a.b.example.com").unwrap();
+        let chain: Vec<String> = std::iter::successors(Some(name.clone()), |n| n.parent())
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(
+            chain,
+            ["a.b.example.com", "b.example.com", "example.com", "com"]
+        );
+        assert_eq!(
+            name.with_prefix("_acme-challenge").unwrap(),
+            "_acme-challenge.a.b.example.com"
+        );
+        assert!(matches!(
+            name.with_prefix(&"x".repeat(64)),
+            Err(NameError::LabelTooLong { .. })
+        ));
+        let long = DomainName::parse(&vec!["a".repeat(63); 4].join(".")[..251]).unwrap();
+        assert!(matches!(
+            long.with_prefix("_x"),
+            Err(NameError::NameTooLong { .. })
+        ));
+        let example = DomainName::parse("example.com").unwrap();
+        assert!(example.is_ancestor_or_self_of(&name));
+        assert!(example.is_ancestor_or_self_of(&example));
+        assert!(!example.is_ancestor_or_self_of(&DomainName::parse("notexample.com").unwrap()));
+    }
+
+    #[test]
+    fn serde_uses_the_normal_form() {
+        let target: Target = serde_json::from_str("\"*.Bücher.example\"").unwrap();
+        assert_eq!(
+            serde_json::to_string(&target).unwrap(),
+            "\"*.xn--bcher-kva.example\""
+        );
+        assert!(serde_json::from_str::<Target>("\"example.com.\"").is_err());
+    }
+}
