@@ -28,7 +28,7 @@ pub mod target;
 pub mod value;
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 use serde::{Deserialize, Serialize};
 

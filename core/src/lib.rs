@@ -16,6 +16,7 @@ pub mod keys;
 pub mod name;
 pub mod network;
 pub mod nonce;
+pub mod perspective;
 pub mod quorum;
 pub mod redirect;
 pub mod report;

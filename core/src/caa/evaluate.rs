@@ -46,13 +46,8 @@ const KNOWN_TAGS: [&str; 6] = [
     "contactphone",
 ];
 
-/// What kind of certificate is to be issued.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CertificateType {
-    TlsServer,
-    SMime,
-}
+/// What kind of certificate is to be issued: the request model's type.
+pub use crate::check::CertificateType;
 
 /// The property tag that governs a decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

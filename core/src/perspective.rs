@@ -1,0 +1,347 @@
+//! One remote perspective's side of a check: what the coordinator sends
+//! ([`CheckCall`]), running it over a [`Network`] ([`run`]), and the report
+//! body the perspective signs ([`report_body`]).
+//!
+//! # Wire protocol (coordinator -> perspective)
+//! `POST /v1/check` with a [`crate::request_auth::RequestEnvelope`] (JSON)
+//! whose signed body is the JSON of a [`CheckCall`]. The perspective answers
+//! `200` with a [`crate::report::SignedReport`] whose request digest is
+//! [`crate::report::request_digest`] of exactly those body bytes and whose
+//! nonce is the envelope's nonce. Failures to look (DNS timeout, HTTP error)
+//! are signed reports with [`Verdict::Error`]; only requests the perspective
+//! refuses to execute (unauthenticated, malformed, meant for another
+//! perspective) get a non-200 answer.
+//!
+//! # Verdicts
+//! | check | `Pass` | `Fail` (saw something else) | `Error` (could not look) |
+//! |---|---|---|---|
+//! | CAA | issuance permitted (incl. a BR 3.2.2.8 lookup failure that counts as permission) | forbidden by the Relevant RRset | lookup failed and does not count as permission |
+//! | DCV | the method observed the expected value | observed something else | DNS/HTTP lookup failed, or the method cannot run here |
+
+use serde::{Deserialize, Serialize};
+
+use crate::caa::{self, CaaObservation, CaaOutcome, CaaRequest};
+use crate::check::{CheckParameters, CheckRequest};
+use crate::dcv::{self, DcvContext, DcvObservation};
+use crate::network::Network;
+use crate::nonce::Nonce;
+use crate::report::{Location, Observation, ObservationError, ReportBody, Rir, Verdict};
+
+/// The body a coordinator signs and sends to `POST /v1/check`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckCall {
+    /// The perspective the coordinator means to reach; a perspective refuses
+    /// a call meant for another, so a misrouted request is never answered
+    /// under the wrong identity.
+    pub perspective_id: String,
+    /// Which attempt of the coordinator's this is (1-based), for logs.
+    pub attempt: u32,
+    /// The check, in Open MPIC request form. For CAA the coordinator fills
+    /// `caa_check_parameters.caa_domains` with the CA's issuer domain names.
+    pub check: CheckRequest,
+}
+
+impl CheckCall {
+    /// Parses the exact bytes the coordinator signed.
+    pub fn from_json(body: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(body)
+    }
+}
+
+/// What one run of a check produced, before signing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    pub verdict: Verdict,
+    /// One line for people reading logs.
+    pub reason: String,
+    pub observation: Observation,
+}
+
+/// What a perspective saw, as it goes into the signed report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "check_type", rename_all = "snake_case")]
+pub enum CheckObservation {
+    Caa(CaaObservation),
+    Dcv(DcvObservation),
+    /// The perspective could not run the check at all (e.g. no CA identifiers
+    /// for a CAA check); it says why instead of guessing.
+    NotRun {
+        reason: String,
+    },
+}
+
+/// Runs `call` over `network` and says what was seen.
+///
+/// `dcv_context` carries the clock and the HTTP limits and redirect policy
+/// (production by default; a loopback test world relaxes only the ports).
+pub async fn run<N: Network>(
+    network: &N,
+    call: &CheckCall,
+    dcv_context: &DcvContext,
+) -> Result<RunResult, ObservationError> {
+    let check = &call.check;
+    let observed = match &check.parameters {
+        CheckParameters::Caa(params) => {
+            let issuers: Vec<String> = params
+                .caa_domains
+                .iter()
+                .flatten()
+                .map(|d| d.as_str().to_owned())
+                .collect();
+            if issuers.is_empty() {
+                CheckObservation::NotRun {
+                    reason: "caa_check_parameters.caa_domains is empty: the perspective needs the CA's issuer domain names".into(),
+                }
+            } else {
+                let request = CaaRequest {
+                    domain: check.target.to_string(),
+                    certificate_type: params.certificate_type_or_default(),
+                    issuer_domain_names: issuers,
+                    account_uri: params.x_account_uri.clone(),
+                    validation_method: params.x_validation_method.clone(),
+                    allow_lookup_failure: params.allow_lookup_failure.unwrap_or(false),
+                };
+                match caa::check(network, &request).await {
+                    Ok(observation) => CheckObservation::Caa(observation),
+                    Err(e) => CheckObservation::NotRun {
+                        reason: format!("CAA request refused: {e}"),
+                    },
+                }
+            }
+        }
+        CheckParameters::Dcv(params) => {
+            CheckObservation::Dcv(dcv::check_dcv(network, &check.target, params, dcv_context).await)
+        }
+    };
+    let (verdict, reason) = judge(&observed);
+    Ok(RunResult {
+        verdict,
+        reason,
+        observation: Observation::from_value(&observed)?,
+    })
+}
+
+/// The perspective's verdict on what it saw (see the module table).
+pub fn judge(observed: &CheckObservation) -> (Verdict, String) {
+    match observed {
+        CheckObservation::Caa(caa) => match &caa.outcome {
+            CaaOutcome::Permitted { reason } => (
+                Verdict::Pass,
+                format!("CAA permits issuance: {}", json_text(reason)),
+            ),
+            CaaOutcome::LookupFailurePermitted { .. } => (
+                Verdict::Pass,
+                "CAA lookup failed but counts as permission (BR 3.2.2.8: retried, outside the CA, DNSSEC-insecure)".into(),
+            ),
+            CaaOutcome::Forbidden { reason } => (
+                Verdict::Fail,
+                format!("CAA forbids issuance: {}", json_text(reason)),
+            ),
+            CaaOutcome::LookupFailed { failure, .. } => (
+                Verdict::Error,
+                format!("CAA lookup failed: {}", json_text(failure)),
+            ),
+        },
+        CheckObservation::Dcv(dcv) => match &dcv.failure {
+            None => (
+                Verdict::Pass,
+                format!("{} observed the expected value", dcv.validation_method.as_str()),
+            ),
+            Some(failure) if failure.is_lookup_failure() => (
+                Verdict::Error,
+                format!("{} could not look: {}", dcv.validation_method.as_str(), json_text(failure)),
+            ),
+            Some(failure) => (
+                Verdict::Fail,
+                format!("{} saw something else: {}", dcv.validation_method.as_str(), json_text(failure)),
+            ),
+        },
+        CheckObservation::NotRun { reason } => (Verdict::Error, reason.clone()),
+    }
+}
+
+/// Compact JSON of a typed reason, for the one-line `reason`.
+fn json_text<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| format!("<unprintable: {e}>"))
+}
+
+/// Who this perspective is, as its reports state it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Identity {
+    pub perspective_id: String,
+    pub rir: Rir,
+    pub location: Location,
+}
+
+/// The report body for one run, ready for [`crate::report::sign`].
+pub fn report_body(
+    identity: &Identity,
+    request_digest: [u8; 32],
+    nonce: Nonce,
+    resolvers: Vec<String>,
+    started_at_ms: u64,
+    finished_at_ms: u64,
+    result: RunResult,
+) -> ReportBody {
+    ReportBody {
+        request_digest,
+        nonce,
+        perspective_id: identity.perspective_id.clone(),
+        rir: identity.rir,
+        location: identity.location.clone(),
+        resolvers,
+        started_at_ms,
+        finished_at_ms,
+        verdict: result.verdict,
+        reason: result.reason,
+        observation: result.observation,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use hickory_proto::op::ResponseCode;
+    use hickory_proto::rr::RecordType;
+
+    use super::*;
+    use crate::caa::test_support::{FakeNetwork, answer, block_on, caa};
+
+    fn call(json: &str) -> CheckCall {
+        CheckCall::from_json(json.as_bytes()).unwrap()
+    }
+
+    fn caa_call(domain: &str, caa_domains: &str) -> CheckCall {
+        call(&format!(
+            r#"{{"perspective_id":"p1","attempt":1,"check":{{"check_type":"caa","domain_or_ip_target":"{domain}","caa_check_parameters":{{"caa_domains":{caa_domains}}}}}}}"#
+        ))
+    }
+
+    fn run_on(network: &FakeNetwork, call: &CheckCall) -> (RunResult, CheckObservation) {
+        let result = block_on(run(network, call, &DcvContext::new(1_800_000_000))).unwrap();
+        let observed: CheckObservation = result.observation.parse().unwrap();
+        (result, observed)
+    }
+
+    #[test]
+    fn caa_verdicts_follow_what_was_seen() {
+        let ours = |flags: u8, value: &[u8]| {
+            FakeNetwork::new().always(
+                "example.com",
+                RecordType::CAA,
+                Ok(answer(
+                    ResponseCode::NoError,
+                    vec![caa("example.com.", flags, "issue", value)],
+                )),
+            )
+        };
+        let servfail = FakeNetwork::new().always(
+            "example.com",
+            RecordType::CAA,
+            Ok(answer(ResponseCode::ServFail, vec![])),
+        );
+        let cases: [(&str, FakeNetwork, Verdict); 4] = [
+            ("authorises us", ours(0, b"ca.example"), Verdict::Pass),
+            (
+                "authorises another CA",
+                ours(0, b"other.example"),
+                Verdict::Fail,
+            ),
+            ("malformed value forbids", ours(0, b"%%%"), Verdict::Fail),
+            ("SERVFAIL is could-not-look", servfail, Verdict::Error),
+        ];
+        for (name, network, want) in cases {
+            let (result, observed) =
+                run_on(&network, &caa_call("example.com", r#"["ca.example"]"#));
+            assert_eq!(result.verdict, want, "{name}: {}", result.reason);
+            assert!(matches!(observed, CheckObservation::Caa(_)), "{name}");
+        }
+    }
+
+    #[test]
+    fn caa_without_issuer_names_is_not_run() {
+        let network = FakeNetwork::new();
+        let (result, observed) = run_on(&network, &caa_call("example.com", "[]"));
+        assert_eq!(result.verdict, Verdict::Error);
+        assert!(matches!(observed, CheckObservation::NotRun { .. }));
+        assert!(
+            network.queries.borrow().is_empty(),
+            "no lookup without issuer names"
+        );
+    }
+
+    #[test]
+    fn dcv_dns_01_pass_and_fail() {
+        let digest = crate::check::key_authorization_digest("token.thumbprint");
+        let expected = data_encoding::BASE64URL_NOPAD.encode(&digest);
+        let txt = |value: &str| {
+            use hickory_proto::rr::rdata::TXT;
+            use hickory_proto::rr::{Name, RData, Record};
+            Record::from_rdata(
+                Name::from_ascii("_acme-challenge.example.com.").unwrap(),
+                60,
+                RData::TXT(TXT::new(vec![value.to_owned()])),
+            )
+        };
+        let dns01 = call(&format!(
+            r#"{{"perspective_id":"p1","attempt":1,"check":{{"check_type":"dcv","domain_or_ip_target":"example.com","dcv_check_parameters":{{"validation_method":"acme-dns-01","key_authorization_hash":"{expected}"}}}}}}"#
+        ));
+        for (value, want) in [
+            (expected.as_str(), Verdict::Pass),
+            ("something-else", Verdict::Fail),
+        ] {
+            let network = FakeNetwork::new().always(
+                "_acme-challenge.example.com",
+                RecordType::TXT,
+                Ok(answer(ResponseCode::NoError, vec![txt(value)])),
+            );
+            let (result, observed) = run_on(&network, &dns01);
+            assert_eq!(result.verdict, want, "{value}: {}", result.reason);
+            assert!(matches!(observed, CheckObservation::Dcv(_)));
+        }
+    }
+
+    #[test]
+    fn check_call_refuses_unknown_fields_and_round_trips() {
+        let good = caa_call("example.com", r#"["ca.example"]"#);
+        let json = serde_json::to_vec(&good).unwrap();
+        assert_eq!(CheckCall::from_json(&json).unwrap(), good);
+        let extra = r#"{"perspective_id":"p1","attempt":1,"proxy_to":"http://x","check":{"check_type":"caa","domain_or_ip_target":"example.com"}}"#;
+        let err = CheckCall::from_json(extra.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("proxy_to"), "{err}");
+    }
+
+    #[test]
+    fn report_body_carries_identity_and_binding() {
+        let identity = Identity {
+            perspective_id: "p1".into(),
+            rir: Rir::Apnic,
+            location: Location {
+                region: "ap-southeast-1".into(),
+                coordinates: None,
+            },
+        };
+        let result = RunResult {
+            verdict: Verdict::Pass,
+            reason: "ok".into(),
+            observation: Observation::from_json("{}".into()).unwrap(),
+        };
+        let nonce = Nonce::new(vec![7; 16]).unwrap();
+        let body = report_body(
+            &identity,
+            [9; 32],
+            nonce.clone(),
+            vec!["r".into()],
+            10,
+            20,
+            result,
+        );
+        assert_eq!(body.perspective_id, "p1");
+        assert_eq!(body.rir, Rir::Apnic);
+        assert_eq!(body.nonce, nonce);
+        assert_eq!(body.request_digest, [9; 32]);
+        assert_eq!((body.started_at_ms, body.finished_at_ms), (10, 20));
+    }
+}
