@@ -2,6 +2,8 @@
 //! 127.0.0.1 only, each stopped when its handle is dropped.
 #![forbid(unsafe_code)]
 
+pub mod keys;
+pub mod tcp_sink;
 pub mod workerd;
 
 use std::path::PathBuf;

@@ -1,32 +1,17 @@
 //! mpic-worker: one remote network perspective, run by Cloudflare Workers.
+//!
+//! `POST /v1/check` runs a coordinator-signed check and answers with a signed
+//! report; `GET /v1/identity` says who this perspective is. The checks
+//! themselves are mpic-core's; this crate is the Workers shell around them:
+//! settings ([`settings`]), the `fetch`-based network ([`fetch_network`]), and
+//! the refusal of anything not signed by an allowed coordinator, so that the
+//! perspective can never be used as an open DNS or HTTP proxy.
 #![forbid(unsafe_code)]
 
-use serde::Serialize;
-use worker::{Context, Env, Request, Response, Result, Router, event};
-
-const CODE_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-#[derive(Serialize)]
-struct Identity {
-    perspective_id: String,
-    rir: String,
-    region: String,
-    code_version: &'static str,
-}
-
-#[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    Router::new()
-        .get("/v1/identity", |_, ctx| {
-            let var = |name: &str| ctx.env.var(name).map(|v| v.to_string());
-            let identity = Identity {
-                perspective_id: var("PERSPECTIVE_ID")?,
-                rir: var("RIR")?,
-                region: var("REGION")?,
-                code_version: CODE_VERSION,
-            };
-            Response::from_json(&identity)
-        })
-        .run(req, env)
-        .await
-}
+// The Workers runtime is wasm32 only; natively (clippy, unit tests) the crate
+// is its settings logic, which is where its pure rules live.
+#[cfg(target_arch = "wasm32")]
+mod fetch_network;
+#[cfg(target_arch = "wasm32")]
+mod handler;
+pub mod settings;

@@ -5,6 +5,7 @@
 
 use std::process::ExitCode;
 
+use mpic_tests::keys;
 use mpic_tests::workerd::{Perspective, PerspectiveSpec};
 
 #[tokio::main]
@@ -29,11 +30,16 @@ async fn main() -> ExitCode {
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut spec = PerspectiveSpec::default();
     for (key, value) in [
-        ("PERSPECTIVE_ID", "demo-fra"),
-        ("RIR", "ripe"),
-        ("REGION", "eu-central (Frankfurt)"),
+        ("PERSPECTIVE_ID", "demo-fra".to_string()),
+        ("RIR", "ripe".into()),
+        ("REGION", "eu-central (Frankfurt)".into()),
+        ("LATITUDE", "50.11".into()),
+        ("LONGITUDE", "8.68".into()),
+        ("DOH_RESOLVERS", "https://dns.example/dns-query".into()),
+        ("COORDINATOR_KEYS", keys::public_text(&keys::coordinator())),
+        ("SIGNING_KEY", keys::seed_text(&keys::perspective(1))),
     ] {
-        spec.vars.insert(key.into(), value.into());
+        spec.vars.insert(key.into(), value);
     }
     println!(
         "starting perspective {:?} under workerd (wrangler dev) ...",

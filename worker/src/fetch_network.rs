@@ -1,0 +1,284 @@
+//! [`Network`] on the Workers `fetch` API: DNS over HTTPS to this
+//! perspective's resolvers, and single HTTP GETs with `redirect: manual`
+//! (mpic-core follows redirects itself, checking each target first).
+//!
+//! Every exchange has a deadline (a `setTimeout` raced against the fetch,
+//! which is then aborted) and a cap on the bytes read from the body.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use futures_util::future::{Either, select};
+use hickory_proto::rr::RecordType;
+use mpic_core::dns;
+use mpic_core::doh::{
+    DnsResolver as _, DohClient, DohConfig, DohHttpRequest, DohHttpResponse, DohMethod,
+    DohTransport,
+};
+use mpic_core::network::{DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, Network};
+use url::Url;
+use worker::{
+    AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response,
+};
+
+use crate::settings::{LocalMode, Settings, is_loopback_ip};
+
+/// The perspective's view of the Internet for one check.
+pub struct FetchNetwork {
+    resolvers: Vec<DohClient<FetchTransport>>,
+    local: Option<LocalMode>,
+}
+
+impl FetchNetwork {
+    pub fn new(settings: &Settings) -> Result<Self, String> {
+        let resolvers = settings
+            .resolvers
+            .iter()
+            .map(|url| {
+                let mut config = DohConfig::new(url.clone());
+                config.method = settings.doh_method;
+                config.allow_insecure_http = settings.local.is_some();
+                DohClient::new(FetchTransport, config)
+                    .map_err(|e| format!("DOH_RESOLVERS {url}: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            resolvers,
+            local: settings.local.clone(),
+        })
+    }
+
+    /// The resolvers this perspective asks, in order.
+    pub fn resolver_urls(&self) -> Vec<String> {
+        self.resolvers
+            .iter()
+            .map(|r| r.config().url.to_string())
+            .collect()
+    }
+
+    /// Local mode: where `url` really goes. The host is resolved through this
+    /// perspective's own resolver (its view decides which fixture server it
+    /// reaches) and must be loopback; ports 80/443 map to the fixture ports.
+    async fn local_target(&self, url: &Url, local: &LocalMode) -> Result<Url, HttpError> {
+        let ip: IpAddr = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.into(),
+            Some(url::Host::Ipv6(ip)) => ip.into(),
+            Some(url::Host::Domain(name)) => {
+                let answer = self
+                    .dns(name, RecordType::A)
+                    .await
+                    .map_err(|e| HttpError::Connect(format!("resolving {name}: {e}")))?;
+                answer
+                    .records
+                    .iter()
+                    .find_map(dns::ip_addr)
+                    .ok_or_else(|| {
+                        HttpError::Connect(format!("{name} has no A record ({})", answer.rcode))
+                    })?
+            }
+            None => return Err(HttpError::Refused("URL has no host".into())),
+        };
+        if !is_loopback_ip(ip) {
+            return Err(HttpError::Refused(format!(
+                "local mode reaches loopback only, not {ip}"
+            )));
+        }
+        let port = match (url.scheme(), url.port_or_known_default()) {
+            ("http", Some(80)) => local.http_port,
+            ("https", Some(443)) => local.https_port.ok_or_else(|| {
+                HttpError::Refused("local mode has no LOCAL_HTTPS_PORT for https".into())
+            })?,
+            (scheme, port) => {
+                return Err(HttpError::Refused(format!(
+                    "local mode maps only http:80 and https:443, not {scheme}:{port:?}"
+                )));
+            }
+        };
+        let mut mapped = url.clone();
+        // Fixtures speak plain HTTP on loopback; the scheme the core checked
+        // stays in the report (HttpResponse.url is the original URL).
+        mapped
+            .set_scheme("http")
+            .and_then(|()| mapped.set_ip_host(ip).map_err(|_| ()))
+            .and_then(|()| mapped.set_port(Some(port)))
+            .map_err(|()| HttpError::Refused(format!("cannot map {url} to loopback")))?;
+        Ok(mapped)
+    }
+}
+
+impl Network for FetchNetwork {
+    async fn dns(&self, name: &str, rtype: RecordType) -> Result<DnsAnswer, DnsError> {
+        let mut last = DnsError::Transport("no DoH resolver configured".into());
+        for resolver in &self.resolvers {
+            match resolver.resolve(name, rtype).await {
+                Ok(answer) => return Ok(answer),
+                // Only "no usable response" moves on to the next resolver; a
+                // DNS answer (even SERVFAIL) is this perspective's view.
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    async fn http_get(&self, url: &Url, limits: &HttpLimits) -> Result<HttpResponse, HttpError> {
+        let target = match &self.local {
+            Some(local) => self.local_target(url, local).await?,
+            None => url.clone(),
+        };
+        let headers = Headers::new();
+        let host = url.host_str().unwrap_or_default();
+        let set = |name: &str, value: &str| {
+            headers
+                .set(name, value)
+                .map_err(|e| HttpError::Protocol(format!("header {name}: {e}")))
+        };
+        if self.local.is_some() {
+            set("host", host)?;
+        }
+        set(
+            "user-agent",
+            concat!("mpic-perspective/", env!("CARGO_PKG_VERSION")),
+        )?;
+        set("accept", "*/*")?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Get)
+            .with_headers(headers)
+            .with_redirect(RequestRedirect::Manual);
+        let request = Request::new_with_init(target.as_str(), &init)
+            .map_err(|e| HttpError::Protocol(e.to_string()))?;
+        let exchange = bounded_fetch(request, limits.max_body_bytes, limits.timeout_ms)
+            .await
+            .map_err(|failure| match failure {
+                FetchFailure::Timeout => HttpError::Timeout,
+                FetchFailure::Failed(detail) => HttpError::Connect(detail),
+            })?;
+        Ok(HttpResponse {
+            url: url.to_string(),
+            status: exchange.status,
+            location: exchange.location,
+            content_type: exchange.content_type,
+            body: exchange.body,
+            body_truncated: exchange.truncated,
+        })
+    }
+}
+
+/// Sends DoH requests with `fetch`.
+pub struct FetchTransport;
+
+impl DohTransport for FetchTransport {
+    async fn send(&self, request: DohHttpRequest) -> Result<DohHttpResponse, DnsError> {
+        let headers = Headers::new();
+        for (name, value) in &request.headers {
+            headers
+                .set(name, value)
+                .map_err(|e| DnsError::Transport(format!("header {name}: {e}")))?;
+        }
+        let mut init = RequestInit::new();
+        init.with_headers(headers)
+            .with_redirect(RequestRedirect::Manual);
+        match request.method {
+            DohMethod::Get => {
+                init.with_method(Method::Get);
+            }
+            DohMethod::Post => {
+                let body = js_sys::Uint8Array::from(request.body.as_slice());
+                init.with_method(Method::Post).with_body(Some(body.into()));
+            }
+        }
+        let fetch_request = Request::new_with_init(request.url.as_str(), &init)
+            .map_err(|e| DnsError::Transport(e.to_string()))?;
+        let exchange = bounded_fetch(
+            fetch_request,
+            request.max_response_bytes,
+            request.timeout_ms,
+        )
+        .await
+        .map_err(|failure| match failure {
+            FetchFailure::Timeout => DnsError::Timeout,
+            FetchFailure::Failed(detail) => DnsError::Transport(detail),
+        })?;
+        if exchange.truncated {
+            return Err(DnsError::LimitExceeded(format!(
+                "DoH response longer than {} bytes",
+                request.max_response_bytes
+            )));
+        }
+        Ok(DohHttpResponse {
+            status: exchange.status,
+            content_type: exchange.content_type,
+            body: exchange.body,
+        })
+    }
+}
+
+struct Exchange {
+    status: u16,
+    location: Option<String>,
+    content_type: Option<String>,
+    body: Vec<u8>,
+    truncated: bool,
+}
+
+enum FetchFailure {
+    Timeout,
+    Failed(String),
+}
+
+/// One fetch with a deadline over the whole exchange (headers and body) and
+/// at most `max_body_bytes` of the body read.
+async fn bounded_fetch(
+    request: Request,
+    max_body_bytes: usize,
+    timeout_ms: u64,
+) -> Result<Exchange, FetchFailure> {
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let exchange = async move {
+        let mut response = Fetch::Request(request)
+            .send_with_signal(&signal)
+            .await
+            .map_err(|e| FetchFailure::Failed(e.to_string()))?;
+        read_bounded(&mut response, max_body_bytes).await
+    };
+    let deadline = Delay::from(Duration::from_millis(timeout_ms));
+    match select(Box::pin(exchange), deadline).await {
+        Either::Left((result, _)) => result,
+        Either::Right(((), _)) => {
+            // Stop the network work too, not only our wait for it.
+            controller.abort();
+            Err(FetchFailure::Timeout)
+        }
+    }
+}
+
+async fn read_bounded(response: &mut Response, max: usize) -> Result<Exchange, FetchFailure> {
+    let header = |name: &str| response.headers().get(name).ok().flatten();
+    let status = response.status_code();
+    let location = header("location");
+    let content_type = header("content-type");
+    let mut body = Vec::new();
+    let mut truncated = false;
+    // A response without a body (e.g. some redirects) has no stream.
+    if let Ok(mut stream) = response.stream() {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| FetchFailure::Failed(format!("reading body: {e}")))?;
+            let room = max.saturating_sub(body.len());
+            if chunk.len() > room {
+                body.extend_from_slice(&chunk[..room]);
+                truncated = true;
+                // Dropping the stream cancels the rest of the body.
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+    }
+    Ok(Exchange {
+        status,
+        location,
+        content_type,
+        body,
+        truncated,
+    })
+}

@@ -1,0 +1,437 @@
+//! The perspective's configuration, read from the Worker's environment.
+//!
+//! | setting | kind | meaning |
+//! |---|---|---|
+//! | `PERSPECTIVE_ID` | var | this perspective's id, as the coordinator's config names it |
+//! | `RIR` | var | `arin`, `ripe`, `apnic`, `lacnic` or `afrinic` |
+//! | `REGION` | var | where it runs (free text, e.g. `aws:us-east-1 (N. Virginia)`) |
+//! | `LATITUDE`, `LONGITUDE` | vars, optional | the claimed location, in degrees |
+//! | `DOH_RESOLVERS` | var | DoH resolver URLs, comma or space separated, tried in order |
+//! | `DOH_METHOD` | var, optional | `POST` (default) or `GET` |
+//! | `COORDINATOR_KEYS` | var | public keys (`ed25519:<base64>`) allowed to call, comma or space separated |
+//! | `SIGNING_KEY` | **secret** | this perspective's Ed25519 seed (`ed25519-seed:<base64>`) |
+//! | `REQUEST_MAX_SKEW_MS` | var, optional | how old or early a signed request may be (default 30000) |
+//! | `MPIC_LOCAL_MODE` | var, local only | `loopback-fixtures`: see [`LocalMode`] |
+//! | `LOCAL_HTTP_PORT`, `LOCAL_HTTPS_PORT` | vars, local only | loopback ports standing in for 80 and 443 |
+//!
+//! Every problem is reported at once, each naming its setting, so a
+//! misconfigured deployment answers a clear 500 instead of half-working.
+
+use std::net::IpAddr;
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use mpic_core::doh::DohMethod;
+use mpic_core::keys;
+use mpic_core::perspective::Identity;
+use mpic_core::report::{Coordinates, Location, Rir};
+use url::Url;
+
+/// How the settings reach us: `env.var` / `env.secret` in the Worker, a map
+/// in tests.
+pub trait Source {
+    fn var(&self, name: &str) -> Option<String>;
+    fn secret(&self, name: &str) -> Option<String>;
+}
+
+/// The one value of `MPIC_LOCAL_MODE` that turns local mode on.
+pub const LOCAL_MODE_VALUE: &str = "loopback-fixtures";
+
+/// Loopback test worlds only. In local mode the perspective reaches nothing
+/// but loopback addresses: DoH resolvers must be `http://` or `https://` on
+/// loopback, challenge hosts are resolved through this perspective's own
+/// resolver and must resolve to loopback, and ports 80/443 are mapped to the
+/// fixture's ports (the core's redirect policy still sees 80/443). Deployed on
+/// Cloudflare, where loopback is unreachable, a perspective turned into local
+/// mode by mistake can fetch nothing and so corroborates nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalMode {
+    pub http_port: u16,
+    pub https_port: Option<u16>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub identity: Identity,
+    pub signing_key: SigningKey,
+    pub coordinator_keys: Vec<VerifyingKey>,
+    pub resolvers: Vec<Url>,
+    pub doh_method: DohMethod,
+    pub max_skew_ms: u64,
+    pub local: Option<LocalMode>,
+}
+
+/// One thing wrong with the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("{setting} is invalid: {detail}")]
+    Invalid {
+        setting: &'static str,
+        detail: String,
+    },
+}
+
+/// All problems found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("perspective misconfigured: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct Problems(pub Vec<Problem>);
+
+const DEFAULT_MAX_SKEW_MS: u64 = 30_000;
+/// A skew window longer than this would make the replay guard remember too
+/// many nonces and accept very old requests.
+const MAX_MAX_SKEW_MS: u64 = 300_000;
+
+impl Settings {
+    pub fn load(source: &impl Source) -> Result<Self, Problems> {
+        let mut problems = Vec::new();
+        let mut required = |name: &'static str| match source.var(name) {
+            Some(v) if !v.trim().is_empty() => Some(v.trim().to_owned()),
+            _ => {
+                problems.push(Problem::Missing(name));
+                None
+            }
+        };
+        let id = required("PERSPECTIVE_ID");
+        let rir = required("RIR");
+        let region = required("REGION");
+        let resolvers = required("DOH_RESOLVERS");
+        let coordinator_keys = required("COORDINATOR_KEYS");
+        let mut invalid = |setting: &'static str, detail: String| {
+            problems.push(Problem::Invalid { setting, detail });
+        };
+
+        let rir = rir.and_then(|r| {
+            r.parse::<Rir>()
+                .map_err(|e| invalid("RIR", e.to_string()))
+                .ok()
+        });
+        let coordinates = match (source.var("LATITUDE"), source.var("LONGITUDE")) {
+            (None, None) => None,
+            (Some(lat), Some(lon)) => {
+                match (lat.trim().parse::<f64>(), lon.trim().parse::<f64>()) {
+                    (Ok(lat), Ok(lon)) => Coordinates::new(lat, lon)
+                        .map_err(|e| invalid("LATITUDE/LONGITUDE", e.to_string()))
+                        .ok(),
+                    _ => {
+                        invalid("LATITUDE/LONGITUDE", "not decimal degrees".into());
+                        None
+                    }
+                }
+            }
+            _ => {
+                invalid("LATITUDE/LONGITUDE", "set both or neither".into());
+                None
+            }
+        };
+        let local = match source.var("MPIC_LOCAL_MODE").as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(LOCAL_MODE_VALUE) => {
+                let port = |name: &'static str, invalid: &mut dyn FnMut(&'static str, String)| {
+                    source.var(name).and_then(|p| {
+                        p.trim()
+                            .parse::<u16>()
+                            .ok()
+                            .filter(|p| *p != 0)
+                            .or_else(|| {
+                                invalid(name, format!("{p:?} is not a TCP port"));
+                                None
+                            })
+                    })
+                };
+                let http_port = port("LOCAL_HTTP_PORT", &mut invalid);
+                let https_port = port("LOCAL_HTTPS_PORT", &mut invalid);
+                match http_port {
+                    Some(http_port) => Some(LocalMode {
+                        http_port,
+                        https_port,
+                    }),
+                    None => {
+                        invalid(
+                            "LOCAL_HTTP_PORT",
+                            "local mode needs the loopback port that stands in for port 80".into(),
+                        );
+                        None
+                    }
+                }
+            }
+            Some(other) => {
+                invalid(
+                    "MPIC_LOCAL_MODE",
+                    format!(
+                        "{other:?}: the only accepted value is {LOCAL_MODE_VALUE:?} (unset it in production)"
+                    ),
+                );
+                None
+            }
+        };
+        let resolvers = resolvers
+            .map(|text| parse_resolvers(&text, local.is_some(), &mut invalid))
+            .unwrap_or_default();
+        let doh_method = match source.var("DOH_METHOD").as_deref().map(str::trim) {
+            None | Some("") => DohMethod::Post,
+            Some(m) if m.eq_ignore_ascii_case("post") => DohMethod::Post,
+            Some(m) if m.eq_ignore_ascii_case("get") => DohMethod::Get,
+            Some(m) => {
+                invalid("DOH_METHOD", format!("{m:?} is neither GET nor POST"));
+                DohMethod::Post
+            }
+        };
+        let coordinator_keys: Vec<VerifyingKey> = coordinator_keys
+            .map(|text| {
+                split_list(&text)
+                    .filter_map(|k| {
+                        keys::parse_verifying_key(k)
+                            .map_err(|e| invalid("COORDINATOR_KEYS", format!("{k:?}: {e}")))
+                            .ok()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let max_skew_ms = match source.var("REQUEST_MAX_SKEW_MS") {
+            None => DEFAULT_MAX_SKEW_MS,
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(ms) if (1..=MAX_MAX_SKEW_MS).contains(&ms) => ms,
+                _ => {
+                    invalid(
+                        "REQUEST_MAX_SKEW_MS",
+                        format!("{v:?} is not a number of milliseconds in 1..={MAX_MAX_SKEW_MS}"),
+                    );
+                    DEFAULT_MAX_SKEW_MS
+                }
+            },
+        };
+        let signing_key = match source.secret("SIGNING_KEY") {
+            None => {
+                problems.push(Problem::Missing("SIGNING_KEY"));
+                None
+            }
+            Some(text) => keys::parse_signing_key(text.trim())
+                .map_err(|e| {
+                    // Never echo the secret's text.
+                    problems.push(Problem::Invalid {
+                        setting: "SIGNING_KEY",
+                        detail: format!("not an ed25519-seed key: {e}"),
+                    })
+                })
+                .ok(),
+        };
+
+        match (id, rir, region, signing_key) {
+            (Some(perspective_id), Some(rir), Some(region), Some(signing_key))
+                if problems.is_empty() =>
+            {
+                Ok(Settings {
+                    identity: Identity {
+                        perspective_id,
+                        rir,
+                        location: Location {
+                            region,
+                            coordinates,
+                        },
+                    },
+                    signing_key,
+                    coordinator_keys,
+                    resolvers,
+                    doh_method,
+                    max_skew_ms,
+                    local,
+                })
+            }
+            _ => Err(Problems(problems)),
+        }
+    }
+}
+
+fn split_list(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+}
+
+fn parse_resolvers(
+    text: &str,
+    local: bool,
+    invalid: &mut impl FnMut(&'static str, String),
+) -> Vec<Url> {
+    let mut resolvers = Vec::new();
+    for item in split_list(text) {
+        let url = match Url::parse(item) {
+            Ok(url) => url,
+            Err(e) => {
+                invalid("DOH_RESOLVERS", format!("{item:?}: {e}"));
+                continue;
+            }
+        };
+        let loopback = is_loopback_host(&url);
+        match (url.scheme(), local, loopback) {
+            ("https", false, false) => resolvers.push(url),
+            ("http" | "https", true, true) => resolvers.push(url),
+            (_, true, false) => invalid(
+                "DOH_RESOLVERS",
+                format!("{item:?}: in local mode resolvers must be on loopback"),
+            ),
+            (_, false, true) => invalid(
+                "DOH_RESOLVERS",
+                format!("{item:?}: a loopback resolver is only for MPIC_LOCAL_MODE"),
+            ),
+            (scheme, false, false) => invalid(
+                "DOH_RESOLVERS",
+                format!("{item:?}: scheme {scheme:?} is not https (DNS answers decide issuance)"),
+            ),
+            (scheme, true, true) => invalid(
+                "DOH_RESOLVERS",
+                format!("{item:?}: scheme {scheme:?} is not http or https"),
+            ),
+        }
+    }
+    if resolvers.is_empty() && !text.trim().is_empty() {
+        invalid("DOH_RESOLVERS", "no usable resolver URL".into());
+    }
+    resolvers
+}
+
+/// `localhost`, or an IP literal in 127.0.0.0/8 or `::1`.
+pub fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Whether an address is one local mode may reach.
+pub fn is_loopback_ip(ip: IpAddr) -> bool {
+    ip.is_loopback()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::collections::HashMap;
+
+    use super::*;
+
+    struct Map(HashMap<&'static str, &'static str>);
+    impl Source for Map {
+        fn var(&self, name: &str) -> Option<String> {
+            (name != "SIGNING_KEY").then(|| self.0.get(name).map(|v| v.to_string()))?
+        }
+        fn secret(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|v| v.to_string())
+        }
+    }
+
+    const SEED: &str = "ed25519-seed:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+
+    fn good() -> HashMap<&'static str, &'static str> {
+        let coordinator =
+            keys::format_verifying_key(&SigningKey::from_bytes(&[2; 32]).verifying_key());
+        HashMap::from([
+            ("PERSPECTIVE_ID", "fra"),
+            ("RIR", "ripe"),
+            ("REGION", "eu-central"),
+            ("DOH_RESOLVERS", "https://dns.example/dns-query"),
+            ("COORDINATOR_KEYS", Box::leak(coordinator.into_boxed_str())),
+            ("SIGNING_KEY", SEED),
+        ])
+    }
+
+    fn problems(map: HashMap<&'static str, &'static str>) -> Vec<String> {
+        match Settings::load(&Map(map)) {
+            Ok(_) => vec![],
+            Err(Problems(p)) => p.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn good_settings_load() {
+        let settings = Settings::load(&Map(good())).unwrap();
+        assert_eq!(settings.identity.perspective_id, "fra");
+        assert_eq!(settings.identity.rir, Rir::RipeNcc);
+        assert_eq!(settings.coordinator_keys.len(), 1);
+        assert_eq!(settings.local, None);
+    }
+
+    #[test]
+    fn every_problem_names_its_setting() {
+        let cases: Vec<(&str, Option<&'static str>, &str)> = vec![
+            ("PERSPECTIVE_ID", None, "PERSPECTIVE_ID is not set"),
+            ("RIR", Some("moon"), "RIR is invalid"),
+            (
+                "DOH_RESOLVERS",
+                Some("http://dns.example/q"),
+                "is not https",
+            ),
+            (
+                "DOH_RESOLVERS",
+                Some("http://127.0.0.1:5353/q"),
+                "only for MPIC_LOCAL_MODE",
+            ),
+            (
+                "COORDINATOR_KEYS",
+                Some("ed25519:nope"),
+                "COORDINATOR_KEYS is invalid",
+            ),
+            ("SIGNING_KEY", None, "SIGNING_KEY is not set"),
+            (
+                "SIGNING_KEY",
+                Some("ed25519-seed:short"),
+                "SIGNING_KEY is invalid",
+            ),
+            ("MPIC_LOCAL_MODE", Some("yes"), "MPIC_LOCAL_MODE is invalid"),
+            (
+                "REQUEST_MAX_SKEW_MS",
+                Some("9999999"),
+                "REQUEST_MAX_SKEW_MS is invalid",
+            ),
+            ("LATITUDE", Some("50.1"), "set both or neither"),
+        ];
+        for (setting, value, want) in cases {
+            let mut map = good();
+            match value {
+                Some(v) => map.insert(setting, v),
+                None => map.remove(setting),
+            };
+            let found = problems(map);
+            assert!(
+                found.iter().any(|p| p.contains(want)),
+                "{setting}={value:?}: {found:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn secret_text_is_never_echoed() {
+        let mut map = good();
+        map.insert("SIGNING_KEY", "ed25519-seed:c2VjcmV0LXRleHQ=");
+        let found = problems(map).join(" ");
+        assert!(!found.contains("c2VjcmV0"), "{found}");
+    }
+
+    #[test]
+    fn local_mode_takes_loopback_resolvers_only() {
+        let mut map = good();
+        map.insert("MPIC_LOCAL_MODE", LOCAL_MODE_VALUE);
+        map.insert("LOCAL_HTTP_PORT", "8080");
+        map.insert("DOH_RESOLVERS", "http://127.0.0.1:5353/dns-query/a");
+        let settings = Settings::load(&Map(map.clone())).unwrap();
+        assert_eq!(
+            settings.local,
+            Some(LocalMode {
+                http_port: 8080,
+                https_port: None
+            })
+        );
+        map.insert("DOH_RESOLVERS", "https://dns.example/dns-query");
+        assert!(
+            problems(map.clone())
+                .iter()
+                .any(|p| p.contains("must be on loopback"))
+        );
+        map.remove("LOCAL_HTTP_PORT");
+        map.insert("DOH_RESOLVERS", "http://127.0.0.1:5353/dns-query/a");
+        assert!(problems(map).iter().any(|p| p.contains("LOCAL_HTTP_PORT")));
+    }
+}
