@@ -2,7 +2,12 @@
 //! 127.0.0.1 only, each stopped when its handle is dropped.
 #![forbid(unsafe_code)]
 
+pub mod dns_fixture;
+pub mod doh_client;
+pub mod http_fixture;
 pub mod keys;
+pub mod loopback_network;
+pub mod loopback_server;
 pub mod tcp_sink;
 pub mod workerd;
 

@@ -1,0 +1,66 @@
+//! A loopback DNS-over-HTTPS resolver (RFC 8484, over plain HTTP) serving a
+//! closed world of zones, with per-view overrides: each view is what one
+//! perspective's resolver sees, so a test can poison one view while the
+//! others stay honest.
+//!
+//! - [`DnsWorld`]: zones loaded from master-file text, some marked signed
+//!   (answers wholly from signed zones carry AD=1).
+//! - [`DohServer`]: serves the world on `127.0.0.1:<random port>`;
+//!   `url_for("view")` is `http://127.0.0.1:PORT/dns-query/view`.
+//! - [`ViewHandle`]: overrides (poisoned records, rcodes, delays, truncated
+//!   or garbage answers, HTTP errors) and query counts for one view.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use mpic_tests::dns_fixture::{DnsWorld, DohServer};
+//! let world = DnsWorld::from_zone_text(
+//!     "$ORIGIN example.com.\n$TTL 300\n@ SOA ns hm 1 1 1 1 1\nwww A 127.0.0.1\n",
+//! )?;
+//! let server = DohServer::start(world).await?;
+//! let honest = server.url_for("honest");
+//! let hijacked = server.view("hijacked");
+//! hijacked.override_text("www.example.com. 60 IN A 127.0.0.2")?;
+//! # Ok(()) }
+//! ```
+
+mod resolution;
+mod server;
+mod view;
+mod world;
+mod zone_text;
+
+pub use server::{DEFAULT_VIEW, DohServer, MAX_DELAY};
+pub use view::{Fault, ViewHandle};
+pub use world::{DnsWorld, ZoneSecurity};
+
+/// What went wrong setting up the DNS fixture.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DnsFixtureError {
+    #[error("zone text does not parse: {0}")]
+    ZoneText(String),
+    #[error("record at {owner} is invalid: {reason}")]
+    BadRecord { owner: String, reason: String },
+    #[error("ANAME is not supported: the loader carries DNAME through hickory's parser as ANAME")]
+    AnameUnsupported,
+    #[error("zone text has neither an SOA nor an $ORIGIN to say where its zone starts")]
+    NoApex,
+    #[error("record at {0} lies outside every zone (give each zone an SOA at its apex)")]
+    OutsideZones(String),
+    #[error("{0} is not the apex of a loaded zone")]
+    NotAnApex(String),
+    #[error("{name:?} is not a domain name: {reason}")]
+    InvalidName { name: String, reason: String },
+    #[error("{0} is not an HTTP status code")]
+    InvalidStatus(u16),
+}
+
+/// `name` as the fixtures key it: fully qualified, lower case.
+fn parse_name(name: &str) -> Result<hickory_proto::rr::Name, DnsFixtureError> {
+    let mut parsed =
+        hickory_proto::rr::Name::from_ascii(name).map_err(|e| DnsFixtureError::InvalidName {
+            name: name.to_owned(),
+            reason: e.to_string(),
+        })?;
+    parsed.set_fqdn(true);
+    Ok(parsed.to_lowercase())
+}

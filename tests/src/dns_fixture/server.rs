@@ -1,0 +1,264 @@
+//! The DoH endpoint (RFC 8484 over plain HTTP on loopback).
+//!
+//! `GET /dns-query[/<view>]?dns=<base64url>` and `POST /dns-query[/<view>]`
+//! with `application/dns-message`. Every DNS outcome, whatever its rcode,
+//! is HTTP 200 (RFC 8484 section 4.2.1); HTTP errors mean the request
+//! itself was bad (400, 404 for an unknown view, 415) or a view fault.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use hickory_proto::op::{Message, ResponseCode};
+use mpic_core::doh::{DNS_MESSAGE_MEDIA_TYPE, get_url_message};
+
+use super::view::{Fault, ViewHandle};
+use super::world::DnsWorld;
+use crate::loopback_server::{LoopbackServer, StopSignal, stop_pair};
+
+/// The view `/dns-query` serves.
+pub const DEFAULT_VIEW: &str = "default";
+
+/// Longest a view fault holds a request ([`Fault::Delay`], [`Fault::Timeout`]).
+pub const MAX_DELAY: Duration = Duration::from_secs(60);
+
+struct DohState {
+    world: DnsWorld,
+    views: Mutex<BTreeMap<String, ViewHandle>>,
+    stop: StopSignal,
+}
+
+impl DohState {
+    fn views(&self) -> MutexGuard<'_, BTreeMap<String, ViewHandle>> {
+        // Every update is one map insert: a panic cannot leave it half done.
+        self.views.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn view(&self, name: &str) -> Option<ViewHandle> {
+        self.views().get(name).cloned()
+    }
+
+    fn view_or_new(&self, name: &str) -> ViewHandle {
+        self.views()
+            .entry(name.to_owned())
+            .or_insert_with(|| ViewHandle::new(name))
+            .clone()
+    }
+}
+
+/// A running DoH server on `127.0.0.1`. Dropping it stops it.
+pub struct DohServer {
+    server: LoopbackServer,
+    state: Arc<DohState>,
+    /// `http://127.0.0.1:PORT/dns-query`
+    base_url: url::Url,
+}
+
+impl DohServer {
+    /// Serves `world` on a free port of 127.0.0.1, with the
+    /// [`DEFAULT_VIEW`] ready.
+    pub async fn start(world: DnsWorld) -> io::Result<Self> {
+        let (switch, signal) = stop_pair();
+        let state = Arc::new(DohState {
+            world,
+            views: Mutex::default(),
+            stop: signal.clone(),
+        });
+        state.view_or_new(DEFAULT_VIEW);
+        let router = Router::new()
+            .route("/dns-query", get(default_view).post(default_view))
+            .route("/dns-query/{view}", get(named_view).post(named_view))
+            .with_state(Arc::clone(&state));
+        let server =
+            LoopbackServer::serve(Ipv4Addr::LOCALHOST.into(), 0, router, switch, signal).await?;
+        let base_url = url::Url::parse(&format!("http://{}/dns-query", server.addr()))
+            .map_err(|e| io::Error::other(format!("DoH URL: {e}")))?;
+        Ok(Self {
+            server,
+            state,
+            base_url,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
+    /// The DoH URL of `view`, creating the view if needed:
+    /// `http://127.0.0.1:PORT/dns-query/<view>` (the name percent-encoded).
+    pub fn url_for(&self, view: &str) -> String {
+        self.state.view_or_new(view);
+        let mut url = self.base_url.clone();
+        // An http URL always has path segments.
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.push(view);
+        }
+        url.to_string()
+    }
+
+    /// The view called `name`, created (honest, no overrides) if needed.
+    pub fn view(&self, name: &str) -> ViewHandle {
+        self.state.view_or_new(name)
+    }
+
+    /// The view served at `/dns-query`.
+    pub fn default_view(&self) -> ViewHandle {
+        self.view(DEFAULT_VIEW)
+    }
+
+    /// The base world every view starts from.
+    pub fn world(&self) -> &DnsWorld {
+        &self.state.world
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(self) {
+        self.server.stop().await;
+    }
+}
+
+async fn default_view(
+    State(state): State<Arc<DohState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    answer(&state, DEFAULT_VIEW, &method, &uri, &headers, body).await
+}
+
+async fn named_view(
+    State(state): State<Arc<DohState>>,
+    Path(view): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    answer(&state, &view, &method, &uri, &headers, body).await
+}
+
+async fn answer(
+    state: &DohState,
+    view: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(view) = state.view(view) else {
+        return (StatusCode::NOT_FOUND, format!("no view {view:?}\n")).into_response();
+    };
+    let query = match query_wire(method, uri, headers, body) {
+        Ok(query) => query,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let message = match Message::from_vec(&query) {
+        Ok(message) => message,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("not a DNS message: {e}\n")).into_response();
+        }
+    };
+    let [question] = message.queries.as_slice() else {
+        return dns_response(&query, ResponseCode::FormErr, Vec::new(), false, false);
+    };
+    let (qname, qtype) = (question.name().to_lowercase(), question.query_type());
+
+    let fault = view.record_question(&qname, qtype);
+    match fault {
+        Some(Fault::Delay(delay)) => {
+            if !state.stop.sleep(delay.min(MAX_DELAY)).await {
+                return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            }
+        }
+        Some(Fault::Timeout) => {
+            state.stop.sleep(MAX_DELAY).await;
+            return StatusCode::GATEWAY_TIMEOUT.into_response();
+        }
+        Some(Fault::Malformed) => return dns_body(garbage(&query)),
+        Some(Fault::HttpStatus(code)) => {
+            return StatusCode::from_u16(code)
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+                .into_response();
+        }
+        Some(Fault::Rcode(_) | Fault::Truncated) | None => {}
+    }
+    let resolution = view.resolve(&state.world, &qname, qtype);
+    dns_response(
+        &query,
+        resolution.rcode,
+        resolution.answers,
+        resolution.authentic_data,
+        fault == Some(Fault::Truncated),
+    )
+}
+
+/// The DNS query of a DoH request, or the HTTP rejection.
+fn query_wire(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Vec<u8>, (StatusCode, String)> {
+    if method == Method::GET {
+        let url = url::Url::parse(&format!("http://doh.invalid{uri}"))
+            .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad URL: {e}\n")))?;
+        return get_url_message(&url).map_err(|e| (StatusCode::BAD_REQUEST, format!("{e}\n")));
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| value.split(';').next().unwrap_or_default().trim());
+    match content_type {
+        Some(media) if media.eq_ignore_ascii_case(DNS_MESSAGE_MEDIA_TYPE) => Ok(body.to_vec()),
+        _ => Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("POST needs content-type {DNS_MESSAGE_MEDIA_TYPE}\n"),
+        )),
+    }
+}
+
+fn dns_response(
+    query: &[u8],
+    rcode: ResponseCode,
+    answers: Vec<hickory_proto::rr::Record>,
+    authentic_data: bool,
+    truncated: bool,
+) -> Response {
+    let encoded = mpic_core::dns::response_message(query, rcode, answers, authentic_data).and_then(
+        |mut message| {
+            message.metadata.truncation = truncated;
+            message
+                .to_vec()
+                .map_err(|e| mpic_core::network::DnsError::Malformed(format!("cannot encode: {e}")))
+        },
+    );
+    match encoded {
+        Ok(wire) => dns_body(wire),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("fixture cannot answer: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+fn dns_body(wire: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, DNS_MESSAGE_MEDIA_TYPE)], wire).into_response()
+}
+
+/// Bytes that start like a response to `query` (its id) but cannot be
+/// decoded: a header claiming records that are not there.
+fn garbage(query: &[u8]) -> Vec<u8> {
+    let mut bytes = query.get(..2).unwrap_or(&[0, 0]).to_vec();
+    bytes.extend_from_slice(&[0x81, 0x80, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    bytes
+}

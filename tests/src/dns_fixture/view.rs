@@ -1,0 +1,289 @@
+//! One view: what one perspective's resolver sees. Overrides set by a test
+//! at run time, and a count of the questions asked.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{Name, Record, RecordType};
+
+use super::resolution::{Resolution, ViewOfWorld};
+use super::world::{DnsWorld, RecordTable};
+use super::zone_text::parse_records;
+use super::{DnsFixtureError, parse_name};
+
+/// How a view misbehaves for a name, instead of answering honestly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// This rcode with no records (SERVFAIL, REFUSED, NXDOMAIN, ...), AD=0.
+    /// Also fails questions whose alias chain reaches the name.
+    Rcode(ResponseCode),
+    /// The honest answer, after this delay (at most
+    /// [`super::MAX_DELAY`]).
+    Delay(Duration),
+    /// No answer: the request is held until the client gives up, the server
+    /// stops, or [`super::MAX_DELAY`] passes (then HTTP 504).
+    Timeout,
+    /// The honest answer with the TC bit set.
+    Truncated,
+    /// HTTP 200 with the DNS media type and bytes that are not a DNS
+    /// message.
+    Malformed,
+    /// This HTTP status with an empty body.
+    HttpStatus(u16),
+}
+
+impl Fault {
+    /// Faults that decide the DNS answer (rather than how it travels).
+    fn rcode(&self) -> Option<ResponseCode> {
+        match self {
+            Fault::Rcode(rcode) => Some(*rcode),
+            _ => None,
+        }
+    }
+}
+
+/// A view's state, shared by its handles and the server.
+#[derive(Debug, Default)]
+pub(crate) struct ViewState {
+    overlay: RecordTable,
+    /// By name, then type (`None`: every type).
+    faults: BTreeMap<(Name, Option<RecordType>), Fault>,
+    authentic_data: BTreeMap<Name, bool>,
+    /// By name (lower case, no trailing dot) and type.
+    counts: BTreeMap<(String, RecordType), usize>,
+}
+
+/// A handle on one view of a [`super::DohServer`]. Clones share the view.
+///
+/// Names may be given with or without the trailing dot, in any case.
+#[derive(Debug, Clone)]
+pub struct ViewHandle {
+    name: String,
+    state: Arc<Mutex<ViewState>>,
+}
+
+impl ViewHandle {
+    pub(crate) fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            state: Arc::default(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, ViewState> {
+        // A test that panicked while holding the lock left consistent data:
+        // every update is a single map operation.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The view's name, as in its URL.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Replaces the RRset `rtype` at `name` in this view (poisoning it).
+    /// Empty `records` hide the RRset: NODATA, or NXDOMAIN if nothing else
+    /// is at or below the name.
+    pub fn override_answer(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        records: Vec<Record>,
+    ) -> Result<(), DnsFixtureError> {
+        let name = parse_name(name)?;
+        self.state().overlay.replace(name, rtype, records);
+        Ok(())
+    }
+
+    /// Replaces, in this view, every RRset that `text` (master-file text,
+    /// absolute owner names unless it sets `$ORIGIN`; TTL required) has
+    /// records for, e.g. `"victim.example. 60 IN A 127.0.0.2"`.
+    pub fn override_text(&self, text: &str) -> Result<(), DnsFixtureError> {
+        let mut rrsets: BTreeMap<(Name, RecordType), Vec<Record>> = BTreeMap::new();
+        for record in parse_records(text)? {
+            rrsets
+                .entry((record.name.to_lowercase(), record.record_type()))
+                .or_default()
+                .push(record);
+        }
+        let mut state = self.state();
+        for ((name, rtype), records) in rrsets {
+            state.overlay.replace(name, rtype, records);
+        }
+        Ok(())
+    }
+
+    /// Hides the RRset `rtype` at `name` in this view.
+    pub fn remove_rrset(&self, name: &str, rtype: RecordType) -> Result<(), DnsFixtureError> {
+        self.override_answer(name, rtype, Vec::new())
+    }
+
+    /// Makes questions about `name` (of `rtype`, or of every type for
+    /// `None`) fail with `fault`. A type-specific fault wins.
+    pub fn set_fault(
+        &self,
+        name: &str,
+        rtype: Option<RecordType>,
+        fault: Fault,
+    ) -> Result<(), DnsFixtureError> {
+        if let Fault::HttpStatus(code) = fault
+            && axum::http::StatusCode::from_u16(code).is_err()
+        {
+            return Err(DnsFixtureError::InvalidStatus(code));
+        }
+        let name = parse_name(name)?;
+        self.state().faults.insert((name, rtype), fault);
+        Ok(())
+    }
+
+    /// Removes a fault set by [`ViewHandle::set_fault`].
+    pub fn clear_fault(
+        &self,
+        name: &str,
+        rtype: Option<RecordType>,
+    ) -> Result<(), DnsFixtureError> {
+        let name = parse_name(name)?;
+        self.state().faults.remove(&(name, rtype));
+        Ok(())
+    }
+
+    /// SERVFAIL for every question about `name`.
+    pub fn servfail(&self, name: &str) -> Result<(), DnsFixtureError> {
+        self.set_fault(name, None, Fault::Rcode(ResponseCode::ServFail))
+    }
+
+    /// REFUSED for every question about `name`.
+    pub fn refused(&self, name: &str) -> Result<(), DnsFixtureError> {
+        self.set_fault(name, None, Fault::Rcode(ResponseCode::Refused))
+    }
+
+    /// NXDOMAIN for every question about `name`.
+    pub fn nxdomain(&self, name: &str) -> Result<(), DnsFixtureError> {
+        self.set_fault(name, None, Fault::Rcode(ResponseCode::NXDomain))
+    }
+
+    /// Never answer questions about `name` (see [`Fault::Timeout`]).
+    pub fn timeout(&self, name: &str) -> Result<(), DnsFixtureError> {
+        self.set_fault(name, None, Fault::Timeout)
+    }
+
+    /// Answer questions about `name` after `delay`.
+    pub fn delay(&self, name: &str, delay: Duration) -> Result<(), DnsFixtureError> {
+        self.set_fault(name, None, Fault::Delay(delay))
+    }
+
+    /// Set TC on answers about `name`.
+    pub fn truncated(&self, name: &str) -> Result<(), DnsFixtureError> {
+        self.set_fault(name, None, Fault::Truncated)
+    }
+
+    /// Answer questions about `name` with garbage.
+    pub fn malformed(&self, name: &str) -> Result<(), DnsFixtureError> {
+        self.set_fault(name, None, Fault::Malformed)
+    }
+
+    /// Answer questions about `name` with HTTP `status`.
+    pub fn http_status(&self, name: &str, status: u16) -> Result<(), DnsFixtureError> {
+        self.set_fault(name, None, Fault::HttpStatus(status))
+    }
+
+    /// Forces the AD flag of answers to questions about `name` (`None`:
+    /// as the zones say), as a lying or broken resolver would.
+    pub fn force_authentic_data(
+        &self,
+        name: &str,
+        authentic_data: Option<bool>,
+    ) -> Result<(), DnsFixtureError> {
+        let name = parse_name(name)?;
+        let mut state = self.state();
+        match authentic_data {
+            Some(ad) => state.authentic_data.insert(name, ad),
+            None => state.authentic_data.remove(&name),
+        };
+        Ok(())
+    }
+
+    /// Removes every override and fault; counts stay.
+    pub fn clear_overrides(&self) {
+        let mut state = self.state();
+        state.overlay.clear();
+        state.faults.clear();
+        state.authentic_data.clear();
+    }
+
+    /// How many questions for `rtype` at `name` this view received.
+    pub fn query_count(&self, name: &str, rtype: RecordType) -> usize {
+        self.state()
+            .counts
+            .get(&(count_key(name), rtype))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// How many questions about `name`, of any type, this view received.
+    pub fn name_query_count(&self, name: &str) -> usize {
+        let key = count_key(name);
+        self.state()
+            .counts
+            .iter()
+            .filter(|((owner, _), _)| *owner == key)
+            .map(|(_, count)| count)
+            .sum()
+    }
+
+    /// How many questions this view received.
+    pub fn total_queries(&self) -> usize {
+        self.state().counts.values().sum()
+    }
+
+    /// Every (name, type) asked with its count; names lower case without
+    /// the trailing dot.
+    pub fn query_counts(&self) -> BTreeMap<(String, RecordType), usize> {
+        self.state().counts.clone()
+    }
+
+    /// Forgets the counts.
+    pub fn reset_counts(&self) {
+        self.state().counts.clear();
+    }
+
+    /// Counts a question and returns the fault for it, if any.
+    pub(crate) fn record_question(&self, name: &Name, rtype: RecordType) -> Option<Fault> {
+        let mut state = self.state();
+        *state
+            .counts
+            .entry((mpic_core::dns::name_text(name), rtype))
+            .or_default() += 1;
+        fault_for(&state, name, rtype).cloned()
+    }
+
+    /// The answer this view gives.
+    pub(crate) fn resolve(&self, world: &DnsWorld, name: &Name, rtype: RecordType) -> Resolution {
+        let state = self.state();
+        let view = ViewOfWorld {
+            world,
+            overlay: &state.overlay,
+        };
+        let mut resolution = view.resolve(name, rtype, |at| {
+            fault_for(&state, at, rtype).and_then(Fault::rcode)
+        });
+        if let Some(ad) = state.authentic_data.get(&name.to_lowercase()) {
+            resolution.authentic_data = *ad;
+        }
+        resolution
+    }
+}
+
+fn fault_for<'a>(state: &'a ViewState, name: &Name, rtype: RecordType) -> Option<&'a Fault> {
+    let name = name.to_lowercase();
+    state
+        .faults
+        .get(&(name.clone(), Some(rtype)))
+        .or_else(|| state.faults.get(&(name, None)))
+}
+
+fn count_key(name: &str) -> String {
+    name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
+}

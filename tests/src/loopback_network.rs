@@ -1,0 +1,170 @@
+//! A native [`Network`] for running mpic-core's checks against the loopback
+//! fixtures, one per perspective: DNS through the perspective's DoH view,
+//! and HTTP to whatever address that same view gives for the host. So a
+//! view that hijacks a name also hijacks the HTTP fetches to it, as a BGP
+//! or DNS hijack would for a real perspective.
+
+use std::error::Error;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+use mpic_core::doh::{DohClient, DohMethod};
+use mpic_core::network::{
+    DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, MaybeSend, Network,
+};
+use reqwest::header::{CONTENT_TYPE, LOCATION};
+
+use crate::doh_client::{DohClientError, ReqwestDohTransport, loopback_doh_client};
+
+type Doh = Arc<DohClient<ReqwestDohTransport>>;
+
+/// What one perspective sees: its DoH view for names, plain HTTP (no
+/// redirects followed, no proxy) for fetches.
+#[derive(Debug, Clone)]
+pub struct LoopbackNetwork {
+    doh: Doh,
+    http: reqwest::Client,
+}
+
+impl LoopbackNetwork {
+    /// Resolves through the DoH URL `doh_url` (a fixture view's URL) with
+    /// POST.
+    pub fn new(doh_url: &str) -> Result<Self, DohClientError> {
+        Self::with_method(doh_url, DohMethod::Post)
+    }
+
+    /// Like [`LoopbackNetwork::new`] with the DoH method chosen.
+    pub fn with_method(doh_url: &str, method: DohMethod) -> Result<Self, DohClientError> {
+        let doh = Arc::new(loopback_doh_client(doh_url, method)?);
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(DohAddresses(Arc::clone(&doh))))
+            .build()?;
+        Ok(Self { doh, http })
+    }
+
+    /// The DoH client the network resolves with.
+    pub fn doh(&self) -> &DohClient<ReqwestDohTransport> {
+        &self.doh
+    }
+}
+
+impl Network for LoopbackNetwork {
+    fn dns(
+        &self,
+        name: &str,
+        rtype: RecordType,
+    ) -> impl Future<Output = Result<DnsAnswer, DnsError>> + MaybeSend {
+        self.doh.query(name, rtype)
+    }
+
+    fn http_get(
+        &self,
+        url: &url::Url,
+        limits: &HttpLimits,
+    ) -> impl Future<Output = Result<HttpResponse, HttpError>> + MaybeSend {
+        let client = self.http.clone();
+        let url = url.clone();
+        let limits = *limits;
+        async move {
+            let deadline = Duration::from_millis(limits.timeout_ms);
+            match tokio::time::timeout(deadline, fetch(&client, url, limits)).await {
+                Ok(result) => result,
+                Err(_) => Err(HttpError::Timeout),
+            }
+        }
+    }
+}
+
+async fn fetch(
+    client: &reqwest::Client,
+    url: url::Url,
+    limits: HttpLimits,
+) -> Result<HttpResponse, HttpError> {
+    let mut response = client.get(url.clone()).send().await.map_err(http_error)?;
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|value: &reqwest::header::HeaderValue| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    let location = header(LOCATION);
+    let content_type = header(CONTENT_TYPE);
+    let status = response.status().as_u16();
+    let mut body = Vec::new();
+    let mut body_truncated = false;
+    while let Some(chunk) = response.chunk().await.map_err(http_error)? {
+        let room = limits.max_body_bytes - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            body_truncated = true;
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(HttpResponse {
+        url: url.to_string(),
+        status,
+        location,
+        content_type,
+        body,
+        body_truncated,
+    })
+}
+
+fn http_error(error: reqwest::Error) -> HttpError {
+    let detail = error_chain(&error);
+    if error.is_timeout() {
+        HttpError::Timeout
+    } else if error.is_connect() {
+        HttpError::Connect(detail)
+    } else {
+        HttpError::Protocol(detail)
+    }
+}
+
+/// An error with its causes: reqwest's own message rarely says what failed.
+fn error_chain(error: &dyn Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Host addresses for reqwest, from the view's A records (the fixtures are
+/// IPv4 loopback only, so AAAA is not asked).
+struct DohAddresses(Doh);
+
+impl reqwest::dns::Resolve for DohAddresses {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let doh = Arc::clone(&self.0);
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let answer = doh.query(&host, RecordType::A).await?;
+            if answer.rcode != ResponseCode::NoError {
+                return Err(format!("{host}: the view answered {:?}", answer.rcode).into());
+            }
+            let addrs: Vec<SocketAddr> = answer
+                .records
+                .iter()
+                .filter_map(mpic_core::dns::ip_addr)
+                .map(|ip| SocketAddr::new(ip, 0))
+                .collect();
+            if addrs.is_empty() {
+                return Err(format!("{host}: no A records").into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
+            Ok(addrs)
+        })
+    }
+}
