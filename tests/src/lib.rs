@@ -8,8 +8,10 @@ pub mod http_fixture;
 pub mod keys;
 pub mod loopback_network;
 pub mod loopback_server;
+pub mod perspective_client;
 pub mod tcp_sink;
 pub mod workerd;
+pub mod world;
 
 use std::path::PathBuf;
 

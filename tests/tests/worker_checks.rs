@@ -1,0 +1,155 @@
+//! Six real workerd perspectives (different ids, RIRs, keys and resolver
+//! views) run CAA, http-01 and dns-01 checks against loopback fixtures and
+//! answer with reports that verify. One perspective's view is poisoned for
+//! each check, and exactly that perspective reports what the attacker shows.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use futures_util::future::join_all;
+use mpic_core::check::key_authorization_digest;
+use mpic_core::perspective::{CheckCall, CheckObservation};
+use mpic_core::report::Verdict;
+use mpic_tests::http_fixture::acme_challenge_path;
+use mpic_tests::perspective_client;
+use mpic_tests::world::{SIX_SITES, World};
+
+const TOKEN: &str = "tok-Aa09_-";
+const KEY_AUTHORIZATION: &str = "tok-Aa09_-.thumb-Xy_12";
+
+fn zones() -> String {
+    let digest =
+        data_encoding::BASE64URL_NOPAD.encode(&key_authorization_digest(KEY_AUTHORIZATION));
+    format!(
+        r#"
+$TTL 60
+$ORIGIN example.
+@ SOA ns hostmaster 1 7200 3600 1209600 300
+@ NS ns
+ns A 127.0.0.1
+victim A 127.0.0.1
+victim CAA 0 issue "ca.example"
+_acme-challenge.victim TXT "{digest}"
+"#
+    )
+}
+
+fn check_call(perspective_id: &str, check: serde_json::Value) -> CheckCall {
+    let json = serde_json::json!({"perspective_id": perspective_id, "attempt": 1, "check": check});
+    serde_json::from_value(json).unwrap()
+}
+
+/// Runs `check` at every perspective; returns (id, verdict, reason) in site order.
+async fn run_everywhere(world: &World, check: serde_json::Value) -> Vec<(String, Verdict, String)> {
+    let check = &check;
+    let calls = world.perspectives.iter().map(|p| {
+        let call = check_call(p.site.id, check.clone());
+        async move {
+            let verified = perspective_client::call(&p.url(), &p.key.verifying_key(), &call)
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}\nlog:\n{}", p.site.id, p.process.log()));
+            // The report states who and where, as configured, and which resolver.
+            assert_eq!(verified.body.perspective_id, p.site.id);
+            assert_eq!(verified.body.rir, p.site.rir);
+            assert_eq!(verified.body.resolvers, vec![p.doh_url.clone()]);
+            assert!(verified.body.started_at_ms <= verified.body.finished_at_ms);
+            let kind = match &verified.observed {
+                CheckObservation::Caa(_) => "caa",
+                CheckObservation::Dcv(_) => "dcv",
+                CheckObservation::NotRun { .. } => "not_run",
+            };
+            assert_eq!(
+                kind,
+                check["check_type"].as_str().unwrap(),
+                "{}",
+                verified.body.reason
+            );
+            (
+                p.site.id.to_string(),
+                verified.body.verdict,
+                verified.body.reason,
+            )
+        }
+    });
+    join_all(calls).await
+}
+
+fn assert_only_poisoned_fails(results: &[(String, Verdict, String)], poisoned: &str, check: &str) {
+    for (id, verdict, reason) in results {
+        let want = if id == poisoned {
+            Verdict::Fail
+        } else {
+            Verdict::Pass
+        };
+        assert_eq!(*verdict, want, "{check} at {id}: {reason}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn six_perspectives_check_caa_http01_and_dns01() {
+    let world = World::start(&zones(), &SIX_SITES).await.unwrap();
+    let path = acme_challenge_path(TOKEN);
+    world
+        .honest_http
+        .serve_body(&path, KEY_AUTHORIZATION)
+        .unwrap();
+    world
+        .attacker_http
+        .serve_body(&path, "tok-Aa09_-.attacker-key")
+        .unwrap();
+
+    // CAA: one view sees a record naming another CA.
+    world
+        .perspective("sa-east")
+        .unwrap()
+        .view
+        .override_text(r#"victim.example. 60 IN CAA 0 issue "evil-ca.example""#)
+        .unwrap();
+    let caa = serde_json::json!({
+        "check_type": "caa",
+        "domain_or_ip_target": "victim.example",
+        "caa_check_parameters": {"caa_domains": ["ca.example"]},
+    });
+    let results = run_everywhere(&world, caa).await;
+    assert_only_poisoned_fails(&results, "sa-east", "caa");
+
+    // http-01: one view resolves the victim to the attacker's server.
+    world
+        .perspective("eu-west")
+        .unwrap()
+        .view
+        .override_text("victim.example. 60 IN A 127.0.0.2")
+        .unwrap();
+    let http01 = serde_json::json!({
+        "check_type": "dcv",
+        "domain_or_ip_target": "victim.example",
+        "dcv_check_parameters": {
+            "validation_method": "acme-http-01",
+            "token": TOKEN,
+            "key_authorization": KEY_AUTHORIZATION,
+        },
+    });
+    let results = run_everywhere(&world, http01).await;
+    assert_only_poisoned_fails(&results, "eu-west", "http-01");
+    assert_eq!(
+        world.attacker_http.request_count(&path),
+        1,
+        "only the poisoned perspective reached the attacker"
+    );
+    assert_eq!(world.honest_http.request_count(&path), 5);
+
+    // dns-01: one view sees the attacker's TXT.
+    world
+        .perspective("ap-southeast")
+        .unwrap()
+        .view
+        .override_text(r#"_acme-challenge.victim.example. 60 IN TXT "attacker-value""#)
+        .unwrap();
+    let digest =
+        data_encoding::BASE64URL_NOPAD.encode(&key_authorization_digest(KEY_AUTHORIZATION));
+    let dns01 = serde_json::json!({
+        "check_type": "dcv",
+        "domain_or_ip_target": "victim.example",
+        "dcv_check_parameters": {"validation_method": "acme-dns-01", "key_authorization_hash": digest},
+    });
+    let results = run_everywhere(&world, dns01).await;
+    assert_only_poisoned_fails(&results, "ap-southeast", "dns-01");
+}
