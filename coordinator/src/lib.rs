@@ -158,10 +158,10 @@ impl<T: PerspectiveTransport> Coordinator<T> {
     }
 }
 
-/// One line per decision with the BR 5.4.1 items: for each attempt, each
-/// perspective's id and result, the identifier checked, and the quorum result.
-fn log_decision(decision: &Decision) {
-    let attempts = decision
+/// For each attempt, its quorum result and each perspective's id and result:
+/// `attempt 1 5/6 [cf-fra=corroborated cf-sin=not_corroborated:timeout ...]`.
+fn attempts_summary(decision: &Decision) -> String {
+    decision
         .attempts
         .iter()
         .map(|a| {
@@ -174,7 +174,13 @@ fn log_decision(decision: &Decision) {
             format!("attempt {} {} [{results}]", a.attempt, a.quorum_result())
         })
         .collect::<Vec<_>>()
-        .join("; ");
+        .join("; ")
+}
+
+/// One line per decision with the BR 5.4.1 items: the identifier checked,
+/// and for each attempt each perspective's id and result and the quorum
+/// result.
+fn log_decision(decision: &Decision) {
     tracing::info!(
         target: "mpic::decision",
         identifier = %decision.target,
@@ -182,7 +188,7 @@ fn log_decision(decision: &Decision) {
         is_valid = decision.is_valid,
         quorum = %decision.quorum,
         attempt_count = decision.attempts.len(),
-        attempts = %attempts,
+        attempts = %attempts_summary(decision),
         reasons = %decision.reasons.join("; "),
         "MPIC decision"
     );

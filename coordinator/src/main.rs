@@ -29,7 +29,8 @@ const EXIT_ERROR: u8 = 2;
     long_about = "Multi-Perspective Issuance Corroboration coordinator (CA/B Forum BR 3.2.2.9).\n\n\
         Sends each check to a cohort of remote perspectives, verifies their signed reports \
         and applies the BR quorum.\n\n\
-        Exit codes: 0 valid, 1 not corroborated, 2 usage, configuration or internal error."
+        Exit codes: 0 valid, 1 not corroborated, 2 usage, configuration or internal error.",
+    after_help = "Example:\n  mpic keygen --out coordinator && mpic config check --config mpic.toml"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -46,7 +47,10 @@ enum Command {
         mpic keygen --api-key            # print an API key and the key_sha256 for [[api.client]]")]
     Keygen(KeygenArgs),
     /// Work with the configuration file.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  mpic config check --config mpic.toml"
+    )]
     Config(ConfigCommand),
     /// Corroborate one check from the command line (not implemented yet).
     #[command(after_help = "Example:\n  \
@@ -98,8 +102,19 @@ struct CheckArgs {
     request: Option<String>,
 }
 
+/// Logs to stderr; `RUST_LOG` overrides the default (`info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let result = match cli.command {
         Command::Keygen(args) => keygen(&args).map(|()| ExitCode::SUCCESS),
         Command::Config(ConfigCommand::Check(args)) => Ok(config_check(&args.config)),

@@ -171,3 +171,49 @@ async fn an_impossible_cohort_is_refused_at_construction() {
         Err(CohortError::NoValidCohort { .. })
     ));
 }
+
+#[tokio::test]
+async fn the_decision_log_line_has_the_br_5_4_1_items() {
+    let six = ["iad", "lax", "fra", "lhr", "sin", "syd"];
+    let fakes = FakePerspectives::new().with("fra", Behaviour::Fail);
+    let mut cfg = config(places(&six), 6, Policy::Strict);
+    cfg.defaults.max_attempts = 2;
+    let c = Coordinator::new(cfg, fakes).unwrap();
+    let decision = c.check(&spec("example.com")).await;
+    assert!(!decision.is_valid);
+
+    let summary = attempts_summary(&decision);
+    let attempts: Vec<&str> = summary.split("; ").collect();
+    assert_eq!(attempts.len(), 2, "{summary}");
+    for (n, attempt) in attempts.iter().enumerate() {
+        let record = &decision.attempts[n];
+        assert!(
+            attempt.starts_with(&format!("attempt {} {} [", n + 1, record.tally)),
+            "{attempt}"
+        );
+        // Every perspective of the cohort, with its result.
+        for id in six {
+            assert!(
+                attempt.contains(&format!("{id}=")),
+                "{id} missing: {attempt}"
+            );
+        }
+        assert!(
+            attempt.contains("fra=not_corroborated:mismatch"),
+            "{attempt}"
+        );
+    }
+}
+
+#[test]
+fn a_check_can_run_on_any_tokio_worker_thread() {
+    fn assert_send<T: Send>(_: &T) {}
+    let c = Coordinator::new(
+        config(places(TWELVE), 6, Policy::Br),
+        HttpTransport::new().unwrap(),
+    )
+    .unwrap();
+    let spec = spec("example.com");
+    let future = c.check(&spec);
+    assert_send(&future);
+}
