@@ -1,2 +1,198 @@
 //! mpic-coordinator: the part a CA runs.
+//!
+//! A [`Coordinator`] takes a check ([`CheckSpec`]), picks a cohort of remote
+//! perspectives for its domain ([`cohort`]), sends each a signed request and
+//! verifies every signed report that comes back ([`fanout`]), applies BR
+//! 3.2.2.9 quorum, and retries with another cohort when quorum fails. The
+//! result is a [`Decision`] that carries its evidence: every perspective's
+//! result and signed report, for every attempt.
+//!
+//! I/O toward perspectives goes through [`PerspectiveTransport`]; the real
+//! one is [`HttpTransport`].
 #![forbid(unsafe_code)]
+
+pub mod check_call;
+pub mod clock;
+pub mod cohort;
+pub mod config;
+pub mod evidence;
+pub mod fanout;
+pub mod transport;
+
+#[cfg(test)]
+mod test_fixtures;
+
+use mpic_core::quorum::{self, Requirements};
+use tokio::time::Instant;
+
+pub use crate::check_call::{CheckCall, CheckSpec, CheckType};
+pub use crate::cohort::{Cohort, CohortError, CohortSelector};
+pub use crate::config::{Config, PerspectiveConfig};
+pub use crate::evidence::{AttemptRecord, Decision, PerspectiveResult, ResultStatus};
+pub use crate::transport::{CallError, HttpTransport, PerspectiveTransport};
+
+/// Runs checks for a CA. Cheap to share behind an `Arc`; `check` takes `&self`.
+pub struct Coordinator<T> {
+    config: Config,
+    selector: CohortSelector,
+    transport: T,
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Coordinator<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Coordinator")
+            .field("config", &self.config)
+            .field("selector", &self.selector)
+            .field("transport", &self.transport)
+            .finish()
+    }
+}
+
+impl<T: PerspectiveTransport> Coordinator<T> {
+    /// Fails only when no cohort can be formed, which a validated
+    /// configuration already excludes.
+    pub fn new(config: Config, transport: T) -> Result<Self, CohortError> {
+        let selector = CohortSelector::new(
+            &config.cohort_secret,
+            &config.perspectives,
+            config.defaults.perspective_count,
+            config.primary_location,
+        )?;
+        Ok(Self {
+            config,
+            selector,
+            transport,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Corroborates `spec`: up to `max_attempts` attempts, each with a new
+    /// cohort and new nonces, never combining results across attempts, all
+    /// within the configured deadline. Logs one line per decision.
+    pub async fn check(&self, spec: &CheckSpec) -> Decision {
+        let defaults = &self.config.defaults;
+        let deadline = Instant::now() + defaults.deadline;
+        let requirements = Requirements::for_unix_ms(clock::now_ms());
+        let mut cohorts: Vec<Cohort> = Vec::new();
+        let mut attempts: Vec<AttemptRecord> = Vec::new();
+        let mut reasons: Vec<String> = Vec::new();
+        let mut completed = true;
+
+        for attempt in 1..=defaults.max_attempts {
+            if attempt > 1 && Instant::now() >= deadline {
+                reasons.push(format!(
+                    "deadline of {} ms reached after {} attempt(s)",
+                    defaults.deadline.as_millis(),
+                    attempts.len()
+                ));
+                break;
+            }
+            let cohort = match self.selector.select(&spec.target, attempt, &cohorts) {
+                Ok(cohort) => cohort,
+                Err(e) => {
+                    reasons.push(format!("attempt {attempt}: no cohort: {e}"));
+                    completed = false;
+                    break;
+                }
+            };
+            let plan = fanout::AttemptPlan {
+                attempt,
+                members: cohort
+                    .members
+                    .iter()
+                    .filter_map(|&i| self.config.perspectives.get(i))
+                    .collect(),
+                spec,
+                signing_key: &self.config.signing_key,
+                caa_issuer_domains: &defaults.caa_issuer_domains,
+                policy: defaults.policy,
+                requirements,
+                call_timeout: defaults.call_timeout,
+                deadline,
+                max_report_age: defaults.max_report_age,
+                max_future_skew: defaults.max_future_skew,
+            };
+            let record = fanout::run_attempt(&self.transport, &plan).await;
+            cohorts.push(cohort);
+            let settled = match &record.decision {
+                quorum::Decision::Valid => true,
+                quorum::Decision::Invalid(reason) => {
+                    reasons.push(format!("attempt {attempt} ({}): {reason}", record.tally));
+                    // A cohort or policy that cannot work will not work with
+                    // another cohort either.
+                    matches!(
+                        reason,
+                        quorum::InvalidReason::TooFewPerspectives { .. }
+                            | quorum::InvalidReason::Policy { .. }
+                    )
+                }
+                quorum::Decision::Undecided => false,
+            };
+            attempts.push(record);
+            if settled {
+                break;
+            }
+        }
+
+        let last = attempts.last();
+        let is_valid = last.is_some_and(AttemptRecord::is_valid);
+        if is_valid {
+            reasons.clear();
+        }
+        let decision = Decision {
+            is_valid,
+            mpic_completed: completed,
+            target: spec.target.clone(),
+            check_type: spec.check_type,
+            quorum: last.map(AttemptRecord::quorum_result).unwrap_or_default(),
+            reasons,
+            perspective_count: self.selector.size(),
+            quorum_count: last.and_then(|a| a.required_corroborations),
+            attempts,
+        };
+        log_decision(&decision);
+        decision
+    }
+}
+
+/// For each attempt, its quorum result and each perspective's id and result:
+/// `attempt 1 5/6 [cf-fra=corroborated cf-sin=not_corroborated:timeout ...]`.
+fn attempts_summary(decision: &Decision) -> String {
+    decision
+        .attempts
+        .iter()
+        .map(|a| {
+            let results = a
+                .results
+                .iter()
+                .map(|r| format!("{}={}", r.perspective_id, r.status.summary()))
+                .collect::<Vec<_>>()
+                .join(" ");
+            format!("attempt {} {} [{results}]", a.attempt, a.quorum_result())
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// One line per decision with the BR 5.4.1 items: the identifier checked,
+/// and for each attempt each perspective's id and result and the quorum
+/// result.
+fn log_decision(decision: &Decision) {
+    tracing::info!(
+        target: "mpic::decision",
+        identifier = %decision.target,
+        check_type = decision.check_type.as_str(),
+        is_valid = decision.is_valid,
+        quorum = %decision.quorum,
+        attempt_count = decision.attempts.len(),
+        attempts = %attempts_summary(decision),
+        reasons = %decision.reasons.join("; "),
+        "MPIC decision"
+    );
+}
+
+#[cfg(test)]
+mod tests;

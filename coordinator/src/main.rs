@@ -1,1 +1,247 @@
-fn main() {}
+//! `mpic`: the coordinator's command line.
+//!
+//! Exit codes: 0 valid (or success), 1 not corroborated, 2 usage,
+//! configuration or internal error.
+#![forbid(unsafe_code)]
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use clap::{Args, Parser, Subcommand};
+use ed25519_dalek::SigningKey;
+use mpic_coordinator::config::{Config, ConfigError, Severity};
+use mpic_core::keys;
+use sha2::{Digest as _, Sha256};
+use zeroize::Zeroizing;
+
+/// Exit code for usage, configuration and internal errors.
+const EXIT_ERROR: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "mpic",
+    version,
+    about = "Multi-Perspective Issuance Corroboration coordinator (CA/B Forum BR 3.2.2.9)",
+    long_about = "Multi-Perspective Issuance Corroboration coordinator (CA/B Forum BR 3.2.2.9).\n\n\
+        Sends each check to a cohort of remote perspectives, verifies their signed reports \
+        and applies the BR quorum.\n\n\
+        Exit codes: 0 valid, 1 not corroborated, 2 usage, configuration or internal error.",
+    after_help = "Example:\n  mpic keygen --out coordinator && mpic config check --config mpic.toml"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Make a new Ed25519 key pair (or a cohort secret, or an API key).
+    #[command(after_help = "Examples:\n  \
+        mpic keygen                      # print a seed and its public key\n  \
+        mpic keygen --out coordinator    # write coordinator.seed (mode 600) and coordinator.pub\n  \
+        mpic keygen --secret             # print a cohort secret\n  \
+        mpic keygen --api-key            # print an API key and the key_sha256 for [[api.client]]")]
+    Keygen(KeygenArgs),
+    /// Work with the configuration file.
+    #[command(
+        subcommand,
+        after_help = "Example:\n  mpic config check --config mpic.toml"
+    )]
+    Config(ConfigCommand),
+    /// Corroborate one check from the command line (not implemented yet).
+    #[command(after_help = "Example:\n  \
+        mpic check --config mpic.toml --request '{\"check_type\":\"caa\",\"domain_or_ip_target\":\"example.com\"}'")]
+    Check(CheckArgs),
+    /// Serve the Open MPIC HTTP API (not implemented yet).
+    #[command(after_help = "Example:\n  mpic serve --config /etc/mpic/mpic.toml")]
+    Serve(ConfigArg),
+    /// Show the configured perspectives and probe them (not implemented yet).
+    #[command(after_help = "Example:\n  mpic perspectives --config mpic.toml")]
+    Perspectives(ConfigArg),
+}
+
+#[derive(Args)]
+struct KeygenArgs {
+    /// Write PREFIX.seed (mode 600) and PREFIX.pub instead of printing.
+    #[arg(long, value_name = "PREFIX", conflicts_with_all = ["secret", "api_key"])]
+    out: Option<PathBuf>,
+    /// Print a random cohort secret (for `cohort_secret`) instead of a key pair.
+    #[arg(long, conflicts_with = "api_key")]
+    secret: bool,
+    /// Print a random API key and its SHA-256 (for `[[api.client]] key_sha256`).
+    #[arg(long)]
+    api_key: bool,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file and print every problem (exit 2 if any error).
+    #[command(after_help = "Examples:\n  \
+        mpic config check                       # ./mpic.toml, or $MPIC_CONFIG\n  \
+        mpic config check --config /etc/mpic/mpic.toml")]
+    Check(ConfigArg),
+}
+
+#[derive(Args)]
+struct ConfigArg {
+    /// Configuration file.
+    #[arg(long, short, env = "MPIC_CONFIG", default_value = "mpic.toml")]
+    config: PathBuf,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The Open MPIC request JSON (or @FILE to read it from a file).
+    #[arg(long)]
+    request: Option<String>,
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the default (`info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Keygen(args) => keygen(&args).map(|()| ExitCode::SUCCESS),
+        Command::Config(ConfigCommand::Check(args)) => Ok(config_check(&args.config)),
+        Command::Check(_) => Ok(not_implemented("check")),
+        Command::Serve(_) => Ok(not_implemented("serve")),
+        Command::Perspectives(_) => Ok(not_implemented("perspectives")),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn not_implemented(command: &str) -> ExitCode {
+    eprintln!("mpic {command}: not implemented yet");
+    ExitCode::from(EXIT_ERROR)
+}
+
+fn random_32() -> anyhow::Result<Zeroizing<[u8; 32]>> {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    getrandom::fill(bytes.as_mut_slice())
+        .map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
+    Ok(bytes)
+}
+
+fn keygen(args: &KeygenArgs) -> anyhow::Result<()> {
+    if args.secret {
+        let secret = random_32()?;
+        println!(
+            "{}",
+            Zeroizing::new(STANDARD.encode(secret.as_slice())).as_str()
+        );
+        return Ok(());
+    }
+    if args.api_key {
+        let key = random_32()?;
+        let key_text = Zeroizing::new(URL_SAFE_NO_PAD.encode(key.as_slice()));
+        let hash = Sha256::digest(key_text.as_bytes());
+        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        println!("api key:    {}", key_text.as_str());
+        println!("key_sha256: {hex}");
+        return Ok(());
+    }
+    let seed = random_32()?;
+    let key = SigningKey::from_bytes(&seed);
+    let seed_text = keys::format_signing_key(&key);
+    let public_text = keys::format_verifying_key(&key.verifying_key());
+    match &args.out {
+        None => {
+            println!("{}", seed_text.as_str());
+            println!("{public_text}");
+        }
+        Some(prefix) => {
+            let seed_path = with_suffix(prefix, "seed");
+            let public_path = with_suffix(prefix, "pub");
+            write_secret(&seed_path, seed_text.as_bytes())?;
+            std::fs::write(&public_path, format!("{public_text}\n"))
+                .with_context(|| format!("writing {}", public_path.display()))?;
+            println!(
+                "wrote {} and {}",
+                seed_path.display(),
+                public_path.display()
+            );
+            println!("{public_text}");
+        }
+    }
+    Ok(())
+}
+
+fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
+    let mut name = prefix.as_os_str().to_owned();
+    name.push(".");
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Creates `path` readable by its owner only; refuses to overwrite.
+fn write_secret(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
+    file.write_all(contents)
+        .and_then(|()| file.write_all(b"\n"))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn config_check(path: &Path) -> ExitCode {
+    match Config::load(path) {
+        Ok(config) => {
+            for warning in &config.warnings {
+                println!("{warning}");
+            }
+            println!(
+                "{}: OK ({} perspectives, {} per attempt, {} warning(s))",
+                path.display(),
+                config.perspectives.len(),
+                config.defaults.perspective_count,
+                config.warnings.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(ConfigError::Invalid { path, problems }) => {
+            for problem in &problems.0 {
+                println!("{problem}");
+            }
+            let errors = problems
+                .0
+                .iter()
+                .filter(|p| p.severity == Severity::Error)
+                .count();
+            eprintln!("{}: {errors} error(s)", path.display());
+            ExitCode::from(EXIT_ERROR)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

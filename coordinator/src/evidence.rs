@@ -1,0 +1,137 @@
+//! What a check decided and why: every perspective's result with the signed
+//! report it sent, per attempt, so a decision can be audited later (BR 5.4.1).
+
+use mpic_core::quorum::{self, NonCorroboration, Tally};
+use mpic_core::report::{ReportBody, SignedReport};
+use mpic_core::rir::Rir;
+use serde::{Deserialize, Serialize};
+
+use crate::check_call::CheckType;
+
+/// Why a perspective that was asked has no result.
+pub const CANCELLED_DETAIL: &str = "cancelled: decision already certain";
+
+/// Where one perspective ended up in one attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ResultStatus {
+    /// A verified report with verdict `pass`.
+    Corroborated,
+    /// No report, a report that did not verify, or a verdict other than `pass`.
+    NotCorroborated { reason: NonCorroboration },
+    /// Still pending when quorum became certain; its call was dropped (the
+    /// result's `detail` says [`CANCELLED_DETAIL`]).
+    Cancelled,
+}
+
+impl ResultStatus {
+    /// Short form for log lines: `corroborated`, `not_corroborated:timeout`,
+    /// `cancelled`.
+    pub fn summary(&self) -> String {
+        match self {
+            ResultStatus::Corroborated => "corroborated".into(),
+            ResultStatus::Cancelled => "cancelled".into(),
+            ResultStatus::NotCorroborated { reason } => {
+                let kind = serde_json::to_value(reason)
+                    .ok()
+                    .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
+                    .unwrap_or_else(|| "unknown".into());
+                format!("not_corroborated:{kind}")
+            }
+        }
+    }
+}
+
+/// One perspective's part in one attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PerspectiveResult {
+    pub perspective_id: String,
+    /// From configuration (what quorum counted), not from the report.
+    pub rir: Rir,
+    pub region: String,
+    #[serde(flatten)]
+    pub status: ResultStatus,
+    /// Human-readable explanation (the full error, or the report's reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Time from sending to the answer, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elapsed_ms: Option<u64>,
+    /// The report as received, verified or not (evidence either way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<SignedReport>,
+    /// The report's contents, present only when it verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<ReportBody>,
+}
+
+/// One attempt: one cohort, one set of nonces, one quorum decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    /// 1 for the first.
+    pub attempt: u32,
+    /// Perspective ids, in the order asked.
+    pub cohort: Vec<String>,
+    pub decision: quorum::Decision,
+    /// Counts when the decision was made; `pending` are the cancelled ones.
+    pub tally: Tally,
+    /// Corroborations this attempt needed, when the policy could apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_corroborations: Option<usize>,
+    /// In cohort order.
+    pub results: Vec<PerspectiveResult>,
+}
+
+impl AttemptRecord {
+    pub fn is_valid(&self) -> bool {
+        self.decision == quorum::Decision::Valid
+    }
+
+    /// BR 5.4.1 quorum result, e.g. `5/6`.
+    pub fn quorum_result(&self) -> String {
+        self.tally.to_string()
+    }
+}
+
+/// The outcome of a whole check, every attempt included.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Quorum met in some attempt. Never true without that attempt's verified
+    /// reports in `attempts`.
+    pub is_valid: bool,
+    /// False when the coordinator itself failed (no cohort could be chosen).
+    pub mpic_completed: bool,
+    pub target: String,
+    pub check_type: CheckType,
+    /// BR 5.4.1 quorum result of the last attempt, e.g. `5/6`.
+    pub quorum: String,
+    /// Why the check is not valid; empty when it is.
+    pub reasons: Vec<String>,
+    /// Perspectives per attempt.
+    pub perspective_count: usize,
+    /// Corroborations required in the last attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum_count: Option<usize>,
+    /// In order; the last one decided.
+    pub attempts: Vec<AttemptRecord>,
+}
+
+impl Decision {
+    /// The attempt that decided (Open MPIC `perspectives`).
+    pub fn final_attempt(&self) -> Option<&AttemptRecord> {
+        self.attempts.last()
+    }
+
+    /// The attempts before it (Open MPIC `previous_attempt_results`).
+    pub fn previous_attempts(&self) -> &[AttemptRecord] {
+        match self.attempts.split_last() {
+            Some((_, previous)) => previous,
+            None => &[],
+        }
+    }
+
+    /// Open MPIC `attempt_count`.
+    pub fn attempt_count(&self) -> usize {
+        self.attempts.len()
+    }
+}

@@ -1,0 +1,187 @@
+//! How a signed request reaches a perspective and its signed report comes
+//! back: the [`PerspectiveTransport`] trait and its HTTPS implementation.
+//!
+//! A transport only moves bytes; it never judges a report. Whatever it
+//! returns, the fan-out verifies it against what the coordinator expects.
+
+use std::future::Future;
+use std::time::Duration;
+
+use mpic_core::quorum::NonCorroboration;
+use mpic_core::report::SignedReport;
+use mpic_core::request_auth::RequestEnvelope;
+use tokio::time::Instant;
+
+use crate::config::PerspectiveConfig;
+
+/// Sends one signed request to one perspective.
+pub trait PerspectiveTransport: Send + Sync {
+    /// Posts `envelope` to `perspective` and returns the report it answered
+    /// with. Must give up by `deadline` (the fan-out also enforces it).
+    fn call(
+        &self,
+        perspective: &PerspectiveConfig,
+        envelope: RequestEnvelope,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<SignedReport, CallError>> + Send;
+}
+
+/// Why no report came back. Each is a non-corroboration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    #[error("no answer before the deadline")]
+    Timeout,
+    #[error("could not connect: {0}")]
+    Connect(String),
+    #[error("perspective answered HTTP {status}: {body}")]
+    HttpStatus { status: u16, body: String },
+    #[error("perspective's answer is not a signed report: {0}")]
+    BadResponse(String),
+    #[error("transport failed: {0}")]
+    Transport(String),
+    /// The coordinator could not build the request (no randomness, a body too
+    /// large to sign): nothing was sent.
+    #[error("coordinator could not prepare the request: {0}")]
+    Prepare(String),
+}
+
+impl From<&CallError> for NonCorroboration {
+    fn from(e: &CallError) -> Self {
+        match e {
+            CallError::Timeout => NonCorroboration::Timeout,
+            CallError::BadResponse(detail) => NonCorroboration::InvalidReport {
+                detail: detail.clone(),
+            },
+            CallError::Connect(_)
+            | CallError::HttpStatus { .. }
+            | CallError::Transport(_)
+            | CallError::Prepare(_) => NonCorroboration::Unreachable {
+                detail: e.to_string(),
+            },
+        }
+    }
+}
+
+/// HTTPS to Cloudflare Workers (or plain HTTP to loopback test servers, which
+/// configuration validation alone allows), on one shared connection pool.
+#[derive(Debug, Clone)]
+pub struct HttpTransport {
+    client: reqwest::Client,
+}
+
+/// Could not build the HTTP client (TLS setup).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client: {0}")]
+pub struct HttpClientError(#[from] reqwest::Error);
+
+impl HttpTransport {
+    /// A report is a few kilobytes; this bounds what a broken or hostile
+    /// endpoint can make the coordinator read.
+    pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+    /// How much of an error body is kept for the log.
+    const ERROR_BODY_BYTES: usize = 512;
+
+    pub fn new() -> Result<Self, HttpClientError> {
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            // A redirect would send the signed request somewhere the
+            // configuration did not name.
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .user_agent(concat!("mpic-coordinator/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { client })
+    }
+
+    async fn exchange(
+        &self,
+        perspective: &PerspectiveConfig,
+        envelope: &RequestEnvelope,
+        deadline: Instant,
+    ) -> Result<SignedReport, CallError> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(CallError::Timeout);
+        }
+        let mut response = self
+            .client
+            .post(perspective.check_url.clone())
+            .json(envelope)
+            .timeout(remaining)
+            .send()
+            .await
+            .map_err(classify)?;
+        let status = response.status();
+        let limit = if status == reqwest::StatusCode::OK {
+            Self::MAX_RESPONSE_BYTES
+        } else {
+            Self::ERROR_BODY_BYTES
+        };
+        let mut body = Vec::new();
+        let mut truncated = false;
+        while let Some(chunk) = response.chunk().await.map_err(classify)? {
+            let room = limit - body.len();
+            if chunk.len() > room {
+                body.extend_from_slice(&chunk[..room]);
+                truncated = true;
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if status != reqwest::StatusCode::OK {
+            return Err(CallError::HttpStatus {
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&body).into_owned(),
+            });
+        }
+        if truncated {
+            return Err(CallError::BadResponse(format!(
+                "response is larger than {} bytes",
+                Self::MAX_RESPONSE_BYTES
+            )));
+        }
+        SignedReport::from_json(&body).map_err(|e| CallError::BadResponse(e.to_string()))
+    }
+}
+
+fn classify(e: reqwest::Error) -> CallError {
+    if e.is_timeout() {
+        CallError::Timeout
+    } else if e.is_connect() {
+        CallError::Connect(error_chain(&e))
+    } else {
+        CallError::Transport(error_chain(&e))
+    }
+}
+
+/// reqwest's top-level message hides the cause (TLS, DNS); keep them all.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl PerspectiveTransport for HttpTransport {
+    async fn call(
+        &self,
+        perspective: &PerspectiveConfig,
+        envelope: RequestEnvelope,
+        deadline: Instant,
+    ) -> Result<SignedReport, CallError> {
+        match tokio::time::timeout_at(deadline, self.exchange(perspective, &envelope, deadline))
+            .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(CallError::Timeout),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

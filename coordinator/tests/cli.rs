@@ -1,0 +1,117 @@
+//! The `mpic` binary as an operator runs it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Command, Output};
+
+fn mpic(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mpic"));
+    command.args(args).env_remove("MPIC_CONFIG");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[test]
+fn keygen_prints_a_seed_and_its_public_key() {
+    let output = mpic(&["keygen"], &[]);
+    assert!(output.status.success());
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let seed = mpic_core::keys::parse_signing_key(lines[0]).unwrap();
+    assert!(lines[0].starts_with("ed25519-seed:"));
+    let public = mpic_core::keys::parse_verifying_key(lines[1]).unwrap();
+    assert_eq!(seed.verifying_key(), public);
+    // Fresh randomness each time.
+    assert_ne!(stdout(&mpic(&["keygen"], &[])), text);
+}
+
+#[test]
+fn keygen_out_writes_an_owner_only_seed_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("coordinator");
+    let prefix = prefix.to_str().unwrap();
+    assert!(mpic(&["keygen", "--out", prefix], &[]).status.success());
+    let seed = std::fs::read_to_string(format!("{prefix}.seed")).unwrap();
+    let public = std::fs::read_to_string(format!("{prefix}.pub")).unwrap();
+    assert_eq!(
+        mpic_core::keys::parse_signing_key(&seed)
+            .unwrap()
+            .verifying_key(),
+        mpic_core::keys::parse_verifying_key(&public).unwrap()
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(format!("{prefix}.seed"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let again = mpic(&["keygen", "--out", prefix], &[]);
+    assert_eq!(again.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read_to_string(format!("{prefix}.seed")).unwrap(),
+        seed
+    );
+}
+
+#[test]
+fn config_check_lists_every_problem_and_exits_2() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/mpic.example.toml");
+    let seed = stdout(&mpic(&["keygen"], &[]))
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    let secret = stdout(&mpic(&["keygen", "--secret"], &[]))
+        .trim()
+        .to_owned();
+
+    let ok = mpic(
+        &["config", "check", "--config", example],
+        &[("MPIC_SIGNING_KEY", &seed), ("MPIC_COHORT_SECRET", &secret)],
+    );
+    assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
+    assert!(stdout(&ok).contains("OK (8 perspectives, 6 per attempt"));
+
+    let bad = mpic(&["config", "check", "--config", example], &[]);
+    assert_eq!(bad.status.code(), Some(2));
+    let text = stdout(&bad);
+    assert!(
+        text.contains(
+            "error: coordinator.signing_key_env: environment variable `MPIC_SIGNING_KEY` is not set"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("error: coordinator.cohort_secret_env"),
+        "{text}"
+    );
+
+    let missing = mpic(
+        &["config", "check", "--config", "/nonexistent/mpic.toml"],
+        &[],
+    );
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn unfinished_commands_say_so_and_exit_2() {
+    for command in ["check", "serve", "perspectives"] {
+        let output = mpic(&[command], &[]);
+        assert_eq!(output.status.code(), Some(2), "{command}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            stderr.contains("not implemented yet"),
+            "{command}: {stderr}"
+        );
+    }
+    assert_eq!(mpic(&["no-such-command"], &[]).status.code(), Some(2));
+}
