@@ -31,25 +31,19 @@ use crate::config::PerspectiveConfig;
 
 /// Two perspectives closer than this are not distinct (BR 1.6.1, "Network
 /// Perspective").
-pub const MIN_DISTANCE_KM: f64 = 500.0;
+pub const MIN_DISTANCE_KM: f64 = mpic_core::report::DISTINCT_PERSPECTIVES_KM;
 /// Every cohort spans at least this many RIR service regions, so that the
 /// corroborating perspectives can (BR 3.2.2.9 from 2026-03-15).
 pub const MIN_COHORT_RIRS: usize = 2;
-/// Mean Earth radius (IUGG), for the haversine formula.
-const EARTH_RADIUS_KM: f64 = 6_371.008_8;
 /// Search steps allowed per tier; ample for hundreds of perspectives, and a
 /// bound on the time a hostile or huge configuration can take.
 const SEARCH_BUDGET: usize = 1_000_000;
 /// Domain separation for the keyed hash.
 const HASH_LABEL: &[u8] = b"mpic-cohort-v1\0";
 
-/// Great-circle distance in kilometres (haversine).
+/// Great-circle distance in kilometres ([`Coordinates::distance_km`]).
 pub fn distance_km(a: Coordinates, b: Coordinates) -> f64 {
-    let (lat_a, lat_b) = (a.latitude().to_radians(), b.latitude().to_radians());
-    let half_dlat = (lat_b - lat_a) / 2.0;
-    let half_dlon = (b.longitude() - a.longitude()).to_radians() / 2.0;
-    let h = half_dlat.sin().powi(2) + lat_a.cos() * lat_b.cos() * half_dlon.sin().powi(2);
-    2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin()
+    a.distance_km(&b)
 }
 
 /// The perspectives one attempt uses: indices into the configured list.

@@ -48,6 +48,7 @@ use std::time::Duration;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use mpic_core::keys;
+use mpic_core::name::DomainName;
 use mpic_core::quorum::{CivilDate, Policy, Requirements};
 use mpic_core::report::Coordinates;
 use mpic_core::rir::Rir;
@@ -119,8 +120,9 @@ pub struct Defaults {
     pub call_timeout: Duration,
     pub deadline: Duration,
     pub max_attempts: u32,
-    /// The CA's CAA issuer domain names (lower case), sent with every check.
-    pub caa_issuer_domains: Vec<String>,
+    /// The CA's CAA issuer domain names, sent with every CAA check that
+    /// names none itself.
+    pub caa_issuer_domains: Vec<DomainName>,
     pub max_report_age: Duration,
     pub max_future_skew: Duration,
 }
@@ -678,11 +680,12 @@ impl ConfigFile {
             );
         }
         for name in &d.caa_issuer_domains {
-            let lower = name.trim().to_ascii_lowercase();
-            if let Err(why) = check_issuer_domain(&lower) {
-                problems.error(at("caa_issuer_domains"), format!("`{name}` {why}"));
-            } else if !caa_issuer_domains.contains(&lower) {
-                caa_issuer_domains.push(lower);
+            match DomainName::parse(name.trim()) {
+                Err(why) => problems.error(at("caa_issuer_domains"), format!("`{name}`: {why}")),
+                Ok(parsed) if !caa_issuer_domains.contains(&parsed) => {
+                    caa_issuer_domains.push(parsed)
+                }
+                Ok(_) => {}
             }
         }
 
@@ -1028,28 +1031,6 @@ fn check_perspective_url(text: &str) -> Result<(Url, Url), String> {
 }
 
 /// A CAA issuer domain name (RFC 8659 section 4.2): LDH labels.
-fn check_issuer_domain(name: &str) -> Result<(), &'static str> {
-    if name.is_empty() || name.len() > 253 {
-        return Err("is not a domain name (empty or longer than 253 characters)");
-    }
-    for label in name.split('.') {
-        let ldh = label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if label.is_empty()
-            || label.len() > 63
-            || !ldh
-            || label.starts_with('-')
-            || label.ends_with('-')
-        {
-            return Err(
-                "is not a domain name (labels of letters, digits and inner hyphens, as in a CAA issue property)",
-            );
-        }
-    }
-    Ok(())
-}
-
 fn parse_sha256_hex(text: &str) -> Option<[u8; 32]> {
     let text = text.trim();
     if text.len() != 64 {

@@ -17,6 +17,7 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
+use mpic_core::name::DomainName;
 use mpic_core::nonce::Nonce;
 use mpic_core::quorum::{self, NonCorroboration, Outcome, Policy, Requirements, Tally};
 use mpic_core::report::{self, Expectations, ReportBody, SignedReport, Verdict};
@@ -38,7 +39,7 @@ pub struct AttemptPlan<'a> {
     pub members: Vec<&'a PerspectiveConfig>,
     pub spec: &'a CheckSpec,
     pub signing_key: &'a SigningKey,
-    pub caa_issuer_domains: &'a [String],
+    pub caa_issuer_domains: &'a [DomainName],
     pub policy: Policy,
     pub requirements: Requirements,
     /// Per call.
@@ -65,9 +66,8 @@ fn fresh_nonce() -> Result<Nonce, CallError> {
 fn prepare(plan: &AttemptPlan<'_>, perspective: &PerspectiveConfig) -> Result<Prepared, CallError> {
     let call = CheckCall {
         perspective_id: perspective.id.clone(),
-        check: plan.spec.request.clone(),
-        caa_issuer_domains: plan.caa_issuer_domains.to_vec(),
         attempt: plan.attempt,
+        check: plan.spec.for_perspectives(plan.caa_issuer_domains),
     };
     let body = serde_json::to_vec(&call).map_err(|e| CallError::Prepare(e.to_string()))?;
     let nonce = fresh_nonce()?;

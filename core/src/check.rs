@@ -115,6 +115,16 @@ pub enum CheckType {
     Dcv,
 }
 
+impl CheckType {
+    /// The Open MPIC spelling: `caa` or `dcv`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckType::Caa => "caa",
+            CheckType::Dcv => "dcv",
+        }
+    }
+}
+
 /// A validated check request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckRequest {

@@ -108,7 +108,13 @@ fn a_good_file_loads_typed_with_defaults_filled_in() {
     assert_eq!(d.deadline, Duration::from_secs(20));
     assert_eq!(d.max_attempts, 2);
     // Lower-cased and de-duplicated.
-    assert_eq!(d.caa_issuer_domains, ["ca.example", "other-ca.example"]);
+    assert_eq!(
+        d.caa_issuer_domains
+            .iter()
+            .map(|n| n.as_str())
+            .collect::<Vec<_>>(),
+        ["ca.example", "other-ca.example"]
+    );
     assert_eq!(d.max_report_age, Duration::from_secs(60));
     assert_eq!(d.max_future_skew, Duration::from_secs(5));
     assert_eq!(config.api.listen, "127.0.0.1:9000".parse().unwrap());
@@ -357,7 +363,7 @@ fn each_mistake_is_reported_where_it_is() {
             "\"other-ca.example\"".into(),
             "\"-ca.example\"".into(),
             "defaults.caa_issuer_domains",
-            "`-ca.example` is not a domain name",
+            "`-ca.example`: label `-ca` starts or ends with a hyphen",
         ),
         (
             "more than configured",

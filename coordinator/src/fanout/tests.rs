@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mpic_core::keys;
+use mpic_core::name::DomainName;
 use mpic_core::quorum::InvalidReason;
 use mpic_core::report::{Location, Observation};
 use mpic_core::request_auth::verify_request;
@@ -153,7 +154,7 @@ impl PerspectiveTransport for FakePerspectives {
             finished_at_ms: now,
             verdict: Verdict::Pass,
             reason: "CAA permits issuance".into(),
-            observation: Observation::from_value(&call.check["domain_or_ip_target"]).unwrap(),
+            observation: Observation::from_value(&call.check.target.to_string()).unwrap(),
         };
         let mut signer = signing_key_for(&perspective.public_key);
         match behaviour {
@@ -219,7 +220,7 @@ struct Setup {
     perspectives: Vec<PerspectiveConfig>,
     spec: CheckSpec,
     key: SigningKey,
-    caa: Vec<String>,
+    caa: Vec<DomainName>,
 }
 
 impl Setup {
@@ -228,7 +229,7 @@ impl Setup {
             perspectives: places(ids),
             spec: spec(),
             key: coordinator_key(),
-            caa: vec!["ca.example".into()],
+            caa: vec![DomainName::parse("ca.example").unwrap()],
         }
     }
 
@@ -286,9 +287,18 @@ async fn all_agree_is_valid_with_verified_evidence() {
     assert_eq!(nonces.len(), 6, "nonces must differ per perspective");
     for (id, call, _) in &calls {
         assert_eq!(&call.perspective_id, id);
-        assert_eq!(call.caa_issuer_domains, ["ca.example"]);
         assert_eq!(call.attempt, 1);
-        assert_eq!(call.check, setup.spec.request);
+        assert_eq!(call.check, setup.spec.for_perspectives(&setup.caa));
+        match &call.check.parameters {
+            mpic_core::check::CheckParameters::Caa(p) => {
+                assert_eq!(
+                    p.caa_domains.as_deref(),
+                    Some(&setup.caa[..]),
+                    "configured issuers sent"
+                )
+            }
+            mpic_core::check::CheckParameters::Dcv(_) => panic!("a CAA check was sent as DCV"),
+        }
     }
 }
 
