@@ -43,10 +43,10 @@ impl CheckSpec {
     /// perspective evaluates against the same, explicit identities.
     pub fn for_perspectives(&self, caa_issuer_domains: &[DomainName]) -> CheckRequest {
         let mut request = self.request.clone();
-        if let CheckParameters::Caa(params) = &mut request.parameters {
-            if params.caa_domains.as_ref().is_none_or(Vec::is_empty) {
-                params.caa_domains = Some(caa_issuer_domains.to_vec());
-            }
+        if let CheckParameters::Caa(params) = &mut request.parameters
+            && params.caa_domains.as_ref().is_none_or(Vec::is_empty)
+        {
+            params.caa_domains = Some(caa_issuer_domains.to_vec());
         }
         request
     }
