@@ -11,6 +11,8 @@ use std::net::Ipv4Addr;
 
 use ed25519_dalek::SigningKey;
 use futures_util::future::try_join_all;
+use mpic_coordinator::config::Environment;
+use mpic_coordinator::{Config, Coordinator, HttpTransport};
 use mpic_core::report::{Coordinates, Rir};
 
 use crate::dns_fixture::{DnsWorld, DohServer, ViewHandle};
@@ -77,6 +79,29 @@ impl WorldPerspective {
     }
 }
 
+/// How the coordinator of a scenario sees the world.
+#[derive(Debug, Clone)]
+pub struct CoordinatorSetup {
+    /// `"br"` or `"strict"`.
+    pub quorum: &'static str,
+    pub max_attempts: u32,
+    pub call_timeout_ms: u64,
+    /// Perspective id -> the URL the coordinator uses instead of the real one
+    /// (a dead port, an impostor).
+    pub url_overrides: Vec<(String, String)>,
+}
+
+impl Default for CoordinatorSetup {
+    fn default() -> Self {
+        Self {
+            quorum: "br",
+            max_attempts: 1,
+            call_timeout_ms: 20_000,
+            url_overrides: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum WorldError {
     #[error("DNS fixture: {0}")]
@@ -85,6 +110,8 @@ pub enum WorldError {
     Io(#[from] std::io::Error),
     #[error("perspective: {0}")]
     Perspective(#[from] StartError),
+    #[error("coordinator: {0}")]
+    Coordinator(String),
 }
 
 /// The fixtures and the perspectives; dropping it stops them all.
@@ -117,22 +144,7 @@ impl World {
             let key = keys::perspective(u8::try_from(i + 1).unwrap_or(u8::MAX));
             let doh_url = dns.url_for(site.id);
             let view = dns.view(site.id);
-            let mut spec = PerspectiveSpec::default();
-            let vars = [
-                ("PERSPECTIVE_ID", site.id.to_string()),
-                ("RIR", site.rir.as_str().to_string()),
-                ("REGION", site.region.to_string()),
-                ("LATITUDE", site.latitude.to_string()),
-                ("LONGITUDE", site.longitude.to_string()),
-                ("DOH_RESOLVERS", doh_url.clone()),
-                ("COORDINATOR_KEYS", keys::public_text(&keys::coordinator())),
-                ("SIGNING_KEY", keys::seed_text(&key)),
-                ("MPIC_LOCAL_MODE", "loopback-fixtures".to_string()),
-                ("LOCAL_HTTP_PORT", port.to_string()),
-            ];
-            for (k, v) in vars {
-                spec.vars.insert(k.to_string(), v);
-            }
+            let spec = perspective_spec(site, &key, &doh_url, port);
             let site = site.clone();
             async move {
                 let process = Perspective::start(&spec).await?;
@@ -157,4 +169,124 @@ impl World {
     pub fn perspective(&self, id: &str) -> Option<&WorldPerspective> {
         self.perspectives.iter().find(|p| p.site.id == id)
     }
+
+    /// Undoes every view's overrides and faults and every request count.
+    pub fn reset(&self) {
+        for p in &self.perspectives {
+            p.view.clear_overrides();
+            p.view.reset_counts();
+        }
+        self.honest_http.reset_counts();
+        self.attacker_http.reset_counts();
+    }
+
+    /// A coordinator configuration (TOML) naming every perspective of this
+    /// world with its real key and location, all of them in each cohort.
+    pub fn coordinator_toml(&self, setup: &CoordinatorSetup) -> String {
+        let mut toml = format!(
+            r#"[coordinator]
+signing_key = "{signing_key}"
+cohort_secret = "world-cohort-secret-0123456789abcdef0123456789"
+
+[defaults]
+perspective_count = {count}
+quorum = "{quorum}"
+call_timeout_ms = {call_timeout}
+deadline_ms = {deadline}
+max_attempts = {max_attempts}
+caa_issuer_domains = ["ca.example"]
+max_report_age_ms = 120000
+max_future_skew_ms = 5000
+"#,
+            signing_key = keys::seed_text(&keys::coordinator()),
+            count = self.perspectives.len(),
+            quorum = setup.quorum,
+            call_timeout = setup.call_timeout_ms,
+            deadline = setup.call_timeout_ms * u64::from(setup.max_attempts) + 5_000,
+            max_attempts = setup.max_attempts,
+        );
+        for p in &self.perspectives {
+            let url = setup
+                .url_overrides
+                .iter()
+                .find(|(id, _)| id == p.site.id)
+                .map(|(_, url)| url.clone())
+                .unwrap_or_else(|| p.url());
+            toml.push_str(&format!(
+                r#"
+[[perspective]]
+id = "{id}"
+url = "{url}"
+rir = "{rir}"
+region = "{region}"
+latitude = {lat}
+longitude = {lon}
+public_key = "{key}"
+"#,
+                id = p.site.id,
+                rir = p.site.rir.as_str(),
+                region = p.site.region,
+                lat = p.site.latitude,
+                lon = p.site.longitude,
+                key = keys::public_text(&p.key),
+            ));
+        }
+        toml
+    }
+
+    /// A coordinator over this world's perspectives, talking HTTP to them.
+    pub fn coordinator(
+        &self,
+        setup: &CoordinatorSetup,
+    ) -> Result<Coordinator<HttpTransport>, WorldError> {
+        let env = Environment {
+            base_dir: std::env::temp_dir(),
+            var: &|_| None,
+            now_ms: crate::perspective_client::now_ms(),
+        };
+        let config = Config::from_toml(&self.coordinator_toml(setup), &env)
+            .map_err(|e| WorldError::Coordinator(e.to_string()))?;
+        let transport = HttpTransport::new().map_err(|e| WorldError::Coordinator(e.to_string()))?;
+        Coordinator::new(config, transport).map_err(|e| WorldError::Coordinator(e.to_string()))
+    }
+
+    /// Starts one more perspective that claims to be `claimed_id` but signs
+    /// with `key` (e.g. another perspective's leaked key), using the view of
+    /// `claimed_id`.
+    pub async fn start_impostor(
+        &self,
+        claimed_id: &str,
+        key: &SigningKey,
+    ) -> Result<Perspective, WorldError> {
+        let site = self
+            .perspective(claimed_id)
+            .ok_or_else(|| WorldError::Coordinator(format!("no perspective {claimed_id}")))?;
+        let spec = perspective_spec(&site.site, key, &site.doh_url, self.honest_http.port());
+        Ok(Perspective::start(&spec).await?)
+    }
+}
+
+fn perspective_spec(
+    site: &Site,
+    key: &SigningKey,
+    doh_url: &str,
+    http_port: u16,
+) -> PerspectiveSpec {
+    let mut spec = PerspectiveSpec::default();
+    let vars = [
+        ("PERSPECTIVE_ID", site.id.to_string()),
+        ("RIR", site.rir.as_str().to_string()),
+        ("REGION", site.region.to_string()),
+        ("LATITUDE", site.latitude.to_string()),
+        ("LONGITUDE", site.longitude.to_string()),
+        ("DOH_RESOLVERS", doh_url.to_string()),
+        ("COORDINATOR_KEYS", keys::public_text(&keys::coordinator())),
+        ("SIGNING_KEY", keys::seed_text(key)),
+        ("MPIC_LOCAL_MODE", "loopback-fixtures".to_string()),
+        ("LOCAL_HTTP_PORT", http_port.to_string()),
+    ];
+    for (k, v) in vars {
+        spec.vars.insert(k.to_string(), v);
+    }
+    spec
 }

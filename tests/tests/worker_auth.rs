@@ -148,6 +148,22 @@ async fn unauthenticated_requests_get_401_and_cause_no_fetch() {
         "the genuine check should have reached its resolver"
     );
 
+    // A genuine call meant for another perspective is refused, not answered
+    // under this perspective's identity.
+    let elsewhere = String::from_utf8(call_body())
+        .unwrap()
+        .replace("auth-test", "another-id");
+    let misrouted = sign_request(
+        &keys::coordinator(),
+        elsewhere.as_bytes(),
+        &nonce(5),
+        now_ms(),
+    )
+    .unwrap();
+    let (status, text) = post(&perspective, serde_json::to_vec(&misrouted).unwrap()).await;
+    assert_eq!(status, 421, "{text}");
+    assert!(text.contains("another-id"), "{text}");
+
     // ... and its replay is refused without a second look.
     let (status, text) = post(&perspective, serde_json::to_vec(&good).unwrap()).await;
     assert_eq!(status, 401, "replay: {text}");
