@@ -55,7 +55,28 @@ pub struct Perspective {
 impl Perspective {
     /// Starts `wrangler dev` and waits until it answers `GET /v1/identity`
     /// (any HTTP status: a misconfigured worker still counts as started).
+    ///
+    /// A free port is only free until someone binds it: when many perspectives
+    /// start at once, wrangler can lose a port race and exit. That (and only
+    /// that: an exit before serving) is retried on fresh ports, a bounded
+    /// number of times.
     pub async fn start(spec: &PerspectiveSpec) -> Result<Self, StartError> {
+        const ATTEMPTS: usize = 3;
+        let mut attempt = 1;
+        loop {
+            match Self::start_once(spec).await {
+                Err(StartError::Exited { status, log }) if attempt < ATTEMPTS => {
+                    eprintln!(
+                        "wrangler dev exited before serving ({status}); retrying on new ports. Its log:\n{log}"
+                    );
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn start_once(spec: &PerspectiveSpec) -> Result<Self, StartError> {
         let root = repo_root();
         let wasm = root.join("worker/build/index_bg.wasm");
         if !wasm.exists() {

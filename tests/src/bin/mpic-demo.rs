@@ -1,12 +1,27 @@
-//! `scripts/demo`: runs the perspective worker for real under workerd on
-//! 127.0.0.1, asks it who it is, prints the answer, and stops everything,
-//! also on Ctrl-C.
+//! `scripts/demo`: a whole MPIC world on one machine. Six real workerd
+//! perspectives (five RIRs) each resolve through their own view of a
+//! loopback DNS world; an attacker poisons some views; the coordinator
+//! decides. For each scenario it prints what every perspective saw and the
+//! decision, then stops everything, also on Ctrl-C.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
+use std::time::Instant;
 
-use mpic_tests::keys;
-use mpic_tests::workerd::{Perspective, PerspectiveSpec};
+use mpic_coordinator::{CheckSpec, Decision, ResultStatus};
+use mpic_core::caa::CaaObservation;
+use mpic_core::check::key_authorization_digest;
+use mpic_core::dcv::{DcvEvidence, DcvObservation};
+use mpic_core::perspective::CheckObservation;
+use mpic_tests::http_fixture::acme_challenge_path;
+use mpic_tests::tcp_sink::TcpSink;
+use mpic_tests::world::{CoordinatorSetup, SIX_SITES, World};
+use serde_json::json;
+
+type Error = Box<dyn std::error::Error>;
+
+const TOKEN: &str = "demo-token_1";
+const KEY_AUTHORIZATION: &str = "demo-token_1.account-thumbprint";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -19,39 +34,271 @@ async fn main() -> ExitCode {
             }
         },
         _ = tokio::signal::ctrl_c() => {
-            // Dropping run()'s future drops every Perspective, which stops
-            // its wrangler/workerd process group.
-            eprintln!("\ninterrupted: stopping the perspectives");
+            // Dropping run()'s future drops the World: every wrangler/workerd
+            // process group and fixture server stops.
+            eprintln!("\ninterrupted: stopping the perspectives and fixtures");
             ExitCode::from(130)
         }
     }
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let mut spec = PerspectiveSpec::default();
-    for (key, value) in [
-        ("PERSPECTIVE_ID", "demo-fra".to_string()),
-        ("RIR", "ripe".into()),
-        ("REGION", "eu-central (Frankfurt)".into()),
-        ("LATITUDE", "50.11".into()),
-        ("LONGITUDE", "8.68".into()),
-        ("DOH_RESOLVERS", "https://dns.example/dns-query".into()),
-        ("COORDINATOR_KEYS", keys::public_text(&keys::coordinator())),
-        ("SIGNING_KEY", keys::seed_text(&keys::perspective(1))),
-    ] {
-        spec.vars.insert(key.into(), value);
+fn digest() -> String {
+    data_encoding::BASE64URL_NOPAD.encode(&key_authorization_digest(KEY_AUTHORIZATION))
+}
+
+fn zones() -> String {
+    format!(
+        r#"
+$TTL 60
+$ORIGIN example.
+@ SOA ns hostmaster 1 7200 3600 1209600 300
+@ NS ns
+ns A 127.0.0.1
+shop A 127.0.0.1
+shop CAA 0 issue "ca.example"
+_acme-challenge.shop TXT "{}"
+"#,
+        digest()
+    )
+}
+
+async fn run() -> Result<(), Error> {
+    let started = Instant::now();
+    println!("Starting the loopback world: a DoH resolver with one view per perspective,");
+    println!("the honest web server (127.0.0.1) and the attacker's (127.0.0.2), and six");
+    println!("perspectives, each the real mpic-worker wasm under workerd (wrangler dev)...");
+    let world = World::start(&zones(), &SIX_SITES).await?;
+    let path = acme_challenge_path(TOKEN);
+    world.honest_http.serve_body(&path, KEY_AUTHORIZATION)?;
+    world
+        .attacker_http
+        .serve_body(&path, "demo-token_1.ATTACKER-account")?;
+    println!("ready in {:.1} s:", started.elapsed().as_secs_f64());
+    for p in &world.perspectives {
+        println!(
+            "  {:<13} {:<8} {:<12} {}",
+            p.site.id,
+            p.site.rir.as_str(),
+            p.site.region,
+            p.url()
+        );
     }
+
+    let caa = CheckSpec::from_value(
+        &json!({"check_type": "caa", "domain_or_ip_target": "shop.example"}),
+    )?;
+    let dns01 = CheckSpec::from_value(&json!({
+        "check_type": "dcv", "domain_or_ip_target": "shop.example",
+        "dcv_check_parameters": {"validation_method": "acme-dns-01", "key_authorization_hash": digest()},
+    }))?;
+    let http01 = CheckSpec::from_value(&json!({
+        "check_type": "dcv", "domain_or_ip_target": "shop.example",
+        "dcv_check_parameters": {"validation_method": "acme-http-01", "token": TOKEN, "key_authorization": KEY_AUTHORIZATION},
+    }))?;
+    let br = CoordinatorSetup::default();
+    let strict = CoordinatorSetup {
+        quorum: "strict",
+        ..CoordinatorSetup::default()
+    };
+
+    scenario(&world, "1. Honest world: CAA check (BR quorum)", &br, &caa).await?;
+
+    for id in ["us-east"] {
+        world
+            .perspective(id)
+            .ok_or("no us-east")?
+            .view
+            .override_text(&format!(
+                r#"_acme-challenge.shop.example. 60 IN TXT "attacker-{}""#,
+                id
+            ))?;
+    }
+    scenario(
+        &world,
+        "2. DNS poisoning seen by 1 of 6: dns-01 (BR tolerates 2 of 6)",
+        &br,
+        &dns01,
+    )
+    .await?;
+    world.reset();
+
+    for id in ["us-west", "eu-west", "ap-southeast"] {
+        world
+            .perspective(id)
+            .ok_or("no perspective")?
+            .view
+            .override_text("shop.example. 60 IN A 127.0.0.2")?;
+    }
+    scenario(
+        &world,
+        "3. Hijack of the web server seen by 3 of 6: http-01",
+        &br,
+        &http01,
+    )
+    .await?;
+    world.reset();
+
+    world
+        .perspective("af-south")
+        .ok_or("no af-south")?
+        .view
+        .override_text(r#"shop.example. 60 IN CAA 0 issue "other-ca.example""#)?;
+    scenario(
+        &world,
+        "4a. CAA forbidding us seen by 1 of 6 (BR policy)",
+        &br,
+        &caa,
+    )
+    .await?;
+    scenario(
+        &world,
+        "4b. The same under the strict policy (all must agree)",
+        &strict,
+        &caa,
+    )
+    .await?;
+    world.reset();
+
+    let hang = TcpSink::start_holding().await?;
+    let dead = mpic_tests::free_port()?;
+    let down_and_slow = CoordinatorSetup {
+        url_overrides: vec![
+            ("sa-east".into(), format!("http://127.0.0.1:{dead}")),
+            (
+                "ap-southeast".into(),
+                format!("http://127.0.0.1:{}", hang.port()),
+            ),
+        ],
+        ..CoordinatorSetup::default()
+    };
+    scenario(
+        &world,
+        "5. One perspective down, one hanging: decided without waiting",
+        &down_and_slow,
+        &caa,
+    )
+    .await?;
+
     println!(
-        "starting perspective {:?} under workerd (wrangler dev) ...",
-        spec.vars["PERSPECTIVE_ID"]
+        "\nstopping six perspectives and the fixtures (demo took {:.1} s)",
+        started.elapsed().as_secs_f64()
     );
-    let perspective = Perspective::start(&spec).await?;
-    let url = format!("{}/v1/identity", perspective.base_url());
-    println!("GET {url}");
-    let response = reqwest::get(&url).await?;
-    let status = response.status();
-    let body: serde_json::Value = response.json().await?;
-    println!("{status}\n{}", serde_json::to_string_pretty(&body)?);
-    println!("stopping the perspective");
+    drop(world);
     Ok(())
+}
+
+async fn scenario(
+    world: &World,
+    title: &str,
+    setup: &CoordinatorSetup,
+    spec: &CheckSpec,
+) -> Result<(), Error> {
+    println!("\n== {title}");
+    let coordinator = world.coordinator(setup)?;
+    let began = Instant::now();
+    let decision = coordinator.check(spec).await;
+    let took = began.elapsed();
+    print_table(&decision);
+    let verdict = if decision.is_valid {
+        "VALID"
+    } else {
+        "NOT CORROBORATED"
+    };
+    println!(
+        "decision: {verdict}  quorum {} ({} policy)  in {} ms",
+        decision.quorum,
+        setup.quorum,
+        took.as_millis()
+    );
+    for reason in &decision.reasons {
+        println!("  reason: {reason}");
+    }
+    Ok(())
+}
+
+fn print_table(decision: &Decision) {
+    println!(
+        "  {:<13} {:<8} {:<44} {:<8} {:<9} {:>7}",
+        "perspective", "RIR", "what it saw", "verdict", "signature", "latency"
+    );
+    let Some(attempt) = decision.final_attempt() else {
+        println!("  (no attempt was made)");
+        return;
+    };
+    for r in &attempt.results {
+        let saw = r
+            .verified
+            .as_ref()
+            .and_then(|body| body.observation.parse::<CheckObservation>().ok())
+            .map(|o| what_it_saw(&o))
+            .unwrap_or_else(|| r.detail.clone().unwrap_or_default());
+        let verdict = match &r.status {
+            ResultStatus::Corroborated => "agrees".to_string(),
+            ResultStatus::Cancelled => "-".to_string(),
+            ResultStatus::NotCorroborated { .. } => match &r.verified {
+                Some(body) => format!("{:?}", body.verdict).to_lowercase(),
+                None => "no report".to_string(),
+            },
+        };
+        let signature = match (&r.verified, &r.report, &r.status) {
+            (Some(_), _, _) => "ok",
+            (None, Some(_), _) => "REFUSED",
+            (None, None, ResultStatus::Cancelled) => "-",
+            (None, None, _) => "none",
+        };
+        let latency = r
+            .elapsed_ms
+            .map(|ms| format!("{ms} ms"))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "  {:<13} {:<8} {:<44} {:<8} {:<9} {:>7}",
+            r.perspective_id,
+            r.rir.as_str(),
+            clip(&saw, 44),
+            verdict,
+            signature,
+            latency
+        );
+    }
+}
+
+fn what_it_saw(observed: &CheckObservation) -> String {
+    match observed {
+        CheckObservation::Caa(CaaObservation {
+            relevant_rrset: Some(rrset),
+            ..
+        }) => {
+            format!("CAA {}", rrset.records.join(", "))
+        }
+        CheckObservation::Caa(_) => "no CAA records".into(),
+        CheckObservation::Dcv(DcvObservation { evidence, .. }) => match evidence {
+            DcvEvidence::Dns(dns) => dns
+                .lookups
+                .iter()
+                .flat_map(|l| l.records_seen.iter())
+                .next()
+                .cloned()
+                .unwrap_or_else(|| "no records".into()),
+            DcvEvidence::Http(http) => format!(
+                "HTTP {} {}",
+                http.final_status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                http.body_excerpt
+            ),
+            DcvEvidence::Certificate(_) => "certificate".into(),
+            DcvEvidence::None => "nothing".into(),
+        },
+        CheckObservation::NotRun { reason } => reason.clone(),
+    }
+}
+
+fn clip(text: &str, width: usize) -> String {
+    let one_line = text.replace('\n', " ");
+    if one_line.chars().count() <= width {
+        one_line
+    } else {
+        let cut: String = one_line.chars().take(width - 1).collect();
+        format!("{cut}…")
+    }
 }
