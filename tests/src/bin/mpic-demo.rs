@@ -103,19 +103,16 @@ async fn run() -> Result<(), Error> {
 
     scenario(&world, "1. Honest world: CAA check (BR quorum)", &br, &caa).await?;
 
-    for id in ["us-east"] {
+    for id in ["us-east", "eu-west"] {
         world
             .perspective(id)
-            .ok_or("no us-east")?
+            .ok_or("no such perspective")?
             .view
-            .override_text(&format!(
-                r#"_acme-challenge.shop.example. 60 IN TXT "attacker-{}""#,
-                id
-            ))?;
+            .override_text(r#"_acme-challenge.shop.example. 60 IN TXT "attacker-value""#)?;
     }
     scenario(
         &world,
-        "2. DNS poisoning seen by 1 of 6: dns-01 (BR tolerates 2 of 6)",
+        "2. DNS poisoning seen by 2 of 6: dns-01 (BR tolerates 2 of 6)",
         &br,
         &dns01,
     )
