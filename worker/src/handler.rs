@@ -1,6 +1,6 @@
 //! The Worker's routes: `GET /v1/identity` and `POST /v1/check`.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use mpic_core::dcv::DcvContext;
 use mpic_core::perspective::{self, CheckCall};
@@ -24,6 +24,8 @@ const REPLAY_CAPACITY: usize = 2048;
 /// stops replays within one; the request's short validity window
 /// (`REQUEST_MAX_SKEW_MS`) bounds the rest.
 static REPLAY_GUARD: Mutex<Option<ReplayGuard>> = Mutex::new(None);
+
+static SETTINGS: OnceLock<Result<Settings, Problems>> = OnceLock::new();
 
 struct EnvSource<'a>(&'a Env);
 
@@ -71,15 +73,17 @@ fn misconfigured(problems: &Problems) -> Result<Response> {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let settings = Settings::load(&EnvSource(&env));
+    // An isolate's environment never changes (a new deployment gets new
+    // isolates), so the settings, with their key derivations, are read once.
+    let settings = SETTINGS.get_or_init(|| Settings::load(&EnvSource(&env)));
     match (req.method(), req.path().as_str()) {
         (Method::Get, "/v1/identity") => match settings {
-            Ok(settings) => identity(&settings),
-            Err(problems) => misconfigured(&problems),
+            Ok(settings) => identity(settings),
+            Err(problems) => misconfigured(problems),
         },
         (Method::Post, "/v1/check") => match settings {
-            Ok(settings) => check(req, &settings).await,
-            Err(problems) => misconfigured(&problems),
+            Ok(settings) => check(req, settings).await,
+            Err(problems) => misconfigured(problems),
         },
         (_, "/v1/identity" | "/v1/check") => error(405, "method_not_allowed", "see /v1/identity"),
         (_, path) => error(404, "not_found", format!("no route {path}")),
