@@ -311,6 +311,31 @@ async fn attacks_on_some_views_are_outvoted_or_block_issuance() {
         matches!(r, NonCorroboration::PerspectiveError { .. })
     });
 
+    // A resolver that never answers: the perspective's DoH deadline expires
+    // and it signs a report saying it could not look. Under the strict
+    // policy that one error is enough to refuse.
+    world.reset();
+    world
+        .perspective("eu-west")
+        .unwrap()
+        .view
+        .timeout("victim.example")
+        .unwrap();
+    let decision = decide(&world, &strict, &caa()).await;
+    assert!(
+        !decision.is_valid,
+        "dns timeout, strict: {}",
+        summary(&decision)
+    );
+    match &result(&decision, "eu-west").status {
+        ResultStatus::NotCorroborated {
+            reason: NonCorroboration::PerspectiveError { detail },
+        } => {
+            assert!(detail.contains("timeout"), "{detail}")
+        }
+        other => panic!("dns timeout misreported: {other:?}\n{}", summary(&decision)),
+    }
+
     // One perspective down, one that hangs: the decision does not wait for
     // the hanging one (it is cancelled once the outcome is certain).
     world.reset();
