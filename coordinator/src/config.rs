@@ -17,6 +17,7 @@
 //! call_timeout_ms = 10000        # one perspective call
 //! deadline_ms = 30000            # the whole check, every attempt included
 //! max_attempts = 3
+//! # max_attempts_cap = 3        # the most a request's orchestration_parameters may ask for (default: max_attempts)
 //! caa_issuer_domains = ["ca.example"]
 //! max_report_age_ms = 60000
 //! max_future_skew_ms = 5000
@@ -32,6 +33,10 @@
 //!
 //! [api]
 //! listen = "127.0.0.1:8080"
+//! # max_body_bytes = 65536        # larger request bodies get 413
+//! # max_concurrent_checks = 64    # more checks at once get 503 with Retry-After (no queue)
+//! # request_timeout_ms = 35000    # whole HTTP request (default: deadline_ms + 5000)
+//! # metrics_public = false        # true: GET /metrics needs no API key
 //! [[api.client]]
 //! name = "issuance"
 //! key_sha256 = "…"   # hex SHA-256 of the client's API key; the key itself is never stored
@@ -69,6 +74,20 @@ pub const MAX_ATTEMPTS_LIMIT: u32 = 10;
 pub const MIN_COHORT_SECRET_BYTES: usize = 32;
 /// Where `[api] listen` points when unset.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// `[api] max_body_bytes` when unset: an Open MPIC request is well under 8 KiB
+/// (every text field is at most 2 KiB), so 64 KiB refuses only abuse.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// The largest `[api] max_body_bytes` accepted.
+pub const MAX_BODY_BYTES_LIMIT: usize = 1024 * 1024;
+/// `[api] max_concurrent_checks` when unset.
+pub const DEFAULT_MAX_CONCURRENT_CHECKS: usize = 64;
+/// The largest `[api] max_concurrent_checks` accepted: each check holds up to
+/// `perspective_count` outbound calls open.
+pub const MAX_CONCURRENT_CHECKS_LIMIT: usize = 10_000;
+/// `[api] request_timeout_ms` when unset is `deadline_ms` plus this margin, so
+/// that a check ends by its own deadline (and says so) before the HTTP request
+/// is cut off.
+pub const REQUEST_TIMEOUT_MARGIN: Duration = Duration::from_secs(5);
 /// How far ahead validation looks for a BR step that the configured
 /// `perspective_count` will not meet.
 const LOOKAHEAD_DAYS: u64 = 90;
@@ -120,6 +139,9 @@ pub struct Defaults {
     pub call_timeout: Duration,
     pub deadline: Duration,
     pub max_attempts: u32,
+    /// The most attempts a request may ask for (Open MPIC
+    /// `orchestration_parameters.max_attempts`); at least `max_attempts`.
+    pub max_attempts_cap: u32,
     /// The CA's CAA issuer domain names, sent with every CAA check that
     /// names none itself.
     pub caa_issuer_domains: Vec<DomainName>,
@@ -147,6 +169,14 @@ pub struct PerspectiveConfig {
 pub struct ApiConfig {
     pub listen: SocketAddr,
     pub clients: Vec<ApiClient>,
+    /// Request bodies larger than this are refused (413).
+    pub max_body_bytes: usize,
+    /// Checks running at once; more are refused (503), never queued.
+    pub max_concurrent_checks: usize,
+    /// Bound on one whole HTTP request, body reading included.
+    pub request_timeout: Duration,
+    /// Whether `GET /metrics` is served without an API key.
+    pub metrics_public: bool,
 }
 
 /// A client of the API, known by the SHA-256 of its key (the key itself is
@@ -359,6 +389,7 @@ struct DefaultsSection {
     call_timeout_ms: u64,
     deadline_ms: u64,
     max_attempts: u32,
+    max_attempts_cap: Option<u32>,
     caa_issuer_domains: Vec<String>,
     max_report_age_ms: u64,
     max_future_skew_ms: u64,
@@ -373,6 +404,7 @@ impl Default for DefaultsSection {
             call_timeout_ms: 10_000,
             deadline_ms: 30_000,
             max_attempts: 3,
+            max_attempts_cap: None,
             caa_issuer_domains: Vec::new(),
             max_report_age_ms: 60_000,
             max_future_skew_ms: 5_000,
@@ -398,6 +430,10 @@ struct ApiSection {
     listen: String,
     #[serde(rename = "client")]
     clients: Vec<ApiClientSection>,
+    max_body_bytes: usize,
+    max_concurrent_checks: usize,
+    request_timeout_ms: Option<u64>,
+    metrics_public: bool,
 }
 
 impl Default for ApiSection {
@@ -405,6 +441,10 @@ impl Default for ApiSection {
         Self {
             listen: DEFAULT_LISTEN.into(),
             clients: Vec::new(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_concurrent_checks: DEFAULT_MAX_CONCURRENT_CHECKS,
+            request_timeout_ms: None,
+            metrics_public: false,
         }
     }
 }
@@ -486,7 +526,7 @@ impl ConfigFile {
         let primary_location = self.primary_location(problems);
         let defaults = self.defaults(env.now_ms, problems);
         let perspectives = self.perspectives(problems);
-        let api = self.api(problems);
+        let api = self.api(defaults.as_ref().map(|d| d.deadline), problems);
 
         if let (Some(defaults), Some(perspectives)) = (&defaults, &perspectives) {
             check_cohorts_possible(defaults, perspectives, primary_location, problems);
@@ -654,6 +694,19 @@ impl ConfigFile {
                 ),
             );
         }
+        let max_attempts_cap = d.max_attempts_cap.unwrap_or(d.max_attempts);
+        // Unset, it is max_attempts, which is checked above.
+        if d.max_attempts_cap.is_some()
+            && (max_attempts_cap < d.max_attempts || max_attempts_cap > MAX_ATTEMPTS_LIMIT)
+        {
+            problems.error(
+                at("max_attempts_cap"),
+                format!(
+                    "is {max_attempts_cap}; it must be from max_attempts ({}) to {MAX_ATTEMPTS_LIMIT}",
+                    d.max_attempts
+                ),
+            );
+        }
         if d.max_report_age_ms < d.call_timeout_ms {
             problems.error(
                 at("max_report_age_ms"),
@@ -698,6 +751,7 @@ impl ConfigFile {
             call_timeout: Duration::from_millis(d.call_timeout_ms),
             deadline: Duration::from_millis(d.deadline_ms),
             max_attempts: d.max_attempts,
+            max_attempts_cap,
             caa_issuer_domains,
             max_report_age: Duration::from_millis(d.max_report_age_ms),
             max_future_skew: Duration::from_millis(d.max_future_skew_ms),
@@ -752,7 +806,8 @@ impl ConfigFile {
         (all_read && unique).then_some(out)
     }
 
-    fn api(&self, problems: &mut Problems) -> Option<ApiConfig> {
+    /// `deadline` is the validated `defaults.deadline_ms`, when it is valid.
+    fn api(&self, deadline: Option<Duration>, problems: &mut Problems) -> Option<ApiConfig> {
         let a = &self.api;
         let listen = match a.listen.parse::<SocketAddr>() {
             Ok(addr) => Some(addr),
@@ -806,9 +861,49 @@ impl ConfigFile {
                 }
             }
         }
+        if !(1024..=MAX_BODY_BYTES_LIMIT).contains(&a.max_body_bytes) {
+            problems.error(
+                "api.max_body_bytes",
+                format!(
+                    "is {}; it must be from 1024 to {MAX_BODY_BYTES_LIMIT} (an Open MPIC request is a few KiB)",
+                    a.max_body_bytes
+                ),
+            );
+            ok = false;
+        }
+        if !(1..=MAX_CONCURRENT_CHECKS_LIMIT).contains(&a.max_concurrent_checks) {
+            problems.error(
+                "api.max_concurrent_checks",
+                format!(
+                    "is {}; it must be from 1 to {MAX_CONCURRENT_CHECKS_LIMIT}",
+                    a.max_concurrent_checks
+                ),
+            );
+            ok = false;
+        }
+        let request_timeout = match (a.request_timeout_ms, deadline) {
+            (Some(ms), Some(deadline)) if Duration::from_millis(ms) < deadline => {
+                problems.error(
+                    "api.request_timeout_ms",
+                    format!(
+                        "is {ms} ms, less than defaults.deadline_ms ({} ms): checks would be cut off \
+                         before they could finish and report why",
+                        deadline.as_millis()
+                    ),
+                );
+                None
+            }
+            (Some(ms), _) => Some(Duration::from_millis(ms)),
+            (None, Some(deadline)) => Some(deadline.saturating_add(REQUEST_TIMEOUT_MARGIN)),
+            (None, None) => None,
+        };
         Some(ApiConfig {
             listen: listen?,
             clients: ok.then_some(clients)?,
+            max_body_bytes: a.max_body_bytes,
+            max_concurrent_checks: a.max_concurrent_checks,
+            request_timeout: request_timeout?,
+            metrics_public: a.metrics_public,
         })
     }
 }

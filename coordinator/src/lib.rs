@@ -11,30 +11,41 @@
 //! one is [`HttpTransport`].
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod check_call;
 pub mod clock;
 pub mod cohort;
 pub mod config;
 pub mod evidence;
 pub mod fanout;
+pub mod orchestration;
 pub mod transport;
 
 #[cfg(test)]
 mod test_fixtures;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use mpic_core::quorum::{self, Requirements};
 use tokio::time::Instant;
+
+use crate::orchestration::{Orchestration, OverrideError, Overrides};
 
 pub use crate::check_call::{CheckCall, CheckSpec, CheckType};
 pub use crate::cohort::{Cohort, CohortError, CohortSelector};
 pub use crate::config::{Config, PerspectiveConfig};
 pub use crate::evidence::{AttemptRecord, Decision, PerspectiveResult, ResultStatus};
+pub use crate::orchestration::OverrideIssue;
 pub use crate::transport::{CallError, HttpTransport, PerspectiveTransport};
 
 /// Runs checks for a CA. Cheap to share behind an `Arc`; `check` takes `&self`.
 pub struct Coordinator<T> {
     config: Config,
-    selector: CohortSelector,
+    selector: Arc<CohortSelector>,
+    /// Selectors for perspective counts other than the configured one, made
+    /// when a request first asks for that count (at most one per count).
+    other_selectors: Mutex<HashMap<usize, Result<Arc<CohortSelector>, CohortError>>>,
     transport: T,
 }
 
@@ -60,7 +71,8 @@ impl<T: PerspectiveTransport> Coordinator<T> {
         )?;
         Ok(Self {
             config,
-            selector,
+            selector: Arc::new(selector),
+            other_selectors: Mutex::new(HashMap::new()),
             transport,
         })
     }
@@ -69,19 +81,78 @@ impl<T: PerspectiveTransport> Coordinator<T> {
         &self.config
     }
 
-    /// Corroborates `spec`: up to `max_attempts` attempts, each with a new
-    /// cohort and new nonces, never combining results across attempts, all
-    /// within the configured deadline. Logs one line per decision.
+    /// Corroborates `spec` with the configured perspective count, quorum and
+    /// attempts (its `orchestration_parameters` are not consulted; see
+    /// [`Coordinator::check_with`]): up to `max_attempts` attempts, each with
+    /// a new cohort and new nonces, never combining results across attempts,
+    /// all within the configured deadline. Logs one line per decision.
     pub async fn check(&self, spec: &CheckSpec) -> Decision {
+        let requirements = Requirements::for_unix_ms(clock::now_ms());
+        let plan = Orchestration::configured(&self.config.defaults);
+        self.run(spec, &self.selector, plan, requirements).await
+    }
+
+    /// As [`Coordinator::check`], with per-request `overrides` (Open MPIC
+    /// `orchestration_parameters`) applied within the limits described in
+    /// [`orchestration`]. Refused overrides are an error naming each field;
+    /// nothing is sent to any perspective then.
+    pub async fn check_with(
+        &self,
+        spec: &CheckSpec,
+        overrides: &Overrides,
+    ) -> Result<Decision, OverrideError> {
+        let requirements = Requirements::for_unix_ms(clock::now_ms());
+        let plan = orchestration::resolve(
+            &self.config.defaults,
+            self.config.perspectives.len(),
+            requirements,
+            overrides,
+        )?;
+        let selector = self.selector_for(plan.perspective_count).map_err(|e| {
+            OverrideError::one(orchestration::PERSPECTIVE_COUNT_FIELD, e.to_string())
+        })?;
+        Ok(self.run(spec, &selector, plan, requirements).await)
+    }
+
+    /// The cohort selector for `size` perspectives per attempt.
+    fn selector_for(&self, size: usize) -> Result<Arc<CohortSelector>, CohortError> {
+        if size == self.selector.size() {
+            return Ok(Arc::clone(&self.selector));
+        }
+        // A poisoned map still holds only finished entries.
+        let mut selectors = self
+            .other_selectors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        selectors
+            .entry(size)
+            .or_insert_with(|| {
+                CohortSelector::new(
+                    &self.config.cohort_secret,
+                    &self.config.perspectives,
+                    size,
+                    self.config.primary_location,
+                )
+                .map(Arc::new)
+            })
+            .clone()
+    }
+
+    async fn run(
+        &self,
+        spec: &CheckSpec,
+        selector: &CohortSelector,
+        plan: Orchestration,
+        requirements: Requirements,
+    ) -> Decision {
         let defaults = &self.config.defaults;
         let deadline = Instant::now() + defaults.deadline;
-        let requirements = Requirements::for_unix_ms(clock::now_ms());
         let mut cohorts: Vec<Cohort> = Vec::new();
         let mut attempts: Vec<AttemptRecord> = Vec::new();
         let mut reasons: Vec<String> = Vec::new();
         let mut completed = true;
 
-        for attempt in 1..=defaults.max_attempts {
+        for attempt in 1..=plan.max_attempts {
             if attempt > 1 && Instant::now() >= deadline {
                 reasons.push(format!(
                     "deadline of {} ms reached after {} attempt(s)",
@@ -90,7 +161,7 @@ impl<T: PerspectiveTransport> Coordinator<T> {
                 ));
                 break;
             }
-            let cohort = match self.selector.select(&spec.target, attempt, &cohorts) {
+            let cohort = match selector.select(&spec.target, attempt, &cohorts) {
                 Ok(cohort) => cohort,
                 Err(e) => {
                     reasons.push(format!("attempt {attempt}: no cohort: {e}"));
@@ -108,7 +179,7 @@ impl<T: PerspectiveTransport> Coordinator<T> {
                 spec,
                 signing_key: &self.config.signing_key,
                 caa_issuer_domains: &defaults.caa_issuer_domains,
-                policy: defaults.policy,
+                policy: plan.policy,
                 requirements,
                 call_timeout: defaults.call_timeout,
                 deadline,
@@ -149,7 +220,7 @@ impl<T: PerspectiveTransport> Coordinator<T> {
             check_type: spec.check_type,
             quorum: last.map(AttemptRecord::quorum_result).unwrap_or_default(),
             reasons,
-            perspective_count: self.selector.size(),
+            perspective_count: selector.size(),
             quorum_count: last.and_then(|a| a.required_corroborations),
             attempts,
         };

@@ -56,9 +56,15 @@ enum Command {
     #[command(after_help = "Example:\n  \
         mpic check --config mpic.toml --request '{\"check_type\":\"caa\",\"domain_or_ip_target\":\"example.com\"}'")]
     Check(CheckArgs),
-    /// Serve the Open MPIC HTTP API (not implemented yet).
-    #[command(after_help = "Example:\n  mpic serve --config /etc/mpic/mpic.toml")]
-    Serve(ConfigArg),
+    /// Serve the Open MPIC HTTP API (POST /mpic, GET /healthz, GET /metrics) until SIGTERM or Ctrl-C.
+    #[command(after_help = "Examples:\n  \
+        mpic serve --config /etc/mpic/mpic.toml\n  \
+        mpic serve --config mpic.toml --listen 127.0.0.1:8080\n\n\
+        Then, with a key from `mpic keygen --api-key` whose key_sha256 is in [[api.client]]:\n  \
+        curl -sS http://127.0.0.1:8080/mpic \\\n    \
+        -H \"Authorization: Bearer $MPIC_API_KEY\" -H 'Content-Type: application/json' \\\n    \
+        -d '{\"check_type\":\"caa\",\"domain_or_ip_target\":\"example.com\"}'")]
+    Serve(ServeArgs),
     /// Show the configured perspectives and probe them (not implemented yet).
     #[command(after_help = "Example:\n  mpic perspectives --config mpic.toml")]
     Perspectives(ConfigArg),
@@ -94,6 +100,15 @@ struct ConfigArg {
 }
 
 #[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Address and port to listen on (default: [api] listen).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Args)]
 struct CheckArgs {
     #[command(flatten)]
     config: ConfigArg,
@@ -119,7 +134,7 @@ fn main() -> ExitCode {
         Command::Keygen(args) => keygen(&args).map(|()| ExitCode::SUCCESS),
         Command::Config(ConfigCommand::Check(args)) => Ok(config_check(&args.config)),
         Command::Check(_) => Ok(not_implemented("check")),
-        Command::Serve(_) => Ok(not_implemented("serve")),
+        Command::Serve(args) => serve(&args),
         Command::Perspectives(_) => Ok(not_implemented("perspectives")),
     };
     match result {
@@ -134,6 +149,16 @@ fn main() -> ExitCode {
 fn not_implemented(command: &str) -> ExitCode {
     eprintln!("mpic {command}: not implemented yet");
     ExitCode::from(EXIT_ERROR)
+}
+
+fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&args.config.config)?;
+    for warning in &config.warnings {
+        tracing::warn!("{}: {warning}", args.config.config.display());
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(mpic_coordinator::api::serve(config, args.listen))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn random_32() -> anyhow::Result<Zeroizing<[u8; 32]>> {

@@ -97,6 +97,7 @@ pub fn config(perspectives: Vec<PerspectiveConfig>, count: usize, policy: Policy
             call_timeout: Duration::from_secs(10),
             deadline: Duration::from_secs(30),
             max_attempts: 3,
+            max_attempts_cap: 3,
             caa_issuer_domains: vec![mpic_core::name::DomainName::parse("ca.example").unwrap()],
             max_report_age: Duration::from_secs(60),
             max_future_skew: Duration::from_secs(5),
@@ -105,6 +106,10 @@ pub fn config(perspectives: Vec<PerspectiveConfig>, count: usize, policy: Policy
         api: ApiConfig {
             listen: "127.0.0.1:8080".parse().unwrap(),
             clients: Vec::new(),
+            max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
+            max_concurrent_checks: crate::config::DEFAULT_MAX_CONCURRENT_CHECKS,
+            request_timeout: Duration::from_secs(35),
+            metrics_public: false,
         },
         warnings: Vec::new(),
     }

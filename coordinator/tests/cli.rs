@@ -104,7 +104,7 @@ fn config_check_lists_every_problem_and_exits_2() {
 
 #[test]
 fn unfinished_commands_say_so_and_exit_2() {
-    for command in ["check", "serve", "perspectives"] {
+    for command in ["check", "perspectives"] {
         let output = mpic(&[command], &[]);
         assert_eq!(output.status.code(), Some(2), "{command}");
         let stderr = String::from_utf8(output.stderr).unwrap();
@@ -114,4 +114,108 @@ fn unfinished_commands_say_so_and_exit_2() {
         );
     }
     assert_eq!(mpic(&["no-such-command"], &[]).status.code(), Some(2));
+}
+
+#[test]
+fn serve_help_shows_a_curl_example_and_a_bad_config_exits_2() {
+    let help = mpic(&["serve", "--help"], &[]);
+    assert!(help.status.success());
+    let text = stdout(&help);
+    for fragment in ["--listen", "curl", "/mpic", "Authorization: Bearer"] {
+        assert!(text.contains(fragment), "{fragment}: {text}");
+    }
+    let missing = mpic(&["serve", "--config", "/nonexistent/mpic.toml"], &[]);
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+/// `mpic serve` answers on loopback and exits 0 on SIGTERM.
+#[cfg(unix)]
+#[test]
+fn serve_answers_and_stops_on_sigterm() {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    const PATIENCE: Duration = Duration::from_secs(30);
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/mpic.example.toml");
+    let seed = stdout(&mpic(&["keygen"], &[]))
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    let secret = stdout(&mpic(&["keygen", "--secret"], &[]))
+        .trim()
+        .to_owned();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mpic"))
+        .args(["serve", "--config", example, "--listen", "127.0.0.1:0"])
+        .env_remove("MPIC_CONFIG")
+        .env("MPIC_SIGNING_KEY", &seed)
+        .env("MPIC_COHORT_SECRET", &secret)
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // The log says where it listens; read it on another thread so that a
+    // silent server cannot hang the test.
+    let stderr = child.stderr.take().unwrap();
+    let (lines, received) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let started = Instant::now();
+    let addr = loop {
+        let left = PATIENCE.saturating_sub(started.elapsed());
+        let Ok(line) = received.recv_timeout(left) else {
+            let _ = child.kill();
+            panic!("no `listening` line from mpic serve");
+        };
+        if line.contains("listening")
+            && let Some(at) = line.find("addr=")
+        {
+            break line[at + 5..].split_whitespace().next().unwrap().to_owned();
+        }
+    };
+
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: mpic\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("ok\n"), "{answer}");
+
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let exited = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > PATIENCE * 2 {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        exited.and_then(|s| s.code()),
+        Some(0),
+        "mpic serve did not stop cleanly on SIGTERM"
+    );
 }

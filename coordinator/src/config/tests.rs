@@ -638,3 +638,76 @@ fn the_example_configuration_is_valid() {
     assert_eq!(config.defaults.perspective_count, 6);
     assert!(config.perspectives.len() >= 6);
 }
+
+#[test]
+fn api_limits_have_safe_defaults_and_are_checked() {
+    let config = load(&good_toml()).unwrap();
+    let api = &config.api;
+    assert_eq!(api.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+    assert_eq!(api.max_concurrent_checks, DEFAULT_MAX_CONCURRENT_CHECKS);
+    // deadline_ms (20 s) plus the margin.
+    assert_eq!(api.request_timeout, Duration::from_secs(25));
+    assert!(!api.metrics_public);
+    // Unset, the cap is max_attempts: a request may lower it, not raise it.
+    assert_eq!(config.defaults.max_attempts_cap, 2);
+
+    let set = good_toml()
+        .replacen(
+            "listen = \"127.0.0.1:9000\"",
+            "listen = \"127.0.0.1:9000\"\nmax_body_bytes = 8192\nmax_concurrent_checks = 4\n\
+             request_timeout_ms = 21000\nmetrics_public = true",
+            1,
+        )
+        .replacen(
+            "max_attempts = 2",
+            "max_attempts = 2\nmax_attempts_cap = 5",
+            1,
+        );
+    let config = load(&set).unwrap();
+    assert_eq!(config.api.max_body_bytes, 8192);
+    assert_eq!(config.api.max_concurrent_checks, 4);
+    assert_eq!(config.api.request_timeout, Duration::from_millis(21_000));
+    assert!(config.api.metrics_public);
+    assert_eq!(config.defaults.max_attempts_cap, 5);
+
+    let cases: &[(&str, &str, &str)] = &[
+        ("max_body_bytes = 100", "api.max_body_bytes", "from 1024"),
+        (
+            "max_body_bytes = 10000000",
+            "api.max_body_bytes",
+            "from 1024",
+        ),
+        (
+            "max_concurrent_checks = 0",
+            "api.max_concurrent_checks",
+            "from 1",
+        ),
+        (
+            "request_timeout_ms = 1000",
+            "api.request_timeout_ms",
+            "less than defaults.deadline_ms",
+        ),
+    ];
+    for (line, at, fragment) in cases {
+        let text = good_toml().replacen(
+            "listen = \"127.0.0.1:9000\"",
+            &format!("listen = \"127.0.0.1:9000\"\n{line}"),
+            1,
+        );
+        let found = problems(&text);
+        assert!(
+            found
+                .errors()
+                .any(|p| p.at == *at && p.message.contains(fragment)),
+            "{line}: expected an error at `{at}` containing `{fragment}`, got:\n{found}"
+        );
+    }
+    for cap in ["max_attempts_cap = 1", "max_attempts_cap = 11"] {
+        let text = good_toml().replacen("max_attempts = 2", &format!("max_attempts = 2\n{cap}"), 1);
+        let found = problems(&text);
+        assert!(
+            found.errors().any(|p| p.at == "defaults.max_attempts_cap"),
+            "{cap}: {found}"
+        );
+    }
+}

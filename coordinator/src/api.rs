@@ -1,0 +1,380 @@
+//! `mpic serve`: the HTTP API a CA's issuance pipeline calls, speaking the
+//! Open MPIC API (`POST /mpic`), so a CA already on Open MPIC switches by
+//! changing a URL and a key.
+//!
+//! # Endpoints
+//! | route | key | what |
+//! |---|---|---|
+//! | `POST /mpic` | yes | an Open MPIC request (`DCVParams` or `CAAParams`); `200` with a `CAAResponse`/`DCVResponse` ([`response`]) |
+//! | `GET /healthz` | no | `200 ok` while the server runs (liveness; it does not probe perspectives) |
+//! | `GET /metrics` | yes, unless `[api] metrics_public = true` | Prometheus text format 0.0.4 ([`metrics`]) |
+//!
+//! `/metrics` needs a key by default because it names every perspective and
+//! shows which are failing and how, which helps someone timing an attack on
+//! some of them; a scraper inside the CA's network can be let in with
+//! `metrics_public = true`.
+//!
+//! # Authentication
+//! `Authorization: Bearer <key>` or `x-api-key: <key>` ([`auth`]). The
+//! configuration holds only the SHA-256 of each key (`[[api.client]]
+//! key_sha256`); a missing or wrong key gets `401` with `WWW-Authenticate:
+//! Bearer`. Keys are never logged; the log names the client.
+//!
+//! # Errors
+//! Every non-200 answer has a JSON body `{"error": "<kind>", "message":
+//! "…"}`; `400` adds `validation_issues: [{issue_type, field, message}]`
+//! listing every problem found, as Open MPIC does ([`error`]).
+//!
+//! | status | when |
+//! |---|---|
+//! | 400 | not JSON, not a valid Open MPIC request, or `orchestration_parameters` this CA does not allow ([`crate::orchestration`]) |
+//! | 401 | no API key, or not a configured one |
+//! | 404 | no such route |
+//! | 413 | body larger than `[api] max_body_bytes` (default 64 KiB) |
+//! | 503 | `[api] max_concurrent_checks` checks already running (default 64); `Retry-After: 1`. Nothing is queued. |
+//! | 504 | the request took longer than `[api] request_timeout_ms` (default: the check deadline plus 5 s) |
+//!
+//! # Logs
+//! One line per HTTP request (target `mpic::http`): method, route, status,
+//! latency, client name and `trace_identifier`; plus the coordinator's one
+//! line per decision (target `mpic::decision`, BR 5.4.1).
+//!
+//! # Shutdown
+//! On SIGTERM or Ctrl-C the server stops accepting connections and lets the
+//! requests in flight finish (each is bounded by the request timeout).
+
+pub mod auth;
+pub mod details;
+pub mod error;
+pub mod metrics;
+pub mod response;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::header::{CONTENT_TYPE, HeaderValue};
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::check_call::CheckSpec;
+use crate::config::{ApiConfig, Config};
+use crate::orchestration::Overrides;
+use crate::transport::{HttpClientError, HttpTransport, PerspectiveTransport};
+use crate::{CohortError, Coordinator, clock};
+
+use self::auth::{ApiKeys, ClientName};
+use self::error::ApiError;
+use self::metrics::Metrics;
+
+/// Route label for requests that matched no route (keeps metric labels
+/// bounded whatever paths clients try).
+const UNMATCHED_ROUTE: &str = "other";
+
+/// Everything the handlers share.
+pub struct ApiState<T> {
+    coordinator: Arc<Coordinator<T>>,
+    keys: ApiKeys,
+    metrics: Metrics,
+    /// One permit per running check.
+    checks: Arc<Semaphore>,
+    settings: ApiConfig,
+}
+
+impl<T> ApiState<T> {
+    /// The API for `coordinator`, with the `[api]` settings of its
+    /// configuration.
+    pub fn new(coordinator: Arc<Coordinator<T>>) -> Self
+    where
+        T: PerspectiveTransport,
+    {
+        let settings = coordinator.config().api.clone();
+        Self {
+            keys: ApiKeys::new(&settings.clients),
+            metrics: Metrics::default(),
+            checks: Arc::new(Semaphore::new(settings.max_concurrent_checks)),
+            coordinator,
+            settings,
+        }
+    }
+
+    /// Checks running now.
+    fn checks_in_flight(&self) -> usize {
+        self.settings
+            .max_concurrent_checks
+            .saturating_sub(self.checks.available_permits())
+    }
+}
+
+/// The API's routes and middleware for `coordinator`.
+pub fn router<T: PerspectiveTransport + 'static>(coordinator: Arc<Coordinator<T>>) -> Router {
+    let state = Arc::new(ApiState::new(coordinator));
+    let limit = state.settings.max_body_bytes;
+
+    let mut keyed = Router::new().route("/mpic", post(post_mpic::<T>));
+    let mut open = Router::new().route("/healthz", get(healthz));
+    if state.settings.metrics_public {
+        open = open.route("/metrics", get(get_metrics::<T>));
+    } else {
+        keyed = keyed.route("/metrics", get(get_metrics::<T>));
+    }
+    let keyed = keyed.route_layer(middleware::from_fn_with_state(
+        Arc::clone(&state),
+        require_api_key::<T>,
+    ));
+    keyed
+        .merge(open)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            observe::<T>,
+        ))
+        .with_state(state)
+}
+
+/// Why `mpic serve` could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    HttpClient(#[from] HttpClientError),
+    #[error("cannot prepare cohorts: {0}")]
+    Cohort(#[from] CohortError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+    #[error("server failed: {0}")]
+    Serve(#[source] io::Error),
+}
+
+/// Runs the API for `config` over HTTPS transport to its perspectives, on
+/// `listen` (or `[api] listen`), until SIGTERM or Ctrl-C.
+pub async fn serve(config: Config, listen: Option<SocketAddr>) -> Result<(), ServeError> {
+    let addr = listen.unwrap_or(config.api.listen);
+    let coordinator = Arc::new(Coordinator::new(config, HttpTransport::new()?)?);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    serve_on(coordinator, listener, shutdown_signal()).await
+}
+
+/// Runs the API on `listener` until `shutdown` completes, then lets the
+/// requests in flight finish.
+pub async fn serve_on<T: PerspectiveTransport + 'static>(
+    coordinator: Arc<Coordinator<T>>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let api = &coordinator.config().api;
+    if api.clients.is_empty() {
+        tracing::warn!("no [[api.client]] is configured: every request to /mpic will get 401");
+    }
+    let local = listener.local_addr().map_err(ServeError::Serve)?;
+    tracing::info!(
+        target: "mpic::http",
+        addr = %local,
+        clients = api.clients.len(),
+        metrics_public = api.metrics_public,
+        max_concurrent_checks = api.max_concurrent_checks,
+        "listening"
+    );
+    axum::serve(listener, router(coordinator))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(ServeError::Serve)?;
+    tracing::info!(target: "mpic::http", "stopped");
+    Ok(())
+}
+
+/// Completes on SIGTERM or Ctrl-C (SIGINT).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!(target: "mpic::http", "shutting down: finishing requests in flight");
+}
+
+/// What a handler tells the request log about a request.
+#[derive(Debug, Clone)]
+struct TraceIdentifier(String);
+
+/// Bounds each request in time, then logs it and counts it.
+async fn observe<T: Send + Sync + 'static>(
+    State(state): State<Arc<ApiState<T>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(UNMATCHED_ROUTE, MatchedPath::as_str)
+        .to_owned();
+    let response =
+        match tokio::time::timeout(state.settings.request_timeout, next.run(request)).await {
+            Ok(response) => response,
+            Err(_) => ApiError::Timeout {
+                after: state.settings.request_timeout,
+            }
+            .into_response(),
+        };
+    let status = response.status();
+    state.metrics.count_request(&route, status.as_u16());
+    log_request(&method, &route, status, started.elapsed(), &response);
+    response
+}
+
+/// The one log line per request. User-supplied text (the trace identifier)
+/// is logged in its debug form, so it cannot forge log lines.
+fn log_request(
+    method: &Method,
+    route: &str,
+    status: StatusCode,
+    latency: Duration,
+    response: &Response,
+) {
+    let client = response
+        .extensions()
+        .get::<ClientName>()
+        .map(|c| c.0.as_str());
+    let trace_identifier = response
+        .extensions()
+        .get::<TraceIdentifier>()
+        .map_or_else(|| "-".to_owned(), |t| format!("{:?}", t.0));
+    tracing::info!(
+        target: "mpic::http",
+        method = %method,
+        route,
+        status = status.as_u16(),
+        latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+        client = client.unwrap_or("-"),
+        trace_identifier = %trace_identifier,
+        "request"
+    );
+}
+
+/// Refuses requests without a configured API key; names the client in the
+/// response's extensions for the log.
+async fn require_api_key<T: Send + Sync + 'static>(
+    State(state): State<Arc<ApiState<T>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match state.keys.authenticate(request.headers()) {
+        Some(client) => {
+            let mut response = next.run(request).await;
+            response.extensions_mut().insert(client);
+            response
+        }
+        None => ApiError::Unauthorized.into_response(),
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn not_found() -> Response {
+    ApiError::NotFound.into_response()
+}
+
+async fn get_metrics<T: Send + Sync + 'static>(State(state): State<Arc<ApiState<T>>>) -> Response {
+    let text = state.metrics.render(state.checks_in_flight());
+    (
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static(metrics::CONTENT_TYPE),
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// `POST /mpic`.
+async fn post_mpic<T: PerspectiveTransport + 'static>(
+    State(state): State<Arc<ApiState<T>>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return ApiError::TooLarge {
+                limit: state.settings.max_body_bytes,
+            }
+            .into_response();
+        }
+        Err(rejection) => return ApiError::UnreadableBody(rejection.body_text()).into_response(),
+    };
+    let spec = match CheckSpec::from_json(&body) {
+        Ok(spec) => spec,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let trace = spec.request.trace_identifier.clone().map(TraceIdentifier);
+    let mut response = run_check(&state, &spec).await;
+    if let Some(trace) = trace {
+        response.extensions_mut().insert(trace);
+    }
+    response
+}
+
+async fn run_check<T: PerspectiveTransport + 'static>(
+    state: &ApiState<T>,
+    spec: &CheckSpec,
+) -> Response {
+    let Ok(_permit) = Arc::clone(&state.checks).try_acquire_owned() else {
+        return ApiError::Busy {
+            limit: state.settings.max_concurrent_checks,
+        }
+        .into_response();
+    };
+    let overrides = Overrides::from_request(&spec.request);
+    let decision = match state.coordinator.check_with(spec, &overrides).await {
+        Ok(decision) => decision,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    state.metrics.record_decision(&decision);
+    let body = response::MpicResponse::new(spec, &decision, clock::now_ms());
+    match serde_json::to_vec(&body) {
+        Ok(json) => (
+            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            json,
+        )
+            .into_response(),
+        Err(e) => ApiError::Internal(format!("cannot serialise the response: {e}")).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

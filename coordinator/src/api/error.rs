@@ -1,0 +1,274 @@
+//! Every answer other than 200, in one JSON shape.
+//!
+//! `{"error": "<kind>", "message": "…"}`, and for 400
+//! `validation_issues: [{"issue_type", "field", "message"}]` with every
+//! problem found. `error` and `issue_type` follow Open MPIC's spellings
+//! (`request-validation-failed`, `invalid-perspective-count`,
+//! `invalid-quorum-count`); `field` is our addition, the dotted path of the
+//! field at fault.
+
+use std::time::Duration;
+
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use mpic_core::check::{RequestError, RequestIssue};
+use serde::{Deserialize, Serialize};
+
+use crate::orchestration::{
+    MAX_ATTEMPTS_FIELD, OverrideError, PERSPECTIVE_COUNT_FIELD, QUORUM_COUNT_FIELD,
+};
+
+/// `error` of a refused request body (Open MPIC's key).
+pub const REQUEST_VALIDATION_FAILED: &str = "request-validation-failed";
+/// How long a client told 503 should wait, in seconds.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
+
+/// One problem with a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidationIssue {
+    /// A stable, machine-readable kind: `malformed-json`, `unknown-field`,
+    /// `missing-field`, `invalid-value`, `invalid-perspective-count`,
+    /// `invalid-quorum-count`, `invalid-max-attempts`.
+    pub issue_type: String,
+    /// Dotted path of the field (`dcv_check_parameters.token`), or `(body)`.
+    pub field: String,
+    pub message: String,
+}
+
+impl ValidationIssue {
+    fn new(field: &str, message: &str) -> Self {
+        Self {
+            issue_type: issue_type(field, message).to_owned(),
+            field: field.to_owned(),
+            message: format!("{field}: {message}"),
+        }
+    }
+}
+
+/// The kind of a request issue, from its field and core's message.
+fn issue_type(field: &str, message: &str) -> &'static str {
+    match field {
+        PERSPECTIVE_COUNT_FIELD => "invalid-perspective-count",
+        QUORUM_COUNT_FIELD => "invalid-quorum-count",
+        MAX_ATTEMPTS_FIELD => "invalid-max-attempts",
+        _ => match message {
+            "unknown field" => "unknown-field",
+            "missing" => "missing-field",
+            _ => "invalid-value",
+        },
+    }
+}
+
+/// Why a request was not answered with a decision.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request is not a valid Open MPIC request")]
+    InvalidRequest(Vec<ValidationIssue>),
+    #[error("the request body could not be read: {0}")]
+    UnreadableBody(String),
+    #[error("a valid API key is required (Authorization: Bearer <key> or x-api-key: <key>)")]
+    Unauthorized,
+    #[error("no such route")]
+    NotFound,
+    #[error("the request body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("{limit} checks are already running; retry shortly")]
+    Busy { limit: usize },
+    #[error("the request did not finish within {} ms", after.as_millis())]
+    Timeout { after: Duration },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidRequest(_) | ApiError::UnreadableBody(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `error` field.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApiError::InvalidRequest(_) | ApiError::UnreadableBody(_) => REQUEST_VALIDATION_FAILED,
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::NotFound => "not-found",
+            ApiError::TooLarge { .. } => "request-too-large",
+            ApiError::Busy { .. } => "too-many-concurrent-checks",
+            ApiError::Timeout { .. } => "request-timeout",
+            ApiError::Internal(_) => "internal-error",
+        }
+    }
+}
+
+/// The JSON body of an error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_issues: Option<Vec<ValidationIssue>>,
+}
+
+impl From<RequestError> for ApiError {
+    fn from(e: RequestError) -> Self {
+        let issues = match &e {
+            RequestError::NotJson(detail) => vec![ValidationIssue {
+                issue_type: "malformed-json".into(),
+                field: "(body)".into(),
+                message: format!("request body is not JSON: {detail}"),
+            }],
+            RequestError::Invalid(issues) => issues
+                .iter()
+                .map(|RequestIssue { field, message }| ValidationIssue::new(field, message))
+                .collect(),
+        };
+        ApiError::InvalidRequest(issues)
+    }
+}
+
+impl From<OverrideError> for ApiError {
+    fn from(e: OverrideError) -> Self {
+        ApiError::InvalidRequest(
+            e.0.iter()
+                .map(|issue| ValidationIssue::new(&issue.field, &issue.message))
+                .collect(),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let validation_issues = match &self {
+            ApiError::InvalidRequest(issues) => Some(issues.clone()),
+            ApiError::UnreadableBody(detail) => Some(vec![ValidationIssue {
+                issue_type: "unreadable-body".into(),
+                field: "(body)".into(),
+                message: detail.clone(),
+            }]),
+            _ => None,
+        };
+        let body = ErrorBody {
+            error: self.kind().to_owned(),
+            message: self.to_string(),
+            validation_issues,
+        };
+        let json = serde_json::to_vec(&body)
+            .unwrap_or_else(|_| b"{\"error\":\"internal-error\"}".to_vec());
+        let mut response = (status, json).into_response();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        match self {
+            ApiError::Unauthorized => {
+                headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::Busy { .. } => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::orchestration::OverrideIssue;
+
+    #[test]
+    fn request_issues_keep_their_field_and_get_a_kind() {
+        let table: &[(&str, &str, &str)] = &[
+            ("check_type", "missing", "missing-field"),
+            (
+                "caa_check_parameters.colour",
+                "unknown field",
+                "unknown-field",
+            ),
+            (
+                "domain_or_ip_target",
+                "`exa mple.com` is not a domain name",
+                "invalid-value",
+            ),
+            (
+                PERSPECTIVE_COUNT_FIELD,
+                "must be at least 1",
+                "invalid-perspective-count",
+            ),
+            (
+                QUORUM_COUNT_FIELD,
+                "3 is more than perspective_count (2)",
+                "invalid-quorum-count",
+            ),
+            (
+                MAX_ATTEMPTS_FIELD,
+                "must be at least 1",
+                "invalid-max-attempts",
+            ),
+        ];
+        for &(field, message, kind) in table {
+            let error = ApiError::from(RequestError::Invalid(vec![RequestIssue {
+                field: field.into(),
+                message: message.into(),
+            }]));
+            let ApiError::InvalidRequest(issues) = error else {
+                panic!("not a validation error");
+            };
+            assert_eq!(issues[0].issue_type, kind, "{field}");
+            assert_eq!(issues[0].field, field);
+            assert!(issues[0].message.contains(message));
+        }
+    }
+
+    #[test]
+    fn refused_overrides_are_validation_issues() {
+        let error = ApiError::from(OverrideError(vec![OverrideIssue {
+            field: QUORUM_COUNT_FIELD.into(),
+            message: "is 3; at least 4".into(),
+        }]));
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(error.kind(), REQUEST_VALIDATION_FAILED);
+    }
+
+    #[test]
+    fn statuses_and_headers() {
+        type Header = Option<(&'static str, &'static str)>;
+        let table: &[(ApiError, u16, Header)] = &[
+            (
+                ApiError::Unauthorized,
+                401,
+                Some(("www-authenticate", "Bearer")),
+            ),
+            (ApiError::Busy { limit: 2 }, 503, Some(("retry-after", "1"))),
+            (ApiError::TooLarge { limit: 10 }, 413, None),
+            (ApiError::NotFound, 404, None),
+            (
+                ApiError::Timeout {
+                    after: Duration::from_secs(1),
+                },
+                504,
+                None,
+            ),
+            (ApiError::InvalidRequest(Vec::new()), 400, None),
+        ];
+        for (error, status, header) in table {
+            let response = error.clone().into_response();
+            assert_eq!(response.status().as_u16(), *status, "{error:?}");
+            assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
+            if let Some((name, value)) = header {
+                assert_eq!(response.headers()[*name], *value, "{error:?}");
+            }
+        }
+    }
+}

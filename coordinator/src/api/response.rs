@@ -1,0 +1,315 @@
+//! The `200` answer to `POST /mpic`: an Open MPIC `CAAResponse` or
+//! `DCVResponse` built from a [`Decision`], plus our evidence under the one
+//! extra field `x_mpic`.
+//!
+//! # Mapping
+//! | Open MPIC | from |
+//! |---|---|
+//! | `is_valid` | [`Decision::is_valid`]: quorum met in an attempt, on verified reports |
+//! | `mpic_completed` | [`Decision::mpic_completed`] |
+//! | `domain_or_ip_target` | the target as checked (normalised: lower case, no trailing dot) |
+//! | `actual_orchestration_parameters` | perspectives per attempt, corroborations required in the last attempt, attempts made |
+//! | `perspectives` | the deciding attempt's results, in cohort order |
+//! | `previous_attempt_results` | the earlier attempts' results (`[]` when there were none) |
+//! | `caa_check_parameters` / `dcv_check_parameters` | the request's, echoed (`null` when a CAA request gave none) |
+//!
+//! Per perspective, the flat form of the spec's example and of the Open MPIC
+//! reference implementation (`perspective_code` beside the check response's
+//! fields; the spec's schema nests them under `check_response`, which no
+//! Open MPIC server sends):
+//! `check_passed` is true only for a verified report with verdict `pass`;
+//! `check_completed` is true when a verified report says the perspective
+//! looked (`pass` or `fail`), false when it could not look or no verified
+//! report came back; `errors` is `null` on a pass, else one entry whose
+//! `error_type` is `validation:<method>` (DCV not observed), `caa:forbidden`,
+//! `caa:lookup_failed`, or `mpic:<reason>` (`timeout`, `unreachable`,
+//! `bad_signature`, `stale`, `wrong_nonce`, `invalid_report`, `cancelled`,
+//! ...); `timestamp_ns` is when the perspective finished, from its verified
+//! report, else when the coordinator decided.
+//!
+//! # `x_mpic`
+//! `quorum` (BR 5.4.1 result of the deciding attempt, e.g. `5/6`), `reasons`
+//! (why not valid; empty when valid) and `attempts`: every attempt's cohort,
+//! quorum decision and tally, and per perspective its RIR and region (from
+//! configuration), `status` (`corroborated`, `not_corroborated` with a typed
+//! `reason`, `cancelled`), `detail`, `elapsed_ms`, the signed `report` exactly
+//! as it arrived and, when it verified, its `verified` contents.
+
+use mpic_core::check::{
+    CaaCheckParameters, CheckParameters, CheckType, DcvCheckParameters, OrchestrationParameters,
+};
+use mpic_core::quorum::NonCorroboration;
+use mpic_core::report::Verdict;
+use serde::Serialize;
+
+use super::details::{self, Details};
+use crate::check_call::CheckSpec;
+use crate::evidence::{AttemptRecord, Decision, PerspectiveResult, ResultStatus};
+
+/// An Open MPIC response body.
+#[derive(Debug, Clone, Serialize)]
+pub struct MpicResponse<'a> {
+    pub check_type: CheckType,
+    pub domain_or_ip_target: &'a str,
+    pub is_valid: bool,
+    pub mpic_completed: bool,
+    pub trace_identifier: Option<&'a str>,
+    pub request_orchestration_parameters: Option<OrchestrationParameters>,
+    pub actual_orchestration_parameters: ActualOrchestration,
+    pub perspectives: Vec<PerspectiveResponse>,
+    pub previous_attempt_results: Vec<Vec<PerspectiveResponse>>,
+    #[serde(flatten)]
+    pub check_parameters: EchoedParameters<'a>,
+    pub x_mpic: Evidence<'a>,
+}
+
+/// `actual_orchestration_parameters`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ActualOrchestration {
+    pub perspective_count: usize,
+    /// `null` when no attempt could apply a quorum policy.
+    pub quorum_count: Option<usize>,
+    pub attempt_count: usize,
+}
+
+/// The request's check parameters, under the key its check type uses.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum EchoedParameters<'a> {
+    Caa {
+        caa_check_parameters: Option<&'a CaaCheckParameters>,
+    },
+    Dcv {
+        dcv_check_parameters: &'a DcvCheckParameters,
+    },
+}
+
+/// One perspective's check response (`CheckResponseCAA`/`CheckResponseDCV`
+/// with `perspective_code`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PerspectiveResponse {
+    pub perspective_code: String,
+    pub check_passed: bool,
+    pub check_completed: bool,
+    pub errors: Option<Vec<CheckError>>,
+    pub timestamp_ns: u64,
+    pub check_type: CheckType,
+    pub details: Details,
+}
+
+/// One entry of `errors`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckError {
+    /// `type:subtype`, e.g. `validation:acme-dns-01`, `mpic:timeout`.
+    pub error_type: String,
+    pub error_message: String,
+}
+
+/// `x_mpic`: the evidence behind the decision.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence<'a> {
+    pub quorum: &'a str,
+    pub reasons: &'a [String],
+    pub attempts: &'a [AttemptRecord],
+}
+
+impl<'a> MpicResponse<'a> {
+    /// The response for `decision` on `spec`; `decided_at_ms` stands in for
+    /// a perspective's timestamp when it sent no verified report.
+    pub fn new(spec: &'a CheckSpec, decision: &'a Decision, decided_at_ms: u64) -> Self {
+        let request = &spec.request;
+        let dcv = match &request.parameters {
+            CheckParameters::Dcv(params) => Some(params),
+            CheckParameters::Caa(_) => None,
+        };
+        let respond = |attempt: &AttemptRecord| -> Vec<PerspectiveResponse> {
+            attempt
+                .results
+                .iter()
+                .map(|r| perspective_response(spec.check_type, dcv, r, decided_at_ms))
+                .collect()
+        };
+        Self {
+            check_type: spec.check_type,
+            domain_or_ip_target: &spec.target,
+            is_valid: decision.is_valid,
+            mpic_completed: decision.mpic_completed,
+            trace_identifier: request.trace_identifier.as_deref(),
+            request_orchestration_parameters: request.orchestration_parameters,
+            actual_orchestration_parameters: ActualOrchestration {
+                perspective_count: decision.perspective_count,
+                quorum_count: decision.quorum_count,
+                attempt_count: decision.attempt_count(),
+            },
+            perspectives: decision.final_attempt().map(respond).unwrap_or_default(),
+            previous_attempt_results: decision.previous_attempts().iter().map(respond).collect(),
+            check_parameters: match &request.parameters {
+                CheckParameters::Caa(params) => EchoedParameters::Caa {
+                    caa_check_parameters: (params != &CaaCheckParameters::default())
+                        .then_some(params),
+                },
+                CheckParameters::Dcv(params) => EchoedParameters::Dcv {
+                    dcv_check_parameters: params,
+                },
+            },
+            x_mpic: Evidence {
+                quorum: &decision.quorum,
+                reasons: &decision.reasons,
+                attempts: &decision.attempts,
+            },
+        }
+    }
+}
+
+fn perspective_response(
+    check_type: CheckType,
+    dcv: Option<&DcvCheckParameters>,
+    result: &PerspectiveResult,
+    decided_at_ms: u64,
+) -> PerspectiveResponse {
+    let verified = result.verified.as_ref();
+    let check_passed = result.status == ResultStatus::Corroborated;
+    PerspectiveResponse {
+        perspective_code: result.perspective_id.clone(),
+        check_passed,
+        check_completed: verified.is_some_and(|body| body.verdict != Verdict::Error),
+        errors: (!check_passed).then(|| {
+            vec![CheckError {
+                error_type: error_type(check_type, dcv, &result.status),
+                error_message: result
+                    .detail
+                    .clone()
+                    .unwrap_or_else(|| result.status.summary()),
+            }]
+        }),
+        timestamp_ns: verified
+            .map_or(decided_at_ms, |body| body.finished_at_ms)
+            .saturating_mul(1_000_000),
+        check_type,
+        details: details::details(check_type, dcv, verified),
+    }
+}
+
+/// `error_type` for a perspective that did not pass.
+fn error_type(
+    check_type: CheckType,
+    dcv: Option<&DcvCheckParameters>,
+    status: &ResultStatus,
+) -> String {
+    let reason = match status {
+        ResultStatus::Corroborated => return "mpic:none".into(),
+        ResultStatus::Cancelled => return "mpic:cancelled".into(),
+        ResultStatus::NotCorroborated { reason } => reason,
+    };
+    match (reason, check_type, dcv) {
+        (
+            NonCorroboration::Mismatch { .. } | NonCorroboration::PerspectiveError { .. },
+            CheckType::Dcv,
+            Some(params),
+        ) => format!("validation:{}", params.method().as_str()),
+        (NonCorroboration::Mismatch { .. }, _, _) => "caa:forbidden".into(),
+        (NonCorroboration::PerspectiveError { .. }, _, _) => "caa:lookup_failed".into(),
+        (other, _, _) => format!("mpic:{}", reason_kind(other)),
+    }
+}
+
+/// The serialised `kind` of a reason (`timeout`, `bad_signature`, ...).
+pub fn reason_kind(reason: &NonCorroboration) -> &'static str {
+    match reason {
+        NonCorroboration::Timeout => "timeout",
+        NonCorroboration::Unreachable { .. } => "unreachable",
+        NonCorroboration::BadSignature => "bad_signature",
+        NonCorroboration::Stale => "stale",
+        NonCorroboration::WrongNonce => "wrong_nonce",
+        NonCorroboration::UnknownPerspective => "unknown_perspective",
+        NonCorroboration::InvalidReport { .. } => "invalid_report",
+        NonCorroboration::PerspectiveError { .. } => "perspective_error",
+        NonCorroboration::Mismatch { .. } => "mismatch",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn reason_kinds_are_the_serialised_ones() {
+        let reasons = [
+            NonCorroboration::Timeout,
+            NonCorroboration::Unreachable { detail: "x".into() },
+            NonCorroboration::BadSignature,
+            NonCorroboration::Stale,
+            NonCorroboration::WrongNonce,
+            NonCorroboration::UnknownPerspective,
+            NonCorroboration::InvalidReport { detail: "x".into() },
+            NonCorroboration::PerspectiveError { detail: "x".into() },
+            NonCorroboration::Mismatch { detail: "x".into() },
+        ];
+        for reason in reasons {
+            let json = serde_json::to_value(&reason).unwrap();
+            assert_eq!(json["kind"], reason_kind(&reason), "{reason:?}");
+        }
+    }
+
+    #[test]
+    fn error_types_say_what_failed() {
+        let dcv = match CheckSpec::from_value(&serde_json::json!({
+            "check_type": "dcv",
+            "domain_or_ip_target": "example.com",
+            "dcv_check_parameters": {"validation_method": "acme-dns-01", "key_authorization": "a.b"},
+        }))
+        .unwrap()
+        .request
+        .parameters
+        {
+            CheckParameters::Dcv(p) => p,
+            CheckParameters::Caa(_) => panic!("not dcv"),
+        };
+        let not = |reason| ResultStatus::NotCorroborated { reason };
+        let mismatch = || NonCorroboration::Mismatch { detail: "x".into() };
+        let error = || NonCorroboration::PerspectiveError { detail: "x".into() };
+        let table: Vec<(CheckType, Option<&DcvCheckParameters>, ResultStatus, &str)> = vec![
+            (
+                CheckType::Dcv,
+                Some(&dcv),
+                not(mismatch()),
+                "validation:acme-dns-01",
+            ),
+            (
+                CheckType::Dcv,
+                Some(&dcv),
+                not(error()),
+                "validation:acme-dns-01",
+            ),
+            (CheckType::Caa, None, not(mismatch()), "caa:forbidden"),
+            (CheckType::Caa, None, not(error()), "caa:lookup_failed"),
+            (
+                CheckType::Caa,
+                None,
+                not(NonCorroboration::Timeout),
+                "mpic:timeout",
+            ),
+            (
+                CheckType::Dcv,
+                Some(&dcv),
+                not(NonCorroboration::BadSignature),
+                "mpic:bad_signature",
+            ),
+            (
+                CheckType::Caa,
+                None,
+                ResultStatus::Cancelled,
+                "mpic:cancelled",
+            ),
+        ];
+        for (check_type, params, status, expected) in table {
+            assert_eq!(
+                error_type(check_type, params, &status),
+                expected,
+                "{status:?}"
+            );
+        }
+    }
+}

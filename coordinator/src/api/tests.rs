@@ -1,0 +1,874 @@
+//! The API end to end in process: requests through the router (or a server
+//! on 127.0.0.1), a real coordinator, and in-process perspectives that
+//! verify each signed request and sign reports with real observations.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, Response, StatusCode};
+use ed25519_dalek::SigningKey;
+use mpic_core::caa::evaluate::PropertyKind;
+use mpic_core::caa::{
+    CaaObservation, CaaOutcome, CertificateType, ForbidReason, PermitReason, RrsetReport,
+};
+use mpic_core::check::CheckParameters;
+use mpic_core::dcv::{DcvEvidence, DcvObservation, DnsEvidence, DnsLookup};
+use mpic_core::perspective::{CheckCall, CheckObservation};
+use mpic_core::quorum::Policy;
+use mpic_core::report::{self, Location, Observation, ReportBody, SignedReport, Verdict};
+use mpic_core::request_auth::{RequestEnvelope, verify_request};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tower::ServiceExt as _;
+
+use super::*;
+use crate::config::{ApiClient, PerspectiveConfig};
+use crate::test_fixtures::{coordinator_key, key, places};
+use crate::transport::CallError;
+
+const SIX: &[&str] = &["iad", "lax", "fra", "lhr", "sin", "syd"];
+const API_KEY: &str = "test-api-key-0123456789";
+/// Bound on every wait in these tests.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// How an in-process perspective answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// Sees `0 issue "ca.example"` (CAA) or the expected value (DCV).
+    Pass,
+    /// Sees a CAA record for another CA (CAA) or another value (DCV).
+    Fail,
+    /// Waits until the test opens the gate, then passes.
+    Gated,
+}
+
+/// Perspectives in the test process; each verifies the coordinator's
+/// signature on the request as a worker does.
+struct TestPerspectives {
+    answers: HashMap<String, Answer>,
+    /// A permit per gated call that may proceed.
+    gate: Arc<Semaphore>,
+    /// A permit per gated call that has started.
+    started: Arc<Semaphore>,
+}
+
+impl TestPerspectives {
+    fn new(answers: &[(&str, Answer)]) -> Self {
+        Self {
+            answers: answers
+                .iter()
+                .map(|(id, a)| ((*id).to_owned(), *a))
+                .collect(),
+            gate: Arc::new(Semaphore::new(0)),
+            started: Arc::new(Semaphore::new(0)),
+        }
+    }
+}
+
+fn signing_key_for(public: &ed25519_dalek::VerifyingKey) -> SigningKey {
+    (0..=255u8)
+        .map(key)
+        .find(|k| k.verifying_key() == *public)
+        .expect("a test key")
+}
+
+fn observation_for(call: &CheckCall, pass: bool) -> (Verdict, CheckObservation) {
+    let target = call.check.target.to_string();
+    let verdict = if pass { Verdict::Pass } else { Verdict::Fail };
+    let observation = match &call.check.parameters {
+        CheckParameters::Caa(_) => {
+            let record = if pass {
+                "0 issue \"ca.example\""
+            } else {
+                "0 issue \"other-ca.example\""
+            };
+            CheckObservation::Caa(CaaObservation {
+                domain: target.clone(),
+                lookup_name: target.clone(),
+                wildcard: false,
+                certificate_type: CertificateType::TlsServer,
+                outcome: if pass {
+                    CaaOutcome::Permitted {
+                        reason: PermitReason::Authorised {
+                            tag: PropertyKind::Issue,
+                            record: record.into(),
+                            issuer: "ca.example".into(),
+                        },
+                    }
+                } else {
+                    CaaOutcome::Forbidden {
+                        reason: ForbidReason::NotAuthorised {
+                            tag: PropertyKind::Issue,
+                            rejections: Vec::new(),
+                        },
+                    }
+                },
+                relevant_rrset: Some(RrsetReport {
+                    owner: target,
+                    records: vec![record.into()],
+                    cname_chain: Vec::new(),
+                    authentic_data: false,
+                    rcode: "NOERROR".into(),
+                    resolver: "https://doh.example/dns-query".into(),
+                }),
+                steps: Vec::new(),
+            })
+        }
+        CheckParameters::Dcv(params) => {
+            let name = format!("_acme-challenge.{target}");
+            CheckObservation::Dcv(DcvObservation {
+                validation_method: params.method(),
+                passed: pass,
+                failure: None,
+                evidence: DcvEvidence::Dns(DnsEvidence {
+                    lookups: vec![DnsLookup {
+                        name: name.clone(),
+                        record_type: "TXT".into(),
+                        rcode: Some(0),
+                        records_seen: vec![if pass { "expected" } else { "other" }.into()],
+                        cname_chain: Vec::new(),
+                        ad_flag: false,
+                        resolver: "https://doh.example/dns-query".into(),
+                        error: None,
+                    }],
+                    found_at: Some(name),
+                }),
+            })
+        }
+    };
+    (verdict, observation)
+}
+
+impl PerspectiveTransport for TestPerspectives {
+    async fn call(
+        &self,
+        perspective: &PerspectiveConfig,
+        envelope: RequestEnvelope,
+        _deadline: Instant,
+    ) -> Result<SignedReport, CallError> {
+        tokio::task::yield_now().await;
+        let now = clock::now_ms();
+        let verified = verify_request(&envelope, &[coordinator_key().verifying_key()], now, 30_000)
+            .map_err(|e| CallError::HttpStatus {
+                status: 401,
+                body: e.to_string(),
+            })?;
+        let call: CheckCall = serde_json::from_slice(&verified.body).unwrap();
+        assert_eq!(call.perspective_id, perspective.id);
+        let answer = self
+            .answers
+            .get(&perspective.id)
+            .copied()
+            .unwrap_or(Answer::Pass);
+        if answer == Answer::Gated {
+            self.started.add_permits(1);
+            self.gate.acquire().await.unwrap().forget();
+        }
+        let (verdict, observation) = observation_for(&call, answer != Answer::Fail);
+        let body = ReportBody {
+            request_digest: verified.request_digest(),
+            nonce: verified.nonce.clone(),
+            perspective_id: perspective.id.clone(),
+            rir: perspective.rir,
+            location: Location {
+                region: perspective.region.clone(),
+                coordinates: Some(perspective.location),
+            },
+            resolvers: vec!["https://doh.example/dns-query".into()],
+            started_at_ms: now.saturating_sub(5),
+            finished_at_ms: now,
+            verdict,
+            reason: format!("{verdict:?}"),
+            observation: Observation::from_value(&observation).unwrap(),
+        };
+        Ok(report::sign(&signing_key_for(&perspective.public_key), &body).unwrap())
+    }
+}
+
+fn coordinator_with(
+    answers: &[(&str, Answer)],
+    edit: impl FnOnce(&mut crate::config::Config),
+) -> Arc<Coordinator<TestPerspectives>> {
+    let mut config = crate::test_fixtures::config(places(SIX), 6, Policy::Br);
+    config.api.clients = vec![ApiClient {
+        name: "issuance".into(),
+        key_sha256: Sha256::digest(API_KEY.as_bytes()).into(),
+    }];
+    edit(&mut config);
+    Arc::new(Coordinator::new(config, TestPerspectives::new(answers)).unwrap())
+}
+
+fn app(answers: &[(&str, Answer)]) -> Router {
+    router(coordinator_with(answers, |_| {}))
+}
+
+fn post(body: impl Into<Body>) -> Request<Body> {
+    Request::post("/mpic")
+        .header("authorization", format!("Bearer {API_KEY}"))
+        .header("content-type", "application/json")
+        .body(body.into())
+        .unwrap()
+}
+
+fn post_json(value: &Value) -> Request<Body> {
+    post(serde_json::to_vec(value).unwrap())
+}
+
+fn caa_request() -> Value {
+    json!({
+        "check_type": "caa",
+        "domain_or_ip_target": "www.example.com",
+        "trace_identifier": "trace-123",
+    })
+}
+
+async fn send(app: &Router, request: Request<Body>) -> (StatusCode, Response<Body>) {
+    let response = tokio::time::timeout(PATIENCE, app.clone().oneshot(request))
+        .await
+        .expect("answered in time")
+        .unwrap();
+    (response.status(), response)
+}
+
+async fn json_body(response: Response<Body>) -> Value {
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
+}
+
+async fn text_body(response: Response<Body>) -> String {
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+/// Fails unless `value` has every key in `keys`.
+fn assert_keys(value: &Value, keys: &[&str], what: &str) {
+    for key in keys {
+        assert!(value.get(key).is_some(), "{what} lacks `{key}`: {value:#}");
+    }
+}
+
+/// The required keys of the spec's schemas (open-mpic-openapi.yaml 3.5.0):
+/// `BaseMPICResponse` and `CAAResponse`/`DCVResponse`; per perspective
+/// `BaseCheckResponse` and `CheckResponseCAA`/`CheckResponseDCV` in the flat
+/// form of the spec's example (with `perspective_code`); CAA `details`.
+fn assert_open_mpic_shape(body: &Value) {
+    assert_keys(
+        body,
+        &[
+            "request_orchestration_parameters",
+            "actual_orchestration_parameters",
+            "domain_or_ip_target",
+            "is_valid",
+            "mpic_completed",
+            "check_type",
+            "perspectives",
+            "previous_attempt_results",
+            "trace_identifier",
+            "x_mpic",
+        ],
+        "response",
+    );
+    let check_type = body["check_type"].as_str().unwrap();
+    let (parameters, other) = match check_type {
+        "caa" => ("caa_check_parameters", "dcv_check_parameters"),
+        "dcv" => ("dcv_check_parameters", "caa_check_parameters"),
+        other => panic!("check_type {other}"),
+    };
+    assert_keys(body, &[parameters], "response");
+    assert!(
+        body.get(other).is_none(),
+        "{other} in a {check_type} response"
+    );
+    assert_keys(
+        &body["actual_orchestration_parameters"],
+        &["perspective_count", "quorum_count", "attempt_count"],
+        "actual_orchestration_parameters",
+    );
+    let attempts = std::iter::once(&body["perspectives"])
+        .chain(body["previous_attempt_results"].as_array().unwrap());
+    for attempt in attempts {
+        for perspective in attempt.as_array().unwrap() {
+            assert_keys(
+                perspective,
+                &[
+                    "perspective_code",
+                    "check_passed",
+                    "check_completed",
+                    "timestamp_ns",
+                    "errors",
+                    "check_type",
+                    "details",
+                ],
+                "perspective",
+            );
+            assert_eq!(perspective["check_type"], check_type);
+            assert!(perspective["timestamp_ns"].as_u64().unwrap() > 1_700_000_000_000_000_000);
+            if check_type == "caa" {
+                assert_keys(
+                    &perspective["details"],
+                    &["caa_record_present", "found_at", "records_seen"],
+                    "CAA details",
+                );
+            } else {
+                assert_keys(
+                    &perspective["details"],
+                    &["validation_method"],
+                    "DCV details",
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_valid_caa_request_is_answered_in_open_mpic_form() {
+    let app = app(&[]);
+    let (status, response) = send(&app, post_json(&caa_request())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body = json_body(response).await;
+    assert_open_mpic_shape(&body);
+    assert_eq!(body["is_valid"], true, "{body:#}");
+    assert_eq!(body["mpic_completed"], true);
+    assert_eq!(body["check_type"], "caa");
+    assert_eq!(body["domain_or_ip_target"], "www.example.com");
+    assert_eq!(body["trace_identifier"], "trace-123");
+    assert_eq!(body["request_orchestration_parameters"], Value::Null);
+    assert_eq!(body["caa_check_parameters"], Value::Null);
+    assert_eq!(
+        body["actual_orchestration_parameters"],
+        json!({"perspective_count": 6, "quorum_count": 4, "attempt_count": 1})
+    );
+    assert_eq!(body["previous_attempt_results"], json!([]));
+
+    let perspectives = body["perspectives"].as_array().unwrap();
+    assert_eq!(perspectives.len(), 6);
+    let passed: Vec<&Value> = perspectives
+        .iter()
+        .filter(|p| p["check_passed"] == true)
+        .collect();
+    assert!(passed.len() >= 4, "{body:#}");
+    for p in &passed {
+        assert_eq!(p["check_completed"], true);
+        assert_eq!(p["errors"], Value::Null);
+        assert_eq!(
+            p["details"],
+            json!({
+                "caa_record_present": true,
+                "found_at": "www.example.com",
+                "records_seen": ["0 issue \"ca.example\""],
+                "response": "0 issue \"ca.example\"",
+            })
+        );
+    }
+    // Those not needed for quorum were cancelled and say so.
+    for p in perspectives.iter().filter(|p| p["check_passed"] == false) {
+        assert_eq!(p["check_completed"], false);
+        assert_eq!(p["errors"][0]["error_type"], "mpic:cancelled");
+    }
+
+    // Our evidence: the tally and every signed report as it arrived.
+    let x = &body["x_mpic"];
+    assert_eq!(x["quorum"], format!("{}/6", passed.len()));
+    assert_eq!(x["reasons"], json!([]));
+    let results = x["attempts"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 6);
+    for r in results.iter().filter(|r| r["status"] == "corroborated") {
+        let signed: SignedReport = serde_json::from_value(r["report"].clone()).unwrap();
+        assert!(!signed.signature.is_empty());
+        assert_eq!(r["verified"]["verdict"], "pass");
+    }
+}
+
+#[tokio::test]
+async fn all_agree_is_valid_and_every_perspective_is_shown_passing() {
+    // Strict quorum: all six must answer, so none is cancelled.
+    let app = router(coordinator_with(&[], |c| {
+        c.defaults.policy = Policy::Strict
+    }));
+    let (status, response) = send(&app, post_json(&caa_request())).await;
+    assert_eq!(status, StatusCode::OK);
+    let body = json_body(response).await;
+    assert_open_mpic_shape(&body);
+    assert_eq!(body["is_valid"], true);
+    assert_eq!(body["actual_orchestration_parameters"]["quorum_count"], 6);
+    assert_eq!(body["x_mpic"]["quorum"], "6/6");
+    let perspectives = body["perspectives"].as_array().unwrap();
+    let codes: Vec<&str> = perspectives
+        .iter()
+        .map(|p| p["perspective_code"].as_str().unwrap())
+        .collect();
+    let mut sorted = codes.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, ["fra", "iad", "lax", "lhr", "sin", "syd"]);
+    assert!(perspectives.iter().all(|p| p["check_passed"] == true));
+}
+
+#[tokio::test]
+async fn three_of_six_dissenting_is_not_valid() {
+    let dissent = [
+        ("iad", Answer::Fail),
+        ("fra", Answer::Fail),
+        ("sin", Answer::Fail),
+    ];
+    let app = app(&dissent);
+    let (status, response) = send(&app, post_json(&caa_request())).await;
+    assert_eq!(status, StatusCode::OK);
+    let body = json_body(response).await;
+    assert_open_mpic_shape(&body);
+    assert_eq!(body["is_valid"], false, "{body:#}");
+    assert_eq!(body["mpic_completed"], true);
+    // Six perspectives only: every retry uses the same cohort and fails the
+    // same way; all three configured attempts are reported.
+    assert_eq!(body["actual_orchestration_parameters"]["attempt_count"], 3);
+    assert_eq!(
+        body["previous_attempt_results"].as_array().unwrap().len(),
+        2
+    );
+    assert!(!body["x_mpic"]["reasons"].as_array().unwrap().is_empty());
+    for attempt in std::iter::once(&body["perspectives"])
+        .chain(body["previous_attempt_results"].as_array().unwrap())
+    {
+        for p in attempt.as_array().unwrap() {
+            let dissenting = dissent.iter().any(|(id, _)| p["perspective_code"] == *id);
+            if dissenting && p["check_completed"] == true {
+                assert_eq!(p["check_passed"], false);
+                assert_eq!(p["errors"][0]["error_type"], "caa:forbidden");
+                assert_eq!(
+                    p["details"]["records_seen"][0],
+                    "0 issue \"other-ca.example\""
+                );
+            }
+            if !dissenting {
+                assert_ne!(p["errors"][0]["error_type"], "caa:forbidden");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn orchestration_parameters_are_honoured() {
+    let app = app(&[("iad", Answer::Fail)]);
+    let mut request = caa_request();
+    request["orchestration_parameters"] =
+        json!({"perspective_count": 5, "quorum_count": 5, "max_attempts": 1});
+    let (status, response) = send(&app, post_json(&request)).await;
+    assert_eq!(status, StatusCode::OK);
+    let body = json_body(response).await;
+    assert_open_mpic_shape(&body);
+    assert_eq!(
+        body["request_orchestration_parameters"],
+        json!({"perspective_count": 5, "quorum_count": 5, "max_attempts": 1})
+    );
+    assert_eq!(
+        body["actual_orchestration_parameters"],
+        json!({"perspective_count": 5, "quorum_count": 5, "attempt_count": 1})
+    );
+    assert_eq!(body["perspectives"].as_array().unwrap().len(), 5);
+    // All five must pass; whether iad is among them decides.
+    let iad_used = body["perspectives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["perspective_code"] == "iad");
+    assert_eq!(body["is_valid"], !iad_used, "{body:#}");
+}
+
+#[tokio::test]
+async fn a_dcv_request_echoes_its_parameters_and_dns_details() {
+    let app = app(&[]);
+    let request = json!({
+        "check_type": "dcv",
+        "domain_or_ip_target": "example.com",
+        "dcv_check_parameters": {
+            "validation_method": "acme-dns-01",
+            "key_authorization_hash": "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
+        },
+    });
+    let (status, response) = send(&app, post_json(&request)).await;
+    assert_eq!(status, StatusCode::OK);
+    let body = json_body(response).await;
+    assert_open_mpic_shape(&body);
+    assert_eq!(body["is_valid"], true, "{body:#}");
+    assert_eq!(body["trace_identifier"], Value::Null);
+    assert_eq!(
+        body["dcv_check_parameters"],
+        json!({
+            "validation_method": "acme-dns-01",
+            "key_authorization_hash": "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
+        })
+    );
+    let passed = body["perspectives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["check_passed"] == true)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        passed["details"],
+        json!({
+            "validation_method": "acme-dns-01",
+            "records_seen": ["expected"],
+            "response_code": 0,
+            "ad_flag": false,
+            "found_at": "_acme-challenge.example.com",
+            "cname_chain": [],
+        })
+    );
+}
+
+/// A 400 body: Open MPIC's shape, with the field of each issue.
+async fn issues_of(response: Response<Body>) -> Vec<(String, String)> {
+    let body = json_body(response).await;
+    assert_eq!(body["error"], "request-validation-failed", "{body:#}");
+    body["validation_issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            assert!(i["message"].as_str().is_some_and(|m| !m.is_empty()));
+            (
+                i["issue_type"].as_str().unwrap().to_owned(),
+                i["field"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn bad_requests_are_400_naming_every_field() {
+    let app = app(&[]);
+    type Issues = Vec<(&'static str, &'static str)>;
+    let table: Vec<(Vec<u8>, Issues)> = vec![
+        (b"{not json".to_vec(), vec![("malformed-json", "(body)")]),
+        (
+            serde_json::to_vec(&json!({
+                "check_type": "caa",
+                "domain_or_ip_target": "example.com",
+                "colour": "blue",
+            }))
+            .unwrap(),
+            vec![("unknown-field", "colour")],
+        ),
+        (
+            serde_json::to_vec(&json!({
+                "check_type": "caa",
+                "domain_or_ip_target": "exa mple.com",
+            }))
+            .unwrap(),
+            vec![("invalid-value", "domain_or_ip_target")],
+        ),
+        (
+            serde_json::to_vec(&json!({
+                "check_type": "caa",
+                "domain_or_ip_target": "example.com",
+                "caa_check_parameters": {"certificate_type": "code-signing", "shade": 1},
+            }))
+            .unwrap(),
+            vec![
+                ("invalid-value", "caa_check_parameters.certificate_type"),
+                ("unknown-field", "caa_check_parameters.shade"),
+            ],
+        ),
+        (
+            serde_json::to_vec(&json!({"domain_or_ip_target": "example.com"})).unwrap(),
+            vec![("missing-field", "check_type")],
+        ),
+    ];
+    for (body, expected) in table {
+        let shown = String::from_utf8_lossy(&body).into_owned();
+        let (status, response) = send(&app, post(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{shown}");
+        let mut issues = issues_of(response).await;
+        issues.sort();
+        let mut expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(t, f)| ((*t).to_owned(), (*f).to_owned()))
+            .collect();
+        expected.sort();
+        assert_eq!(issues, expected, "{shown}");
+    }
+}
+
+#[tokio::test]
+async fn refused_orchestration_parameters_are_400_naming_the_field() {
+    let app = app(&[]);
+    let too_few =
+        mpic_core::quorum::Requirements::for_unix_ms(clock::now_ms()).min_perspectives - 1;
+    let table: &[(Value, &str, &str)] = &[
+        // BR minimum among 6 perspectives is 4.
+        (
+            json!({"quorum_count": 3}),
+            "invalid-quorum-count",
+            "orchestration_parameters.quorum_count",
+        ),
+        (
+            json!({"quorum_count": 0}),
+            "invalid-quorum-count",
+            "orchestration_parameters.quorum_count",
+        ),
+        (
+            json!({"perspective_count": too_few}),
+            "invalid-perspective-count",
+            "orchestration_parameters.perspective_count",
+        ),
+        (
+            json!({"perspective_count": 7}),
+            "invalid-perspective-count",
+            "orchestration_parameters.perspective_count",
+        ),
+        (
+            json!({"max_attempts": 4}),
+            "invalid-max-attempts",
+            "orchestration_parameters.max_attempts",
+        ),
+        // Caught by request validation already.
+        (
+            json!({"max_attempts": 0}),
+            "invalid-max-attempts",
+            "orchestration_parameters.max_attempts",
+        ),
+    ];
+    for (parameters, issue_type, field) in table {
+        let mut request = caa_request();
+        request["orchestration_parameters"] = parameters.clone();
+        let (status, response) = send(&app, post_json(&request)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{parameters}");
+        assert_eq!(
+            issues_of(response).await,
+            [((*issue_type).to_owned(), (*field).to_owned())],
+            "{parameters}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn api_keys_are_required_in_either_header() {
+    let app = app(&[]);
+    let request = |header: Option<(&str, &str)>| {
+        let mut builder = Request::post("/mpic").header("content-type", "application/json");
+        if let Some((name, value)) = header {
+            builder = builder.header(name, value);
+        }
+        builder
+            .body(Body::from(serde_json::to_vec(&caa_request()).unwrap()))
+            .unwrap()
+    };
+    let bearer = format!("Bearer {API_KEY}");
+    let table: &[(Option<(&str, &str)>, StatusCode)] = &[
+        (None, StatusCode::UNAUTHORIZED),
+        (
+            Some(("authorization", "Bearer not-the-key")),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (Some(("x-api-key", "not-the-key")), StatusCode::UNAUTHORIZED),
+        (Some(("authorization", &bearer)), StatusCode::OK),
+        (Some(("x-api-key", API_KEY)), StatusCode::OK),
+    ];
+    for (header, expected) in table {
+        let (status, response) = send(&app, request(*header)).await;
+        assert_eq!(status, *expected, "{header:?}");
+        if status == StatusCode::UNAUTHORIZED {
+            assert_eq!(response.headers()["www-authenticate"], "Bearer");
+            assert_eq!(json_body(response).await["error"], "unauthorized");
+        }
+    }
+    // Refused before the body is read: a large body without a key is 401.
+    let big = vec![b' '; 1024 * 1024];
+    let unauthenticated = Request::post("/mpic").body(Body::from(big)).unwrap();
+    assert_eq!(
+        send(&app, unauthenticated).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn healthz_needs_no_key_and_metrics_does() {
+    let app = app(&[]);
+    let (status, response) =
+        send(&app, Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(text_body(response).await, "ok\n");
+    let (status, _) = send(&app, Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, response) =
+        send(&app, Request::get("/nowhere").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(json_body(response).await["error"], "not-found");
+
+    let public = router(coordinator_with(&[], |c| c.api.metrics_public = true));
+    let (status, _) = send(
+        &public,
+        Request::get("/metrics").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // Still keyed: the check itself.
+    let (status, _) = send(
+        &public,
+        Request::post("/mpic")
+            .body(Body::from(serde_json::to_vec(&caa_request()).unwrap()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_decisions_and_perspective_calls() {
+    let app = app(&[
+        ("iad", Answer::Fail),
+        ("fra", Answer::Fail),
+        ("sin", Answer::Fail),
+    ]);
+    let (status, _) = send(&app, post_json(&caa_request())).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut bad = caa_request();
+    bad["colour"] = json!("blue");
+    assert_eq!(send(&app, post_json(&bad)).await.0, StatusCode::BAD_REQUEST);
+
+    let metrics = Request::get("/metrics")
+        .header("x-api-key", API_KEY)
+        .body(Body::empty())
+        .unwrap();
+    let (status, response) = send(&app, metrics).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = text_body(response).await;
+    for line in [
+        "mpic_decisions_total{check_type=\"caa\",outcome=\"invalid\"} 1",
+        "mpic_http_requests_total{route=\"/mpic\",status=\"200\"} 1",
+        "mpic_http_requests_total{route=\"/mpic\",status=\"400\"} 1",
+        // Three attempts, each with all six answering.
+        "mpic_perspective_failures_total{perspective=\"iad\",reason=\"mismatch\"} 3",
+        "mpic_perspective_call_duration_seconds_count{perspective=\"iad\"} 3",
+        "mpic_checks_in_flight 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing `{line}` in:\n{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413() {
+    let app = router(coordinator_with(&[], |c| c.api.max_body_bytes = 2048));
+    let mut request = caa_request();
+    request["trace_identifier"] = json!("x".repeat(4096));
+    let (status, response) = send(&app, post_json(&request)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(json_body(response).await["error"], "request-too-large");
+    // Without a Content-Length too (a streamed body).
+    let chunks: Vec<Result<&'static [u8], std::io::Error>> =
+        vec![Ok(&[b' '; 1500]), Ok(&[b' '; 1500])];
+    let streamed = post(Body::from_stream(futures_util::stream::iter(chunks)));
+    assert_eq!(send(&app, streamed).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn beyond_the_concurrency_limit_is_503_not_a_queue() {
+    // Strict quorum, so the check waits for the gated perspective.
+    let coordinator = coordinator_with(&[("fra", Answer::Gated)], |c| {
+        c.api.max_concurrent_checks = 1;
+        c.defaults.policy = Policy::Strict;
+    });
+    let gate = Arc::clone(&coordinator.transport.gate);
+    let started = Arc::clone(&coordinator.transport.started);
+    let app = router(coordinator);
+
+    let first = tokio::spawn(app.clone().oneshot(post_json(&caa_request())));
+    tokio::time::timeout(PATIENCE, started.acquire())
+        .await
+        .expect("the first check reached the gated perspective")
+        .unwrap()
+        .forget();
+
+    let (status, response) = send(&app, post_json(&caa_request())).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_eq!(
+        json_body(response).await["error"],
+        "too-many-concurrent-checks"
+    );
+
+    gate.add_permits(1);
+    let first = tokio::time::timeout(PATIENCE, first)
+        .await
+        .expect("the first check finished")
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(json_body(first).await["is_valid"], true);
+
+    // The permit came back.
+    gate.add_permits(1);
+    let (status, _) = send(&app, post_json(&caa_request())).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_request_past_the_timeout_is_504() {
+    let coordinator = coordinator_with(&[("fra", Answer::Gated)], |c| {
+        c.api.request_timeout = Duration::from_millis(200);
+        c.defaults.policy = Policy::Strict;
+    });
+    let app = router(coordinator);
+    // The gate never opens; the request timeout ends the request and drops
+    // the check.
+    let (status, response) = send(&app, post_json(&caa_request())).await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(json_body(response).await["error"], "request-timeout");
+}
+
+#[tokio::test]
+async fn a_server_on_loopback_answers_and_shuts_down_gracefully() {
+    let coordinator = coordinator_with(&[], |_| {});
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve_on(coordinator, listener, async {
+        let _ = stopped.await;
+    }));
+
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let health = client
+        .get(format!("http://{addr}/healthz"))
+        .timeout(PATIENCE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), reqwest::StatusCode::OK);
+    let answer = client
+        .post(format!("http://{addr}/mpic"))
+        .header("x-api-key", API_KEY)
+        .json(&caa_request())
+        .timeout(PATIENCE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), reqwest::StatusCode::OK);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["is_valid"], true);
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(PATIENCE, server)
+        .await
+        .expect("the server stopped")
+        .unwrap()
+        .unwrap();
+}

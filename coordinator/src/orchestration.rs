@@ -1,0 +1,440 @@
+//! Per-request orchestration (Open MPIC `orchestration_parameters`): how far
+//! a request may change the configured perspective count, quorum and
+//! attempts.
+//!
+//! A request may ask for:
+//! * `perspective_count`: from today's BR 3.2.2.9 minimum up to the number of
+//!   configured perspectives (and only a count for which a cohort of distinct
+//!   perspectives exists; [`crate::Coordinator::check_with`] checks that);
+//! * `quorum_count`: from the BR minimum for that count (all but one for 2-5
+//!   perspectives, all but two for 6 or more) and never below what the CA's
+//!   configured policy requires, up to the count. Open MPIC's monitoring mode
+//!   (`quorum_count: 0`) is refused: a pass must be corroborated;
+//! * `max_attempts`: from 1 to `defaults.max_attempts_cap`.
+//!
+//! Anything else is refused with the field and the reason, never clamped: a
+//! CA that asked for something should know it did not get it.
+
+use std::fmt;
+
+use mpic_core::check::CheckRequest;
+use mpic_core::quorum::{Policy, PolicyError, Requirements, br_minimum_corroborations};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Defaults;
+
+/// Field paths, as request validation names them.
+pub const PERSPECTIVE_COUNT_FIELD: &str = "orchestration_parameters.perspective_count";
+pub const QUORUM_COUNT_FIELD: &str = "orchestration_parameters.quorum_count";
+pub const MAX_ATTEMPTS_FIELD: &str = "orchestration_parameters.max_attempts";
+
+/// What a request asks to change; `None` keeps the configured value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overrides {
+    pub perspective_count: Option<usize>,
+    pub quorum_count: Option<usize>,
+    pub max_attempts: Option<u32>,
+}
+
+impl Overrides {
+    /// The request's `orchestration_parameters`, if any.
+    pub fn from_request(request: &CheckRequest) -> Self {
+        let Some(p) = request.orchestration_parameters else {
+            return Self::default();
+        };
+        let size = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+        Self {
+            perspective_count: p.perspective_count.map(size),
+            quorum_count: p.quorum_count.map(size),
+            max_attempts: p.max_attempts,
+        }
+    }
+}
+
+/// What one check runs with, overrides applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Orchestration {
+    pub perspective_count: usize,
+    pub policy: Policy,
+    pub max_attempts: u32,
+}
+
+impl Orchestration {
+    /// The configured defaults.
+    pub fn configured(defaults: &Defaults) -> Self {
+        Self {
+            perspective_count: defaults.perspective_count,
+            policy: defaults.policy,
+            max_attempts: defaults.max_attempts,
+        }
+    }
+}
+
+/// One refused override: which field and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverrideIssue {
+    /// Dotted path, e.g. `orchestration_parameters.quorum_count`.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for OverrideIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Why a request's orchestration parameters were refused; every issue found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid orchestration_parameters: {}", join(.0))]
+pub struct OverrideError(pub Vec<OverrideIssue>);
+
+impl OverrideError {
+    pub fn one(field: &str, message: impl Into<String>) -> Self {
+        Self(vec![OverrideIssue {
+            field: field.to_owned(),
+            message: message.into(),
+        }])
+    }
+}
+
+fn join(issues: &[OverrideIssue]) -> String {
+    issues
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The fewest corroborations the CA's configured policy accepts among
+/// `count` perspectives: a request may ask for more, never fewer.
+pub fn configured_floor(policy: Policy, count: usize) -> usize {
+    let br = br_minimum_corroborations(count);
+    match policy {
+        Policy::Br => br,
+        Policy::Strict => count.max(1),
+        // "At least n", or all of them when fewer are used.
+        Policy::Count(n) => n.min(count).max(br),
+    }
+}
+
+/// The configured policy applied to `count` perspectives.
+fn configured_policy(policy: Policy, count: usize) -> Policy {
+    match policy {
+        Policy::Br | Policy::Strict => policy,
+        Policy::Count(_) => Policy::Count(configured_floor(policy, count)),
+    }
+}
+
+/// Applies `overrides` to the configured `defaults`, given the number of
+/// configured perspectives and today's BR requirements.
+pub fn resolve(
+    defaults: &Defaults,
+    configured_perspectives: usize,
+    requirements: Requirements,
+    overrides: &Overrides,
+) -> Result<Orchestration, OverrideError> {
+    let mut issues = Vec::new();
+    let mut issue = |field: &str, message: String| {
+        issues.push(OverrideIssue {
+            field: field.to_owned(),
+            message,
+        })
+    };
+
+    let count = overrides
+        .perspective_count
+        .unwrap_or(defaults.perspective_count);
+    let mut count_ok = true;
+    if let Some(p) = overrides.perspective_count {
+        if p < requirements.min_perspectives {
+            issue(
+                PERSPECTIVE_COUNT_FIELD,
+                format!(
+                    "is {p}; BR 3.2.2.9 requires at least {} remote perspectives today",
+                    requirements.min_perspectives
+                ),
+            );
+            count_ok = false;
+        } else if p > configured_perspectives {
+            issue(
+                PERSPECTIVE_COUNT_FIELD,
+                format!("is {p}, but only {configured_perspectives} perspectives are configured"),
+            );
+            count_ok = false;
+        }
+    }
+
+    let policy = match overrides.quorum_count {
+        None => configured_policy(defaults.policy, count),
+        // Judged against a count that is itself refused, a quorum issue
+        // would only confuse.
+        Some(q) if !count_ok => Policy::Count(q),
+        Some(q) => {
+            let floor = configured_floor(defaults.policy, count);
+            match Policy::Count(q).required_corroborations(count) {
+                Err(PolicyError::CountBelowBrMinimum { minimum, .. }) => issue(
+                    QUORUM_COUNT_FIELD,
+                    format!(
+                        "is {q}; BR 3.2.2.9 requires at least {minimum} corroborations among \
+                         {count} perspectives{}",
+                        if q == 0 {
+                            " (monitoring mode is not offered: a pass must be corroborated)"
+                        } else {
+                            ""
+                        }
+                    ),
+                ),
+                Err(PolicyError::CountAboveUsed { .. }) => issue(
+                    QUORUM_COUNT_FIELD,
+                    format!("is {q}, more than the {count} perspectives used"),
+                ),
+                Ok(_) if q < floor => issue(
+                    QUORUM_COUNT_FIELD,
+                    format!(
+                        "is {q}; this CA requires at least {floor} corroborations among {count} \
+                         perspectives (a request may ask for more, not fewer)"
+                    ),
+                ),
+                Ok(_) => {}
+            }
+            Policy::Count(q)
+        }
+    };
+
+    let max_attempts = overrides.max_attempts.unwrap_or(defaults.max_attempts);
+    if let Some(m) = overrides.max_attempts
+        && !(1..=defaults.max_attempts_cap).contains(&m)
+    {
+        issue(
+            MAX_ATTEMPTS_FIELD,
+            format!(
+                "is {m}; it must be from 1 to {} (each attempt is another cohort an attacker \
+                 on some routes might fool)",
+                defaults.max_attempts_cap
+            ),
+        );
+    }
+
+    if issues.is_empty() {
+        Ok(Orchestration {
+            perspective_count: count,
+            policy,
+            max_attempts,
+        })
+    } else {
+        Err(OverrideError(issues))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::test_fixtures::{config, places};
+
+    const SIX: &[&str] = &["iad", "lax", "fra", "lhr", "sin", "syd"];
+
+    /// (perspective_count, quorum_count, max_attempts) as a request asks.
+    type Asked = (Option<usize>, Option<usize>, Option<u32>);
+
+    /// The rules of 2026-12-15 and later: at least 5 perspectives.
+    const LATE: Requirements = Requirements {
+        min_perspectives: 5,
+        min_rirs: 2,
+    };
+
+    fn overrides(p: Option<usize>, q: Option<usize>, m: Option<u32>) -> Overrides {
+        Overrides {
+            perspective_count: p,
+            quorum_count: q,
+            max_attempts: m,
+        }
+    }
+
+    fn fields(result: Result<Orchestration, OverrideError>) -> Vec<String> {
+        match result {
+            Ok(o) => panic!("accepted: {o:?}"),
+            Err(e) => e.0.into_iter().map(|i| i.field).collect(),
+        }
+    }
+
+    #[test]
+    fn no_overrides_is_the_configuration() {
+        for policy in [Policy::Br, Policy::Strict, Policy::Count(5)] {
+            let c = config(places(SIX), 6, policy);
+            let o = resolve(&c.defaults, 6, LATE, &Overrides::default()).unwrap();
+            assert_eq!(o, Orchestration::configured(&c.defaults), "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn accepted_overrides() {
+        let c = config(places(SIX), 6, Policy::Br);
+        // (perspective_count, quorum_count, max_attempts) -> (count, policy, attempts)
+        let table: &[(Asked, (usize, Policy, u32))] = &[
+            ((Some(5), None, None), (5, Policy::Br, 3)),
+            ((Some(6), Some(4), None), (6, Policy::Count(4), 3)),
+            ((None, Some(6), None), (6, Policy::Count(6), 3)),
+            ((Some(5), Some(4), Some(1)), (5, Policy::Count(4), 1)),
+            ((None, None, Some(3)), (6, Policy::Br, 3)),
+        ];
+        for &((p, q, m), (count, policy, attempts)) in table {
+            let o = resolve(&c.defaults, 6, LATE, &overrides(p, q, m)).unwrap();
+            assert_eq!(
+                (o.perspective_count, o.policy, o.max_attempts),
+                (count, policy, attempts),
+                "{p:?} {q:?} {m:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refused_overrides_name_their_field() {
+        let c = config(places(SIX), 6, Policy::Br);
+        let table: &[(Asked, &[&str])] = &[
+            // Below today's BR minimum of 5.
+            ((Some(4), None, None), &[PERSPECTIVE_COUNT_FIELD]),
+            // More than configured.
+            ((Some(7), None, None), &[PERSPECTIVE_COUNT_FIELD]),
+            // Below the BR minimum of 4 among 6.
+            ((None, Some(3), None), &[QUORUM_COUNT_FIELD]),
+            ((None, Some(0), None), &[QUORUM_COUNT_FIELD]),
+            // Below the BR minimum of 4 among 5.
+            ((Some(5), Some(3), None), &[QUORUM_COUNT_FIELD]),
+            ((None, Some(7), None), &[QUORUM_COUNT_FIELD]),
+            ((None, None, Some(0)), &[MAX_ATTEMPTS_FIELD]),
+            ((None, None, Some(4)), &[MAX_ATTEMPTS_FIELD]),
+            // Every problem, not only the first; no quorum issue against a
+            // refused count.
+            (
+                (Some(9), Some(1), Some(11)),
+                &[PERSPECTIVE_COUNT_FIELD, MAX_ATTEMPTS_FIELD],
+            ),
+        ];
+        for &((p, q, m), expected) in table {
+            assert_eq!(
+                fields(resolve(&c.defaults, 6, LATE, &overrides(p, q, m))),
+                expected,
+                "{p:?} {q:?} {m:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_cannot_lower_the_configured_quorum() {
+        let strict = config(places(SIX), 6, Policy::Strict);
+        let err = resolve(&strict.defaults, 6, LATE, &overrides(None, Some(5), None)).unwrap_err();
+        assert!(err.to_string().contains("at least 6"), "{err}");
+        assert_eq!(
+            resolve(&strict.defaults, 6, LATE, &overrides(None, Some(6), None))
+                .unwrap()
+                .policy,
+            Policy::Count(6)
+        );
+
+        let count5 = config(places(SIX), 6, Policy::Count(5));
+        assert_eq!(
+            fields(resolve(
+                &count5.defaults,
+                6,
+                LATE,
+                &overrides(None, Some(4), None)
+            )),
+            [QUORUM_COUNT_FIELD]
+        );
+        // With 5 perspectives "at least 5" means all of them.
+        assert_eq!(
+            resolve(&count5.defaults, 6, LATE, &overrides(Some(5), None, None))
+                .unwrap()
+                .policy,
+            Policy::Count(5)
+        );
+    }
+
+    #[test]
+    fn configured_floor_follows_the_policy() {
+        let table: &[(Policy, usize, usize)] = &[
+            (Policy::Br, 6, 4),
+            (Policy::Br, 5, 4),
+            (Policy::Br, 2, 1),
+            (Policy::Strict, 6, 6),
+            (Policy::Count(5), 6, 5),
+            (Policy::Count(5), 8, 6),
+            (Policy::Count(5), 4, 4),
+        ];
+        for &(policy, count, floor) in table {
+            assert_eq!(configured_floor(policy, count), floor, "{policy:?} {count}");
+        }
+    }
+
+    #[tokio::test]
+    async fn check_with_applies_overrides_and_refuses_before_calling_anyone() {
+        use crate::fanout::tests::FakePerspectives;
+        use crate::{CheckSpec, Coordinator};
+
+        // Seven perspectives, but Amsterdam is within 500 km of Frankfurt
+        // and London: no cohort of seven distinct perspectives exists.
+        let seven = ["iad", "lax", "fra", "lhr", "sin", "syd", "ams"];
+        let c = Coordinator::new(
+            config(places(&seven), 6, Policy::Br),
+            FakePerspectives::new(),
+        )
+        .unwrap();
+        let spec =
+            CheckSpec::from_json(br#"{"check_type":"caa","domain_or_ip_target":"example.com"}"#)
+                .unwrap();
+
+        let five = overrides(Some(5), Some(5), Some(1));
+        let decision = c.check_with(&spec, &five).await.unwrap();
+        assert!(decision.is_valid, "{:?}", decision.reasons);
+        assert_eq!(decision.perspective_count, 5);
+        assert_eq!(decision.quorum_count, Some(5));
+        assert_eq!(decision.attempts.len(), 1);
+        assert_eq!(decision.attempts[0].cohort.len(), 5);
+        let calls = c.transport.calls().len();
+        assert_eq!(calls, 5);
+
+        let impossible = c
+            .check_with(&spec, &overrides(Some(7), None, None))
+            .await
+            .unwrap_err();
+        assert_eq!(impossible.0[0].field, PERSPECTIVE_COUNT_FIELD);
+        assert!(impossible.to_string().contains("500"), "{impossible}");
+        // Asked twice, refused the same way (the refusal is remembered).
+        assert_eq!(
+            c.check_with(&spec, &overrides(Some(7), None, None))
+                .await
+                .unwrap_err(),
+            impossible
+        );
+        let low_quorum = c
+            .check_with(&spec, &overrides(None, Some(1), None))
+            .await
+            .unwrap_err();
+        assert_eq!(low_quorum.0[0].field, QUORUM_COUNT_FIELD);
+        assert_eq!(
+            c.transport.calls().len(),
+            calls,
+            "a refused check called someone"
+        );
+    }
+
+    #[test]
+    fn overrides_come_from_the_request() {
+        let request = CheckRequest::from_json(
+            br#"{"check_type":"caa","domain_or_ip_target":"example.com",
+                "orchestration_parameters":{"perspective_count":5,"quorum_count":4}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            Overrides::from_request(&request),
+            overrides(Some(5), Some(4), None)
+        );
+        let plain =
+            CheckRequest::from_json(br#"{"check_type":"caa","domain_or_ip_target":"example.com"}"#)
+                .unwrap();
+        assert_eq!(Overrides::from_request(&plain), Overrides::default());
+    }
+}
