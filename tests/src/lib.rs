@@ -10,6 +10,7 @@ pub mod loopback_network;
 pub mod loopback_server;
 pub mod perspective_client;
 pub mod tcp_sink;
+pub mod victim;
 pub mod workerd;
 pub mod world;
 

@@ -7,71 +7,27 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use mpic_coordinator::{CheckSpec, Decision, PerspectiveResult, ResultStatus};
-use mpic_core::check::key_authorization_digest;
 use mpic_core::quorum::NonCorroboration;
 use mpic_core::report::Rir;
-use mpic_tests::http_fixture::acme_challenge_path;
 use mpic_tests::tcp_sink::TcpSink;
+use mpic_tests::victim;
 use mpic_tests::world::{CoordinatorSetup, SIX_SITES, Site, World};
-use serde_json::json;
-
-const TOKEN: &str = "tok-Aa09_-";
-const KEY_AUTHORIZATION: &str = "tok-Aa09_-.thumb-Xy_12";
-
-fn digest() -> String {
-    data_encoding::BASE64URL_NOPAD.encode(&key_authorization_digest(KEY_AUTHORIZATION))
-}
-
-fn zones() -> String {
-    format!(
-        r#"
-$TTL 60
-$ORIGIN example.
-@ SOA ns hostmaster 1 7200 3600 1209600 300
-@ NS ns
-ns A 127.0.0.1
-victim A 127.0.0.1
-victim CAA 0 issue "ca.example"
-_acme-challenge.victim TXT "{}"
-"#,
-        digest()
-    )
-}
 
 fn caa() -> CheckSpec {
-    CheckSpec::from_value(&json!({"check_type": "caa", "domain_or_ip_target": "victim.example"}))
-        .unwrap()
+    CheckSpec::from_value(&victim::caa_check()).unwrap()
 }
 
 fn http01() -> CheckSpec {
-    CheckSpec::from_value(&json!({
-        "check_type": "dcv",
-        "domain_or_ip_target": "victim.example",
-        "dcv_check_parameters": {"validation_method": "acme-http-01", "token": TOKEN, "key_authorization": KEY_AUTHORIZATION},
-    }))
-    .unwrap()
+    CheckSpec::from_value(&victim::http01_check()).unwrap()
 }
 
 fn dns01() -> CheckSpec {
-    CheckSpec::from_value(&json!({
-        "check_type": "dcv",
-        "domain_or_ip_target": "victim.example",
-        "dcv_check_parameters": {"validation_method": "acme-dns-01", "key_authorization_hash": digest()},
-    }))
-    .unwrap()
+    CheckSpec::from_value(&victim::dns01_check()).unwrap()
 }
 
 async fn start_world(sites: &[Site]) -> World {
-    let world = World::start(&zones(), sites).await.unwrap();
-    let path = acme_challenge_path(TOKEN);
-    world
-        .honest_http
-        .serve_body(&path, KEY_AUTHORIZATION)
-        .unwrap();
-    world
-        .attacker_http
-        .serve_body(&path, "tok-Aa09_-.attacker-key")
-        .unwrap();
+    let world = World::start(&victim::zone(), sites).await.unwrap();
+    victim::serve_challenges(&world).unwrap();
     world
 }
 

@@ -5,32 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use futures_util::future::join_all;
-use mpic_core::check::key_authorization_digest;
 use mpic_core::perspective::{CheckCall, CheckObservation};
 use mpic_core::report::Verdict;
 use mpic_tests::http_fixture::acme_challenge_path;
 use mpic_tests::perspective_client;
+use mpic_tests::victim;
 use mpic_tests::world::{SIX_SITES, World};
-
-const TOKEN: &str = "tok-Aa09_-";
-const KEY_AUTHORIZATION: &str = "tok-Aa09_-.thumb-Xy_12";
-
-fn zones() -> String {
-    let digest =
-        data_encoding::BASE64URL_NOPAD.encode(&key_authorization_digest(KEY_AUTHORIZATION));
-    format!(
-        r#"
-$TTL 60
-$ORIGIN example.
-@ SOA ns hostmaster 1 7200 3600 1209600 300
-@ NS ns
-ns A 127.0.0.1
-victim A 127.0.0.1
-victim CAA 0 issue "ca.example"
-_acme-challenge.victim TXT "{digest}"
-"#
-    )
-}
 
 fn check_call(perspective_id: &str, check: serde_json::Value) -> CheckCall {
     let json = serde_json::json!({"perspective_id": perspective_id, "attempt": 1, "check": check});
@@ -85,16 +65,9 @@ fn assert_only_poisoned_fails(results: &[(String, Verdict, String)], poisoned: &
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn six_perspectives_check_caa_http01_and_dns01() {
-    let world = World::start(&zones(), &SIX_SITES).await.unwrap();
-    let path = acme_challenge_path(TOKEN);
-    world
-        .honest_http
-        .serve_body(&path, KEY_AUTHORIZATION)
-        .unwrap();
-    world
-        .attacker_http
-        .serve_body(&path, "tok-Aa09_-.attacker-key")
-        .unwrap();
+    let world = World::start(&victim::zone(), &SIX_SITES).await.unwrap();
+    victim::serve_challenges(&world).unwrap();
+    let path = acme_challenge_path(victim::TOKEN);
 
     // CAA: one view sees a record naming another CA.
     world
@@ -103,11 +76,10 @@ async fn six_perspectives_check_caa_http01_and_dns01() {
         .view
         .override_text(r#"victim.example. 60 IN CAA 0 issue "evil-ca.example""#)
         .unwrap();
-    let caa = serde_json::json!({
-        "check_type": "caa",
-        "domain_or_ip_target": "victim.example",
-        "caa_check_parameters": {"caa_domains": ["ca.example"]},
-    });
+    // Talking to workers directly, the test names the CA's identity itself
+    // (the coordinator would fill it in from its configuration).
+    let mut caa = victim::caa_check();
+    caa["caa_check_parameters"] = serde_json::json!({"caa_domains": ["ca.example"]});
     let results = run_everywhere(&world, caa).await;
     assert_only_poisoned_fails(&results, "sa-east", "caa");
 
@@ -118,16 +90,7 @@ async fn six_perspectives_check_caa_http01_and_dns01() {
         .view
         .override_text("victim.example. 60 IN A 127.0.0.2")
         .unwrap();
-    let http01 = serde_json::json!({
-        "check_type": "dcv",
-        "domain_or_ip_target": "victim.example",
-        "dcv_check_parameters": {
-            "validation_method": "acme-http-01",
-            "token": TOKEN,
-            "key_authorization": KEY_AUTHORIZATION,
-        },
-    });
-    let results = run_everywhere(&world, http01).await;
+    let results = run_everywhere(&world, victim::http01_check()).await;
     assert_only_poisoned_fails(&results, "eu-west", "http-01");
     assert_eq!(
         world.attacker_http.request_count(&path),
@@ -143,13 +106,6 @@ async fn six_perspectives_check_caa_http01_and_dns01() {
         .view
         .override_text(r#"_acme-challenge.victim.example. 60 IN TXT "attacker-value""#)
         .unwrap();
-    let digest =
-        data_encoding::BASE64URL_NOPAD.encode(&key_authorization_digest(KEY_AUTHORIZATION));
-    let dns01 = serde_json::json!({
-        "check_type": "dcv",
-        "domain_or_ip_target": "victim.example",
-        "dcv_check_parameters": {"validation_method": "acme-dns-01", "key_authorization_hash": digest},
-    });
-    let results = run_everywhere(&world, dns01).await;
+    let results = run_everywhere(&world, victim::dns01_check()).await;
     assert_only_poisoned_fails(&results, "ap-southeast", "dns-01");
 }

@@ -10,18 +10,13 @@ use std::time::Instant;
 
 use mpic_coordinator::{CheckSpec, Decision, ResultStatus};
 use mpic_core::caa::CaaObservation;
-use mpic_core::check::key_authorization_digest;
 use mpic_core::dcv::{DcvEvidence, DcvObservation};
 use mpic_core::perspective::CheckObservation;
-use mpic_tests::http_fixture::acme_challenge_path;
 use mpic_tests::tcp_sink::TcpSink;
+use mpic_tests::victim;
 use mpic_tests::world::{CoordinatorSetup, SIX_SITES, World};
-use serde_json::json;
 
 type Error = Box<dyn std::error::Error>;
-
-const TOKEN: &str = "demo-token_1";
-const KEY_AUTHORIZATION: &str = "demo-token_1.account-thumbprint";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -42,37 +37,13 @@ async fn main() -> ExitCode {
     }
 }
 
-fn digest() -> String {
-    data_encoding::BASE64URL_NOPAD.encode(&key_authorization_digest(KEY_AUTHORIZATION))
-}
-
-fn zones() -> String {
-    format!(
-        r#"
-$TTL 60
-$ORIGIN example.
-@ SOA ns hostmaster 1 7200 3600 1209600 300
-@ NS ns
-ns A 127.0.0.1
-shop A 127.0.0.1
-shop CAA 0 issue "ca.example"
-_acme-challenge.shop TXT "{}"
-"#,
-        digest()
-    )
-}
-
 async fn run() -> Result<(), Error> {
     let started = Instant::now();
     println!("Starting the loopback world: a DoH resolver with one view per perspective,");
     println!("the honest web server (127.0.0.1) and the attacker's (127.0.0.2), and six");
     println!("perspectives, each the real mpic-worker wasm under workerd (wrangler dev)...");
-    let world = World::start(&zones(), &SIX_SITES).await?;
-    let path = acme_challenge_path(TOKEN);
-    world.honest_http.serve_body(&path, KEY_AUTHORIZATION)?;
-    world
-        .attacker_http
-        .serve_body(&path, "demo-token_1.ATTACKER-account")?;
+    let world = World::start(&victim::zone(), &SIX_SITES).await?;
+    victim::serve_challenges(&world)?;
     println!("ready in {:.1} s:", started.elapsed().as_secs_f64());
     for p in &world.perspectives {
         println!(
@@ -84,17 +55,9 @@ async fn run() -> Result<(), Error> {
         );
     }
 
-    let caa = CheckSpec::from_value(
-        &json!({"check_type": "caa", "domain_or_ip_target": "shop.example"}),
-    )?;
-    let dns01 = CheckSpec::from_value(&json!({
-        "check_type": "dcv", "domain_or_ip_target": "shop.example",
-        "dcv_check_parameters": {"validation_method": "acme-dns-01", "key_authorization_hash": digest()},
-    }))?;
-    let http01 = CheckSpec::from_value(&json!({
-        "check_type": "dcv", "domain_or_ip_target": "shop.example",
-        "dcv_check_parameters": {"validation_method": "acme-http-01", "token": TOKEN, "key_authorization": KEY_AUTHORIZATION},
-    }))?;
+    let caa = CheckSpec::from_value(&victim::caa_check())?;
+    let dns01 = CheckSpec::from_value(&victim::dns01_check())?;
+    let http01 = CheckSpec::from_value(&victim::http01_check())?;
     let br = CoordinatorSetup::default();
     let strict = CoordinatorSetup {
         quorum: "strict",
@@ -108,7 +71,7 @@ async fn run() -> Result<(), Error> {
             .perspective(id)
             .ok_or("no such perspective")?
             .view
-            .override_text(r#"_acme-challenge.shop.example. 60 IN TXT "attacker-value""#)?;
+            .override_text(r#"_acme-challenge.victim.example. 60 IN TXT "attacker-value""#)?;
     }
     scenario(
         &world,
@@ -124,7 +87,7 @@ async fn run() -> Result<(), Error> {
             .perspective(id)
             .ok_or("no perspective")?
             .view
-            .override_text("shop.example. 60 IN A 127.0.0.2")?;
+            .override_text("victim.example. 60 IN A 127.0.0.2")?;
     }
     scenario(
         &world,
@@ -139,7 +102,7 @@ async fn run() -> Result<(), Error> {
         .perspective("af-south")
         .ok_or("no af-south")?
         .view
-        .override_text(r#"shop.example. 60 IN CAA 0 issue "other-ca.example""#)?;
+        .override_text(r#"victim.example. 60 IN CAA 0 issue "other-ca.example""#)?;
     scenario(
         &world,
         "4a. CAA forbidding us seen by 1 of 6 (BR policy)",
