@@ -15,8 +15,12 @@ pub mod check_call;
 pub mod clock;
 pub mod cohort;
 pub mod config;
+pub mod embedded;
 pub mod evidence;
 pub mod fanout;
+pub mod identity_probe;
+pub mod native_network;
+pub mod primary;
 pub mod transport;
 
 #[cfg(test)]
@@ -28,7 +32,9 @@ use tokio::time::Instant;
 pub use crate::check_call::{CheckCall, CheckSpec, CheckType};
 pub use crate::cohort::{Cohort, CohortError, CohortSelector};
 pub use crate::config::{Config, PerspectiveConfig};
-pub use crate::evidence::{AttemptRecord, Decision, PerspectiveResult, ResultStatus};
+pub use crate::evidence::{
+    AttemptRecord, Decision, PerspectiveResult, PrimaryResult, ResultStatus,
+};
 pub use crate::transport::{CallError, HttpTransport, PerspectiveTransport};
 
 /// Runs checks for a CA. Cheap to share behind an `Arc`; `check` takes `&self`.
@@ -152,6 +158,7 @@ impl<T: PerspectiveTransport> Coordinator<T> {
             perspective_count: self.selector.size(),
             quorum_count: last.and_then(|a| a.required_corroborations),
             attempts,
+            primary: None,
         };
         log_decision(&decision);
         decision
