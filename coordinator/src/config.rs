@@ -31,6 +31,10 @@
 //! longitude = 8.68
 //! public_key = "ed25519:…"
 //!
+//! [primary]                      # optional: the primary network perspective
+//! enabled = true
+//! doh_url = "https://cloudflare-dns.com/dns-query"
+//!
 //! [api]
 //! listen = "127.0.0.1:8080"
 //! # max_body_bytes = 65536        # larger request bodies get 413
@@ -109,9 +113,54 @@ pub struct Config {
     pub defaults: Defaults,
     /// In file order.
     pub perspectives: Vec<PerspectiveConfig>,
+    /// The primary network perspective run from this host, when enabled
+    /// (see [`crate::primary`]).
+    pub primary: Option<PrimaryConfig>,
     pub api: ApiConfig,
     /// Problems that do not stop the coordinator from running.
     pub warnings: Vec<Problem>,
+}
+
+impl Config {
+    /// A configuration assembled in code (the in-process perspectives of
+    /// `mpic check`): no primary location, no primary, the default API
+    /// address with no clients, no warnings. Not validated: a cohort that
+    /// cannot be formed is refused by [`crate::Coordinator::new`].
+    pub fn from_parts(
+        signing_key: SigningKey,
+        cohort_secret: Zeroizing<Vec<u8>>,
+        defaults: Defaults,
+        perspectives: Vec<PerspectiveConfig>,
+    ) -> Config {
+        let request_timeout = defaults.deadline + REQUEST_TIMEOUT_MARGIN;
+        Config {
+            signing_key,
+            cohort_secret,
+            primary_location: None,
+            defaults,
+            perspectives,
+            primary: None,
+            api: ApiConfig {
+                listen: DEFAULT_LISTEN
+                    .parse()
+                    .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
+                clients: Vec::new(),
+                max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+                max_concurrent_checks: DEFAULT_MAX_CONCURRENT_CHECKS,
+                request_timeout,
+                metrics_public: false,
+            },
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// `[primary]`: run each check from this host too, as the CA's primary
+/// network perspective.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrimaryConfig {
+    /// The primary's DoH resolver (https; http only on loopback).
+    pub doh_url: Url,
 }
 
 impl fmt::Debug for Config {
@@ -125,6 +174,7 @@ impl fmt::Debug for Config {
             .field("primary_location", &self.primary_location)
             .field("defaults", &self.defaults)
             .field("perspectives", &self.perspectives)
+            .field("primary", &self.primary)
             .field("api", &self.api)
             .field("warnings", &self.warnings)
             .finish_non_exhaustive()
@@ -360,7 +410,19 @@ struct ConfigFile {
     coordinator: CoordinatorSection,
     defaults: DefaultsSection,
     perspectives: Vec<Option<PerspectiveSection>>,
+    primary: Option<PrimarySection>,
     api: ApiSection,
+}
+
+#[derive(Deserialize)]
+struct PrimarySection {
+    #[serde(default = "enabled_by_default")]
+    enabled: bool,
+    doh_url: Option<String>,
+}
+
+fn enabled_by_default() -> bool {
+    true
 }
 
 #[derive(Default, Deserialize)]
@@ -498,6 +560,9 @@ impl ConfigFile {
                         file.api = s;
                     }
                 }
+                "primary" => {
+                    file.primary = read_section(value, "primary", problems);
+                }
                 "perspective" => match value {
                     toml::Value::Array(entries) => {
                         for (i, entry) in entries.into_iter().enumerate() {
@@ -512,7 +577,7 @@ impl ConfigFile {
                 },
                 other => problems.error(
                     other,
-                    "unknown section or key (expected coordinator, defaults, perspective, api)",
+                    "unknown section or key (expected coordinator, defaults, perspective, primary, api)",
                 ),
             }
         }
@@ -526,6 +591,7 @@ impl ConfigFile {
         let primary_location = self.primary_location(problems);
         let defaults = self.defaults(env.now_ms, problems);
         let perspectives = self.perspectives(problems);
+        let primary = self.primary(primary_location, problems);
         let api = self.api(defaults.as_ref().map(|d| d.deadline), problems);
 
         if let (Some(defaults), Some(perspectives)) = (&defaults, &perspectives) {
@@ -547,6 +613,7 @@ impl ConfigFile {
             primary_location,
             defaults: defaults?,
             perspectives: perspectives?,
+            primary: primary?,
             api: api?,
             warnings: Vec::new(),
         })
@@ -804,6 +871,43 @@ impl ConfigFile {
             }
         }
         (all_read && unique).then_some(out)
+    }
+
+    /// `Some(None)` when there is no enabled primary; `None` on errors.
+    fn primary(
+        &self,
+        primary_location: Option<Coordinates>,
+        problems: &mut Problems,
+    ) -> Option<Option<PrimaryConfig>> {
+        let Some(section) = &self.primary else {
+            return Some(None);
+        };
+        if !section.enabled {
+            return Some(None);
+        }
+        let Some(text) = &section.doh_url else {
+            problems.error(
+                "primary.doh_url",
+                "is not set: the primary perspective needs a DNS-over-HTTPS resolver \
+                 (e.g. https://cloudflare-dns.com/dns-query), or set enabled = false",
+            );
+            return None;
+        };
+        let doh_url = match check_doh_url(text) {
+            Ok(url) => url,
+            Err(why) => {
+                problems.error("primary.doh_url", format!("`{text}` {why}"));
+                return None;
+            }
+        };
+        if primary_location.is_none() {
+            problems.warning(
+                "coordinator.primary_location",
+                "is not set although [primary] is enabled: remote perspectives within 500 km \
+                 of the primary cannot be left out of cohorts (BR 3.2.2.9)",
+            );
+        }
+        Some(Some(PrimaryConfig { doh_url }))
     }
 
     /// `deadline` is the validated `defaults.deadline_ms`, when it is valid.
@@ -1094,6 +1198,28 @@ fn is_loopback(host: &Host<&str>) -> bool {
         Host::Ipv4(ip) => IpAddr::V4(*ip).is_loopback(),
         Host::Ipv6(ip) => IpAddr::V6(*ip).is_loopback(),
     }
+}
+
+/// A DoH resolver URL: https, or http on loopback (test worlds).
+fn check_doh_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| format!("is not a URL: {e}"))?;
+    let host = url.host().ok_or("has no host")?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&host) => {}
+        "http" => {
+            return Err(
+                "uses plain http: DNS answers decide issuance and must not travel in clear; \
+                 use https (http is allowed only for 127.0.0.0/8, ::1 and localhost)"
+                    .into(),
+            );
+        }
+        other => return Err(format!("has scheme `{other}`; use https")),
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
+        return Err("carries credentials or a fragment".into());
+    }
+    Ok(url)
 }
 
 /// Parses a perspective's base URL; returns it and its check endpoint.

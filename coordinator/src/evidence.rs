@@ -2,7 +2,7 @@
 //! report it sent, per attempt, so a decision can be audited later (BR 5.4.1).
 
 use mpic_core::quorum::{self, NonCorroboration, Tally};
-use mpic_core::report::{ReportBody, SignedReport};
+use mpic_core::report::{Observation, ReportBody, SignedReport, Verdict};
 use mpic_core::rir::Rir;
 use serde::{Deserialize, Serialize};
 
@@ -114,6 +114,28 @@ pub struct Decision {
     pub quorum_count: Option<usize>,
     /// In order; the last one decided.
     pub attempts: Vec<AttemptRecord>,
+    /// The primary network perspective's own check, when one ran
+    /// (see [`crate::primary`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<PrimaryResult>,
+}
+
+/// What the primary network perspective (this host) saw, and whether the
+/// remote perspectives corroborate it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrimaryResult {
+    pub verdict: Verdict,
+    /// One line for people reading logs.
+    pub reason: String,
+    /// What it observed, in the same form as a report's observation; absent
+    /// only when the observation itself could not be recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observation: Option<Observation>,
+    /// The resolvers it asked.
+    pub resolvers: Vec<String>,
+    pub elapsed_ms: u64,
+    /// The primary passed and the remote perspectives met quorum.
+    pub corroborated_by_remote: bool,
 }
 
 impl Decision {

@@ -16,9 +16,13 @@ pub mod check_call;
 pub mod clock;
 pub mod cohort;
 pub mod config;
+pub mod embedded;
 pub mod evidence;
 pub mod fanout;
+pub mod identity_probe;
+pub mod native_network;
 pub mod orchestration;
+pub mod primary;
 pub mod transport;
 
 #[cfg(test)]
@@ -35,7 +39,9 @@ use crate::orchestration::{Orchestration, OverrideError, Overrides};
 pub use crate::check_call::{CheckCall, CheckSpec, CheckType};
 pub use crate::cohort::{Cohort, CohortError, CohortSelector};
 pub use crate::config::{Config, PerspectiveConfig};
-pub use crate::evidence::{AttemptRecord, Decision, PerspectiveResult, ResultStatus};
+pub use crate::evidence::{
+    AttemptRecord, Decision, PerspectiveResult, PrimaryResult, ResultStatus,
+};
 pub use crate::orchestration::OverrideIssue;
 pub use crate::transport::{CallError, HttpTransport, PerspectiveTransport};
 
@@ -223,6 +229,7 @@ impl<T: PerspectiveTransport> Coordinator<T> {
             perspective_count: selector.size(),
             quorum_count: last.and_then(|a| a.required_corroborations),
             attempts,
+            primary: None,
         };
         log_decision(&decision);
         decision

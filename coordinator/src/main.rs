@@ -4,6 +4,8 @@
 //! configuration or internal error.
 #![forbid(unsafe_code)]
 
+mod cli;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,8 +20,7 @@ use mpic_core::keys;
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
-/// Exit code for usage, configuration and internal errors.
-const EXIT_ERROR: u8 = 2;
+use crate::cli::EXIT_ERROR;
 
 #[derive(Parser)]
 #[command(
@@ -30,7 +31,9 @@ const EXIT_ERROR: u8 = 2;
         Sends each check to a cohort of remote perspectives, verifies their signed reports \
         and applies the BR quorum.\n\n\
         Exit codes: 0 valid, 1 not corroborated, 2 usage, configuration or internal error.",
-    after_help = "Example:\n  mpic keygen --out coordinator && mpic config check --config mpic.toml"
+    after_help = "Examples:\n  \
+        mpic check caa example.com --caa-domain letsencrypt.org   # try it, no configuration needed\n  \
+        mpic keygen --out coordinator && mpic config check --config mpic.toml"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -52,10 +55,8 @@ enum Command {
         after_help = "Example:\n  mpic config check --config mpic.toml"
     )]
     Config(ConfigCommand),
-    /// Corroborate one check from the command line (not implemented yet).
-    #[command(after_help = "Example:\n  \
-        mpic check --config mpic.toml --request '{\"check_type\":\"caa\",\"domain_or_ip_target\":\"example.com\"}'")]
-    Check(CheckArgs),
+    /// Corroborate one CAA or DCV check and print the decision.
+    Check(Box<cli::check::CheckArgs>),
     /// Serve the Open MPIC HTTP API (POST /mpic, GET /healthz, GET /metrics) until SIGTERM or Ctrl-C.
     #[command(after_help = "Examples:\n  \
         mpic serve --config /etc/mpic/mpic.toml\n  \
@@ -65,9 +66,8 @@ enum Command {
         -H \"Authorization: Bearer $MPIC_API_KEY\" -H 'Content-Type: application/json' \\\n    \
         -d '{\"check_type\":\"caa\",\"domain_or_ip_target\":\"example.com\"}'")]
     Serve(ServeArgs),
-    /// Show the configured perspectives and probe them (not implemented yet).
-    #[command(after_help = "Example:\n  mpic perspectives --config mpic.toml")]
-    Perspectives(ConfigArg),
+    /// Ask each configured perspective who it is and compare with the configuration.
+    Perspectives(cli::perspectives::PerspectivesArgs),
 }
 
 #[derive(Args)]
@@ -108,15 +108,6 @@ struct ServeArgs {
     listen: Option<std::net::SocketAddr>,
 }
 
-#[derive(Args)]
-struct CheckArgs {
-    #[command(flatten)]
-    config: ConfigArg,
-    /// The Open MPIC request JSON (or @FILE to read it from a file).
-    #[arg(long)]
-    request: Option<String>,
-}
-
 /// Logs to stderr; `RUST_LOG` overrides the default (`info`).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -133,9 +124,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keygen(args) => keygen(&args).map(|()| ExitCode::SUCCESS),
         Command::Config(ConfigCommand::Check(args)) => Ok(config_check(&args.config)),
-        Command::Check(_) => Ok(not_implemented("check")),
+        Command::Check(args) => cli::check::run(*args),
         Command::Serve(args) => serve(&args),
-        Command::Perspectives(_) => Ok(not_implemented("perspectives")),
+        Command::Perspectives(args) => cli::perspectives::run(&args),
     };
     match result {
         Ok(code) => code,
@@ -144,11 +135,6 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_ERROR)
         }
     }
-}
-
-fn not_implemented(command: &str) -> ExitCode {
-    eprintln!("mpic {command}: not implemented yet");
-    ExitCode::from(EXIT_ERROR)
 }
 
 fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
@@ -268,5 +254,19 @@ fn config_check(path: &Path) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_ERROR)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        // clap checks its definition (duplicate flags, positional order,
+        // `requires` naming missing arguments) only here or at run time.
+        Cli::command().debug_assert();
     }
 }

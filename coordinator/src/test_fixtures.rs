@@ -103,6 +103,7 @@ pub fn config(perspectives: Vec<PerspectiveConfig>, count: usize, policy: Policy
             max_future_skew: Duration::from_secs(5),
         },
         perspectives,
+        primary: None,
         api: ApiConfig {
             listen: "127.0.0.1:8080".parse().unwrap(),
             clients: Vec::new(),

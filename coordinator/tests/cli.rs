@@ -103,20 +103,6 @@ fn config_check_lists_every_problem_and_exits_2() {
 }
 
 #[test]
-fn unfinished_commands_say_so_and_exit_2() {
-    for command in ["check", "perspectives"] {
-        let output = mpic(&[command], &[]);
-        assert_eq!(output.status.code(), Some(2), "{command}");
-        let stderr = String::from_utf8(output.stderr).unwrap();
-        assert!(
-            stderr.contains("not implemented yet"),
-            "{command}: {stderr}"
-        );
-    }
-    assert_eq!(mpic(&["no-such-command"], &[]).status.code(), Some(2));
-}
-
-#[test]
 fn serve_help_shows_a_curl_example_and_a_bad_config_exits_2() {
     let help = mpic(&["serve", "--help"], &[]);
     assert!(help.status.success());
@@ -218,4 +204,70 @@ fn serve_answers_and_stops_on_sigterm() {
         Some(0),
         "mpic serve did not stop cleanly on SIGTERM"
     );
+}
+
+#[test]
+fn check_and_perspectives_refuse_bad_usage_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("mpic.toml");
+    let missing = missing.to_str().unwrap();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/mpic.example.toml");
+    let env = [
+        (
+            "MPIC_SIGNING_KEY",
+            "ed25519-seed:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ),
+        (
+            "MPIC_COHORT_SECRET",
+            "a cohort secret of at least thirty-two bytes",
+        ),
+    ];
+    let doh_without_primary = mpic(
+        &[
+            "check",
+            "--config",
+            example,
+            "--doh-url",
+            "https://dns.example/q",
+            "caa",
+            "example.com",
+        ],
+        &env,
+    );
+    assert_eq!(doh_without_primary.status.code(), Some(2));
+    assert!(
+        String::from_utf8(doh_without_primary.stderr)
+            .unwrap()
+            .contains("--primary")
+    );
+
+    let cases: [(&[&str], &str); 6] = [
+        (&["check"], "Usage"),
+        (&["check", "request", "{not json"], "not JSON"),
+        (
+            &[
+                "check",
+                "request",
+                r#"{"check_type":"caa","domain_or_ip_target":"exa mple.com"}"#,
+            ],
+            "domain_or_ip_target: ",
+        ),
+        (&["check", "caa", "example.com"], "--caa-domain"),
+        (&["perspectives", "--config", missing], "cannot read"),
+        (
+            &["check", "--config", missing, "caa", "example.com"],
+            "cannot read",
+        ),
+    ];
+    for (args, want) in cases {
+        let output = mpic(args, &[]);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn unknown_commands_exit_2() {
+    assert_eq!(mpic(&["no-such-command"], &[]).status.code(), Some(2));
 }

@@ -270,6 +270,7 @@ mod tests {
             reasons: Vec::new(),
             perspective_count: results.len(),
             quorum_count: Some(1),
+            primary: None,
             attempts: vec![AttemptRecord {
                 attempt: 1,
                 cohort: results.iter().map(|r| r.perspective_id.clone()).collect(),

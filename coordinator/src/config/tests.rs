@@ -711,3 +711,61 @@ fn api_limits_have_safe_defaults_and_are_checked() {
         );
     }
 }
+
+#[test]
+fn the_primary_section_is_optional_and_checked_when_enabled() {
+    let with = |section: &str| good_toml().replace("[api]", &format!("{section}\n[api]"));
+    assert_eq!(load(&good_toml()).unwrap().primary, None);
+    assert_eq!(
+        load(&with("[primary]\nenabled = false")).unwrap().primary,
+        None
+    );
+    let config = load(&with(
+        "[primary]\ndoh_url = \"https://dns.example/dns-query\"",
+    ))
+    .unwrap();
+    assert_eq!(
+        config.primary.unwrap().doh_url.as_str(),
+        "https://dns.example/dns-query"
+    );
+    // Enabled without a primary_location: allowed, with a warning.
+    assert!(
+        config
+            .warnings
+            .iter()
+            .any(|w| w.at == "coordinator.primary_location"),
+        "{:?}",
+        config.warnings
+    );
+    let loopback = load(&with(
+        "[primary]\ndoh_url = \"http://127.0.0.1:5353/dns-query\"",
+    ));
+    assert!(loopback.is_ok());
+
+    for (section, at, message) in [
+        ("[primary]\nenabled = true", "primary.doh_url", "is not set"),
+        (
+            "[primary]\ndoh_url = \"http://dns.example/dns-query\"",
+            "primary.doh_url",
+            "plain http",
+        ),
+        (
+            "[primary]\ndoh_url = \"not a url\"",
+            "primary.doh_url",
+            "is not a URL",
+        ),
+        (
+            "[primary]\ndoh_url = \"https://dns.example/\"\nresolver = \"x\"",
+            "primary.resolver",
+            "unknown key",
+        ),
+    ] {
+        let found = problems(&with(section));
+        assert!(
+            found
+                .errors()
+                .any(|p| p.at == at && p.message.contains(message)),
+            "{section}: {found}"
+        );
+    }
+}

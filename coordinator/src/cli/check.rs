@@ -1,0 +1,628 @@
+//! `mpic check`: corroborate one check from the command line, through the
+//! configured remote perspectives (`--config`) or, without a configuration,
+//! through in-process perspectives (which are not BR-compliant, and every
+//! output says so).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use mpic_coordinator::check_call::CheckSpec;
+use mpic_coordinator::config::Config;
+use mpic_coordinator::embedded::{self, EmbeddedOptions, NOT_BR_COMPLIANT_NOTICE};
+use mpic_coordinator::evidence::{Decision, PerspectiveResult, ResultStatus};
+use mpic_coordinator::native_network::{
+    DEFAULT_DOH_URL, LocalPorts, NativeNetwork, NativeNetworkConfig, ReqwestDohTransport,
+};
+use mpic_coordinator::primary::PrimaryPerspective;
+use mpic_coordinator::{Coordinator, HttpTransport, PerspectiveTransport};
+use mpic_core::check::CheckParameters;
+use mpic_core::report::Verdict;
+use serde_json::Value;
+use url::Url;
+
+use super::request::{self, CaaArgs, DcvArgs};
+use super::table::{Table, short};
+use super::{EXIT_ERROR, EXIT_NOT_CORROBORATED};
+
+const EXAMPLES: &str = "Examples:
+  mpic check caa example.com --caa-domain letsencrypt.org
+  mpic check dcv acme-http-01 example.com --token TOKEN --key-authorization TOKEN.THUMBPRINT
+  mpic check dcv acme-dns-01 example.com --key-authorization TOKEN.THUMBPRINT --json
+  mpic check --config /etc/mpic/mpic.toml caa example.com   # remote perspectives (BR-compliant)
+
+Without --config (or MPIC_CONFIG) the check runs through in-process perspectives on this host:
+useful to try a domain, but NOT BR 3.2.2.9-compliant (one network location).
+Exit codes: 0 valid, 1 not corroborated, 2 usage, configuration or internal error.";
+
+/// `mpic check`.
+#[derive(Debug, Args)]
+#[command(after_help = EXAMPLES)]
+pub struct CheckArgs {
+    #[command(subcommand)]
+    pub kind: CheckKind,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CheckKind {
+    /// May the CA issue for DOMAIN (CAA, RFC 8659 / BR 3.2.2.8)?
+    #[command(after_help = "Examples:
+  mpic check caa example.com --caa-domain letsencrypt.org
+  mpic check caa example.com --caa-domain ca.example --account-uri https://acme.ca.example/acct/1 --validation-method dns-01
+  mpic check caa mail.example.com --caa-domain ca.example --s-mime --json")]
+    Caa(CaaArgs),
+    /// Domain control validation of DOMAIN by METHOD (BR 3.2.2.4).
+    #[command(after_help = "Examples:
+  mpic check dcv acme-http-01 example.com --token TOKEN --key-authorization TOKEN.THUMBPRINT
+  mpic check dcv acme-dns-01 example.com --key-authorization-hash BASE64URL_SHA256
+  mpic check dcv dns-change example.com --challenge-value RANDOM --record-type TXT --prefix _pki-validation
+  mpic check dcv website-change example.com --http-token-path file.txt --challenge-value RANDOM")]
+    Dcv(Box<DcvArgs>),
+    /// Any Open MPIC request body, as JSON (or @FILE).
+    #[command(after_help = "Example:
+  mpic check request '{\"check_type\":\"caa\",\"domain_or_ip_target\":\"example.com\",\"caa_check_parameters\":{\"caa_domains\":[\"ca.example\"]}}'")]
+    Request {
+        /// The request JSON, or @FILE to read it from a file.
+        #[arg(value_name = "JSON")]
+        body: String,
+    },
+}
+
+/// How the check runs and how it is shown.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Use this configuration's remote perspectives. Without it: in-process
+    /// perspectives (not BR-compliant).
+    #[arg(long, short, global = true, env = "MPIC_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// DNS-over-HTTPS resolver of the in-process perspectives and the primary
+    /// [default: https://cloudflare-dns.com/dns-query, or [primary] doh_url].
+    #[arg(long, global = true, value_name = "URL")]
+    pub doh_url: Option<String>,
+    /// Also run the check from this host as the primary perspective (always
+    /// on when the configuration has an enabled [primary]); the decision is
+    /// valid only if it passes and the perspectives' quorum corroborates it.
+    #[arg(long, global = true)]
+    pub primary: bool,
+    /// How many in-process perspectives (without --config), 2 to 8
+    /// [default: 6].
+    #[arg(long, global = true, value_name = "N")]
+    pub in_process: Option<usize>,
+    /// Print the decision (with every signed report) as JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Test only: fetch from loopback only, mapping ports 80/443 to the
+    /// ports below, and accept an http:// DoH resolver.
+    #[arg(long, global = true, hide = true)]
+    pub allow_loopback_for_tests: bool,
+    /// Test only: the loopback port standing in for port 80.
+    #[arg(long, global = true, hide = true, value_name = "PORT")]
+    pub local_http_port: Option<u16>,
+    /// Test only: the loopback port (plain HTTP) standing in for port 443.
+    #[arg(long, global = true, hide = true, value_name = "PORT")]
+    pub local_https_port: Option<u16>,
+}
+
+/// A failure that is the user's to fix: printed as is, exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// How the perspectives were reached, for the output.
+enum Mode {
+    InProcess { count: usize },
+    Remote { config: PathBuf },
+}
+
+pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let (request_json, from_flags) = match &args.kind {
+        CheckKind::Caa(caa) => (request::caa_request(caa), true),
+        CheckKind::Dcv(dcv) => (request::dcv_request(dcv), true),
+        CheckKind::Request { body } => (read_request_json(body)?, false),
+    };
+    let spec = match request::validate(&request_json) {
+        Ok(request) => CheckSpec::new(request),
+        Err(e) => {
+            eprintln!("error: invalid request:");
+            for line in request::describe(&e, from_flags) {
+                eprintln!("  {line}");
+            }
+            return Ok(ExitCode::from(EXIT_ERROR));
+        }
+    };
+    let local = local_ports(&args.run)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = runtime.block_on(check(&args.run, &spec, local));
+    let (decision, mode) = match result {
+        Ok(done) => done,
+        Err(e) => match e.downcast::<UsageError>() {
+            Ok(usage) => {
+                eprintln!("error: {usage}");
+                return Ok(ExitCode::from(EXIT_ERROR));
+            }
+            Err(other) => return Err(other),
+        },
+    };
+    if args.run.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json_output(&decision, &mode))?
+        );
+    } else {
+        println!("{}", render(&decision, &mode, &spec));
+    }
+    Ok(if !decision.mpic_completed {
+        ExitCode::from(EXIT_ERROR)
+    } else if decision.is_valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_NOT_CORROBORATED)
+    })
+}
+
+fn read_request_json(text: &str) -> anyhow::Result<Value> {
+    let body = match text.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
+        None => text.to_owned(),
+    };
+    serde_json::from_str(&body).map_err(|e| UsageError(format!("request is not JSON: {e}")).into())
+}
+
+fn local_ports(run: &RunArgs) -> anyhow::Result<Option<LocalPorts>> {
+    match (run.allow_loopback_for_tests, run.local_http_port) {
+        (false, None) if run.local_https_port.is_none() => Ok(None),
+        (true, Some(http)) => Ok(Some(LocalPorts {
+            http,
+            https: run.local_https_port,
+        })),
+        (true, None) => {
+            Err(UsageError("--allow-loopback-for-tests needs --local-http-port".into()).into())
+        }
+        (false, _) => Err(UsageError(
+            "--local-http-port and --local-https-port need --allow-loopback-for-tests".into(),
+        )
+        .into()),
+    }
+}
+
+fn parse_doh_url(text: &str) -> anyhow::Result<Url> {
+    Url::parse(text).map_err(|e| UsageError(format!("--doh-url {text:?} is not a URL: {e}")).into())
+}
+
+fn network_config(doh_url: Url, local: Option<LocalPorts>) -> NativeNetworkConfig {
+    let mut config = NativeNetworkConfig::new(doh_url);
+    config.local = local;
+    config
+}
+
+async fn check(
+    run: &RunArgs,
+    spec: &CheckSpec,
+    local: Option<LocalPorts>,
+) -> anyhow::Result<(Decision, Mode)> {
+    match &run.config {
+        Some(path) => {
+            if run.in_process.is_some() {
+                return Err(UsageError(
+                    "--in-process applies only without --config (or MPIC_CONFIG)".into(),
+                )
+                .into());
+            }
+            let config = Config::load(path).map_err(|e| UsageError(e.to_string()))?;
+            for warning in &config.warnings {
+                eprintln!("{warning}");
+            }
+            if run.doh_url.is_some() && !run.primary && config.primary.is_none() {
+                return Err(UsageError(
+                    "with --config, --doh-url sets the primary perspective's resolver: \
+                     add --primary (or enable [primary] in the configuration)"
+                        .into(),
+                )
+                .into());
+            }
+            let doh_url = match (&run.doh_url, &config.primary) {
+                (Some(text), _) => Some(parse_doh_url(text)?),
+                (None, Some(primary)) => Some(primary.doh_url.clone()),
+                (None, None) if run.primary => Some(parse_doh_url(DEFAULT_DOH_URL)?),
+                (None, None) => None,
+            };
+            let primary = match doh_url {
+                Some(url) if run.primary || config.primary.is_some() => {
+                    Some(primary_perspective(network_config(url, local))?)
+                }
+                _ => None,
+            };
+            let transport = HttpTransport::new()?;
+            let decision = corroborate(config, transport, primary.as_ref(), spec).await?;
+            Ok((
+                decision,
+                Mode::Remote {
+                    config: path.clone(),
+                },
+            ))
+        }
+        None => {
+            let doh_url = parse_doh_url(run.doh_url.as_deref().unwrap_or(DEFAULT_DOH_URL))?;
+            let network = network_config(doh_url, local);
+            if let CheckParameters::Caa(params) = &spec.request.parameters
+                && params.caa_domains.as_ref().is_none_or(Vec::is_empty)
+            {
+                return Err(UsageError(
+                    "a CAA check needs the CA's issuer domain names: pass --caa-domain \
+                     (e.g. --caa-domain letsencrypt.org), or --config with \
+                     defaults.caa_issuer_domains"
+                        .into(),
+                )
+                .into());
+            }
+            let options = EmbeddedOptions {
+                count: run.in_process.unwrap_or(embedded::DEFAULT_COUNT),
+                ..EmbeddedOptions::default()
+            };
+            let setup = embedded::native(&options, &network).map_err(|e| match e {
+                embedded::EmbeddedError::Count { .. } | embedded::EmbeddedError::Network(_) => {
+                    anyhow::Error::from(UsageError(e.to_string()))
+                }
+                other => anyhow::Error::from(other),
+            })?;
+            let primary = if run.primary {
+                Some(primary_perspective(network)?)
+            } else {
+                None
+            };
+            let count = setup.config.perspectives.len();
+            let decision =
+                corroborate(setup.config, setup.transport, primary.as_ref(), spec).await?;
+            Ok((decision, Mode::InProcess { count }))
+        }
+    }
+}
+
+fn primary_perspective(config: NativeNetworkConfig) -> anyhow::Result<PrimaryPerspective> {
+    let transport = ReqwestDohTransport::new()?;
+    let network =
+        NativeNetwork::new(transport, config).map_err(|e| UsageError(format!("--primary: {e}")))?;
+    Ok(PrimaryPerspective::new(network))
+}
+
+async fn corroborate<T: PerspectiveTransport>(
+    config: Config,
+    transport: T,
+    primary: Option<&PrimaryPerspective>,
+    spec: &CheckSpec,
+) -> anyhow::Result<Decision> {
+    let coordinator = Coordinator::new(config, transport)
+        .map_err(|e| UsageError(format!("no cohort of perspectives can be formed: {e}")))?;
+    Ok(match primary {
+        Some(primary) => coordinator.check_with_primary(primary, spec).await,
+        None => coordinator.check(spec).await,
+    })
+}
+
+/// The decision as JSON, with how it was reached: `mode`, and for
+/// in-process perspectives `br_compliant: false` and the notice.
+fn json_output(decision: &Decision, mode: &Mode) -> Value {
+    let mut value = serde_json::to_value(decision).unwrap_or_else(
+        |e| serde_json::json!({"error": format!("the decision could not be serialised: {e}")}),
+    );
+    if let Value::Object(map) = &mut value {
+        match mode {
+            Mode::InProcess { count } => {
+                map.insert("mode".into(), "in_process".into());
+                map.insert("in_process_perspectives".into(), (*count).into());
+                map.insert("br_compliant".into(), false.into());
+                map.insert("notice".into(), NOT_BR_COMPLIANT_NOTICE.into());
+            }
+            Mode::Remote { config } => {
+                map.insert("mode".into(), "remote".into());
+                map.insert("config".into(), config.display().to_string().into());
+            }
+        }
+    }
+    value
+}
+
+fn verdict_text(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "fail",
+        Verdict::Error => "error",
+    }
+}
+
+/// One table row: perspective, RIR, what it saw, verdict, signature, latency.
+fn row(result: &PerspectiveResult) -> Vec<String> {
+    let verdict = match (&result.verified, &result.report, &result.status) {
+        (Some(body), _, _) => verdict_text(body.verdict).to_owned(),
+        (None, _, ResultStatus::Cancelled) => "cancelled".to_owned(),
+        (None, Some(_), _) => "unverified".to_owned(),
+        (None, None, _) => "-".to_owned(),
+    };
+    let signature = match (&result.verified, &result.report) {
+        (Some(_), _) => "yes",
+        (None, Some(_)) => "NO",
+        (None, None) => "-",
+    };
+    let saw = match &result.verified {
+        Some(body) => body.reason.as_str(),
+        None => result.detail.as_deref().unwrap_or(""),
+    };
+    vec![
+        result.perspective_id.clone(),
+        result.rir.as_str().to_owned(),
+        short(&readable(saw), 72),
+        verdict,
+        signature.to_owned(),
+        result
+            .elapsed_ms
+            .map(|ms| format!("{ms} ms"))
+            .unwrap_or_else(|| "-".into()),
+    ]
+}
+
+/// A report reason for people: `CAA forbids issuance: {"kind":...}` becomes
+/// `CAA forbids issuance (kind, ...): first detail`. The JSON itself is in
+/// `--json`.
+fn readable(reason: &str) -> String {
+    let Some(start) = reason.find(": {").or_else(|| reason.find(": [")) else {
+        return reason.to_owned();
+    };
+    let Ok(value) = serde_json::from_str::<Value>(&reason[start + 2..]) else {
+        return reason.to_owned();
+    };
+    let mut kinds: Vec<String> = Vec::new();
+    let mut detail: Option<String> = None;
+    let mut stack = vec![&value];
+    // Bounded by the size of the (already bounded) reason text.
+    while let Some(node) = stack.pop() {
+        match node {
+            Value::Object(map) => {
+                for (key, child) in map {
+                    match (key.as_str(), child) {
+                        ("kind" | "result", Value::String(kind)) if !kinds.contains(kind) => {
+                            kinds.push(kind.clone());
+                        }
+                        ("detail", Value::String(text)) if detail.is_none() => {
+                            detail = Some(text.clone());
+                        }
+                        _ => {}
+                    }
+                }
+                stack.extend(map.values().rev());
+            }
+            Value::Array(items) => stack.extend(items.iter().rev()),
+            _ => {}
+        }
+    }
+    let mut text = reason[..start].to_owned();
+    if !kinds.is_empty() {
+        text.push_str(&format!(" ({})", kinds.join(", ")));
+    }
+    if let Some(detail) = detail {
+        text.push_str(": ");
+        text.push_str(&detail);
+    }
+    text
+}
+
+/// The readable report: a table per attempt, the primary, the decision.
+fn render(decision: &Decision, mode: &Mode, spec: &CheckSpec) -> String {
+    let what = match &spec.request.parameters {
+        CheckParameters::Caa(_) => "CAA".to_owned(),
+        CheckParameters::Dcv(p) => format!("DCV {}", p.method()),
+    };
+    let mut out = match mode {
+        Mode::InProcess { count } => format!(
+            "{what} check of {} through {count} in-process perspectives\n",
+            decision.target
+        ),
+        Mode::Remote { config } => format!(
+            "{what} check of {} through remote perspectives ({})\n",
+            decision.target,
+            config.display()
+        ),
+    };
+    let several = decision.attempts.len() > 1;
+    for attempt in &decision.attempts {
+        out.push('\n');
+        if several {
+            out.push_str(&format!(
+                "attempt {} ({}):\n",
+                attempt.attempt,
+                attempt.quorum_result()
+            ));
+        }
+        let mut table = Table::new(&[
+            "PERSPECTIVE",
+            "RIR",
+            "SAW",
+            "VERDICT",
+            "SIGNATURE OK",
+            "LATENCY",
+        ]);
+        for result in &attempt.results {
+            table.row(row(result));
+        }
+        out.push_str(&table.render());
+        out.push('\n');
+    }
+    out.push('\n');
+    if let Some(primary) = &decision.primary {
+        out.push_str(&format!(
+            "primary (this host, via {}): {}: {}\n  corroborated by the remote perspectives: {}\n",
+            primary.resolvers.join(", "),
+            verdict_text(primary.verdict),
+            short(&primary.reason, 100),
+            if primary.corroborated_by_remote {
+                "yes"
+            } else {
+                "no"
+            }
+        ));
+    }
+    if let Mode::InProcess { .. } = mode {
+        out.push_str(&format!("NOT BR-COMPLIANT: {NOT_BR_COMPLIANT_NOTICE}\n"));
+    }
+    let required = decision
+        .quorum_count
+        .map(|n| format!(", {n} required"))
+        .unwrap_or_default();
+    let verdict = if decision.is_valid {
+        "VALID"
+    } else if decision.mpic_completed {
+        "NOT CORROBORATED"
+    } else {
+        "NOT COMPLETED"
+    };
+    out.push_str(&format!(
+        "decision: {verdict} (quorum {}{required})\n",
+        decision.quorum
+    ));
+    if decision.is_valid {
+        out.push_str(&format!(
+            "reason: quorum met: {} perspectives corroborated\n",
+            decision.quorum
+        ));
+    } else {
+        for reason in &decision.reasons {
+            out.push_str(&format!("reason: {reason}\n"));
+        }
+    }
+    out.trim_end().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use mpic_coordinator::check_call::CheckType;
+    use mpic_core::quorum::{self, NonCorroboration, Tally};
+    use mpic_core::rir::Rir;
+
+    use super::*;
+    use mpic_coordinator::evidence::AttemptRecord;
+
+    fn result(id: &str, status: ResultStatus, detail: &str) -> PerspectiveResult {
+        PerspectiveResult {
+            perspective_id: id.into(),
+            rir: Rir::Apnic,
+            region: "r".into(),
+            status,
+            detail: Some(detail.into()),
+            elapsed_ms: Some(7),
+            report: None,
+            verified: None,
+        }
+    }
+
+    fn decision(is_valid: bool) -> Decision {
+        Decision {
+            is_valid,
+            mpic_completed: true,
+            target: "example.com".into(),
+            check_type: CheckType::Caa,
+            quorum: "1/2".into(),
+            reasons: if is_valid {
+                vec![]
+            } else {
+                vec!["attempt 1 (1/2): at most 1 corroborations possible; 2 required".into()]
+            },
+            perspective_count: 2,
+            quorum_count: Some(2),
+            attempts: vec![AttemptRecord {
+                attempt: 1,
+                cohort: vec!["p1".into(), "p2".into()],
+                decision: quorum::Decision::Undecided,
+                tally: Tally::default(),
+                required_corroborations: Some(2),
+                results: vec![
+                    result(
+                        "p1",
+                        ResultStatus::NotCorroborated {
+                            reason: NonCorroboration::Timeout,
+                        },
+                        "no answer before the deadline",
+                    ),
+                    result(
+                        "p2",
+                        ResultStatus::Cancelled,
+                        "cancelled: decision already certain",
+                    ),
+                ],
+            }],
+            primary: None,
+        }
+    }
+
+    fn caa_spec() -> CheckSpec {
+        CheckSpec::from_json(br#"{"check_type":"caa","domain_or_ip_target":"example.com"}"#)
+            .unwrap()
+    }
+
+    #[test]
+    fn reasons_lose_their_json_but_keep_the_kinds() {
+        let cases = [
+            ("plain text", "plain text"),
+            (
+                r#"CAA forbids issuance: {"kind":"not_authorized","records":["x"]}"#,
+                "CAA forbids issuance (not_authorized)",
+            ),
+            (
+                r#"CAA lookup failed: {"failures":[{"error":{"detail":"refused","kind":"transport"},"kind":"no_response"}],"name":"a"}"#,
+                "CAA lookup failed (no_response, transport): refused",
+            ),
+            ("broken: {not json", "broken: {not json"),
+        ];
+        for (reason, want) in cases {
+            assert_eq!(readable(reason), want);
+        }
+    }
+
+    #[test]
+    fn in_process_output_always_says_it_is_not_br_compliant() {
+        let mode = Mode::InProcess { count: 2 };
+        for valid in [true, false] {
+            let text = render(&decision(valid), &mode, &caa_spec());
+            assert!(text.contains("NOT BR-COMPLIANT: "), "{text}");
+            let json = json_output(&decision(valid), &mode);
+            assert_eq!(json["br_compliant"], false);
+            assert_eq!(json["notice"], NOT_BR_COMPLIANT_NOTICE);
+            assert_eq!(json["mode"], "in_process");
+        }
+        let remote = Mode::Remote {
+            config: "mpic.toml".into(),
+        };
+        let text = render(&decision(true), &remote, &caa_spec());
+        assert!(!text.contains("NOT BR-COMPLIANT"), "{text}");
+        assert!(
+            json_output(&decision(true), &remote)
+                .get("br_compliant")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn the_table_shows_each_perspective_and_the_decision_with_its_quorum() {
+        let text = render(&decision(false), &Mode::InProcess { count: 2 }, &caa_spec());
+        let lines: Vec<&str> = text.lines().collect();
+        let header = lines
+            .iter()
+            .position(|l| l.starts_with("PERSPECTIVE"))
+            .unwrap();
+        assert!(lines[header + 1].starts_with("p1 "), "{text}");
+        assert!(lines[header + 1].contains("no answer before the deadline"));
+        assert!(lines[header + 1].ends_with("7 ms"));
+        assert!(lines[header + 2].contains("cancelled"), "{text}");
+        assert!(
+            text.contains("decision: NOT CORROBORATED (quorum 1/2, 2 required)"),
+            "{text}"
+        );
+        assert!(text.contains("reason: attempt 1 (1/2)"), "{text}");
+    }
+}

@@ -1,0 +1,205 @@
+//! `mpic perspectives`: ask every configured perspective who it is and show
+//! where it disagrees with the configuration.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Args;
+use mpic_coordinator::config::Config;
+use mpic_coordinator::identity_probe::{self, ProbeProblem, ProbeResult};
+
+use super::EXIT_ERROR;
+use super::table::{Table, short};
+
+/// `mpic perspectives`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  mpic perspectives --config /etc/mpic/mpic.toml
+  mpic perspectives --json        # ./mpic.toml, or $MPIC_CONFIG
+
+Exit codes: 0 every perspective answered and matches the configuration,
+2 one does not (unreachable, another id, key or RIR), or the configuration is invalid.")]
+pub struct PerspectivesArgs {
+    /// Configuration file.
+    #[arg(long, short, env = "MPIC_CONFIG", default_value = "mpic.toml")]
+    pub config: PathBuf,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &PerspectivesArgs) -> anyhow::Result<ExitCode> {
+    let config = match Config::load(&args.config) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_ERROR));
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let results = runtime.block_on(identity_probe::probe_all(
+        &config.perspectives,
+        config.defaults.call_timeout,
+    ))?;
+    let all_healthy = results.iter().all(ProbeResult::healthy);
+    if args.json {
+        let output = serde_json::json!({
+            "config": args.config.display().to_string(),
+            "all_healthy": all_healthy,
+            "perspectives": results,
+        });
+        println!("{}", serde_json::to_string_pretty(&output)?);
+    } else {
+        println!("{}", render(&results));
+    }
+    Ok(if all_healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_ERROR)
+    })
+}
+
+fn health(result: &ProbeResult) -> String {
+    let problems: Vec<String> = result
+        .problems
+        .iter()
+        // Shown in their own columns.
+        .filter(|p| {
+            !matches!(
+                p,
+                ProbeProblem::KeyMismatch { .. } | ProbeProblem::RirMismatch { .. }
+            )
+        })
+        .map(ToString::to_string)
+        .collect();
+    match (problems.is_empty(), result.healthy()) {
+        (true, true) => "ok".into(),
+        (true, false) => "MISMATCH".into(),
+        (false, _) => short(&problems.join("; "), 70),
+    }
+}
+
+fn render(results: &[ProbeResult]) -> String {
+    let mut table = Table::new(&[
+        "PERSPECTIVE",
+        "RIR",
+        "REGION",
+        "KEY MATCHES",
+        "HEALTH",
+        "LATENCY",
+    ]);
+    for result in results {
+        let rir = match &result.claimed {
+            Some(claimed) if claimed.rir != result.rir.as_str() => {
+                format!("{} (claims {})", result.rir.as_str(), claimed.rir)
+            }
+            _ => result.rir.as_str().to_owned(),
+        };
+        let key = match result.key_matches() {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "-",
+        };
+        table.row(vec![
+            result.perspective_id.clone(),
+            rir,
+            result.region.clone(),
+            key.into(),
+            health(result),
+            result
+                .latency_ms
+                .map(|ms| format!("{ms} ms"))
+                .unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let unhealthy = results.iter().filter(|r| !r.healthy()).count();
+    let summary = if unhealthy == 0 {
+        format!(
+            "all {} perspectives answered and match the configuration",
+            results.len()
+        )
+    } else {
+        format!(
+            "{unhealthy} of {} perspectives have problems",
+            results.len()
+        )
+    };
+    format!("{}\n\n{summary}", table.render())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use mpic_coordinator::identity_probe::ClaimedIdentity;
+    use mpic_core::rir::Rir;
+
+    use super::*;
+
+    fn probe(id: &str, claimed_rir: Option<&str>, problems: Vec<ProbeProblem>) -> ProbeResult {
+        ProbeResult {
+            perspective_id: id.into(),
+            identity_url: format!("https://{id}.example/v1/identity"),
+            rir: Rir::RipeNcc,
+            region: "Frankfurt, DE".into(),
+            claimed: claimed_rir.map(|rir| ClaimedIdentity {
+                perspective_id: id.into(),
+                rir: rir.into(),
+                region: String::new(),
+                public_key: "ed25519:x".into(),
+                code_version: None,
+                mode: None,
+                resolvers: vec![],
+            }),
+            problems,
+            latency_ms: claimed_rir.map(|_| 12),
+        }
+    }
+
+    #[test]
+    fn each_row_says_what_matches_and_what_does_not() {
+        let results = [
+            probe("good", Some("ripe"), vec![]),
+            probe(
+                "moved",
+                Some("arin"),
+                vec![ProbeProblem::RirMismatch {
+                    claimed: "arin".into(),
+                }],
+            ),
+            probe(
+                "rekeyed",
+                Some("ripe"),
+                vec![ProbeProblem::KeyMismatch {
+                    claimed: "ed25519:x".into(),
+                }],
+            ),
+            probe(
+                "down",
+                None,
+                vec![ProbeProblem::Unreachable {
+                    detail: "connection refused".into(),
+                }],
+            ),
+        ];
+        let text = render(&results);
+        let line = |id: &str| text.lines().find(|l| l.starts_with(id)).unwrap().to_owned();
+        assert!(line("good").contains(" yes "), "{text}");
+        assert!(line("good").contains(" ok "), "{text}");
+        assert!(line("moved").contains("ripe (claims arin)"), "{text}");
+        assert!(line("moved").contains("MISMATCH"), "{text}");
+        assert!(line("rekeyed").contains(" NO "), "{text}");
+        assert!(
+            line("down").contains("unreachable: connection refused"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("3 of 4 perspectives have problems"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,352 @@
+//! `mpic check caa|dcv` arguments -> an Open MPIC request, validated by
+//! mpic-core exactly as the HTTP API validates one; problems name the field
+//! and the flag that sets it.
+
+use clap::Args;
+use mpic_core::check::{CheckRequest, RequestError, RequestIssue, ValidationMethod};
+use serde_json::{Map, Value, json};
+
+/// `mpic check caa`.
+#[derive(Debug, Clone, Args)]
+pub struct CaaArgs {
+    /// The domain name to check.
+    pub domain: String,
+    /// An issuer domain name that identifies the CA in CAA records (repeat for
+    /// several). Required without --config, which supplies
+    /// defaults.caa_issuer_domains.
+    #[arg(long = "caa-domain", value_name = "DOMAIN")]
+    pub caa_domains: Vec<String>,
+    /// Check `issuemail` for an S/MIME certificate instead of `issue`.
+    #[arg(long)]
+    pub s_mime: bool,
+    /// The ACME account URI of the issuance (RFC 8657 accounturi).
+    #[arg(long, value_name = "URI")]
+    pub account_uri: Option<String>,
+    /// The validation method of the issuance (RFC 8657 validationmethods),
+    /// e.g. dns-01 or http-01.
+    #[arg(long, value_name = "METHOD")]
+    pub validation_method: Option<String>,
+    /// Let a CAA lookup failure count as permission where BR 3.2.2.8 allows
+    /// it (retried, outside the CA, DNSSEC-insecure).
+    #[arg(long)]
+    pub allow_lookup_failure: bool,
+}
+
+/// `mpic check dcv`.
+#[derive(Debug, Clone, Args)]
+pub struct DcvArgs {
+    /// The validation method.
+    #[arg(value_parser = clap::builder::PossibleValuesParser::new(
+        ValidationMethod::ALL.map(ValidationMethod::as_str)
+    ))]
+    pub method: String,
+    /// The domain name (or IP address) to validate.
+    pub domain: String,
+    /// ACME challenge token (acme-http-01).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// ACME key authorization, `<token>.<account key thumbprint>`
+    /// (acme-http-01; acme-dns-01, dns-account-01 and acme-tls-alpn-01 hash it).
+    #[arg(long)]
+    pub key_authorization: Option<String>,
+    /// SHA-256 of the key authorization (base64url; hex for acme-tls-alpn-01).
+    #[arg(long)]
+    pub key_authorization_hash: Option<String>,
+    /// The Random Value, Request Token, address or contact expected.
+    #[arg(long)]
+    pub challenge_value: Option<String>,
+    /// Path below /.well-known/pki-validation/ (website-change).
+    #[arg(long)]
+    pub http_token_path: Option<String>,
+    /// http or https (website-change).
+    #[arg(long, value_parser = ["http", "https"])]
+    pub url_scheme: Option<String>,
+    /// A regex the page must also match (website-change).
+    #[arg(long)]
+    pub match_regex: Option<String>,
+    /// TXT, CNAME or CAA (dns-change); A or AAAA (ip-address).
+    #[arg(long)]
+    pub record_type: Option<String>,
+    /// A label starting with `_` put before the domain (dns-change).
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// The record must equal the value, not just contain it (dns-change).
+    #[arg(long)]
+    pub exact: bool,
+    /// ACME account URI (dns-persistent, dns-account-01).
+    #[arg(long)]
+    pub account_uri: Option<String>,
+    /// The CA's issuer domain name (dns-persistent; repeat for several).
+    #[arg(long = "issuer-domain", value_name = "DOMAIN")]
+    pub issuer_domains: Vec<String>,
+}
+
+/// The Open MPIC request for `mpic check caa`.
+pub fn caa_request(args: &CaaArgs) -> Value {
+    let mut params = Map::new();
+    if !args.caa_domains.is_empty() {
+        params.insert("caa_domains".into(), json!(args.caa_domains));
+    }
+    if args.s_mime {
+        params.insert("certificate_type".into(), json!("s-mime"));
+    }
+    if let Some(uri) = &args.account_uri {
+        params.insert("x_account_uri".into(), json!(uri));
+    }
+    if let Some(method) = &args.validation_method {
+        params.insert("x_validation_method".into(), json!(method));
+    }
+    if args.allow_lookup_failure {
+        params.insert("allow_lookup_failure".into(), json!(true));
+    }
+    let mut request = json!({"check_type": "caa", "domain_or_ip_target": args.domain});
+    if !params.is_empty() {
+        request["caa_check_parameters"] = Value::Object(params);
+    }
+    request
+}
+
+/// The Open MPIC request for `mpic check dcv`: only the flags given, so
+/// validation says which a method lacks or does not take.
+pub fn dcv_request(args: &DcvArgs) -> Value {
+    let mut params = Map::new();
+    params.insert("validation_method".into(), json!(args.method));
+    let mut text = |field: &str, value: &Option<String>| {
+        if let Some(value) = value {
+            params.insert(field.into(), json!(value));
+        }
+    };
+    text("token", &args.token);
+    text("key_authorization", &args.key_authorization);
+    text("key_authorization_hash", &args.key_authorization_hash);
+    text("challenge_value", &args.challenge_value);
+    text("http_token_path", &args.http_token_path);
+    text("url_scheme", &args.url_scheme);
+    text("match_regex", &args.match_regex);
+    text(
+        "dns_record_type",
+        &args.record_type.as_ref().map(|t| t.to_ascii_uppercase()),
+    );
+    text("dns_name_prefix", &args.prefix);
+    text("account_uri", &args.account_uri);
+    if args.exact {
+        params.insert("require_exact_match".into(), json!(true));
+    }
+    if !args.issuer_domains.is_empty() {
+        params.insert("issuer_domain_names".into(), json!(args.issuer_domains));
+    }
+    json!({
+        "check_type": "dcv",
+        "domain_or_ip_target": args.domain,
+        "dcv_check_parameters": params,
+    })
+}
+
+/// The command-line argument that sets a request field, for error messages.
+fn flag_for(field: &str) -> Option<&'static str> {
+    let last = field.rsplit('.').next().unwrap_or(field);
+    let last = last.split('[').next().unwrap_or(last);
+    Some(match last {
+        "domain_or_ip_target" => "<DOMAIN>",
+        "validation_method" => "<METHOD>",
+        "caa_domains" => "--caa-domain",
+        "certificate_type" => "--s-mime",
+        "x_account_uri" => "--account-uri",
+        "x_validation_method" => "--validation-method",
+        "allow_lookup_failure" => "--allow-lookup-failure",
+        "token" => "--token",
+        "key_authorization" => "--key-authorization",
+        "key_authorization_hash" => "--key-authorization-hash",
+        "challenge_value" => "--challenge-value",
+        "http_token_path" => "--http-token-path",
+        "url_scheme" => "--url-scheme",
+        "match_regex" => "--match-regex",
+        "dns_record_type" => "--record-type",
+        "dns_name_prefix" => "--prefix",
+        "require_exact_match" => "--exact",
+        "account_uri" => "--account-uri",
+        "issuer_domain_names" => "--issuer-domain",
+        _ => return None,
+    })
+}
+
+/// One line per problem: the field, what is wrong, and the flag to change.
+pub fn describe(error: &RequestError, from_flags: bool) -> Vec<String> {
+    match error {
+        RequestError::NotJson(detail) => vec![format!("request is not JSON: {detail}")],
+        RequestError::Invalid(issues) => issues
+            .iter()
+            .map(|RequestIssue { field, message }| match flag_for(field) {
+                Some(flag) if from_flags => format!("{field}: {message} (set with {flag})"),
+                _ => format!("{field}: {message}"),
+            })
+            .collect(),
+    }
+}
+
+/// Validates `request` as the API would.
+pub fn validate(request: &Value) -> Result<CheckRequest, RequestError> {
+    CheckRequest::from_value(request)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use clap::Parser;
+    use mpic_core::check::{CheckParameters, DcvCheckParameters};
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Caa {
+        #[command(flatten)]
+        args: CaaArgs,
+    }
+
+    #[derive(Parser)]
+    struct Dcv {
+        #[command(flatten)]
+        args: DcvArgs,
+    }
+
+    fn dcv(argv: &[&str]) -> Result<CheckRequest, Vec<String>> {
+        let parsed =
+            Dcv::try_parse_from(std::iter::once("dcv").chain(argv.iter().copied())).unwrap();
+        validate(&dcv_request(&parsed.args)).map_err(|e| describe(&e, true))
+    }
+
+    #[test]
+    fn caa_flags_become_open_mpic_fields() {
+        let parsed = Caa::try_parse_from([
+            "caa",
+            "Example.COM",
+            "--caa-domain",
+            "ca.example",
+            "--caa-domain",
+            "other.example",
+            "--s-mime",
+            "--account-uri",
+            "https://acme.example/acct/1",
+            "--validation-method",
+            "dns-01",
+            "--allow-lookup-failure",
+        ])
+        .unwrap();
+        let request = caa_request(&parsed.args);
+        assert_eq!(
+            request,
+            json!({
+                "check_type": "caa",
+                "domain_or_ip_target": "Example.COM",
+                "caa_check_parameters": {
+                    "caa_domains": ["ca.example", "other.example"],
+                    "certificate_type": "s-mime",
+                    "x_account_uri": "https://acme.example/acct/1",
+                    "x_validation_method": "dns-01",
+                    "allow_lookup_failure": true,
+                },
+            })
+        );
+        let checked = validate(&request).unwrap();
+        assert_eq!(checked.target.to_string(), "example.com");
+        let bare = caa_request(&Caa::try_parse_from(["caa", "example.com"]).unwrap().args);
+        assert!(bare.get("caa_check_parameters").is_none());
+    }
+
+    #[test]
+    fn dcv_flags_become_the_methods_parameters() {
+        let http01 = dcv(&[
+            "acme-http-01",
+            "example.com",
+            "--token",
+            "tok",
+            "--key-authorization",
+            "tok.thumb",
+        ])
+        .unwrap();
+        assert!(matches!(
+            http01.parameters,
+            CheckParameters::Dcv(DcvCheckParameters::AcmeHttp01(_))
+        ));
+        let change = dcv(&[
+            "dns-change",
+            "example.com",
+            "--challenge-value",
+            "rv",
+            "--record-type",
+            "txt",
+            "--prefix",
+            "_ca",
+            "--exact",
+        ])
+        .unwrap();
+        match change.parameters {
+            CheckParameters::Dcv(DcvCheckParameters::DnsChange(p)) => {
+                assert!(p.exact_match());
+                assert_eq!(p.prefix(), Some("_ca"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let persistent = dcv(&[
+            "dns-persistent",
+            "example.com",
+            "--issuer-domain",
+            "ca.example",
+            "--account-uri",
+            "https://acme.example/acct/1",
+        ]);
+        assert!(persistent.is_ok(), "{persistent:?}");
+    }
+
+    #[test]
+    fn problems_name_the_field_and_the_flag() {
+        let cases: [(&[&str], &str); 4] = [
+            (
+                &["acme-http-01", "example.com", "--key-authorization", "t.k"],
+                "dcv_check_parameters.token: ",
+            ),
+            (
+                &[
+                    "acme-http-01",
+                    "example.com",
+                    "--token",
+                    "t",
+                    "--key-authorization",
+                    "t.k",
+                    "--prefix",
+                    "_x",
+                ],
+                "dcv_check_parameters.dns_name_prefix: ",
+            ),
+            (
+                &["acme-dns-01", "exa mple.com", "--key-authorization", "t.k"],
+                "domain_or_ip_target: ",
+            ),
+            (
+                &[
+                    "website-change",
+                    "example.com",
+                    "--challenge-value",
+                    "v",
+                    "--http-token-path",
+                    "../x",
+                ],
+                "dcv_check_parameters.http_token_path: ",
+            ),
+        ];
+        for (argv, want) in cases {
+            let problems = dcv(argv).unwrap_err();
+            let line = problems
+                .iter()
+                .find(|p| p.starts_with(want))
+                .unwrap_or_else(|| panic!("{argv:?}: {problems:?}"));
+            assert!(line.contains("(set with "), "{line}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_method_is_refused_by_the_parser() {
+        assert!(Dcv::try_parse_from(["dcv", "acme-http-02", "example.com"]).is_err());
+    }
+}

@@ -1,0 +1,404 @@
+//! In-process perspectives: what `mpic check` uses when no configuration
+//! file names remote perspectives.
+//!
+//! Each in-process perspective has its own id (`embedded-1`, ...), its own
+//! freshly generated signing key, an RIR and coordinates from a fixed list of
+//! sites ([`SITES`]: five RIRs, pairwise more than 500 km apart, so the
+//! normal cohort and quorum code accepts them) and its own [`NativeNetwork`].
+//! The coordinator talks to them through [`InProcessTransport`], which does
+//! what a remote perspective does: verify the coordinator's signed envelope
+//! ([`request_auth::verify_request`] and a replay guard), parse the
+//! [`CheckCall`], refuse a call meant for another perspective, run
+//! [`perspective::run`], build [`perspective::report_body`] and sign it. The
+//! coordinator then verifies those reports exactly as it verifies remote ones.
+//!
+//! **They are not BR-compliant.** The sites are labels: every in-process
+//! perspective runs on this host and reaches the Internet from one network
+//! location through one resolver, so a BGP or DNS hijack seen here is seen
+//! by all of them. Every output of such a check must say so
+//! ([`NOT_BR_COMPLIANT_NOTICE`]).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use mpic_core::dcv::DcvContext;
+use mpic_core::name::DomainName;
+use mpic_core::network::Network;
+use mpic_core::perspective::{self, CheckCall, Identity};
+use mpic_core::quorum::Policy;
+use mpic_core::report::{self, Coordinates, Location, SignedReport};
+use mpic_core::request_auth::{self, ReplayGuard, RequestEnvelope};
+use mpic_core::rir::Rir;
+use tokio::time::Instant;
+use url::Url;
+use zeroize::Zeroizing;
+
+use crate::clock;
+use crate::config::{Config, Defaults, PerspectiveConfig};
+use crate::native_network::{
+    NativeNetwork, NativeNetworkConfig, NativeNetworkError, ReqwestDohTransport,
+};
+use crate::transport::{CallError, PerspectiveTransport};
+
+/// Says, in every output of a check run with in-process perspectives, why
+/// it does not meet BR 3.2.2.9.
+pub const NOT_BR_COMPLIANT_NOTICE: &str = "in-process perspectives all run on this host and share one \
+     network location and one resolver: this check is NOT BR 3.2.2.9-compliant multi-perspective \
+     corroboration (use --config with remote perspectives for issuance)";
+
+/// In-process perspectives when not told otherwise.
+pub const DEFAULT_COUNT: usize = 6;
+
+/// Request timestamps accepted this far either side of now (the worker's
+/// default skew window).
+const MAX_SKEW_MS: u64 = 30_000;
+/// Nonces remembered per perspective; a CLI run sends a handful.
+const REPLAY_CAPACITY: usize = 1024;
+/// Scheme of the placeholder URLs: nothing can fetch them by mistake.
+const URL_SCHEME: &str = "in-process";
+
+/// Where an in-process perspective claims to be: a label only.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Site {
+    pub rir: Rir,
+    pub place: &'static str,
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+/// The labels, in the order perspectives get them: the first five cover all
+/// five RIRs; all are pairwise more than 500 km apart.
+pub const SITES: [Site; 8] = [
+    Site {
+        rir: Rir::Arin,
+        place: "Ashburn, US",
+        latitude: 39.04,
+        longitude: -77.49,
+    },
+    Site {
+        rir: Rir::RipeNcc,
+        place: "Frankfurt, DE",
+        latitude: 50.11,
+        longitude: 8.68,
+    },
+    Site {
+        rir: Rir::Apnic,
+        place: "Singapore, SG",
+        latitude: 1.35,
+        longitude: 103.82,
+    },
+    Site {
+        rir: Rir::Lacnic,
+        place: "São Paulo, BR",
+        latitude: -23.55,
+        longitude: -46.63,
+    },
+    Site {
+        rir: Rir::Afrinic,
+        place: "Johannesburg, ZA",
+        latitude: -26.20,
+        longitude: 28.05,
+    },
+    Site {
+        rir: Rir::Apnic,
+        place: "Tokyo, JP",
+        latitude: 35.68,
+        longitude: 139.69,
+    },
+    Site {
+        rir: Rir::Arin,
+        place: "Los Angeles, US",
+        latitude: 34.05,
+        longitude: -118.24,
+    },
+    Site {
+        rir: Rir::RipeNcc,
+        place: "Madrid, ES",
+        latitude: 40.42,
+        longitude: -3.70,
+    },
+];
+
+/// Why the in-process perspectives could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedError {
+    #[error("{count} in-process perspectives requested; 2 to {} are available", SITES.len())]
+    Count { count: usize },
+    #[error("no randomness from the OS for keys: {0}")]
+    Randomness(String),
+    #[error("site {index} has invalid coordinates")]
+    Coordinates { index: usize },
+    #[error("placeholder URL for {id}: {detail}")]
+    Url { id: String, detail: String },
+    #[error(transparent)]
+    Network(#[from] NativeNetworkError),
+}
+
+/// What [`in_process`] sets up besides the perspectives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddedOptions {
+    /// 2 to [`SITES`]`.len()`.
+    pub count: usize,
+    /// Sent with CAA checks that name no issuer domain names; may be empty
+    /// when every CAA request names its own.
+    pub caa_issuer_domains: Vec<DomainName>,
+    pub call_timeout: Duration,
+    pub deadline: Duration,
+}
+
+impl Default for EmbeddedOptions {
+    fn default() -> Self {
+        Self {
+            count: DEFAULT_COUNT,
+            caa_issuer_domains: Vec::new(),
+            call_timeout: Duration::from_secs(10),
+            deadline: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A configuration naming the in-process perspectives, and the transport
+/// that reaches them.
+pub struct Embedded<N> {
+    pub config: Config,
+    pub transport: InProcessTransport<N>,
+}
+
+/// In-process perspectives over [`NativeNetwork`]s to `network`'s resolver
+/// (one shared connection pool to the resolver, nothing else shared).
+pub fn native(
+    options: &EmbeddedOptions,
+    network: &NativeNetworkConfig,
+) -> Result<Embedded<NativeNetwork>, EmbeddedError> {
+    let transport = ReqwestDohTransport::new().map_err(NativeNetworkError::Http)?;
+    in_process(options, |_| {
+        NativeNetwork::new(transport.clone(), network.clone()).map_err(EmbeddedError::from)
+    })
+}
+
+fn random_key() -> Result<SigningKey, EmbeddedError> {
+    let mut seed = Zeroizing::new([0u8; 32]);
+    getrandom::fill(seed.as_mut_slice()).map_err(|e| EmbeddedError::Randomness(e.to_string()))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+/// In-process perspectives over networks made by `network_for(index)`.
+pub fn in_process<N>(
+    options: &EmbeddedOptions,
+    mut network_for: impl FnMut(usize) -> Result<N, EmbeddedError>,
+) -> Result<Embedded<N>, EmbeddedError> {
+    let count = options.count;
+    if !(2..=SITES.len()).contains(&count) {
+        return Err(EmbeddedError::Count { count });
+    }
+    let coordinator_key = random_key()?;
+    let mut cohort_secret = Zeroizing::new(vec![0u8; 32]);
+    getrandom::fill(cohort_secret.as_mut_slice())
+        .map_err(|e| EmbeddedError::Randomness(e.to_string()))?;
+
+    let mut configs = Vec::with_capacity(count);
+    let mut perspectives = HashMap::with_capacity(count);
+    for (index, site) in SITES.iter().take(count).enumerate() {
+        let id = format!("embedded-{}", index + 1);
+        let location = Coordinates::new(site.latitude, site.longitude)
+            .map_err(|_| EmbeddedError::Coordinates { index })?;
+        let key = random_key()?;
+        let region = format!("in-process, labelled {}", site.place);
+        let url_error = |detail: String| EmbeddedError::Url {
+            id: id.clone(),
+            detail,
+        };
+        let url =
+            Url::parse(&format!("{URL_SCHEME}://{id}/")).map_err(|e| url_error(e.to_string()))?;
+        let check_url = url.join("v1/check").map_err(|e| url_error(e.to_string()))?;
+        configs.push(PerspectiveConfig {
+            id: id.clone(),
+            url,
+            check_url,
+            rir: site.rir,
+            region: region.clone(),
+            location,
+            public_key: key.verifying_key(),
+        });
+        let identity = Identity {
+            perspective_id: id.clone(),
+            rir: site.rir,
+            location: Location {
+                region,
+                coordinates: Some(location),
+            },
+        };
+        perspectives.insert(
+            id,
+            InProcessPerspective {
+                identity,
+                key,
+                network: network_for(index)?,
+                replay: Mutex::new(ReplayGuard::new(REPLAY_CAPACITY, MAX_SKEW_MS)),
+            },
+        );
+    }
+
+    let defaults = Defaults {
+        perspective_count: count,
+        policy: Policy::Br,
+        call_timeout: options.call_timeout,
+        deadline: options.deadline.max(options.call_timeout),
+        // Another attempt would ask the same perspectives from the same
+        // place: it could only repeat the answer.
+        max_attempts: 1,
+        max_attempts_cap: 1,
+        caa_issuer_domains: options.caa_issuer_domains.clone(),
+        max_report_age: Duration::from_secs(60).max(options.call_timeout),
+        max_future_skew: Duration::from_secs(5),
+    };
+    let transport = InProcessTransport {
+        coordinator_keys: vec![coordinator_key.verifying_key()],
+        perspectives,
+    };
+    let config = Config::from_parts(coordinator_key, cohort_secret, defaults, configs);
+    Ok(Embedded { config, transport })
+}
+
+/// One in-process perspective.
+struct InProcessPerspective<N> {
+    identity: Identity,
+    key: SigningKey,
+    network: N,
+    replay: Mutex<ReplayGuard>,
+}
+
+impl<N> std::fmt::Debug for InProcessPerspective<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InProcessPerspective")
+            .field("identity", &self.identity)
+            .field(
+                "key",
+                &mpic_core::keys::format_verifying_key(&self.key.verifying_key()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an in-process perspective refused a call (what a remote one would
+/// answer with a non-200 status).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("no in-process perspective is called {0:?}")]
+    UnknownPerspective(String),
+    #[error("unauthorized: {0}")]
+    Unauthorized(request_auth::AuthError),
+    #[error("the replay guard is unavailable")]
+    ReplayGuardPoisoned,
+    #[error("bad check call: {0}")]
+    BadCheck(String),
+    #[error("call is for {call:?}, this is {this:?}")]
+    WrongPerspective { call: String, this: String },
+    #[error("the observation could not be recorded: {0}")]
+    Observation(String),
+    #[error("the report could not be signed: {0}")]
+    Signing(String),
+}
+
+impl From<Refusal> for CallError {
+    fn from(refusal: Refusal) -> Self {
+        CallError::Transport(format!("in-process perspective refused: {refusal}"))
+    }
+}
+
+/// Reaches in-process perspectives by calling them (see the module
+/// documentation).
+pub struct InProcessTransport<N> {
+    coordinator_keys: Vec<VerifyingKey>,
+    perspectives: HashMap<String, InProcessPerspective<N>>,
+}
+
+impl<N> std::fmt::Debug for InProcessTransport<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InProcessTransport")
+            .field(
+                "perspectives",
+                &self.perspectives.keys().collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// The resolvers a network asks, as its reports name them.
+pub trait ResolverNames {
+    fn resolver_names(&self) -> Vec<String>;
+}
+
+impl<T: mpic_core::doh::DohTransport + Sync> ResolverNames for NativeNetwork<T> {
+    fn resolver_names(&self) -> Vec<String> {
+        self.resolver_urls()
+    }
+}
+
+impl<N: Network + ResolverNames + Send + Sync> InProcessTransport<N> {
+    /// What the perspective `id` answers to `envelope`: the worker's
+    /// `/v1/check` handler, minus HTTP.
+    pub async fn answer(
+        &self,
+        id: &str,
+        envelope: &RequestEnvelope,
+    ) -> Result<SignedReport, Refusal> {
+        let perspective = self
+            .perspectives
+            .get(id)
+            .ok_or_else(|| Refusal::UnknownPerspective(id.to_owned()))?;
+        let now_ms = clock::now_ms();
+        // Authenticate before anything else, as a remote perspective does.
+        let verified =
+            request_auth::verify_request(envelope, &self.coordinator_keys, now_ms, MAX_SKEW_MS)
+                .map_err(Refusal::Unauthorized)?;
+        perspective
+            .replay
+            .lock()
+            .map_err(|_| Refusal::ReplayGuardPoisoned)?
+            .admit(&verified, now_ms)
+            .map_err(Refusal::Unauthorized)?;
+        let call =
+            CheckCall::from_json(&verified.body).map_err(|e| Refusal::BadCheck(e.to_string()))?;
+        let this = &perspective.identity.perspective_id;
+        if &call.perspective_id != this {
+            return Err(Refusal::WrongPerspective {
+                call: call.perspective_id,
+                this: this.clone(),
+            });
+        }
+        let context = DcvContext::new(now_ms / 1000);
+        let result = perspective::run(&perspective.network, &call, &context)
+            .await
+            .map_err(|e| Refusal::Observation(e.to_string()))?;
+        let body = perspective::report_body(
+            &perspective.identity,
+            verified.request_digest(),
+            verified.nonce.clone(),
+            perspective.network.resolver_names(),
+            now_ms,
+            clock::now_ms().max(now_ms),
+            result,
+        );
+        report::sign(&perspective.key, &body).map_err(|e| Refusal::Signing(e.to_string()))
+    }
+}
+
+impl<N: Network + ResolverNames + Send + Sync> PerspectiveTransport for InProcessTransport<N> {
+    async fn call(
+        &self,
+        perspective: &PerspectiveConfig,
+        envelope: RequestEnvelope,
+        deadline: Instant,
+    ) -> Result<SignedReport, CallError> {
+        match tokio::time::timeout_at(deadline, self.answer(&perspective.id, &envelope)).await {
+            Ok(answer) => answer.map_err(CallError::from),
+            Err(_) => Err(CallError::Timeout),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

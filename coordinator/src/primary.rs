@@ -1,0 +1,217 @@
+//! The primary network perspective: the CA's own look at a check, from the
+//! coordinator's host, which the remote perspectives then corroborate (BR
+//! 3.2.2.9: "Primary Network Perspective ... the one the CA uses to make the
+//! determination").
+//!
+//! # Semantics
+//! [`Coordinator::check_with_primary`] runs the same mpic-core check (the
+//! same [`CheckCall`] the remote perspectives get, through
+//! [`perspective::run`]) over a [`NativeNetwork`] on this host, *alongside*
+//! the remote fan-out, within the configured deadline. Then:
+//!
+//! | primary | remote quorum | `is_valid` | `corroborated_by_remote` |
+//! |---|---|---|---|
+//! | pass | met | true | true |
+//! | pass | not met | false | false |
+//! | fail or error | either | false (the primary's reason comes first) | false |
+//!
+//! A remote perspective corroborates when it observed the expected value
+//! itself (its verdict is `pass`); the primary checks against the same
+//! expected value, so "remote passes" and "remote saw what the primary saw"
+//! coincide for DCV. For CAA the BR asks only that each remote perspective's
+//! answer permit issuance, which is exactly its `pass`.
+//!
+//! The primary's resolver is whatever `[primary] doh_url` names; its DNSSEC
+//! validation is that resolver's (the AD bit), so choose a validating one.
+//! Its location belongs in `coordinator.primary_location`, which keeps remote
+//! perspectives within 500 km of it out of every cohort.
+
+use std::time::Duration;
+
+use mpic_core::dcv::DcvContext;
+use mpic_core::name::DomainName;
+use mpic_core::perspective::{self, CheckCall};
+use mpic_core::report::Verdict;
+use tokio::time::Instant;
+
+use crate::Coordinator;
+use crate::check_call::CheckSpec;
+use crate::clock;
+use crate::evidence::{Decision, PrimaryResult};
+use crate::native_network::NativeNetwork;
+use crate::transport::PerspectiveTransport;
+
+/// The id the primary's check call carries (it is never sent anywhere).
+pub const PRIMARY_ID: &str = "primary";
+
+/// The primary perspective: a network on this host.
+#[derive(Debug, Clone)]
+pub struct PrimaryPerspective {
+    network: NativeNetwork,
+}
+
+impl PrimaryPerspective {
+    pub fn new(network: NativeNetwork) -> Self {
+        Self { network }
+    }
+
+    /// Runs `spec` from this host (CAA checks get `caa_issuer_domains` when
+    /// they name none, as remote perspectives do), giving up at `timeout`.
+    /// `corroborated_by_remote` is left false.
+    pub async fn run(
+        &self,
+        spec: &CheckSpec,
+        caa_issuer_domains: &[DomainName],
+        timeout: Duration,
+    ) -> PrimaryResult {
+        let started = Instant::now();
+        let call = CheckCall {
+            perspective_id: PRIMARY_ID.into(),
+            attempt: 1,
+            check: spec.for_perspectives(caa_issuer_domains),
+        };
+        let context = DcvContext::new(clock::now_ms() / 1000);
+        let run = perspective::run(&self.network, &call, &context);
+        let (verdict, reason, observation) = match tokio::time::timeout(timeout, run).await {
+            Ok(Ok(result)) => (result.verdict, result.reason, Some(result.observation)),
+            Ok(Err(e)) => (
+                Verdict::Error,
+                format!("the primary's observation could not be recorded: {e}"),
+                None,
+            ),
+            Err(_) => (
+                Verdict::Error,
+                format!(
+                    "the primary perspective did not finish within {} ms",
+                    timeout.as_millis()
+                ),
+                None,
+            ),
+        };
+        PrimaryResult {
+            verdict,
+            reason,
+            observation,
+            resolvers: self.network.resolver_urls(),
+            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            corroborated_by_remote: false,
+        }
+    }
+}
+
+/// Folds the primary's result into the remote decision (table in the module
+/// documentation).
+pub fn combine(mut decision: Decision, mut primary: PrimaryResult) -> Decision {
+    let primary_passed = primary.verdict == Verdict::Pass;
+    primary.corroborated_by_remote = primary_passed && decision.is_valid;
+    if !primary_passed {
+        decision.is_valid = false;
+        let verdict = match primary.verdict {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+        };
+        decision.reasons.insert(
+            0,
+            format!("primary perspective ({verdict}): {}", primary.reason),
+        );
+    }
+    decision.primary = Some(primary);
+    decision
+}
+
+impl<T: PerspectiveTransport> Coordinator<T> {
+    /// [`Coordinator::check`] with the primary perspective run alongside;
+    /// see the module documentation for how the two combine.
+    pub async fn check_with_primary(
+        &self,
+        primary: &PrimaryPerspective,
+        spec: &CheckSpec,
+    ) -> Decision {
+        let defaults = &self.config().defaults;
+        let (decision, primary_result) = futures_util::future::join(
+            self.check(spec),
+            primary.run(spec, &defaults.caa_issuer_domains, defaults.deadline),
+        )
+        .await;
+        let decision = combine(decision, primary_result);
+        if let Some(p) = &decision.primary {
+            tracing::info!(
+                target: "mpic::decision",
+                identifier = %decision.target,
+                primary_verdict = ?p.verdict,
+                corroborated_by_remote = p.corroborated_by_remote,
+                is_valid = decision.is_valid,
+                reason = %p.reason,
+                "MPIC primary perspective"
+            );
+        }
+        decision
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::check_call::CheckType;
+
+    fn decision(is_valid: bool) -> Decision {
+        Decision {
+            is_valid,
+            mpic_completed: true,
+            target: "example.com".into(),
+            check_type: CheckType::Caa,
+            quorum: "5/6".into(),
+            reasons: if is_valid {
+                vec![]
+            } else {
+                vec!["attempt 1: too few".into()]
+            },
+            perspective_count: 6,
+            quorum_count: Some(4),
+            attempts: vec![],
+            primary: None,
+        }
+    }
+
+    fn primary(verdict: Verdict) -> PrimaryResult {
+        PrimaryResult {
+            verdict,
+            reason: "what the primary saw".into(),
+            observation: None,
+            resolvers: vec!["https://dns.example/dns-query".into()],
+            elapsed_ms: 3,
+            corroborated_by_remote: false,
+        }
+    }
+
+    #[test]
+    fn the_decision_needs_both_the_primary_and_the_remote_quorum() {
+        // (primary verdict, remote valid) -> (is_valid, corroborated_by_remote)
+        let cases = [
+            (Verdict::Pass, true, true, true),
+            (Verdict::Pass, false, false, false),
+            (Verdict::Fail, true, false, false),
+            (Verdict::Fail, false, false, false),
+            (Verdict::Error, true, false, false),
+        ];
+        for (verdict, remote_valid, want_valid, want_corroborated) in cases {
+            let combined = combine(decision(remote_valid), primary(verdict));
+            let p = combined.primary.as_ref().unwrap();
+            assert_eq!(combined.is_valid, want_valid, "{verdict:?} {remote_valid}");
+            assert_eq!(p.corroborated_by_remote, want_corroborated);
+            if verdict != Verdict::Pass {
+                assert!(
+                    combined.reasons[0].starts_with("primary perspective"),
+                    "{:?}",
+                    combined.reasons
+                );
+            }
+            if want_valid {
+                assert!(combined.reasons.is_empty());
+            }
+        }
+    }
+}

@@ -1,0 +1,552 @@
+//! The real `mpic` binary against the loopback fixtures: `mpic check` with
+//! its in-process perspectives (DoH fixture, challenge server on loopback
+//! through the hidden test flags), with a configuration and a primary, and
+//! `mpic perspectives` against fixture-served identities.
+//!
+//! The binary is built (or found up to date) by `cargo build -p
+//! mpic-coordinator --bin mpic` in the target directory this test runs from:
+//! mpic-tests cannot depend on the coordinator's binary target directly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use mpic_core::check::key_authorization_digest;
+use mpic_tests::dns_fixture::{DnsWorld, DohServer};
+use mpic_tests::http_fixture::{HttpRule, HttpServer, acme_challenge_path};
+use mpic_tests::keys;
+use mpic_tests::world::SIX_SITES;
+
+const TOKEN: &str = "tok-Aa09_-";
+const KEY_AUTHORIZATION: &str = "tok-Aa09_-.thumb-Xy_12";
+
+/// `target/<profile>/mpic`, built by cargo for the profile this test was
+/// built with, so it is never stale.
+fn mpic_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        // target/<profile>/deps/cli_check-<hash>
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test binary is not in target/<profile>/deps");
+        let binary = profile_dir.join(format!("mpic{}", std::env::consts::EXE_SUFFIX));
+        if let (Ok(cargo), Some(target_dir), Some(profile)) = (
+            std::env::var("CARGO"),
+            profile_dir.parent(),
+            profile_dir.file_name().and_then(|n| n.to_str()),
+        ) {
+            let profile = match profile {
+                "debug" => "dev",
+                other => other,
+            };
+            let mut build = Command::new(cargo);
+            // Cargo gives this test its package's variables; build scripts
+            // (ring's) rerun when they change, which would rebuild half the
+            // tree on every alternation with the outer build.
+            for (name, _) in std::env::vars_os() {
+                let name = name.to_string_lossy();
+                let per_package = ["CARGO_PKG_", "CARGO_BIN_", "CARGO_CFG_"]
+                    .iter()
+                    .any(|prefix| name.starts_with(prefix))
+                    || [
+                        "CARGO_MANIFEST_DIR",
+                        "CARGO_MANIFEST_PATH",
+                        "CARGO_MANIFEST_LINKS",
+                        "CARGO_CRATE_NAME",
+                        "CARGO_PRIMARY_PACKAGE",
+                        "CARGO_TARGET_TMPDIR",
+                        "CARGO_RUSTC_CURRENT_DIR",
+                        "OUT_DIR",
+                    ]
+                    .contains(&name.as_ref());
+                if per_package {
+                    build.env_remove(name.as_ref());
+                }
+            }
+            let status = build
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "mpic-coordinator",
+                    "--bin",
+                    "mpic",
+                ])
+                .arg("--profile")
+                .arg(profile)
+                .arg("--target-dir")
+                .arg(target_dir)
+                .current_dir(mpic_tests::repo_root())
+                .status()
+                .expect("running cargo build for the mpic binary");
+            assert!(status.success(), "cargo build -p mpic-coordinator failed");
+        }
+        assert!(
+            binary.is_file(),
+            "{} is missing: run `cargo build -p mpic-coordinator --bin mpic` first",
+            binary.display()
+        );
+        binary
+    })
+}
+
+/// Runs `mpic args` off the async runtime (the fixtures keep serving).
+async fn mpic(args: Vec<String>) -> Output {
+    let binary = mpic_binary().to_owned();
+    tokio::task::spawn_blocking(move || {
+        Command::new(binary)
+            .args(&args)
+            .env_remove("MPIC_CONFIG")
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn zones() -> String {
+    let digest =
+        data_encoding::BASE64URL_NOPAD.encode(&key_authorization_digest(KEY_AUTHORIZATION));
+    format!(
+        r#"
+$TTL 60
+$ORIGIN example.
+@ SOA ns hostmaster 1 7200 3600 1209600 300
+@ NS ns
+ns A 127.0.0.1
+victim A 127.0.0.1
+victim CAA 0 issue "ca.example"
+_acme-challenge.victim TXT "{digest}"
+forbidding A 127.0.0.1
+forbidding CAA 0 issue "other-ca.example"
+"#
+    )
+}
+
+/// A DoH resolver serving [`zones`] and the challenge server.
+struct Fixtures {
+    dns: DohServer,
+    http: HttpServer,
+}
+
+impl Fixtures {
+    async fn start() -> Self {
+        let world = DnsWorld::from_zone_text(&zones()).unwrap();
+        let dns = DohServer::start(world).await.unwrap();
+        let http = HttpServer::start().await.unwrap();
+        http.serve_body(&acme_challenge_path(TOKEN), KEY_AUTHORIZATION)
+            .unwrap();
+        Self { dns, http }
+    }
+
+    /// The hidden flags pointing the in-process perspectives (and the
+    /// primary) at the fixtures.
+    fn loopback_args(&self) -> Vec<String> {
+        vec![
+            "--doh-url".into(),
+            self.dns.url_for("default"),
+            "--allow-loopback-for-tests".into(),
+            "--local-http-port".into(),
+            self.http.port().to_string(),
+        ]
+    }
+
+    async fn check(&self, args: &[&str]) -> Output {
+        let mut argv: Vec<String> = vec!["check".into()];
+        argv.extend(args.iter().map(|a| (*a).to_owned()));
+        argv.extend(self.loopback_args());
+        mpic(argv).await
+    }
+
+    async fn stop(self) {
+        self.dns.stop().await;
+        self.http.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_caa_check_is_valid_and_says_it_is_not_br_compliant() {
+    let fixtures = Fixtures::start().await;
+    let out = fixtures
+        .check(&["caa", "victim.example", "--caa-domain", "ca.example"])
+        .await;
+    let stdout = text(&out.stdout);
+    // Shown with --nocapture: what an operator sees.
+    println!("{stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains("through 6 in-process perspectives"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("NOT BR-COMPLIANT: "), "{stdout}");
+    assert!(stdout.contains("decision: VALID (quorum "), "{stdout}");
+    assert!(stdout.contains("embedded-1"), "{stdout}");
+    assert!(stdout.contains("CAA permits issuance"), "{stdout}");
+    fixtures.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caa_that_names_another_ca_is_not_corroborated() {
+    let fixtures = Fixtures::start().await;
+    let out = fixtures
+        .check(&["caa", "forbidding.example", "--caa-domain", "ca.example"])
+        .await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("decision: NOT CORROBORATED"), "{stdout}");
+    assert!(stdout.contains("CAA forbids issuance"), "{stdout}");
+    assert!(stdout.contains("NOT BR-COMPLIANT: "), "{stdout}");
+    fixtures.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acme_http_01_and_dns_01_are_valid() {
+    let fixtures = Fixtures::start().await;
+    let http01 = fixtures
+        .check(&[
+            "dcv",
+            "acme-http-01",
+            "victim.example",
+            "--token",
+            TOKEN,
+            "--key-authorization",
+            KEY_AUTHORIZATION,
+        ])
+        .await;
+    assert_eq!(
+        http01.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&http01.stdout),
+        text(&http01.stderr)
+    );
+    // Fetched by name (Host header), from the address the DoH view gave.
+    let seen = fixtures.http.requests();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter()
+            .all(|r| r.host.as_deref() == Some("victim.example")
+                && r.path == acme_challenge_path(TOKEN)),
+        "{seen:?}"
+    );
+
+    let dns01 = fixtures
+        .check(&[
+            "dcv",
+            "acme-dns-01",
+            "victim.example",
+            "--key-authorization",
+            KEY_AUTHORIZATION,
+        ])
+        .await;
+    assert_eq!(
+        dns01.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&dns01.stdout),
+        text(&dns01.stderr)
+    );
+
+    // A wrong key authorization at the challenge URL is seen by all.
+    fixtures
+        .http
+        .set_rule(
+            &acme_challenge_path(TOKEN),
+            HttpRule::body("tok-Aa09_-.attacker"),
+        )
+        .unwrap();
+    let wrong = fixtures
+        .check(&[
+            "dcv",
+            "acme-http-01",
+            "victim.example",
+            "--token",
+            TOKEN,
+            "--key-authorization",
+            KEY_AUTHORIZATION,
+        ])
+        .await;
+    assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong.stdout));
+    fixtures.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_arguments_exit_2_naming_the_field() {
+    let fixtures = Fixtures::start().await;
+    let cases: [(&[&str], &[&str]); 4] = [
+        (
+            &[
+                "dcv",
+                "acme-http-01",
+                "victim.example",
+                "--key-authorization",
+                "t.k",
+            ],
+            &["dcv_check_parameters.token", "--token"],
+        ),
+        (
+            &[
+                "dcv",
+                "acme-dns-01",
+                "bad name.example",
+                "--key-authorization",
+                "t.k",
+            ],
+            &["domain_or_ip_target"],
+        ),
+        (&["caa", "victim.example"], &["--caa-domain"]),
+        (
+            &["dcv", "acme-http-99", "victim.example"],
+            &["acme-http-99"],
+        ),
+    ];
+    for (args, wanted) in cases {
+        let out = fixtures.check(args).await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        for want in wanted {
+            assert!(stderr.contains(want), "{args:?}: {stderr}");
+        }
+    }
+    // The test-only flags are hidden from help.
+    let help = mpic(vec!["check".into(), "--help".into()]).await;
+    assert!(!text(&help.stdout).contains("loopback"));
+    assert!(text(&help.stdout).contains("Examples:"));
+    fixtures.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_output_parses_and_carries_verified_reports_and_the_primary() {
+    let fixtures = Fixtures::start().await;
+    let out = fixtures
+        .check(&[
+            "caa",
+            "victim.example",
+            "--caa-domain",
+            "ca.example",
+            "--json",
+            "--primary",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["is_valid"], true);
+    assert_eq!(json["mode"], "in_process");
+    assert_eq!(json["br_compliant"], false);
+    assert!(json["notice"].as_str().unwrap().contains("NOT BR 3.2.2.9"));
+    let results = json["attempts"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 6);
+    let verified: Vec<&serde_json::Value> = results
+        .iter()
+        .filter(|r| r["status"] == "corroborated")
+        .collect();
+    assert!(verified.len() >= 4, "{results:?}");
+    for r in verified {
+        assert_eq!(r["verified"]["perspective_id"], r["perspective_id"]);
+        assert_eq!(r["verified"]["verdict"], "pass");
+        assert!(r["report"]["signature"].is_string());
+    }
+    assert_eq!(json["primary"]["verdict"], "pass");
+    assert_eq!(json["primary"]["corroborated_by_remote"], true);
+    assert_eq!(
+        json["quorum"].as_str().unwrap().split('/').nth(1),
+        Some("6")
+    );
+    fixtures.stop().await;
+}
+
+/// Six perspectives (the SIX_SITES places) at `http://127.0.0.1:PORT/<id>`.
+fn config_text(http: &HttpServer, extra: &str) -> String {
+    let mut text = format!(
+        r#"
+[coordinator]
+signing_key = "{seed}"
+cohort_secret = "a cohort secret of at least thirty-two bytes"
+
+[defaults]
+perspective_count = 6
+call_timeout_ms = 5000
+deadline_ms = 10000
+max_attempts = 1
+caa_issuer_domains = ["ca.example"]
+{extra}
+"#,
+        seed = keys::seed_text(&keys::coordinator()),
+    );
+    for (i, site) in SIX_SITES.iter().enumerate() {
+        let key = keys::perspective(u8::try_from(i + 1).unwrap());
+        text.push_str(&format!(
+            r#"
+[[perspective]]
+id = "{id}"
+url = "http://127.0.0.1:{port}/{id}"
+rir = "{rir}"
+region = "{region}"
+latitude = {lat}
+longitude = {lon}
+public_key = "{key}"
+"#,
+            id = site.id,
+            port = http.port(),
+            rir = site.rir.as_str(),
+            region = site.region,
+            lat = site.latitude,
+            lon = site.longitude,
+            key = keys::public_text(&key),
+        ));
+    }
+    text
+}
+
+fn serve_identity(http: &HttpServer, index: usize, id: &str, rir: &str, key_n: u8) {
+    let body = serde_json::json!({
+        "perspective_id": id,
+        "rir": rir,
+        "region": SIX_SITES[index].region,
+        "public_key": keys::public_text(&keys::perspective(key_n)),
+        "code_version": "0.1.0",
+        "resolvers": ["http://127.0.0.1:1/dns-query"],
+        "mode": "local",
+    });
+    http.set_rule(
+        &format!("/{}/v1/identity", SIX_SITES[index].id),
+        HttpRule::Respond {
+            status: 200,
+            content_type: Some("application/json".into()),
+            body: body.to_string().into_bytes(),
+        },
+    )
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn perspectives_compares_each_identity_with_the_configuration() {
+    let http = HttpServer::start().await.unwrap();
+    for (i, site) in SIX_SITES.iter().enumerate() {
+        serve_identity(
+            &http,
+            i,
+            site.id,
+            site.rir.as_str(),
+            u8::try_from(i + 1).unwrap(),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mpic.toml");
+    std::fs::write(&config, config_text(&http, "")).unwrap();
+    let args = |json: bool| {
+        let mut argv = vec![
+            "perspectives".to_owned(),
+            "--config".to_owned(),
+            config.display().to_string(),
+        ];
+        if json {
+            argv.push("--json".into());
+        }
+        argv
+    };
+
+    let healthy = mpic(args(false)).await;
+    let stdout = text(&healthy.stdout);
+    assert_eq!(
+        healthy.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&healthy.stderr)
+    );
+    assert!(stdout.starts_with("PERSPECTIVE"), "{stdout}");
+    assert!(
+        stdout.contains("all 6 perspectives answered and match the configuration"),
+        "{stdout}"
+    );
+
+    // One answers with another key, one claims another RIR, one is gone.
+    serve_identity(&http, 0, SIX_SITES[0].id, SIX_SITES[0].rir.as_str(), 99);
+    serve_identity(&http, 2, SIX_SITES[2].id, "apnic", 3);
+    http.remove_rule(&format!("/{}/v1/identity", SIX_SITES[5].id));
+    let broken = mpic(args(false)).await;
+    let stdout = text(&broken.stdout);
+    assert_eq!(broken.status.code(), Some(2), "{stdout}");
+    let line = |id: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_else(|| panic!("{id}: {stdout}"))
+            .to_owned()
+    };
+    assert!(line(SIX_SITES[0].id).contains(" NO "), "{stdout}");
+    assert!(
+        line(SIX_SITES[2].id).contains("ripe (claims apnic)"),
+        "{stdout}"
+    );
+    assert!(line(SIX_SITES[5].id).contains("HTTP 404"), "{stdout}");
+    assert!(
+        stdout.contains("3 of 6 perspectives have problems"),
+        "{stdout}"
+    );
+
+    let json = mpic(args(true)).await;
+    assert_eq!(json.status.code(), Some(2));
+    let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(parsed["all_healthy"], false);
+    assert_eq!(parsed["perspectives"].as_array().unwrap().len(), 6);
+    assert_eq!(parsed["perspectives"][1]["problems"], serde_json::json!([]));
+    http.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_configuration_unreachable_perspectives_do_not_corroborate_the_primary() {
+    let fixtures = Fixtures::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mpic.toml");
+    // The perspectives' base URLs are on the challenge server, which has no
+    // /v1/check: every call fails (HTTP 404).
+    let primary = format!(
+        "[primary]\ndoh_url = \"{}\"",
+        fixtures.dns.url_for("default")
+    );
+    std::fs::write(&config, config_text(&fixtures.http, &primary)).unwrap();
+    let mut argv = vec![
+        "check".to_owned(),
+        "--config".to_owned(),
+        config.display().to_string(),
+        "caa".to_owned(),
+        "victim.example".to_owned(),
+        "--json".to_owned(),
+    ];
+    // The primary resolves through the fixture; only its DoH URL comes from
+    // the file, the loopback flags from the command line.
+    argv.extend(fixtures.loopback_args().into_iter().skip(2));
+    let out = mpic(argv).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["mode"], "remote");
+    assert!(json.get("br_compliant").is_none());
+    assert_eq!(json["is_valid"], false);
+    assert_eq!(json["primary"]["verdict"], "pass");
+    assert_eq!(json["primary"]["corroborated_by_remote"], false);
+    let results = json["attempts"][0]["results"].as_array().unwrap();
+    assert!(
+        results.iter().all(|r| r["status"] != "corroborated"),
+        "{results:?}"
+    );
+    fixtures.stop().await;
+}
