@@ -122,7 +122,26 @@ struct Args {
 }
 
 /// When each report reached the fan-out, keyed by its signature.
-type Arrivals = Arc<Mutex<HashMap<Vec<u8>, Instant>>>;
+type Arrivals = Arc<Mutex<HashMap<Vec<u8>, Arrival>>>;
+
+/// When a report reached the fan-out: wall clock, and the CPU clock of the
+/// thread it arrived on (the rest of the decision runs in the same poll, so
+/// on the same thread).
+#[derive(Debug, Clone, Copy)]
+struct Arrival {
+    at: Instant,
+    thread: std::thread::ThreadId,
+    thread_cpu: Option<Duration>,
+}
+
+/// CPU time this thread has used: unlike the wall clock, it does not run
+/// while the thread is preempted, so it shows the coordinator's own work even
+/// on a machine shared with other jobs.
+fn thread_cpu() -> Option<Duration> {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
+        .ok()
+        .map(Duration::from)
+}
 
 /// `HttpTransport`, noting when each report arrived.
 struct TimedTransport {
@@ -141,7 +160,14 @@ impl PerspectiveTransport for TimedTransport {
         if let Ok(report) = &answer
             && let Ok(mut arrivals) = self.arrivals.lock()
         {
-            arrivals.insert(report.signature.clone(), Instant::now());
+            arrivals.insert(
+                report.signature.clone(),
+                Arrival {
+                    at: Instant::now(),
+                    thread: std::thread::current().id(),
+                    thread_cpu: thread_cpu(),
+                },
+            );
         }
         answer
     }
@@ -152,6 +178,8 @@ struct Sample {
     latency: Duration,
     /// Deciding answer's arrival to `check` returning.
     overhead: Option<Duration>,
+    /// The same span in CPU time of the thread that ran it.
+    overhead_cpu: Option<Duration>,
     /// Deciding report leaving its perspective to arriving at the fan-out.
     response_path: Option<Duration>,
     valid: bool,
@@ -249,20 +277,20 @@ fn deciding_times(
     decision: &Decision,
     arrivals: &Arrivals,
     sent: &SentTimes,
-) -> (Option<Instant>, Option<Instant>) {
+) -> (Option<Arrival>, Option<Instant>) {
     let Some(attempt) = decision.final_attempt() else {
         return (None, None);
     };
     let mut arrivals = arrivals.lock().unwrap();
-    let mut deciding: Option<(Instant, &[u8])> = None;
+    let mut deciding: Option<(Arrival, &[u8])> = None;
     for result in &attempt.results {
         let Some(report) = &result.report else {
             continue;
         };
-        if let Some(at) = arrivals.remove(&report.signature)
-            && deciding.is_none_or(|(latest, _)| at > latest)
+        if let Some(arrival) = arrivals.remove(&report.signature)
+            && deciding.is_none_or(|(latest, _)| arrival.at > latest.at)
         {
-            deciding = Some((at, &report.signature));
+            deciding = Some((arrival, &report.signature));
         }
     }
     // Earlier attempts' answers are never looked at again.
@@ -312,11 +340,18 @@ async fn drive(
                 let started = Instant::now();
                 let decision = coordinator.check(&spec).await;
                 let done = Instant::now();
+                let done_cpu = thread_cpu();
+                let done_thread = std::thread::current().id();
                 let (arrived, left) = deciding_times(&decision, &arrivals, &sent);
                 samples.push(Sample {
                     latency: done - started,
-                    overhead: arrived.map(|a| done.saturating_duration_since(a)),
-                    response_path: arrived.zip(left).map(|(a, l)| a.saturating_duration_since(l)),
+                    overhead: arrived.map(|a| done.saturating_duration_since(a.at)),
+                    overhead_cpu: arrived
+                        .filter(|a| a.thread == done_thread)
+                        .and_then(|a| Some(done_cpu?.saturating_sub(a.thread_cpu?))),
+                    response_path: arrived
+                        .zip(left)
+                        .map(|(a, l)| a.at.saturating_duration_since(l)),
                     valid: decision.is_valid,
                 });
             }
@@ -452,9 +487,11 @@ fn report(
     let invalid = samples.iter().filter(|s| !s.valid).count();
     let mut latency: Vec<Duration> = samples.iter().map(|s| s.latency).collect();
     let mut overhead: Vec<Duration> = samples.iter().filter_map(|s| s.overhead).collect();
+    let mut overhead_cpu: Vec<Duration> = samples.iter().filter_map(|s| s.overhead_cpu).collect();
     let mut path: Vec<Duration> = samples.iter().filter_map(|s| s.response_path).collect();
     let latency = Percentiles::of(&mut latency);
     let overhead = Percentiles::of(&mut overhead);
+    let overhead_cpu = Percentiles::of(&mut overhead_cpu);
     let path = Percentiles::of(&mut path);
     let rate = done as f64 / wall.as_secs_f64();
     let group = |prefix: &str| -> Duration {
@@ -484,7 +521,8 @@ fn report(
         );
     };
     row("decision latency", &latency);
-    row("coordinator overhead", &overhead);
+    row("coordinator overhead (wall clock)", &overhead);
+    row("coordinator overhead (thread CPU)", &overhead_cpu);
     row("deciding response: server->fanout", &path);
     println!(
         "CPU seconds per 1000 checks: {:.3} total ({:.3} coordinator runtime, {:.3} in-process perspectives, {:.3} other)",
@@ -501,7 +539,7 @@ fn report(
     }
     println!("peak memory (VmHWM, whole process incl. perspectives): {:.1} MiB", peak_kib as f64 / 1024.0);
     println!(
-        "| {} | {} | {} | {} | {rate:.0} | {} | {} | {} | {} | {:.3} | {:.3} | {:.0} |",
+        "| {} | {} | {} | {} | {rate:.0} | {} | {} | {} | {} | {} | {:.3} | {:.3} | {:.0} |",
         args.label,
         args.perspectives,
         args.concurrency,
@@ -510,6 +548,7 @@ fn report(
         human(latency.p99),
         human(latency.max),
         human(overhead.p99),
+        human(overhead_cpu.p99),
         per_1000(process_cpu),
         per_1000(coordinator_cpu),
         peak_kib as f64 / 1024.0,

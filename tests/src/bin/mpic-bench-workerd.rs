@@ -256,57 +256,102 @@ async fn run(args: &Args) -> Result<(), String> {
         human(p.max)
     );
 
-    // Worker CPU per check, at one perspective.
+    if args.cpu_checks == 0 {
+        return Ok(());
+    }
+    // Worker CPU per request, at one perspective.
     let one = &world.perspectives[0];
     let group = one.process.process_group();
     let call = caa_call(one.site.id);
     let key = one.key.verifying_key();
+    let client = reqwest::Client::new();
     for _ in 0..3 {
         perspective_client::call(&one.url(), &key, &call)
             .await
             .map_err(|e| e.to_string())?;
     }
-    let (idle_before, idle_others_before) = group_cpu(group);
-    let idle_started = Instant::now();
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let (idle_after, idle_others_after) = group_cpu(group);
-    let idle_rate = (idle_after - idle_before).as_secs_f64() / idle_started.elapsed().as_secs_f64();
-    let idle_others_rate = (idle_others_after - idle_others_before).as_secs_f64()
-        / idle_started.elapsed().as_secs_f64();
-
-    let (before, others_before) = group_cpu(group);
-    let started = Instant::now();
-    for _ in 0..args.cpu_checks {
+    let idle = idle_rates(group).await;
+    println!(
+        "idle: workerd {:.1} ms/s, wrangler's node {:.1} ms/s",
+        idle.0 * 1000.0,
+        idle.1 * 1000.0
+    );
+    println!("| request | n | workerd CPU per request | (before subtracting idle) | wrangler node proxy CPU | wall per request |");
+    let n = args.cpu_checks;
+    let identity_url = format!("{}/v1/identity", one.url());
+    cpu_per_request("GET /v1/identity", group, n, idle, || async {
+        let response = client.get(&identity_url).send().await.map_err(|e| e.to_string())?;
+        response.bytes().await.map_err(|e| e.to_string())?;
+        Ok(())
+    })
+    .await?;
+    let check_url = format!("{}/v1/check", one.url());
+    cpu_per_request("POST /v1/check, unsigned (401)", group, n, idle, || async {
+        let response = client
+            .post(&check_url)
+            .body("{}")
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        response.bytes().await.map_err(|e| e.to_string())?;
+        Ok(())
+    })
+    .await?;
+    cpu_per_request("POST /v1/check, CAA (2 DoH lookups)", group, n, idle, || async {
         let verified = perspective_client::call(&one.url(), &key, &call)
             .await
             .map_err(|e| e.to_string())?;
         if verified.body.verdict != Verdict::Pass {
             return Err(format!("check did not pass: {}", verified.body.reason));
         }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// CPU per second of the group's workerd and other processes when idle.
+async fn idle_rates(group: u32) -> (f64, f64) {
+    let (workerd, others) = group_cpu(group);
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (workerd_after, others_after) = group_cpu(group);
+    let seconds = started.elapsed().as_secs_f64();
+    (
+        (workerd_after - workerd).as_secs_f64() / seconds,
+        (others_after - others).as_secs_f64() / seconds,
+    )
+}
+
+/// Sends `n` requests one after another and prints the CPU the perspective's
+/// processes spent per request, less their idle rate over the same time.
+async fn cpu_per_request<F, Fut>(
+    what: &str,
+    group: u32,
+    n: usize,
+    idle: (f64, f64),
+    mut request: F,
+) -> Result<(), String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let (before, others_before) = group_cpu(group);
+    let started = Instant::now();
+    for _ in 0..n {
+        request().await?;
     }
-    let elapsed = started.elapsed();
+    let seconds = started.elapsed().as_secs_f64();
     let (after, others_after) = group_cpu(group);
-    let n = args.cpu_checks.max(1) as f64;
-    let raw = (after - before).as_secs_f64();
-    let net = (raw - idle_rate * elapsed.as_secs_f64()).max(0.0);
-    let others = (others_after - others_before).as_secs_f64()
-        - idle_others_rate * elapsed.as_secs_f64();
+    let per = |cpu: Duration, idle_rate: f64| {
+        ((cpu.as_secs_f64() - idle_rate * seconds).max(0.0)) * 1000.0 / n.max(1) as f64
+    };
     println!(
-        "worker CPU per CAA check ({} sequential checks at {}, {:.2} s): workerd {:.3} ms ({:.3} ms before subtracting idle {:.1} ms/s); wrangler's node proxy {:.3} ms (not in production)",
-        args.cpu_checks,
-        one.site.id,
-        elapsed.as_secs_f64(),
-        net * 1000.0 / n,
-        raw * 1000.0 / n,
-        idle_rate * 1000.0,
-        others.max(0.0) * 1000.0 / n,
-    );
-    println!(
-        "| workerd CPU per CAA check | {} | {:.3} ms | {:.3} ms | {:.2} ms |",
-        args.cpu_checks,
-        net * 1000.0 / n,
-        raw * 1000.0 / n,
-        elapsed.as_secs_f64() * 1000.0 / n,
+        "| {what} | {n} | {:.3} ms | {:.3} ms | {:.3} ms | {:.2} ms |",
+        per(after - before, idle.0),
+        per(after - before, 0.0),
+        per(others_after - others_before, idle.1),
+        seconds * 1000.0 / n.max(1) as f64,
     );
     Ok(())
 }
