@@ -33,7 +33,11 @@ fn evaluate(c: &mut Criterion) {
     };
     let mut group = c.benchmark_group("caa/evaluate");
     let cases = [
-        ("typical_3_records", properties(&typical_rrset("example.com.")), true),
+        (
+            "typical_3_records",
+            properties(&typical_rrset("example.com.")),
+            true,
+        ),
         (
             "1000_records_ours_last",
             properties(&large_rrset("example.com.", 1000, true)),

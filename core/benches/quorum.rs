@@ -6,7 +6,13 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use mpic_core::quorum::{self, NonCorroboration, Outcome, Policy, Requirements, Rir};
 
-const RIRS: [Rir; 5] = [Rir::Arin, Rir::RipeNcc, Rir::Apnic, Rir::Lacnic, Rir::Afrinic];
+const RIRS: [Rir; 5] = [
+    Rir::Arin,
+    Rir::RipeNcc,
+    Rir::Apnic,
+    Rir::Lacnic,
+    Rir::Afrinic,
+];
 
 /// `n` outcomes: `yes` corroborated, one not corroborated, the rest pending.
 fn outcomes(n: usize, yes: usize) -> Vec<Outcome> {
@@ -40,7 +46,11 @@ fn decide(c: &mut Criterion) {
         ("10_valid", outcomes(10, 8), quorum::Decision::Valid),
     ];
     for (name, outcomes, want) in cases {
-        assert_eq!(quorum::decide(Policy::Br, requirements, &outcomes), want, "{name}");
+        assert_eq!(
+            quorum::decide(Policy::Br, requirements, &outcomes),
+            want,
+            "{name}"
+        );
         group.bench_function(name, |b| {
             b.iter(|| quorum::decide(Policy::Br, requirements, black_box(&outcomes)))
         });

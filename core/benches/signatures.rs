@@ -120,7 +120,9 @@ fn requests(c: &mut Criterion) {
     let body = br#"{"perspective_id":"eu-central","attempt":1,"check":{"check_type":"caa","domain_or_ip_target":"www.example.com","caa_check_parameters":{"caa_domains":["ca.example"]}}}"#;
     let nonce = Nonce::new(vec![9; 32]).unwrap();
     group.bench_function("sign", |b| {
-        b.iter(|| request_auth::sign_request(&coordinator, black_box(body), &nonce, NOW_MS).unwrap())
+        b.iter(|| {
+            request_auth::sign_request(&coordinator, black_box(body), &nonce, NOW_MS).unwrap()
+        })
     });
     let envelope = request_auth::sign_request(&coordinator, body, &nonce, NOW_MS).unwrap();
     group.bench_function("verify", |b| {

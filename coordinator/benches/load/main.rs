@@ -106,6 +106,10 @@ struct Args {
     /// Worker threads of the perspectives' runtime (default: CPUs).
     #[arg(long)]
     perspective_threads: Option<usize>,
+    /// Quorum policy: `br` decides at 4 of 6 and cancels the rest; `strict`
+    /// waits for every perspective (no cancelled calls).
+    #[arg(long, default_value = "br", value_parser = ["br", "strict"])]
+    quorum: String,
     /// Stop starting checks after this many seconds (the run stays bounded).
     #[arg(long, default_value_t = 240)]
     time_limit_s: u64,
@@ -201,12 +205,15 @@ fn delay_for(args: &Args, i: usize) -> Delay {
     }
     let low = Duration::from_millis(args.delay_ms);
     match args.delay_dist.as_str() {
-        "uniform" => Delay::Uniform(low, Duration::from_millis(args.delay_max_ms.max(args.delay_ms))),
+        "uniform" => Delay::Uniform(
+            low,
+            Duration::from_millis(args.delay_max_ms.max(args.delay_ms)),
+        ),
         _ => Delay::Fixed(low),
     }
 }
 
-fn config(perspectives: Vec<PerspectiveConfig>, call_timeout: Duration) -> Config {
+fn config(perspectives: Vec<PerspectiveConfig>, policy: Policy, call_timeout: Duration) -> Config {
     let count = perspectives.len();
     Config {
         signing_key: coordinator_key(),
@@ -214,7 +221,7 @@ fn config(perspectives: Vec<PerspectiveConfig>, call_timeout: Duration) -> Confi
         primary_location: None,
         defaults: Defaults {
             perspective_count: count,
-            policy: Policy::Br,
+            policy,
             call_timeout,
             deadline: call_timeout * 2,
             max_attempts: 3,
@@ -377,7 +384,11 @@ fn run(args: &Args) -> Result<(), String> {
     }
     // Client and server end of every connection, plus the answers to
     // cancelled slow calls that stay open until their delay ends.
-    let slow_open = if args.slow_delay_ms >= 1000 { (args.checks + args.concurrency) * args.slow } else { 0 };
+    let slow_open = if args.slow_delay_ms >= 1000 {
+        (args.checks + args.concurrency) * args.slow
+    } else {
+        0
+    };
     let sockets = 2 * args.concurrency * args.perspectives + slow_open + 256;
     if let Some(limit) = process_stats::open_files_limit()
         && (sockets as u64) > limit
@@ -395,7 +406,8 @@ fn run(args: &Args) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     let sent: SentTimes = Arc::new(Mutex::new(HashMap::new()));
-    let perspectives = start_perspectives(args, &perspective_runtime, &sent).map_err(|e| e.to_string())?;
+    let perspectives =
+        start_perspectives(args, &perspective_runtime, &sent).map_err(|e| e.to_string())?;
 
     if !args.no_log {
         tracing_subscriber::fmt()
@@ -409,29 +421,42 @@ fn run(args: &Args) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let call_timeout = Duration::from_millis(args.slow_delay_ms.max(args.delay_max_ms).max(args.delay_ms) + 20_000);
+    let call_timeout = Duration::from_millis(
+        args.slow_delay_ms.max(args.delay_max_ms).max(args.delay_ms) + 20_000,
+    );
+    let policy = if args.quorum == "strict" {
+        Policy::Strict
+    } else {
+        Policy::Br
+    };
     let arrivals: Arrivals = Arc::new(Mutex::new(HashMap::new()));
     let transport = TimedTransport {
         inner: HttpTransport::new().map_err(|e| e.to_string())?,
         arrivals: Arc::clone(&arrivals),
     };
     let coordinator = Arc::new(
-        Coordinator::new(config(perspectives, call_timeout), transport).map_err(|e| e.to_string())?,
+        Coordinator::new(config(perspectives, policy, call_timeout), transport)
+            .map_err(|e| e.to_string())?,
     );
 
     println!("machine: {}", process_stats::machine_summary());
     println!(
-        "run {:?}: {} perspectives ({} slow at {} ms), delay {} {}..{} ms, concurrency {}, {} checks, logging {}",
+        "run {:?}: {} perspectives ({} slow at {} ms), quorum {}, delay {} {}..{} ms, concurrency {}, {} checks, logging {}",
         args.label,
         args.perspectives,
         args.slow,
         args.slow_delay_ms,
+        args.quorum,
         args.delay_dist,
         args.delay_ms,
         args.delay_max_ms.max(args.delay_ms),
         args.concurrency,
         args.checks,
-        if args.no_log { "off" } else { "formatted to a sink" },
+        if args.no_log {
+            "off"
+        } else {
+            "formatted to a sink"
+        },
     );
 
     let stop_at = Instant::now() + Duration::from_secs(args.time_limit_s);
@@ -507,7 +532,10 @@ fn report(
     if done < args.checks {
         println!("time limit reached: {done} of {} checks done", args.checks);
     }
-    println!("checks: {done} in {:.2} s, {invalid} not valid", wall.as_secs_f64());
+    println!(
+        "checks: {done} in {:.2} s, {invalid} not valid",
+        wall.as_secs_f64()
+    );
     println!("decisions per second: {rate:.0}");
     let row = |name: &str, p: &Percentiles| {
         println!(
@@ -537,7 +565,10 @@ fn report(
             done as f64 / coordinator_cpu.as_secs_f64()
         );
     }
-    println!("peak memory (VmHWM, whole process incl. perspectives): {:.1} MiB", peak_kib as f64 / 1024.0);
+    println!(
+        "peak memory (VmHWM, whole process incl. perspectives): {:.1} MiB",
+        peak_kib as f64 / 1024.0
+    );
     println!(
         "| {} | {} | {} | {} | {rate:.0} | {} | {} | {} | {} | {} | {:.3} | {:.3} | {:.0} |",
         args.label,

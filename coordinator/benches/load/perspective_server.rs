@@ -11,12 +11,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::serve::ListenerExt as _;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::serve::ListenerExt as _;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use mpic_coordinator::clock;
 use mpic_core::perspective::{self, CheckCall, Identity, RunResult};

@@ -107,7 +107,10 @@ pub fn machine_summary() -> String {
                 .find_map(|l| l.strip_prefix("MemTotal:"))
                 .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
         })
-        .map_or_else(|| "?".into(), |kib| format!("{:.1} GiB", kib as f64 / 1048576.0));
+        .map_or_else(
+            || "?".into(),
+            |kib| format!("{:.1} GiB", kib as f64 / 1048576.0),
+        );
     // Other work on a shared machine shows here; numbers taken under load
     // are slower and noisier.
     let load = std::fs::read_to_string("/proc/loadavg")

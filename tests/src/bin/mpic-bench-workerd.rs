@@ -276,11 +276,17 @@ async fn run(args: &Args) -> Result<(), String> {
         idle.0 * 1000.0,
         idle.1 * 1000.0
     );
-    println!("| request | n | workerd CPU per request | (before subtracting idle) | wrangler node proxy CPU | wall per request |");
+    println!(
+        "| request | n | workerd CPU per request | (before subtracting idle) | wrangler node proxy CPU | wall per request |"
+    );
     let n = args.cpu_checks;
     let identity_url = format!("{}/v1/identity", one.url());
     cpu_per_request("GET /v1/identity", group, n, idle, || async {
-        let response = client.get(&identity_url).send().await.map_err(|e| e.to_string())?;
+        let response = client
+            .get(&identity_url)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         response.bytes().await.map_err(|e| e.to_string())?;
         Ok(())
     })
@@ -297,15 +303,21 @@ async fn run(args: &Args) -> Result<(), String> {
         Ok(())
     })
     .await?;
-    cpu_per_request("POST /v1/check, CAA (2 DoH lookups)", group, n, idle, || async {
-        let verified = perspective_client::call(&one.url(), &key, &call)
-            .await
-            .map_err(|e| e.to_string())?;
-        if verified.body.verdict != Verdict::Pass {
-            return Err(format!("check did not pass: {}", verified.body.reason));
-        }
-        Ok(())
-    })
+    cpu_per_request(
+        "POST /v1/check, CAA (2 DoH lookups)",
+        group,
+        n,
+        idle,
+        || async {
+            let verified = perspective_client::call(&one.url(), &key, &call)
+                .await
+                .map_err(|e| e.to_string())?;
+            if verified.body.verdict != Verdict::Pass {
+                return Err(format!("check did not pass: {}", verified.body.reason));
+            }
+            Ok(())
+        },
+    )
     .await?;
     Ok(())
 }
