@@ -161,6 +161,12 @@ impl Perspective {
     pub fn state_dir(&self) -> &Path {
         self.dir.path()
     }
+
+    /// The process group of `wrangler dev` and the workerd it started (the
+    /// wrangler process's id), for measuring their CPU time.
+    pub fn process_group(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Perspective {
