@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use ed25519_dalek::SigningKey;
-use mpic_coordinator::config::{ApiConfig, Config, Defaults, PerspectiveConfig};
+use mpic_coordinator::config::{Config, Defaults, PerspectiveConfig};
 use mpic_coordinator::{
     CallError, CheckSpec, Coordinator, Decision, HttpTransport, PerspectiveTransport,
 };
@@ -215,27 +215,23 @@ fn delay_for(args: &Args, i: usize) -> Delay {
 
 fn config(perspectives: Vec<PerspectiveConfig>, policy: Policy, call_timeout: Duration) -> Config {
     let count = perspectives.len();
-    Config {
-        signing_key: coordinator_key(),
-        cohort_secret: Zeroizing::new(b"load-benchmark cohort secret, 32+ bytes".to_vec()),
-        primary_location: None,
-        defaults: Defaults {
-            perspective_count: count,
-            policy,
-            call_timeout,
-            deadline: call_timeout * 2,
-            max_attempts: 3,
-            caa_issuer_domains: vec![DomainName::parse("ca.example").unwrap()],
-            max_report_age: Duration::from_secs(120),
-            max_future_skew: Duration::from_secs(5),
-        },
+    let defaults = Defaults {
+        perspective_count: count,
+        policy,
+        call_timeout,
+        deadline: call_timeout * 2,
+        max_attempts: 3,
+        max_attempts_cap: 3,
+        caa_issuer_domains: vec![DomainName::parse("ca.example").unwrap()],
+        max_report_age: Duration::from_secs(120),
+        max_future_skew: Duration::from_secs(5),
+    };
+    Config::from_parts(
+        coordinator_key(),
+        Zeroizing::new(b"load-benchmark cohort secret, 32+ bytes".to_vec()),
+        defaults,
         perspectives,
-        api: ApiConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            clients: Vec::new(),
-        },
-        warnings: Vec::new(),
-    }
+    )
 }
 
 /// Starts the perspectives on `runtime`; returns their configurations.
