@@ -100,7 +100,7 @@ fn batch(c: &mut Criterion) {
                 items
                     .iter()
                     .map(|(signed, expect)| report::verify(signed, expect).unwrap())
-                    .count()
+                    .collect::<Vec<_>>()
             })
         });
     }
