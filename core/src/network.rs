@@ -88,6 +88,14 @@ pub enum DnsError {
     InvalidQuery(String),
 }
 
+/// Default for [`HttpLimits::max_body_bytes`]. A challenge file is a few
+/// hundred bytes; 64 KiB leaves room for a website-change page without
+/// letting a hostile server stream to us.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Default for [`HttpLimits::timeout_ms`]: one GET, headers and body.
+pub const DEFAULT_HTTP_TIMEOUT_MS: u64 = 10_000;
+
 /// Bounds on one HTTP GET.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpLimits {
@@ -99,11 +107,9 @@ pub struct HttpLimits {
 
 impl Default for HttpLimits {
     fn default() -> Self {
-        // A challenge file is a few hundred bytes; 64 KiB leaves room for a
-        // website-change page without letting a hostile server stream to us.
         Self {
-            max_body_bytes: 64 * 1024,
-            timeout_ms: 10_000,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            timeout_ms: DEFAULT_HTTP_TIMEOUT_MS,
         }
     }
 }

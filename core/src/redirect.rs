@@ -10,10 +10,16 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::network::{HttpError, HttpLimits, Network};
+use crate::network::{HttpError, HttpLimits, HttpResponse, Network};
 
 /// Redirects followed at most by default.
 pub const DEFAULT_MAX_REDIRECTS: usize = 10;
+
+/// Longest `Location` or `Content-Type` value accepted, in bytes. Both go
+/// into the report for every hop; real values are far shorter (URLs rarely
+/// pass 2 KiB), and the bound keeps a hostile server from filling reports.
+/// A longer value fails the fetch ([`FetchError::HeaderTooLong`]).
+pub const MAX_HEADER_VALUE_BYTES: usize = 8 * 1024;
 
 /// Which ports a fetched URL may use.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -131,6 +137,8 @@ pub enum FetchError {
     BadLocation(String),
     #[error("final status {0} is not 2xx")]
     Non2xx(u16),
+    #[error("{header} header is {length} bytes, more than {MAX_HEADER_VALUE_BYTES}")]
+    HeaderTooLong { header: String, length: usize },
     #[error("HTTP failed: {0}")]
     Http(HttpError),
 }
@@ -174,6 +182,23 @@ fn is_followed_redirect(status: u16) -> bool {
     matches!(status, 301 | 302 | 307 | 308)
 }
 
+/// The first header the report would carry that is longer than
+/// [`MAX_HEADER_VALUE_BYTES`], with its length.
+fn oversized_header(response: &HttpResponse) -> Option<(&'static str, usize)> {
+    [
+        ("Location", &response.location),
+        ("Content-Type", &response.content_type),
+    ]
+    .into_iter()
+    .find_map(|(name, value)| {
+        value
+            .as_ref()
+            .map(String::len)
+            .filter(|&length| length > MAX_HEADER_VALUE_BYTES)
+            .map(|length| (name, length))
+    })
+}
+
 /// GET `url`, following redirects under `policy`; never fetches a URL the
 /// policy refuses.
 pub async fn fetch<N: Network>(
@@ -207,6 +232,13 @@ pub async fn fetch<N: Network>(
             }
         };
         report.final_status = Some(response.status);
+        if let Some((header, length)) = oversized_header(&response) {
+            report.failure = Some(FetchError::HeaderTooLong {
+                header: header.to_owned(),
+                length,
+            });
+            return report;
+        }
         if (200..300).contains(&response.status) {
             report.content_type = response.content_type;
             report.body = response.body;
@@ -600,6 +632,28 @@ mod tests {
         assert_eq!(report.body, b"0123");
         assert!(report.body_truncated);
         assert!(report.succeeded());
+    }
+
+    #[test]
+    fn oversized_headers_fail_the_fetch() {
+        let long_location: &'static str =
+            Box::leak(format!("/{}", "a".repeat(MAX_HEADER_VALUE_BYTES)).into_boxed_str());
+        let at_limit: &'static str =
+            Box::leak(format!("/{}", "b".repeat(MAX_HEADER_VALUE_BYTES - 1)).into_boxed_str());
+        let web = FakeWeb::default()
+            .page("http://a.example/long", 302, Some(long_location), "")
+            .page("http://a.example/limit", 302, Some(at_limit), "")
+            .page(&format!("http://a.example{at_limit}"), 200, None, "ok");
+        let report = run(&web, "http://a.example/long", &RedirectPolicy::default());
+        assert_eq!(
+            report.failure,
+            Some(FetchError::HeaderTooLong {
+                header: "Location".into(),
+                length: MAX_HEADER_VALUE_BYTES + 1
+            })
+        );
+        assert!(report.history.is_empty(), "the long value is not kept");
+        assert!(run(&web, "http://a.example/limit", &RedirectPolicy::default()).succeeded());
     }
 
     #[test]

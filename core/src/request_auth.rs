@@ -150,6 +150,16 @@ pub enum AuthError {
     Replayed,
     #[error("replay guard holds {capacity} unexpired nonces; refusing rather than forgetting one")]
     ReplayGuardFull { capacity: usize },
+    /// The clock stepped back: the request is valid now, but the replay
+    /// guard has already forgotten the nonces of requests valid only until
+    /// `forgotten_until_ms`, this one's among them, so it cannot tell a replay.
+    #[error(
+        "request was signed at {timestamp_ms}; the clock stepped back and the replay guard has forgotten nonces of requests valid until {forgotten_until_ms}"
+    )]
+    ClockSteppedBack {
+        timestamp_ms: u64,
+        forgotten_until_ms: u64,
+    },
 }
 
 fn malformed(detail: impl Into<String>) -> AuthError {
@@ -238,12 +248,20 @@ pub fn verify_request(
 /// ([`AuthError::ReplayGuardFull`]) instead of forgetting one: forgetting would
 /// reopen a replay window. Size `capacity` for the peak request rate times
 /// twice the skew window.
+///
+/// Wall clocks can step back. A nonce forgotten at a later clock reading
+/// would then be admissible again, so the guard also refuses every request
+/// that expires no later than the last nonce it forgot
+/// ([`AuthError::ClockSteppedBack`]); with a clock that never steps back such
+/// a request is already stale.
 #[derive(Debug, Clone)]
 pub struct ReplayGuard {
     capacity: usize,
     max_skew_ms: u64,
     expiry_by_nonce: HashMap<Nonce, u64>,
     by_expiry: BTreeSet<(u64, Nonce)>,
+    /// The latest expiry of a forgotten nonce (0: none forgotten yet).
+    forgotten_until_ms: u64,
 }
 
 impl ReplayGuard {
@@ -254,6 +272,7 @@ impl ReplayGuard {
             max_skew_ms,
             expiry_by_nonce: HashMap::new(),
             by_expiry: BTreeSet::new(),
+            forgotten_until_ms: 0,
         }
     }
 
@@ -276,12 +295,18 @@ impl ReplayGuard {
         if self.expiry_by_nonce.contains_key(nonce) {
             return Err(AuthError::Replayed);
         }
+        let expiry = timestamp_ms.saturating_add(self.max_skew_ms);
+        if expiry <= self.forgotten_until_ms {
+            return Err(AuthError::ClockSteppedBack {
+                timestamp_ms,
+                forgotten_until_ms: self.forgotten_until_ms,
+            });
+        }
         if self.expiry_by_nonce.len() >= self.capacity {
             return Err(AuthError::ReplayGuardFull {
                 capacity: self.capacity,
             });
         }
-        let expiry = timestamp_ms.saturating_add(self.max_skew_ms);
         self.expiry_by_nonce.insert(nonce.clone(), expiry);
         self.by_expiry.insert((expiry, nonce.clone()));
         Ok(())
@@ -293,8 +318,9 @@ impl ReplayGuard {
             if *expiry >= now_ms {
                 break;
             }
-            if let Some((_, nonce)) = self.by_expiry.pop_first() {
+            if let Some((expiry, nonce)) = self.by_expiry.pop_first() {
                 self.expiry_by_nonce.remove(&nonce);
+                self.forgotten_until_ms = self.forgotten_until_ms.max(expiry);
             }
         }
     }
@@ -558,6 +584,38 @@ mod tests {
             guard.admit_nonce(&nonce(2), NOW + SKEW + 1, NOW + SKEW + 1),
             Err(AuthError::Replayed),
             "the younger nonce is kept"
+        );
+    }
+
+    /// Found by the `request_envelope` fuzz target
+    /// (fuzz/regressions/request_envelope/clock_steps_back): a nonce forgotten
+    /// at a later clock reading was admitted again once the clock stepped back
+    /// to where its request was still within the window.
+    #[test]
+    fn replay_guard_refuses_a_replay_after_the_clock_steps_back() {
+        let mut guard = ReplayGuard::new(10, SKEW);
+        assert_eq!(guard.admit_nonce(&nonce(1), NOW, NOW), Ok(()));
+        // Much later: the first nonce is forgotten.
+        let later = NOW + 2 * SKEW;
+        assert_eq!(guard.admit_nonce(&nonce(2), later, later), Ok(()));
+        assert_eq!(guard.len(), 1);
+        // The clock steps back to where the first request is valid again.
+        assert_eq!(
+            guard.admit_nonce(&nonce(1), NOW, NOW + 1_000),
+            Err(AuthError::ClockSteppedBack {
+                timestamp_ms: NOW,
+                forgotten_until_ms: NOW + SKEW,
+            })
+        );
+        // Requests valid beyond what was forgotten are still admitted, and a
+        // nonce still held is still a replay.
+        assert_eq!(
+            guard.admit_nonce(&nonce(3), NOW + 1_000, NOW + 1_000),
+            Ok(())
+        );
+        assert_eq!(
+            guard.admit_nonce(&nonce(2), later, NOW + SKEW + 1_000),
+            Err(AuthError::Replayed)
         );
     }
 

@@ -1,0 +1,5 @@
+//! libFuzzer entry point; the harness and its invariants are in
+//! `mpic_fuzz::doh_response`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mpic_fuzz::doh_response::run(data));
