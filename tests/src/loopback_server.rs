@@ -49,7 +49,8 @@ impl StopSignal {
 pub struct StopSwitch(watch::Sender<bool>);
 
 impl StopSwitch {
-    fn flip(&self) {
+    /// Tells every signal of this switch that the server is stopping.
+    pub fn flip(&self) {
         // Nobody listening means nothing to stop.
         let _ = self.0.send(true);
     }
