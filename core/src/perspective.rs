@@ -122,6 +122,23 @@ pub async fn run<N: Network>(
     })
 }
 
+/// What a perspective reports when [`run`] did not finish within its own
+/// per-check deadline (`deadline_ms`): a signed "could not look" that says
+/// why is worth more to the coordinator than a call it has to time out.
+pub fn deadline_passed(deadline_ms: u64) -> Result<RunResult, ObservationError> {
+    let observed = CheckObservation::NotRun {
+        reason: format!(
+            "the check did not finish within this perspective's deadline ({deadline_ms} ms)"
+        ),
+    };
+    let (verdict, reason) = judge(&observed);
+    Ok(RunResult {
+        verdict,
+        reason,
+        observation: Observation::from_value(&observed)?,
+    })
+}
+
 /// The perspective's verdict on what it saw (see the module table).
 pub fn judge(observed: &CheckObservation) -> (Verdict, String) {
     match observed {
@@ -270,6 +287,19 @@ mod tests {
             network.queries.borrow().is_empty(),
             "no lookup without issuer names"
         );
+    }
+
+    #[test]
+    fn a_passed_deadline_is_an_error_that_says_so() {
+        let result = deadline_passed(9_000).unwrap();
+        assert_eq!(result.verdict, Verdict::Error);
+        assert!(
+            result.reason.contains("deadline (9000 ms)"),
+            "{}",
+            result.reason
+        );
+        let observed: CheckObservation = result.observation.parse().unwrap();
+        assert!(matches!(observed, CheckObservation::NotRun { reason } if reason == result.reason));
     }
 
     #[test]

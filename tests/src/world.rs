@@ -266,7 +266,9 @@ public_key = "{key}"
     }
 }
 
-fn perspective_spec(
+/// The settings of a loopback-world perspective at `site`: signing with
+/// `key`, resolving through `doh_url`, fetching challenges from `http_port`.
+pub fn perspective_spec(
     site: &Site,
     key: &SigningKey,
     doh_url: &str,

@@ -7,10 +7,13 @@
 use futures_util::future::join_all;
 use mpic_core::perspective::{CheckCall, CheckObservation};
 use mpic_core::report::Verdict;
+use mpic_tests::dns_fixture::{DnsWorld, DohServer};
 use mpic_tests::http_fixture::acme_challenge_path;
+use mpic_tests::keys;
 use mpic_tests::perspective_client;
 use mpic_tests::victim;
-use mpic_tests::world::{SIX_SITES, World};
+use mpic_tests::workerd::Perspective;
+use mpic_tests::world::{SIX_SITES, World, perspective_spec};
 
 fn check_call(perspective_id: &str, check: serde_json::Value) -> CheckCall {
     let json = serde_json::json!({"perspective_id": perspective_id, "attempt": 1, "check": check});
@@ -108,4 +111,47 @@ async fn six_perspectives_check_caa_http01_and_dns01() {
         .unwrap();
     let results = run_everywhere(&world, victim::dns01_check()).await;
     assert_only_poisoned_fails(&results, "ap-southeast", "dns-01");
+}
+
+/// A check that outlasts the perspective's own deadline (`CHECK_DEADLINE_MS`)
+/// comes back as a signed `error` report that says so, instead of a call the
+/// coordinator would have to time out without a reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_past_the_perspectives_deadline_is_a_signed_error() {
+    let dns = DohServer::start(DnsWorld::from_zone_text(&victim::zone()).unwrap())
+        .await
+        .unwrap();
+    let site = &SIX_SITES[0];
+    let key = keys::perspective(1);
+    let doh_url = dns.url_for(site.id);
+    // Held unanswered longer than the deadline (until the worker's DoH
+    // exchange gives up after 5 s).
+    dns.view(site.id).timeout(victim::DOMAIN).unwrap();
+    let mut spec = perspective_spec(site, &key, &doh_url, 9);
+    spec.vars.insert("CHECK_DEADLINE_MS".into(), "1000".into());
+    let process = Perspective::start(&spec).await.unwrap();
+
+    let mut caa = victim::caa_check();
+    caa["caa_check_parameters"] = serde_json::json!({"caa_domains": ["ca.example"]});
+    let verified = perspective_client::call(
+        &process.base_url(),
+        &key.verifying_key(),
+        &check_call(site.id, caa),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}\nlog:\n{}", process.log()));
+    assert_eq!(
+        verified.body.verdict,
+        Verdict::Error,
+        "{}",
+        verified.body.reason
+    );
+    assert!(
+        verified.body.reason.contains("deadline (1000 ms)"),
+        "{}",
+        verified.body.reason
+    );
+    assert!(matches!(verified.observed, CheckObservation::NotRun { .. }));
+    drop(process);
+    dns.stop().await;
 }

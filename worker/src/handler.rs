@@ -1,6 +1,9 @@
 //! The Worker's routes: `GET /v1/identity` and `POST /v1/check`.
 
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use futures_util::future::{Either, select};
 
 use mpic_core::dcv::DcvContext;
 use mpic_core::perspective::{self, CheckCall};
@@ -8,7 +11,7 @@ use mpic_core::redirect::RedirectPolicy;
 use mpic_core::report;
 use mpic_core::request_auth::{self, AuthError, ReplayGuard, RequestEnvelope};
 use serde::Serialize;
-use worker::{Context, Date, Env, Method, Request, Response, Result, console_log, event};
+use worker::{Context, Date, Delay, Env, Method, Request, Response, Result, console_log, event};
 
 use crate::fetch_network::FetchNetwork;
 use crate::settings::{Problems, Settings, Source};
@@ -184,7 +187,15 @@ async fn check(mut req: Request, settings: &Settings) -> Result<Response> {
         // production redirect policy still applies unchanged.
         dcv_context.redirect_policy = RedirectPolicy::default();
     }
-    let result = match perspective::run(&network, &call, &dcv_context).await {
+    // The check's own deadline: past it, the lookups still pending are
+    // dropped and the report says the check did not finish.
+    let deadline = Delay::from(Duration::from_millis(settings.check_deadline_ms));
+    let run = perspective::run(&network, &call, &dcv_context);
+    let outcome = match select(Box::pin(run), deadline).await {
+        Either::Left((outcome, _)) => outcome,
+        Either::Right(((), _)) => perspective::deadline_passed(settings.check_deadline_ms),
+    };
+    let result = match outcome {
         Ok(result) => result,
         Err(e) => return error(500, "observation", e.to_string()),
     };

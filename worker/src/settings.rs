@@ -11,6 +11,7 @@
 //! | `COORDINATOR_KEYS` | var | public keys (`ed25519:<base64>`) allowed to call, comma or space separated |
 //! | `SIGNING_KEY` | **secret** | this perspective's Ed25519 seed (`ed25519-seed:<base64>`) |
 //! | `REQUEST_MAX_SKEW_MS` | var, optional | how old or early a signed request may be (default 30000) |
+//! | `CHECK_DEADLINE_MS` | var, optional | how long one check may run before the perspective stops it and signs an `error` report saying so (default 9000; keep it below the coordinator's `call_timeout_ms`) |
 //! | `MPIC_LOCAL_MODE` | var, local only | `loopback-fixtures`: see [`LocalMode`] |
 //! | `LOCAL_HTTP_PORT`, `LOCAL_HTTPS_PORT` | vars, local only | loopback ports standing in for 80 and 443 |
 //!
@@ -57,6 +58,8 @@ pub struct Settings {
     pub resolvers: Vec<Url>,
     pub doh_method: DohMethod,
     pub max_skew_ms: u64,
+    /// How long one check may run (every lookup and fetch included).
+    pub check_deadline_ms: u64,
     pub local: Option<LocalMode>,
 }
 
@@ -81,6 +84,13 @@ const DEFAULT_MAX_SKEW_MS: u64 = 30_000;
 /// A skew window longer than this would make the replay guard remember too
 /// many nonces and accept very old requests.
 const MAX_MAX_SKEW_MS: u64 = 300_000;
+/// Default `CHECK_DEADLINE_MS`: under the coordinator's default call timeout
+/// (10 s), with room to sign and answer, so a slow check comes back as a
+/// signed error instead of a call the coordinator times out.
+pub const DEFAULT_CHECK_DEADLINE_MS: u64 = 9_000;
+/// Bounds of `CHECK_DEADLINE_MS`. A Worker's wall time per request is not
+/// billed, but a check that takes longer than two minutes is no check.
+const CHECK_DEADLINE_RANGE_MS: std::ops::RangeInclusive<u64> = 100..=120_000;
 
 impl Settings {
     pub fn load(source: &impl Source) -> Result<Self, Problems> {
@@ -201,6 +211,23 @@ impl Settings {
                 }
             },
         };
+        let check_deadline_ms = match source.var("CHECK_DEADLINE_MS") {
+            None => DEFAULT_CHECK_DEADLINE_MS,
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(ms) if CHECK_DEADLINE_RANGE_MS.contains(&ms) => ms,
+                _ => {
+                    invalid(
+                        "CHECK_DEADLINE_MS",
+                        format!(
+                            "{v:?} is not a number of milliseconds in {}..={}",
+                            CHECK_DEADLINE_RANGE_MS.start(),
+                            CHECK_DEADLINE_RANGE_MS.end()
+                        ),
+                    );
+                    DEFAULT_CHECK_DEADLINE_MS
+                }
+            },
+        };
         let signing_key = match source.secret("SIGNING_KEY") {
             None => {
                 problems.push(Problem::Missing("SIGNING_KEY"));
@@ -235,6 +262,7 @@ impl Settings {
                     resolvers,
                     doh_method,
                     max_skew_ms,
+                    check_deadline_ms,
                     local,
                 })
             }
@@ -352,6 +380,12 @@ mod tests {
         assert_eq!(settings.identity.rir, Rir::RipeNcc);
         assert_eq!(settings.coordinator_keys.len(), 1);
         assert_eq!(settings.local, None);
+        assert_eq!(settings.check_deadline_ms, DEFAULT_CHECK_DEADLINE_MS);
+
+        let mut map = good();
+        map.insert("CHECK_DEADLINE_MS", "2500");
+        let settings = Settings::load(&Map(map)).unwrap();
+        assert_eq!(settings.check_deadline_ms, 2_500);
     }
 
     #[test]
@@ -385,6 +419,16 @@ mod tests {
                 "REQUEST_MAX_SKEW_MS",
                 Some("9999999"),
                 "REQUEST_MAX_SKEW_MS is invalid",
+            ),
+            (
+                "CHECK_DEADLINE_MS",
+                Some("0"),
+                "CHECK_DEADLINE_MS is invalid",
+            ),
+            (
+                "CHECK_DEADLINE_MS",
+                Some("ten seconds"),
+                "CHECK_DEADLINE_MS is invalid",
             ),
             ("LATITUDE", Some("50.1"), "set both or neither"),
         ];
