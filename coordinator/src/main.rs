@@ -20,7 +20,7 @@ use mpic_core::keys;
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
-use crate::cli::EXIT_ERROR;
+use crate::cli::{EXIT_ERROR, stdout};
 
 #[derive(Parser)]
 #[command(
@@ -30,7 +30,9 @@ use crate::cli::EXIT_ERROR;
     long_about = "Multi-Perspective Issuance Corroboration coordinator (CA/B Forum BR 3.2.2.9).\n\n\
         Sends each check to a cohort of remote perspectives, verifies their signed reports \
         and applies the BR quorum.\n\n\
-        Exit codes: 0 valid, 1 not corroborated, 2 usage, configuration or internal error.",
+        Exit codes: 0 valid, 1 not corroborated, 2 usage, configuration or internal error         (also when standard output is closed early, as by `| head`).
+
+        Logs go to stderr: `info` and above for `serve`, warnings only for the other commands         (their result is their output). RUST_LOG overrides, e.g. RUST_LOG=mpic_coordinator=debug.",
     after_help = "Examples:\n  \
         mpic check caa example.com --caa-domain letsencrypt.org   # try it, no configuration needed\n  \
         mpic keygen --out coordinator && mpic config check --config mpic.toml"
@@ -108,10 +110,12 @@ struct ServeArgs {
     listen: Option<std::net::SocketAddr>,
 }
 
-/// Logs to stderr; `RUST_LOG` overrides the default (`info`).
-fn init_logging() {
+/// Logs to stderr; `RUST_LOG` overrides `default` (`info` for the server,
+/// `warn` for commands whose result is their output, so a decision is not
+/// printed twice).
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -120,16 +124,21 @@ fn init_logging() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(match cli.command {
+        Command::Serve(_) => "info",
+        _ => "warn",
+    });
     let result = match cli.command {
         Command::Keygen(args) => keygen(&args).map(|()| ExitCode::SUCCESS),
-        Command::Config(ConfigCommand::Check(args)) => Ok(config_check(&args.config)),
+        Command::Config(ConfigCommand::Check(args)) => config_check(&args.config),
         Command::Check(args) => cli::check::run(*args),
         Command::Serve(args) => serve(&args),
         Command::Perspectives(args) => cli::perspectives::run(&args),
     };
     match result {
         Ok(code) => code,
+        // The reader took what it wanted (`| head -1`); nothing to say.
+        Err(e) if stdout::is_closed_pipe(&e) => ExitCode::from(EXIT_ERROR),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(EXIT_ERROR)
@@ -157,10 +166,7 @@ fn random_32() -> anyhow::Result<Zeroizing<[u8; 32]>> {
 fn keygen(args: &KeygenArgs) -> anyhow::Result<()> {
     if args.secret {
         let secret = random_32()?;
-        println!(
-            "{}",
-            Zeroizing::new(STANDARD.encode(secret.as_slice())).as_str()
-        );
+        stdout::line(Zeroizing::new(STANDARD.encode(secret.as_slice())).as_str())?;
         return Ok(());
     }
     if args.api_key {
@@ -168,8 +174,8 @@ fn keygen(args: &KeygenArgs) -> anyhow::Result<()> {
         let key_text = Zeroizing::new(URL_SAFE_NO_PAD.encode(key.as_slice()));
         let hash = Sha256::digest(key_text.as_bytes());
         let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
-        println!("api key:    {}", key_text.as_str());
-        println!("key_sha256: {hex}");
+        stdout::line(format_args!("api key:    {}", key_text.as_str()))?;
+        stdout::line(format_args!("key_sha256: {hex}"))?;
         return Ok(());
     }
     let seed = random_32()?;
@@ -178,8 +184,8 @@ fn keygen(args: &KeygenArgs) -> anyhow::Result<()> {
     let public_text = keys::format_verifying_key(&key.verifying_key());
     match &args.out {
         None => {
-            println!("{}", seed_text.as_str());
-            println!("{public_text}");
+            stdout::line(seed_text.as_str())?;
+            stdout::line(&public_text)?;
         }
         Some(prefix) => {
             let seed_path = with_suffix(prefix, "seed");
@@ -187,12 +193,12 @@ fn keygen(args: &KeygenArgs) -> anyhow::Result<()> {
             write_secret(&seed_path, seed_text.as_bytes())?;
             std::fs::write(&public_path, format!("{public_text}\n"))
                 .with_context(|| format!("writing {}", public_path.display()))?;
-            println!(
+            stdout::line(format_args!(
                 "wrote {} and {}",
                 seed_path.display(),
                 public_path.display()
-            );
-            println!("{public_text}");
+            ))?;
+            stdout::line(&public_text)?;
         }
     }
     Ok(())
@@ -223,24 +229,24 @@ fn write_secret(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn config_check(path: &Path) -> ExitCode {
-    match Config::load(path) {
+fn config_check(path: &Path) -> anyhow::Result<ExitCode> {
+    Ok(match Config::load(path) {
         Ok(config) => {
             for warning in &config.warnings {
-                println!("{warning}");
+                stdout::line(warning)?;
             }
-            println!(
+            stdout::line(format_args!(
                 "{}: OK ({} perspectives, {} per attempt, {} warning(s))",
                 path.display(),
                 config.perspectives.len(),
                 config.defaults.perspective_count,
                 config.warnings.len()
-            );
+            ))?;
             ExitCode::SUCCESS
         }
         Err(ConfigError::Invalid { path, problems }) => {
             for problem in &problems.0 {
-                println!("{problem}");
+                stdout::line(problem)?;
             }
             let errors = problems
                 .0
@@ -254,7 +260,7 @@ fn config_check(path: &Path) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_ERROR)
         }
-    }
+    })
 }
 
 #[cfg(test)]

@@ -550,3 +550,24 @@ async fn with_a_configuration_unreachable_perspectives_do_not_corroborate_the_pr
     );
     fixtures.stop().await;
 }
+
+/// A reader that goes away (`mpic keygen | head -1`) ends the command quietly
+/// with exit 2: no panic, and never the success a script could mistake for
+/// a complete answer.
+#[test]
+fn a_closed_stdout_is_a_quiet_error_not_a_panic() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = Command::new(mpic_binary())
+        .arg("keygen")
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.is_empty(),
+        "nothing to say on a closed pipe: {stderr}"
+    );
+}

@@ -24,7 +24,7 @@ use url::Url;
 
 use super::request::{self, CaaArgs, DcvArgs};
 use super::table::{Table, short};
-use super::{EXIT_ERROR, EXIT_NOT_CORROBORATED};
+use super::{EXIT_ERROR, EXIT_NOT_CORROBORATED, stdout};
 
 const EXAMPLES: &str = "Examples:
   mpic check caa example.com --caa-domain letsencrypt.org
@@ -150,12 +150,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         },
     };
     if args.run.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json_output(&decision, &mode))?
-        );
+        stdout::line(serde_json::to_string_pretty(&json_output(
+            &decision, &mode,
+        ))?)?;
     } else {
-        println!("{}", render(&decision, &mode, &spec));
+        stdout::line(render(&decision, &mode, &spec))?;
     }
     Ok(if !decision.mpic_completed {
         ExitCode::from(EXIT_ERROR)

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod perspectives;
 pub mod request;
+pub mod stdout;
 pub mod table;
 
 /// Exit code for a check that was not corroborated.

@@ -10,6 +10,7 @@ use mpic_coordinator::config::Config;
 use mpic_coordinator::identity_probe::{self, ProbeProblem, ProbeResult};
 
 use super::EXIT_ERROR;
+use super::stdout;
 use super::table::{Table, short};
 
 /// `mpic perspectives`.
@@ -52,9 +53,9 @@ pub fn run(args: &PerspectivesArgs) -> anyhow::Result<ExitCode> {
             "all_healthy": all_healthy,
             "perspectives": results,
         });
-        println!("{}", serde_json::to_string_pretty(&output)?);
+        stdout::line(serde_json::to_string_pretty(&output)?)?;
     } else {
-        println!("{}", render(&results));
+        stdout::line(render(&results))?;
     }
     Ok(if all_healthy {
         ExitCode::SUCCESS
