@@ -30,9 +30,10 @@ use crate::cli::{EXIT_ERROR, stdout};
     long_about = "Multi-Perspective Issuance Corroboration coordinator (CA/B Forum BR 3.2.2.9).\n\n\
         Sends each check to a cohort of remote perspectives, verifies their signed reports \
         and applies the BR quorum.\n\n\
-        Exit codes: 0 valid, 1 not corroborated, 2 usage, configuration or internal error         (also when standard output is closed early, as by `| head`).
-
-        Logs go to stderr: `info` and above for `serve`, warnings only for the other commands         (their result is their output). RUST_LOG overrides, e.g. RUST_LOG=mpic_coordinator=debug.",
+        Exit codes: 0 valid, 1 not corroborated, 2 usage, configuration or internal error \
+        (also when standard output is closed early, as by `| head`).\n\n\
+        Logs go to stderr: `info` and above for `serve`, warnings only for the other commands \
+        (their result is their output). RUST_LOG overrides, e.g. RUST_LOG=mpic_coordinator=debug.",
     after_help = "Examples:\n  \
         mpic check caa example.com --caa-domain letsencrypt.org   # try it, no configuration needed\n  \
         mpic keygen --out coordinator && mpic config check --config mpic.toml"
