@@ -74,6 +74,22 @@ pub const DEFAULT_PERSPECTIVE_COUNT: usize = 6;
 /// attacker who controls some routes, so the number of cohorts that ever see
 /// one identifier stays small (Open MPIC `max_attempts` guidance).
 pub const MAX_ATTEMPTS_LIMIT: u32 = 10;
+/// `[defaults] call_timeout_ms` when unset: one perspective call. A
+/// perspective's own per-check deadline (9 s by default) stays under it, so a
+/// slow check comes back as a signed error rather than a timeout.
+pub const DEFAULT_CALL_TIMEOUT_MS: u64 = 10_000;
+/// `[defaults] deadline_ms` when unset: the whole check, every attempt.
+pub const DEFAULT_DEADLINE_MS: u64 = 30_000;
+/// `[defaults] max_attempts` when unset.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+/// `[defaults] max_report_age_ms` when unset: how old a report may be.
+pub const DEFAULT_MAX_REPORT_AGE_MS: u64 = 60_000;
+/// `[defaults] max_future_skew_ms` when unset: how far ahead of our clock a
+/// report's times may be.
+pub const DEFAULT_MAX_FUTURE_SKEW_MS: u64 = 5_000;
+/// A `[defaults] max_future_skew_ms` above this draws a warning: clocks that
+/// far apart point to a broken time source.
+pub const FUTURE_SKEW_WARNING_MS: u64 = 60_000;
 /// The fewest bytes of cohort secret accepted (an HMAC-SHA256 key).
 pub const MIN_COHORT_SECRET_BYTES: usize = 32;
 /// Where `[api] listen` points when unset.
@@ -463,13 +479,13 @@ impl Default for DefaultsSection {
             perspective_count: DEFAULT_PERSPECTIVE_COUNT,
             quorum: "br".into(),
             quorum_count: None,
-            call_timeout_ms: 10_000,
-            deadline_ms: 30_000,
-            max_attempts: 3,
+            call_timeout_ms: DEFAULT_CALL_TIMEOUT_MS,
+            deadline_ms: DEFAULT_DEADLINE_MS,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
             max_attempts_cap: None,
             caa_issuer_domains: Vec::new(),
-            max_report_age_ms: 60_000,
-            max_future_skew_ms: 5_000,
+            max_report_age_ms: DEFAULT_MAX_REPORT_AGE_MS,
+            max_future_skew_ms: DEFAULT_MAX_FUTURE_SKEW_MS,
         }
     }
 }
@@ -783,7 +799,7 @@ impl ConfigFile {
                 ),
             );
         }
-        if d.max_future_skew_ms > 60_000 {
+        if d.max_future_skew_ms > FUTURE_SKEW_WARNING_MS {
             problems.warning(
                 at("max_future_skew_ms"),
                 format!(
