@@ -769,3 +769,36 @@ fn the_primary_section_is_optional_and_checked_when_enabled() {
         );
     }
 }
+
+/// Secrets never reach a log line: not through the configuration's `Debug`
+/// (which `tracing` fields use), nor through the problems a bad secret
+/// causes, which name the setting and never echo its text.
+#[test]
+fn secrets_are_never_echoed() {
+    let empty = HashMap::new();
+    let config =
+        Config::from_toml(&good_toml(), &env_at(NOV_2026, Path::new("/"), &empty)).unwrap();
+    let debug = format!("{config:?}");
+    let seed = seed_text();
+    let seed_body = seed.trim_start_matches("ed25519-seed:");
+    assert!(!debug.contains(seed_body), "{debug}");
+    assert!(!debug.contains(SECRET), "{debug}");
+    assert!(
+        debug.contains("signing_key"),
+        "the public half is shown: {debug}"
+    );
+
+    // A secret that is wrong (a seed one byte short, a cohort secret too
+    // short) is refused without its text in the message.
+    let short_seed = "ed25519-seed:c2VjcmV0LXNlZWQtdGhhdC1pcy1vbmUtYnl0ZS1zaG9yIQ";
+    let short_secret = "s3cr3t-but-too-short";
+    let text = good_toml()
+        .replacen(&seed, short_seed, 1)
+        .replacen(SECRET, short_secret, 1);
+    let error = Config::from_toml(&text, &env_at(NOV_2026, Path::new("/"), &empty)).unwrap_err();
+    let shown = format!("{error}\n{error:?}");
+    assert!(shown.contains("signing_key"), "{shown}");
+    assert!(shown.contains("cohort_secret"), "{shown}");
+    assert!(!shown.contains("c2VjcmV0LXNlZWQ"), "{shown}");
+    assert!(!shown.contains(short_secret), "{shown}");
+}
