@@ -11,8 +11,9 @@
 
 use std::time::{Duration, Instant};
 
-use mpic_coordinator::{CheckSpec, Decision, PerspectiveResult, ResultStatus};
+use mpic_coordinator::{CheckSpec, Decision, ResultStatus};
 use mpic_core::quorum::NonCorroboration;
+use mpic_tests::decisions::{result, summary};
 use mpic_tests::hostile_perspective::{HostilePerspective, Misbehaviour};
 use mpic_tests::victim;
 use mpic_tests::world::{CoordinatorSetup, SIX_SITES, World};
@@ -65,34 +66,6 @@ async fn decide(world: &World, setup: &CoordinatorSetup, spec: &CheckSpec) -> De
         summary(&decision)
     );
     decision
-}
-
-fn summary(decision: &Decision) -> String {
-    let mut out = format!(
-        "valid={} quorum={} reasons={:?}",
-        decision.is_valid, decision.quorum, decision.reasons
-    );
-    if let Some(attempt) = decision.final_attempt() {
-        for r in &attempt.results {
-            out.push_str(&format!(
-                "\n  {}={} ({})",
-                r.perspective_id,
-                r.status.summary(),
-                r.detail.clone().unwrap_or_default()
-            ));
-        }
-    }
-    out
-}
-
-fn result<'a>(decision: &'a Decision, id: &str) -> &'a PerspectiveResult {
-    decision
-        .final_attempt()
-        .unwrap()
-        .results
-        .iter()
-        .find(|r| r.perspective_id == id)
-        .unwrap_or_else(|| panic!("{id} not in the cohort\n{}", summary(decision)))
 }
 
 /// The reason each behaviour must be refused with.

@@ -6,9 +6,10 @@
 //! fails if quorum counting, report signature checks or RIR diversity break.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use mpic_coordinator::{CheckSpec, Decision, PerspectiveResult, ResultStatus};
+use mpic_coordinator::{CheckSpec, Decision, ResultStatus};
 use mpic_core::quorum::NonCorroboration;
 use mpic_core::report::Rir;
+use mpic_tests::decisions::{result, summary};
 use mpic_tests::tcp_sink::TcpSink;
 use mpic_tests::victim;
 use mpic_tests::world::{CoordinatorSetup, SIX_SITES, Site, World};
@@ -33,39 +34,6 @@ async fn start_world(sites: &[Site]) -> World {
 
 async fn decide(world: &World, setup: &CoordinatorSetup, spec: &CheckSpec) -> Decision {
     world.coordinator(setup).unwrap().check(spec).await
-}
-
-fn result<'a>(decision: &'a Decision, id: &str) -> &'a PerspectiveResult {
-    decision
-        .final_attempt()
-        .unwrap()
-        .results
-        .iter()
-        .find(|r| r.perspective_id == id)
-        .unwrap_or_else(|| panic!("{id} not in the cohort: {decision:#?}"))
-}
-
-fn summary(decision: &Decision) -> String {
-    let attempt = decision.final_attempt().unwrap();
-    let rows: Vec<String> = attempt
-        .results
-        .iter()
-        .map(|r| {
-            format!(
-                "{}={} ({})",
-                r.perspective_id,
-                r.status.summary(),
-                r.detail.clone().unwrap_or_default()
-            )
-        })
-        .collect();
-    format!(
-        "valid={} quorum={} reasons={:?}\n  {}",
-        decision.is_valid,
-        decision.quorum,
-        decision.reasons,
-        rows.join("\n  ")
-    )
 }
 
 /// `affected` perspectives must not corroborate, and their reason (when they
@@ -287,7 +255,12 @@ async fn attacks_on_some_views_are_outvoted_or_block_issuance() {
         ResultStatus::NotCorroborated {
             reason: NonCorroboration::PerspectiveError { detail },
         } => {
-            assert!(detail.contains("timeout"), "{detail}")
+            // Two DoH attempts of 5 s each outlast the perspective's own
+            // 9 s check deadline, which may end the check first.
+            assert!(
+                detail.contains("timeout") || detail.contains("deadline"),
+                "{detail}"
+            )
         }
         other => panic!("dns timeout misreported: {other:?}\n{}", summary(&decision)),
     }
