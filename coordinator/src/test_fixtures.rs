@@ -115,3 +115,76 @@ pub fn config(perspectives: Vec<PerspectiveConfig>, count: usize, policy: Policy
         warnings: Vec::new(),
     }
 }
+
+/// The test key whose public half is `public` (every test key is `key(n)`).
+pub fn signing_key_for(public: &ed25519_dalek::VerifyingKey) -> SigningKey {
+    (0..=255u8)
+        .map(key)
+        .find(|k| k.verifying_key() == *public)
+        .expect("a test key")
+}
+
+/// A call as an in-process test perspective receives it.
+pub struct ReceivedCall {
+    pub verified: mpic_core::request_auth::VerifiedRequest,
+    pub call: mpic_core::perspective::CheckCall,
+    /// When it arrived (Unix ms).
+    pub now_ms: u64,
+}
+
+/// Does what a real perspective does first: verifies the coordinator's
+/// envelope (a refusal is the 401 a perspective would answer) and parses
+/// the call, which must be meant for `perspective`.
+pub fn receive(
+    perspective: &PerspectiveConfig,
+    envelope: &mpic_core::request_auth::RequestEnvelope,
+) -> Result<ReceivedCall, crate::transport::CallError> {
+    let now_ms = crate::clock::now_ms();
+    let verified = mpic_core::request_auth::verify_request(
+        envelope,
+        &[coordinator_key().verifying_key()],
+        now_ms,
+        30_000,
+    )
+    .map_err(|e| crate::transport::CallError::HttpStatus {
+        status: 401,
+        body: e.to_string(),
+    })?;
+    let call: mpic_core::perspective::CheckCall = serde_json::from_slice(&verified.body).unwrap();
+    assert_eq!(
+        call.perspective_id, perspective.id,
+        "request for another perspective"
+    );
+    Ok(ReceivedCall {
+        verified,
+        call,
+        now_ms,
+    })
+}
+
+/// The report body `perspective` signs for `received`, bound to its request
+/// and nonce, stating the configured identity, finished now.
+pub fn report_body(
+    perspective: &PerspectiveConfig,
+    received: &ReceivedCall,
+    verdict: mpic_core::report::Verdict,
+    reason: String,
+    observation: mpic_core::report::Observation,
+) -> mpic_core::report::ReportBody {
+    mpic_core::report::ReportBody {
+        request_digest: received.verified.request_digest(),
+        nonce: received.verified.nonce.clone(),
+        perspective_id: perspective.id.clone(),
+        rir: perspective.rir,
+        location: mpic_core::report::Location {
+            region: perspective.region.clone(),
+            coordinates: Some(perspective.location),
+        },
+        resolvers: vec!["https://doh.example/dns-query".into()],
+        started_at_ms: received.now_ms.saturating_sub(100),
+        finished_at_ms: received.now_ms,
+        verdict,
+        reason,
+        observation,
+    }
+}

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
-use ed25519_dalek::SigningKey;
 use mpic_core::caa::evaluate::PropertyKind;
 use mpic_core::caa::{
     CaaObservation, CaaOutcome, CertificateType, ForbidReason, PermitReason, RrsetReport,
@@ -18,8 +17,8 @@ use mpic_core::check::CheckParameters;
 use mpic_core::dcv::{DcvEvidence, DcvObservation, DnsEvidence, DnsLookup};
 use mpic_core::perspective::{CheckCall, CheckObservation};
 use mpic_core::quorum::Policy;
-use mpic_core::report::{self, Location, Observation, ReportBody, SignedReport, Verdict};
-use mpic_core::request_auth::{RequestEnvelope, verify_request};
+use mpic_core::report::{self, Observation, SignedReport, Verdict};
+use mpic_core::request_auth::RequestEnvelope;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::Semaphore;
@@ -28,7 +27,7 @@ use tower::ServiceExt as _;
 
 use super::*;
 use crate::config::{ApiClient, PerspectiveConfig};
-use crate::test_fixtures::{coordinator_key, key, places};
+use crate::test_fixtures::{places, receive, report_body, signing_key_for};
 use crate::transport::CallError;
 
 const SIX: &[&str] = &["iad", "lax", "fra", "lhr", "sin", "syd"];
@@ -68,13 +67,6 @@ impl TestPerspectives {
             started: Arc::new(Semaphore::new(0)),
         }
     }
-}
-
-fn signing_key_for(public: &ed25519_dalek::VerifyingKey) -> SigningKey {
-    (0..=255u8)
-        .map(key)
-        .find(|k| k.verifying_key() == *public)
-        .expect("a test key")
 }
 
 fn observation_for(call: &CheckCall, pass: bool) -> (Verdict, CheckObservation) {
@@ -152,14 +144,8 @@ impl PerspectiveTransport for TestPerspectives {
         _deadline: Instant,
     ) -> Result<SignedReport, CallError> {
         tokio::task::yield_now().await;
-        let now = clock::now_ms();
-        let verified = verify_request(&envelope, &[coordinator_key().verifying_key()], now, 30_000)
-            .map_err(|e| CallError::HttpStatus {
-                status: 401,
-                body: e.to_string(),
-            })?;
-        let call: CheckCall = serde_json::from_slice(&verified.body).unwrap();
-        assert_eq!(call.perspective_id, perspective.id);
+        let received = receive(perspective, &envelope)?;
+        let call = &received.call;
         let answer = self
             .answers
             .get(&perspective.id)
@@ -169,23 +155,14 @@ impl PerspectiveTransport for TestPerspectives {
             self.started.add_permits(1);
             self.gate.acquire().await.unwrap().forget();
         }
-        let (verdict, observation) = observation_for(&call, answer != Answer::Fail);
-        let body = ReportBody {
-            request_digest: verified.request_digest(),
-            nonce: verified.nonce.clone(),
-            perspective_id: perspective.id.clone(),
-            rir: perspective.rir,
-            location: Location {
-                region: perspective.region.clone(),
-                coordinates: Some(perspective.location),
-            },
-            resolvers: vec!["https://doh.example/dns-query".into()],
-            started_at_ms: now.saturating_sub(5),
-            finished_at_ms: now,
+        let (verdict, observation) = observation_for(call, answer != Answer::Fail);
+        let body = report_body(
+            perspective,
+            &received,
             verdict,
-            reason: format!("{verdict:?}"),
-            observation: Observation::from_value(&observation).unwrap(),
-        };
+            format!("{verdict:?}"),
+            Observation::from_value(&observation).unwrap(),
+        );
         Ok(report::sign(&signing_key_for(&perspective.public_key), &body).unwrap())
     }
 }

@@ -7,12 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use mpic_core::keys;
 use mpic_core::name::DomainName;
 use mpic_core::quorum::InvalidReason;
-use mpic_core::report::{Location, Observation};
-use mpic_core::request_auth::verify_request;
+use mpic_core::report::Observation;
 use mpic_core::rir::Rir;
 
 use super::*;
-use crate::test_fixtures::{coordinator_key, key, places};
+use crate::test_fixtures::{coordinator_key, key, places, receive, report_body, signing_key_for};
 
 /// How a fake perspective answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,14 +103,6 @@ impl FakePerspectives {
     }
 }
 
-/// The test key whose public half is `public`.
-fn signing_key_for(public: &ed25519_dalek::VerifyingKey) -> SigningKey {
-    (0..=255u8)
-        .map(key)
-        .find(|k| k.verifying_key() == *public)
-        .expect("a test key")
-}
-
 impl PerspectiveTransport for FakePerspectives {
     async fn call(
         &self,
@@ -122,17 +113,8 @@ impl PerspectiveTransport for FakePerspectives {
         // Like a network call: pending at first, so every call is in flight
         // before any answers.
         tokio::task::yield_now().await;
-        let now = clock::now_ms();
-        let verified = verify_request(&envelope, &[coordinator_key().verifying_key()], now, 30_000)
-            .map_err(|e| CallError::HttpStatus {
-                status: 401,
-                body: e.to_string(),
-            })?;
-        let call: CheckCall = serde_json::from_slice(&verified.body).unwrap();
-        assert_eq!(
-            call.perspective_id, perspective.id,
-            "request for another perspective"
-        );
+        let received = receive(perspective, &envelope)?;
+        let (verified, call, now) = (&received.verified, &received.call, received.now_ms);
         self.calls.lock().unwrap().push((
             perspective.id.clone(),
             call.clone(),
@@ -140,22 +122,13 @@ impl PerspectiveTransport for FakePerspectives {
         ));
 
         let behaviour = self.behaviour(&perspective.id, call.attempt);
-        let mut body = ReportBody {
-            request_digest: verified.request_digest(),
-            nonce: verified.nonce.clone(),
-            perspective_id: perspective.id.clone(),
-            rir: perspective.rir,
-            location: Location {
-                region: perspective.region.clone(),
-                coordinates: Some(perspective.location),
-            },
-            resolvers: vec!["https://doh.example/dns-query".into()],
-            started_at_ms: now - 100,
-            finished_at_ms: now,
-            verdict: Verdict::Pass,
-            reason: "CAA permits issuance".into(),
-            observation: Observation::from_value(&call.check.target.to_string()).unwrap(),
-        };
+        let mut body = report_body(
+            perspective,
+            &received,
+            Verdict::Pass,
+            "CAA permits issuance".into(),
+            Observation::from_value(&call.check.target.to_string()).unwrap(),
+        );
         let mut signer = signing_key_for(&perspective.public_key);
         match behaviour {
             Behaviour::Pass => {}
