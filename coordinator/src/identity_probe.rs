@@ -40,6 +40,10 @@ pub struct ClaimedIdentity {
     pub mode: Option<String>,
     #[serde(default)]
     pub resolvers: Vec<String>,
+    /// How long the perspective lets one check run (older workers do not
+    /// say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_deadline_ms: Option<u64>,
 }
 
 /// One thing wrong with a perspective.
@@ -64,6 +68,17 @@ pub enum ProbeProblem {
     /// corroborates nothing.
     #[error("runs in local (loopback test) mode")]
     LocalModeDeployed,
+    /// The perspective's own check deadline is not below the coordinator's
+    /// call timeout: a slow check ends as a timeout with no reason, instead
+    /// of a signed report saying it ran out of time.
+    #[error(
+        "lets a check run {check_deadline_ms} ms, not less than call_timeout_ms ({call_timeout_ms} ms): \
+         set its CHECK_DEADLINE_MS lower or the timeout higher"
+    )]
+    DeadlineNotBelowCallTimeout {
+        check_deadline_ms: u64,
+        call_timeout_ms: u64,
+    },
 }
 
 /// One perspective: as configured, as it answered, and what disagrees.
@@ -114,8 +129,9 @@ pub fn identity_url(base: &Url) -> Result<Url, url::ParseError> {
     ))
 }
 
-/// Probes every perspective at once, each within `timeout`; results in
-/// configuration order.
+/// Probes every perspective at once, each within `timeout` (the call
+/// timeout, which each perspective's check deadline must stay under);
+/// results in configuration order.
 pub async fn probe_all(
     perspectives: &[PerspectiveConfig],
     timeout: Duration,
@@ -162,7 +178,7 @@ async fn probe(
         }),
         Ok(Err(problem)) => result.problems.push(problem),
         Ok(Ok(claimed)) => {
-            result.problems = compare(perspective, &claimed);
+            result.problems = compare(perspective, &claimed, timeout);
             result.claimed = Some(claimed);
         }
     }
@@ -208,7 +224,11 @@ async fn fetch(client: &reqwest::Client, url: Url) -> Result<ClaimedIdentity, Pr
 }
 
 /// Everything the claimed identity gets wrong against the configuration.
-fn compare(perspective: &PerspectiveConfig, claimed: &ClaimedIdentity) -> Vec<ProbeProblem> {
+fn compare(
+    perspective: &PerspectiveConfig,
+    claimed: &ClaimedIdentity,
+    call_timeout: Duration,
+) -> Vec<ProbeProblem> {
     let mut problems = Vec::new();
     if claimed.perspective_id != perspective.id {
         problems.push(ProbeProblem::IdMismatch {
@@ -235,6 +255,15 @@ fn compare(perspective: &PerspectiveConfig, claimed: &ClaimedIdentity) -> Vec<Pr
     };
     if claimed.mode.as_deref() == Some("local") && !on_loopback {
         problems.push(ProbeProblem::LocalModeDeployed);
+    }
+    let call_timeout_ms = u64::try_from(call_timeout.as_millis()).unwrap_or(u64::MAX);
+    if let Some(check_deadline_ms) = claimed.check_deadline_ms
+        && check_deadline_ms >= call_timeout_ms
+    {
+        problems.push(ProbeProblem::DeadlineNotBelowCallTimeout {
+            check_deadline_ms,
+            call_timeout_ms,
+        });
     }
     problems
 }
@@ -319,7 +348,18 @@ mod tests {
     }
 
     fn identity(id: &str, rir: &str, key_n: u8, mode: &str) -> String {
+        identity_with_deadline(id, rir, key_n, mode, 9_000)
+    }
+
+    fn identity_with_deadline(
+        id: &str,
+        rir: &str,
+        key_n: u8,
+        mode: &str,
+        deadline_ms: u64,
+    ) -> String {
         serde_json::json!({
+            "check_deadline_ms": deadline_ms,
             "perspective_id": id,
             "rir": rir,
             "region": "somewhere",
@@ -366,6 +406,15 @@ mod tests {
                 vec!["http_status"],
             ),
             ("garbled", 6, http(200, "not json"), vec!["bad_identity"]),
+            (
+                "patient",
+                8,
+                http(
+                    200,
+                    &identity_with_deadline("patient", "arin", 8, "production", 10_000),
+                ),
+                vec!["deadline_not_below_call_timeout"],
+            ),
             ("absent", 7, String::new(), vec!["http_status"]),
         ];
         let routes = cases
@@ -432,16 +481,20 @@ mod tests {
             code_version: None,
             mode: Some(mode.into()),
             resolvers: vec![],
+            check_deadline_ms: None,
         };
         let mut p = perspective("p", mpic_core::rir::Rir::Arin, 0.0, 0.0, 1);
         p.url = Url::parse("https://p.workers.example").unwrap();
         assert_eq!(
-            compare(&p, &claimed("local")),
+            compare(&p, &claimed("local"), Duration::from_secs(10)),
             [ProbeProblem::LocalModeDeployed]
         );
-        assert_eq!(compare(&p, &claimed("production")), []);
+        assert_eq!(
+            compare(&p, &claimed("production"), Duration::from_secs(10)),
+            []
+        );
         p.url = Url::parse("http://127.0.0.1:8787").unwrap();
-        assert_eq!(compare(&p, &claimed("local")), []);
+        assert_eq!(compare(&p, &claimed("local"), Duration::from_secs(10)), []);
     }
 
     #[test]

@@ -53,6 +53,9 @@ struct Identity<'a> {
     resolvers: Vec<String>,
     /// `production`, or `local` for loopback test worlds.
     mode: &'static str,
+    /// `CHECK_DEADLINE_MS`, so the coordinator can tell whether its call
+    /// timeout leaves the check room to end with a signed answer.
+    check_deadline_ms: u64,
 }
 
 #[derive(Serialize)]
@@ -108,6 +111,7 @@ fn identity(settings: &Settings) -> Result<Response> {
         } else {
             "production"
         },
+        check_deadline_ms: settings.check_deadline_ms,
     })
 }
 

@@ -155,6 +155,7 @@ mod tests {
                 code_version: None,
                 mode: None,
                 resolvers: vec![],
+                check_deadline_ms: None,
             }),
             problems,
             latency_ms: claimed_rir.map(|_| 12),
