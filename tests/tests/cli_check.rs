@@ -112,6 +112,17 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The command exited with `code`; otherwise fails showing both streams.
+fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
 fn zones() -> String {
     let digest =
         data_encoding::BASE64URL_NOPAD.encode(&key_authorization_digest(KEY_AUTHORIZATION));
@@ -181,12 +192,7 @@ async fn in_process_caa_check_is_valid_and_says_it_is_not_br_compliant() {
     let stdout = text(&out.stdout);
     // Shown with --nocapture: what an operator sees.
     println!("{stdout}");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert!(
         stdout.contains("through 6 in-process perspectives"),
         "{stdout}"
@@ -205,12 +211,7 @@ async fn caa_that_names_another_ca_is_not_corroborated() {
         .check(&["caa", "forbidding.example", "--caa-domain", "ca.example"])
         .await;
     let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
+    assert_exit(&out, 1);
     assert!(stdout.contains("decision: NOT CORROBORATED"), "{stdout}");
     assert!(stdout.contains("CAA forbids issuance"), "{stdout}");
     assert!(stdout.contains("NOT BR-COMPLIANT: "), "{stdout}");
@@ -231,13 +232,7 @@ async fn acme_http_01_and_dns_01_are_valid() {
             KEY_AUTHORIZATION,
         ])
         .await;
-    assert_eq!(
-        http01.status.code(),
-        Some(0),
-        "{}\n{}",
-        text(&http01.stdout),
-        text(&http01.stderr)
-    );
+    assert_exit(&http01, 0);
     // Fetched by name (Host header), from the address the DoH view gave.
     let seen = fixtures.http.requests();
     assert!(!seen.is_empty());
@@ -257,13 +252,7 @@ async fn acme_http_01_and_dns_01_are_valid() {
             KEY_AUTHORIZATION,
         ])
         .await;
-    assert_eq!(
-        dns01.status.code(),
-        Some(0),
-        "{}\n{}",
-        text(&dns01.stdout),
-        text(&dns01.stderr)
-    );
+    assert_exit(&dns01, 0);
 
     // A wrong key authorization at the challenge URL is seen by all.
     fixtures
@@ -466,12 +455,7 @@ async fn perspectives_compares_each_identity_with_the_configuration() {
 
     let healthy = mpic(args(false)).await;
     let stdout = text(&healthy.stdout);
-    assert_eq!(
-        healthy.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        text(&healthy.stderr)
-    );
+    assert_exit(&healthy, 0);
     assert!(stdout.starts_with("PERSPECTIVE"), "{stdout}");
     assert!(
         stdout.contains("all 6 perspectives answered and match the configuration"),
