@@ -4,6 +4,7 @@
 
 pub mod dns_fixture;
 pub mod doh_client;
+pub mod hostile_tcp;
 pub mod http_fixture;
 pub mod keys;
 pub mod loopback_network;
