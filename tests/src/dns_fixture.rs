@@ -7,8 +7,11 @@
 //!   (answers wholly from signed zones carry AD=1).
 //! - [`DohServer`]: serves the world on `127.0.0.1:<random port>`;
 //!   `url_for("view")` is `http://127.0.0.1:PORT/dns-query/view`.
-//! - [`ViewHandle`]: overrides (poisoned records, rcodes, delays, truncated
-//!   or garbage answers, HTTP errors) and query counts for one view.
+//! - [`ViewHandle`]: overrides (poisoned records, rcodes, delays, truncated,
+//!   garbage, dripped or oversized answers, answers to another request, HTTP
+//!   errors) and query counts for one view. Faults below HTTP (resets,
+//!   bytes that are not HTTP) are [`crate::hostile_tcp`]'s, in front of the
+//!   server.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -29,7 +32,7 @@ mod view;
 mod world;
 mod zone_text;
 
-pub use server::{DEFAULT_VIEW, DohServer, MAX_DELAY};
+pub use server::{DEFAULT_VIEW, DohServer, MAX_DELAY, OVERSIZED_BYTES};
 pub use view::{Fault, ViewHandle};
 pub use world::{DnsWorld, ZoneSecurity};
 

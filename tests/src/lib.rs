@@ -6,6 +6,7 @@ pub mod decisions;
 pub mod dns_fixture;
 pub mod doh_client;
 pub mod hostile_perspective;
+pub mod hostile_tcp;
 pub mod http_fixture;
 pub mod keys;
 pub mod loopback_network;

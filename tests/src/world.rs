@@ -69,6 +69,7 @@ pub struct WorldPerspective {
     pub key: SigningKey,
     /// The DoH view this perspective resolves through.
     pub view: ViewHandle,
+    /// The resolver URL it was started with (its `DOH_RESOLVERS`).
     pub doh_url: String,
     pub process: Perspective,
 }
@@ -132,6 +133,18 @@ impl World {
     /// all at once. Perspective `i` signs with `keys::perspective(i + 1)`
     /// and accepts calls signed by `keys::coordinator()`.
     pub async fn start(zones: &str, sites: &[Site]) -> Result<Self, WorldError> {
+        Self::start_with_resolvers(zones, sites, |_, doh_url| doh_url.to_owned()).await
+    }
+
+    /// Like [`World::start`], but perspective `i` resolves through
+    /// `resolver(i, doh_url)` instead of `doh_url` (its view's URL): e.g. a
+    /// [`crate::hostile_tcp::HostileTcp`] relaying to the DoH server, which a
+    /// test turns hostile at run time. The view is still the site's.
+    pub async fn start_with_resolvers(
+        zones: &str,
+        sites: &[Site],
+        resolver: impl Fn(usize, &str) -> String,
+    ) -> Result<Self, WorldError> {
         let dns = DohServer::start(DnsWorld::from_zone_text(zones)?).await?;
         let mut servers = HttpServer::start_group(&[Ipv4Addr::LOCALHOST, ATTACKER_IP]).await?;
         let (Some(attacker_http), Some(honest_http)) = (servers.pop(), servers.pop()) else {
@@ -142,7 +155,7 @@ impl World {
         let port = honest_http.port();
         let starts = sites.iter().enumerate().map(|(i, site)| {
             let key = keys::perspective(u8::try_from(i + 1).unwrap_or(u8::MAX));
-            let doh_url = dns.url_for(site.id);
+            let doh_url = resolver(i, &dns.url_for(site.id));
             let view = dns.view(site.id);
             let spec = perspective_spec(site, &key, &doh_url, port);
             let site = site.clone();

@@ -445,6 +445,100 @@ async fn transport_faults() {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
+/// Answers to another request (another message ID, another question), a
+/// dripped answer and one longer than any DNS message: each refused by the
+/// core's DoH client for what it is, never taken as the honest answer it
+/// carries.
+#[tokio::test]
+async fn answers_for_another_request_dripped_and_oversized_answers() {
+    let server = DohServer::start(world()).await.unwrap();
+    let view = server.view("lying");
+    view.wrong_id("victim.example").unwrap();
+    view.other_question("ns.victim.example", "victim.example")
+        .unwrap();
+    view.oversized("secure.example").unwrap();
+    view.drip("alias.victim.example", Duration::from_millis(100))
+        .unwrap();
+    assert!(matches!(
+        view.other_question("x.example", "not a name!"),
+        Err(DnsFixtureError::InvalidName { .. })
+    ));
+    let url = server.url_for("lying");
+    for method in METHODS {
+        let mut config = DohConfig::new(url::Url::parse(&url).unwrap());
+        config.method = method;
+        config.allow_insecure_http = true;
+        config.timeout_ms = 1_000;
+        let client =
+            mpic_core::doh::DohClient::new(ReqwestDohTransport::new().unwrap(), config).unwrap();
+
+        let err = client
+            .query("victim.example", RecordType::A)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, DnsError::Mismatch(ref m) if m.contains("response id")),
+            "{method:?} wrong id: {err:?}"
+        );
+        let err = client
+            .query("ns.victim.example", RecordType::A)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, DnsError::Mismatch(ref m) if m.contains("question is victim.example.")),
+            "{method:?} other question: {err:?}"
+        );
+        let err = client
+            .query("secure.example", RecordType::A)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, DnsError::LimitExceeded(_)),
+            "{method:?} oversized: {err:?}"
+        );
+        // Some 60 bytes at 100 ms each: past the 1 s deadline.
+        let err = client
+            .query("alias.victim.example", RecordType::A)
+            .await
+            .unwrap_err();
+        assert_eq!(err, DnsError::Timeout, "{method:?} dripped");
+    }
+    // The same faults, untouched by another view.
+    let honest = ask(
+        &server.url_for("honest"),
+        DohMethod::Post,
+        "victim.example",
+        RecordType::A,
+    )
+    .await
+    .unwrap();
+    assert_eq!(addresses(&honest), ["127.0.0.1"]);
+
+    // A patient client gets the whole dripped answer, intact.
+    let mut config = DohConfig::new(url::Url::parse(&url).unwrap());
+    config.allow_insecure_http = true;
+    config.timeout_ms = 30_000;
+    let patient =
+        mpic_core::doh::DohClient::new(ReqwestDohTransport::new().unwrap(), config).unwrap();
+    view.drip("alias.victim.example", Duration::from_millis(5))
+        .unwrap();
+    let slow = patient
+        .query("alias.victim.example", RecordType::A)
+        .await
+        .unwrap();
+    assert_eq!(addresses(&slow), ["127.0.0.1"]);
+    // A dripping answer does not keep the server from stopping.
+    view.drip("alias.victim.example", Duration::from_secs(1))
+        .unwrap();
+    let pending =
+        tokio::spawn(async move { patient.query("alias.victim.example", RecordType::A).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    server.stop().await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(pending.await.unwrap().is_err(), "a cut drip is no answer");
+}
+
 #[tokio::test]
 async fn huge_caa_rrset() {
     let mut text = String::from(

@@ -22,6 +22,7 @@ use worker::{
     AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response,
 };
 
+use crate::fetch_failure::FetchFailure;
 use crate::settings::{LocalMode, Settings, is_loopback_ip};
 
 /// The perspective's view of the Internet for one check.
@@ -149,10 +150,7 @@ impl Network for FetchNetwork {
             .map_err(|e| HttpError::Protocol(e.to_string()))?;
         let exchange = bounded_fetch(request, limits.max_body_bytes, limits.timeout_ms)
             .await
-            .map_err(|failure| match failure {
-                FetchFailure::Timeout => HttpError::Timeout,
-                FetchFailure::Failed(detail) => HttpError::Connect(detail),
-            })?;
+            .map_err(FetchFailure::into_http_error)?;
         Ok(HttpResponse {
             url: url.to_string(),
             status: exchange.status,
@@ -195,10 +193,7 @@ impl DohTransport for FetchTransport {
             request.timeout_ms,
         )
         .await
-        .map_err(|failure| match failure {
-            FetchFailure::Timeout => DnsError::Timeout,
-            FetchFailure::Failed(detail) => DnsError::Transport(detail),
-        })?;
+        .map_err(FetchFailure::into_dns_error)?;
         if exchange.truncated {
             return Err(DnsError::LimitExceeded(format!(
                 "DoH response longer than {} bytes",
@@ -221,11 +216,6 @@ struct Exchange {
     truncated: bool,
 }
 
-enum FetchFailure {
-    Timeout,
-    Failed(String),
-}
-
 /// One fetch with a deadline over the whole exchange (headers and body) and
 /// at most `max_body_bytes` of the body read.
 async fn bounded_fetch(
@@ -239,7 +229,7 @@ async fn bounded_fetch(
         let mut response = Fetch::Request(request)
             .send_with_signal(&signal)
             .await
-            .map_err(|e| FetchFailure::Failed(e.to_string()))?;
+            .map_err(|e| FetchFailure::no_response(&e.to_string()))?;
         read_bounded(&mut response, max_body_bytes).await
     };
     let deadline = Delay::from(Duration::from_millis(timeout_ms));
@@ -263,7 +253,7 @@ async fn read_bounded(response: &mut Response, max: usize) -> Result<Exchange, F
     // A response without a body (e.g. some redirects) has no stream.
     if let Ok(mut stream) = response.stream() {
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| FetchFailure::Failed(format!("reading body: {e}")))?;
+            let chunk = chunk.map_err(|e| FetchFailure::body_cut(&e.to_string()))?;
             let room = max.saturating_sub(body.len());
             if chunk.len() > room {
                 body.extend_from_slice(&chunk[..room]);

@@ -9,7 +9,8 @@
 #![forbid(unsafe_code)]
 
 // The Workers runtime is wasm32 only; natively (clippy, unit tests) the crate
-// is its settings logic, which is where its pure rules live.
+// is its pure rules: settings and how fetch failures are reported.
+pub mod fetch_failure;
 #[cfg(target_arch = "wasm32")]
 mod fetch_network;
 #[cfg(target_arch = "wasm32")]

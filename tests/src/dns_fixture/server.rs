@@ -12,12 +12,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::op::{Message, Query, ResponseCode};
 use mpic_core::doh::{DNS_MESSAGE_MEDIA_TYPE, get_url_message};
 
 use super::view::{Fault, ViewHandle};
@@ -27,8 +27,13 @@ use crate::loopback_server::{LoopbackServer, StopSignal, stop_pair};
 /// The view `/dns-query` serves.
 pub const DEFAULT_VIEW: &str = "default";
 
-/// Longest a view fault holds a request ([`Fault::Delay`], [`Fault::Timeout`]).
+/// Longest a view fault holds a request ([`Fault::Delay`], [`Fault::Timeout`],
+/// [`Fault::Drip`]).
 pub const MAX_DELAY: Duration = Duration::from_secs(60);
+
+/// The body length of a [`Fault::Oversized`] answer: one byte more than the
+/// largest DNS message.
+pub const OVERSIZED_BYTES: usize = mpic_core::dns::MAX_MESSAGE_BYTES + 1;
 
 struct DohState {
     world: DnsWorld,
@@ -168,11 +173,20 @@ async fn answer(
         }
     };
     let [question] = message.queries.as_slice() else {
-        return dns_response(&query, ResponseCode::FormErr, Vec::new(), false, false);
+        return dns_response(
+            &query,
+            ResponseCode::FormErr,
+            Vec::new(),
+            false,
+            &Shape::default(),
+            &state.stop,
+        );
     };
     let (qname, qtype) = (question.name().to_lowercase(), question.query_type());
 
     let fault = view.record_question(&qname, qtype);
+    let mut shape = Shape::default();
+    let mut asked = (query, qname);
     match fault {
         Some(Fault::Delay(delay)) => {
             if !state.stop.sleep(delay.min(MAX_DELAY)).await {
@@ -183,21 +197,41 @@ async fn answer(
             state.stop.sleep(MAX_DELAY).await;
             return StatusCode::GATEWAY_TIMEOUT.into_response();
         }
-        Some(Fault::Malformed) => return dns_body(garbage(&query)),
+        Some(Fault::Malformed) => return dns_body(garbage(&asked.0)),
         Some(Fault::HttpStatus(code)) => {
             return StatusCode::from_u16(code)
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
                 .into_response();
         }
-        Some(Fault::Rcode(_) | Fault::Truncated) | None => {}
+        Some(Fault::Truncated) => shape.truncated = true,
+        Some(Fault::WrongId) => shape.id = Some(message.metadata.id.wrapping_add(1)),
+        Some(Fault::OtherQuestion(other)) => {
+            let mut other_query = message;
+            other_query.queries = vec![Query::query(other.clone(), qtype)];
+            match other_query.to_vec() {
+                Ok(wire) => asked = (wire, other),
+                Err(e) => {
+                    return (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        format!("fixture cannot ask another question: {e}\n"),
+                    )
+                        .into_response();
+                }
+            }
+        }
+        Some(Fault::Drip(interval)) => shape.drip = Some(interval),
+        Some(Fault::Oversized) => shape.oversized = true,
+        Some(Fault::Rcode(_)) | None => {}
     }
+    let (query, qname) = asked;
     let resolution = view.resolve(&state.world, &qname, qtype);
     dns_response(
         &query,
         resolution.rcode,
         resolution.answers,
         resolution.authentic_data,
-        fault == Some(Fault::Truncated),
+        &shape,
+        &state.stop,
     )
 }
 
@@ -226,29 +260,89 @@ fn query_wire(
     }
 }
 
+/// How an answer is spoiled on its way out (all `false`/`None`: honest).
+#[derive(Debug, Default)]
+struct Shape {
+    /// Set TC.
+    truncated: bool,
+    /// Use this message ID instead of the query's.
+    id: Option<u16>,
+    /// Send the body one byte per interval.
+    drip: Option<Duration>,
+    /// Pad the body to [`OVERSIZED_BYTES`].
+    oversized: bool,
+}
+
 fn dns_response(
     query: &[u8],
     rcode: ResponseCode,
     answers: Vec<hickory_proto::rr::Record>,
     authentic_data: bool,
-    truncated: bool,
+    shape: &Shape,
+    stop: &StopSignal,
 ) -> Response {
     let encoded = mpic_core::dns::response_message(query, rcode, answers, authentic_data).and_then(
         |mut message| {
-            message.metadata.truncation = truncated;
+            message.metadata.truncation = shape.truncated;
+            if let Some(id) = shape.id {
+                message.metadata.id = id;
+            }
             message
                 .to_vec()
                 .map_err(|e| mpic_core::network::DnsError::Malformed(format!("cannot encode: {e}")))
         },
     );
-    match encoded {
-        Ok(wire) => dns_body(wire),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("fixture cannot answer: {e}\n"),
-        )
-            .into_response(),
+    let mut wire = match encoded {
+        Ok(wire) => wire,
+        Err(e) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("fixture cannot answer: {e}\n"),
+            )
+                .into_response();
+        }
+    };
+    if shape.oversized && wire.len() < OVERSIZED_BYTES {
+        wire.resize(OVERSIZED_BYTES, 0);
     }
+    match shape.drip {
+        Some(interval) => dripped_dns_body(stop.clone(), wire, interval),
+        None => dns_body(wire),
+    }
+}
+
+/// `wire` one byte per `interval`, with a `Content-Length` (so the client
+/// waits for every byte); a stop, or [`MAX_DELAY`] passing, breaks the
+/// connection rather than end a body that looks complete.
+fn dripped_dns_body(stop: StopSignal, wire: Vec<u8>, interval: Duration) -> Response {
+    let len = wire.len();
+    let started = tokio::time::Instant::now();
+    let bytes = futures_util::stream::unfold((Bytes::from(wire), true), move |(rest, first)| {
+        let stop = stop.clone();
+        async move {
+            if rest.is_empty() {
+                return None;
+            }
+            let cut_off = || io::Error::other("dripped DoH body cut off");
+            if !first && (started.elapsed() >= MAX_DELAY || !stop.sleep(interval).await) {
+                return Some((Err(cut_off()), (Bytes::new(), false)));
+            }
+            let mut rest = rest;
+            let byte = rest.split_to(1);
+            Some((Ok(byte), (rest, false)))
+        }
+    });
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(DNS_MESSAGE_MEDIA_TYPE),
+            ),
+            (header::CONTENT_LENGTH, HeaderValue::from(len)),
+        ],
+        Body::from_stream(bytes),
+    )
+        .into_response()
 }
 
 fn dns_body(wire: Vec<u8>) -> Response {

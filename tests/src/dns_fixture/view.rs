@@ -32,6 +32,18 @@ pub enum Fault {
     Malformed,
     /// This HTTP status with an empty body.
     HttpStatus(u16),
+    /// The honest answer with another message ID: a well-formed answer to
+    /// another request.
+    WrongId,
+    /// The honest answer to the same question about this other name (same
+    /// message ID, same type): a well-formed answer to another request.
+    OtherQuestion(Name),
+    /// The honest answer, its body sent one byte per interval (the whole
+    /// exchange is cut off at [`super::MAX_DELAY`]).
+    Drip(Duration),
+    /// HTTP 200 with the DNS media type and the honest answer padded to
+    /// [`super::OVERSIZED_BYTES`], more than any DNS message can be.
+    Oversized,
 }
 
 impl Fault {
@@ -182,6 +194,27 @@ impl ViewHandle {
     /// Answer questions about `name` with garbage.
     pub fn malformed(&self, name: &str) -> Result<(), DnsFixtureError> {
         self.set_fault(name, None, Fault::Malformed)
+    }
+
+    /// Answer questions about `name` with another message ID.
+    pub fn wrong_id(&self, name: &str) -> Result<(), DnsFixtureError> {
+        self.set_fault(name, None, Fault::WrongId)
+    }
+
+    /// Answer questions about `name` as if they were about `other`.
+    pub fn other_question(&self, name: &str, other: &str) -> Result<(), DnsFixtureError> {
+        let other = parse_name(other)?;
+        self.set_fault(name, None, Fault::OtherQuestion(other))
+    }
+
+    /// Send answers about `name` one byte per `interval`.
+    pub fn drip(&self, name: &str, interval: Duration) -> Result<(), DnsFixtureError> {
+        self.set_fault(name, None, Fault::Drip(interval))
+    }
+
+    /// Answer questions about `name` with a body longer than a DNS message.
+    pub fn oversized(&self, name: &str) -> Result<(), DnsFixtureError> {
+        self.set_fault(name, None, Fault::Oversized)
     }
 
     /// Answer questions about `name` with HTTP `status`.

@@ -1,0 +1,160 @@
+//! Why one `fetch` failed, as mpic-core's typed errors with a detail a
+//! report reader can act on.
+//!
+//! workerd's `fetch` rejects with a bare message and no kind: "Network
+//! connection lost." for a reset or closed connection, and "internal error;
+//! reference = <id>" when it keeps the cause to its own log (a response that
+//! is not HTTP is one such cause: the log then says "Invalid response status
+//! line"). The phase is ours to tell: whether `fetch` itself rejected (no
+//! response head) or the body stopped before its end. A body cut short is
+//! never a complete response, whatever bytes came before the cut.
+
+use mpic_core::network::{DnsError, HttpError};
+
+/// How workerd words a failure whose cause it logs but does not expose.
+const OPAQUE_PREFIX: &str = "internal error";
+
+/// One failed exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchFailure {
+    /// The deadline passed first.
+    Timeout,
+    /// `fetch` rejected: no response head arrived (or none workerd accepted).
+    NoResponse(String),
+    /// The response head arrived, then reading the body failed.
+    BodyCut(String),
+}
+
+impl FetchFailure {
+    /// `fetch` rejected with `message` (a JS error's text).
+    pub fn no_response(message: &str) -> Self {
+        FetchFailure::NoResponse(plain(message))
+    }
+
+    /// Reading the body failed with `message` (a JS error's text).
+    pub fn body_cut(message: &str) -> Self {
+        FetchFailure::BodyCut(plain(message))
+    }
+
+    /// For a challenge fetch. A rejection workerd explains is a failure to
+    /// connect (it cannot tell refused from reset); an unexplained one, or a
+    /// body cut short, is a protocol failure.
+    pub fn into_http_error(self) -> HttpError {
+        match self {
+            FetchFailure::Timeout => HttpError::Timeout,
+            FetchFailure::NoResponse(message) if is_opaque(&message) => {
+                HttpError::Protocol(opaque_detail(&message))
+            }
+            FetchFailure::NoResponse(message) => HttpError::Connect(message),
+            FetchFailure::BodyCut(message) => HttpError::Protocol(body_cut_detail(&message)),
+        }
+    }
+
+    /// For a DoH exchange: every failure but the deadline is a transport
+    /// failure (no usable response), its detail saying which.
+    pub fn into_dns_error(self) -> DnsError {
+        match self {
+            FetchFailure::Timeout => DnsError::Timeout,
+            FetchFailure::NoResponse(message) if is_opaque(&message) => {
+                DnsError::Transport(opaque_detail(&message))
+            }
+            FetchFailure::NoResponse(message) => DnsError::Transport(message),
+            FetchFailure::BodyCut(message) => DnsError::Transport(body_cut_detail(&message)),
+        }
+    }
+}
+
+/// The message without the JS error-class prefix (`Error: `, `TypeError: `).
+fn plain(message: &str) -> String {
+    let message = message.trim();
+    match message.split_once(": ") {
+        Some((class, rest)) if class.ends_with("Error") && !class.contains(' ') => rest.to_owned(),
+        _ => message.to_owned(),
+    }
+}
+
+fn is_opaque(message: &str) -> bool {
+    message.starts_with(OPAQUE_PREFIX)
+}
+
+fn opaque_detail(message: &str) -> String {
+    format!(
+        "no usable response: the Workers runtime refused the exchange and logged the cause only \
+         in its own log, e.g. a response that is not HTTP ({message})"
+    )
+}
+
+fn body_cut_detail(message: &str) -> String {
+    format!("response body cut short: {message}")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    const LOST: &str = "Error: Network connection lost.";
+    const OPAQUE: &str = "Error: internal error; reference = mk05rshakqarf674sqhm65l1";
+
+    #[test]
+    fn http_failures_say_which_phase_and_what() {
+        let cases = [
+            (FetchFailure::Timeout, HttpError::Timeout),
+            (
+                FetchFailure::no_response(LOST),
+                HttpError::Connect("Network connection lost.".into()),
+            ),
+            (
+                FetchFailure::body_cut(LOST),
+                HttpError::Protocol("response body cut short: Network connection lost.".into()),
+            ),
+        ];
+        for (failure, want) in cases {
+            assert_eq!(failure.clone().into_http_error(), want, "{failure:?}");
+        }
+        let HttpError::Protocol(detail) = FetchFailure::no_response(OPAQUE).into_http_error()
+        else {
+            panic!("an unexplained rejection is not a connect failure");
+        };
+        assert!(detail.contains("not HTTP"), "{detail}");
+        assert!(
+            detail.contains("reference = mk05rshakqarf674sqhm65l1"),
+            "the reference finds the cause in the log: {detail}"
+        );
+    }
+
+    #[test]
+    fn dns_failures_are_transport_failures_with_the_same_detail() {
+        assert_eq!(FetchFailure::Timeout.into_dns_error(), DnsError::Timeout);
+        assert_eq!(
+            FetchFailure::no_response(LOST).into_dns_error(),
+            DnsError::Transport("Network connection lost.".into())
+        );
+        assert_eq!(
+            FetchFailure::body_cut(LOST).into_dns_error(),
+            DnsError::Transport("response body cut short: Network connection lost.".into())
+        );
+        let DnsError::Transport(detail) = FetchFailure::no_response(OPAQUE).into_dns_error() else {
+            panic!("a DoH failure is a transport failure");
+        };
+        assert!(
+            detail.contains("not HTTP") && detail.contains("internal error"),
+            "{detail}"
+        );
+    }
+
+    #[test]
+    fn only_a_js_error_class_is_stripped() {
+        let cases = [
+            (LOST, "Network connection lost."),
+            ("TypeError: Invalid URL: x", "Invalid URL: x"),
+            ("kj error: something", "kj error: something"),
+            ("no colon at all", "no colon at all"),
+            ("  Error: padded  ", "padded"),
+        ];
+        for (message, want) in cases {
+            assert_eq!(plain(message), want, "{message}");
+        }
+    }
+}
