@@ -75,7 +75,7 @@ pub const DEFAULT_PERSPECTIVE_COUNT: usize = 6;
 /// one identifier stays small (Open MPIC `max_attempts` guidance).
 pub const MAX_ATTEMPTS_LIMIT: u32 = 10;
 /// `[defaults] call_timeout_ms` when unset: one perspective call. A
-/// perspective's own per-check deadline (9 s by default) stays under it, so a
+/// perspective's own per-check deadline (8 s by default) stays under it, so a
 /// slow check comes back as a signed error rather than a timeout.
 pub const DEFAULT_CALL_TIMEOUT_MS: u64 = 10_000;
 /// `[defaults] deadline_ms` when unset: the whole check, every attempt.

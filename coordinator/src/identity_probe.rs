@@ -348,7 +348,7 @@ mod tests {
     }
 
     fn identity(id: &str, rir: &str, key_n: u8, mode: &str) -> String {
-        identity_with_deadline(id, rir, key_n, mode, 9_000)
+        identity_with_deadline(id, rir, key_n, mode, 8_000)
     }
 
     fn identity_with_deadline(

@@ -15,26 +15,22 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::hostile_tcp::{Behaviour, HostileTcp};
+use crate::loopback_server::{LoopbackServer, StopSignal, stop_pair};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
-
-use crate::loopback_server::{LoopbackServer, StopSignal, StopSwitch, stop_pair};
 
 /// How long one byte waits in the dripping behaviours.
 pub const DRIP_INTERVAL: Duration = Duration::from_millis(100);
 /// No drip lasts longer than this, whatever the client does.
 pub const MAX_DRIP: Duration = Duration::from_secs(60);
-/// How much of a request the raw behaviours read before they act.
-const MAX_REQUEST_READ: usize = 256 * 1024;
-/// How long the raw behaviours wait for the request before acting anyway.
-const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// The head [`Misbehaviour::DripHead`] drips: it never reaches the blank
+/// line that would end it.
+const ENDLESS_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-drip: ";
 
 /// What the server does with each call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,12 +69,20 @@ impl Misbehaviour {
         Misbehaviour::ReplayFirstReport,
     ];
 
-    /// Handled below HTTP, on the raw connection.
-    fn is_raw(self) -> bool {
-        matches!(
-            self,
-            Misbehaviour::Reset | Misbehaviour::NotHttp | Misbehaviour::DripHead
-        )
+    /// What the behaviours handled below HTTP do on the raw connection.
+    fn raw(self) -> Option<Behaviour> {
+        match self {
+            Misbehaviour::Reset => Some(Behaviour::reset()),
+            Misbehaviour::NotHttp => Some(Behaviour::garbage()),
+            Misbehaviour::DripHead => {
+                let filler = usize::try_from(MAX_DRIP.as_millis() / DRIP_INTERVAL.as_millis())
+                    .unwrap_or(usize::MAX);
+                let mut head = ENDLESS_HEAD.to_vec();
+                head.resize(filler.max(head.len()), b'a');
+                Some(Behaviour::drip(head, DRIP_INTERVAL))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -91,11 +95,7 @@ pub struct HostilePerspective {
 }
 
 enum Server {
-    /// Dropping `switch` stops the connections' tasks too.
-    Raw {
-        task: JoinHandle<()>,
-        switch: StopSwitch,
-    },
+    Raw(HostileTcp),
     Http(LoopbackServer),
 }
 
@@ -114,13 +114,11 @@ impl HostilePerspective {
     /// (where it relays) to the perspective at `upstream_base_url`.
     pub async fn start(upstream_base_url: &str, behaviour: Misbehaviour) -> std::io::Result<Self> {
         let calls = Arc::new(Mutex::new(0));
-        let (switch, signal) = stop_pair();
-        let (addr, server) = if behaviour.is_raw() {
-            let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-            let addr = listener.local_addr()?;
-            let task = tokio::spawn(serve_raw(listener, behaviour, calls.clone(), signal));
-            (addr, Server::Raw { task, switch })
+        let (addr, server) = if let Some(raw) = behaviour.raw() {
+            let server = HostileTcp::start(Ipv4Addr::LOCALHOST, 0, raw).await?;
+            (server.addr(), Server::Raw(server))
         } else {
+            let (switch, signal) = stop_pair();
             let client = reqwest::Client::builder()
                 .timeout(MAX_DRIP)
                 .build()
@@ -160,16 +158,16 @@ impl HostilePerspective {
 
     /// Calls (connections, for the raw behaviours) received so far.
     pub fn calls(&self) -> usize {
-        *self.calls.lock().unwrap_or_else(PoisonError::into_inner)
+        match &self.server {
+            Server::Raw(server) => server.accepted(),
+            Server::Http(_) => *self.calls.lock().unwrap_or_else(PoisonError::into_inner),
+        }
     }
 
     /// Stops the server and waits for it.
     pub async fn stop(self) {
         match self.server {
-            Server::Raw { task, switch } => {
-                switch.flip();
-                let _ = task.await;
-            }
+            Server::Raw(server) => drop(server),
             Server::Http(server) => server.stop().await,
         }
     }
@@ -177,74 +175,6 @@ impl HostilePerspective {
 
 fn count(calls: &Mutex<usize>) {
     *calls.lock().unwrap_or_else(PoisonError::into_inner) += 1;
-}
-
-async fn serve_raw(
-    listener: TcpListener,
-    behaviour: Misbehaviour,
-    calls: Arc<Mutex<usize>>,
-    stop: StopSignal,
-) {
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = stop.stopped() => return,
-        };
-        let Ok((stream, _)) = accepted else { return };
-        count(&calls);
-        // Connections end with the task when the server stops.
-        tokio::spawn(misbehave_raw(stream, behaviour, stop.clone()));
-    }
-}
-
-async fn misbehave_raw(mut stream: TcpStream, behaviour: Misbehaviour, stop: StopSignal) {
-    read_request_head(&mut stream).await;
-    match behaviour {
-        Misbehaviour::Reset => {
-            // Closing with linger 0 sends RST instead of FIN.
-            let _ = stream.set_zero_linger();
-            drop(stream);
-        }
-        Misbehaviour::NotHttp => {
-            let _ = stream
-                .write_all(b"\x00\x01\xffSSH-2.0-not-a-perspective\r\n\x7f\x7f garbage \xc3\x28")
-                .await;
-            let _ = stream.shutdown().await;
-        }
-        Misbehaviour::DripHead => {
-            let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-drip: ";
-            let filler = std::iter::repeat(&b'a');
-            let started = tokio::time::Instant::now();
-            for byte in head.iter().chain(filler) {
-                if started.elapsed() > MAX_DRIP
-                    || stream.write_all(&[*byte]).await.is_err()
-                    || !stop.sleep(DRIP_INTERVAL).await
-                {
-                    return;
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Reads until the end of the request head (or a bound), so the behaviour
-/// starts after the coordinator has sent its call.
-async fn read_request_head(stream: &mut TcpStream) {
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    let reading = async {
-        while seen.len() < MAX_REQUEST_READ {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => seen.extend_from_slice(&buf[..n]),
-            }
-            if seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                return;
-            }
-        }
-    };
-    let _ = tokio::time::timeout(REQUEST_READ_TIMEOUT, reading).await;
 }
 
 async fn relay(State(state): State<Arc<RelayState>>, body: Bytes) -> Response {

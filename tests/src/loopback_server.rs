@@ -49,8 +49,7 @@ impl StopSignal {
 pub struct StopSwitch(watch::Sender<bool>);
 
 impl StopSwitch {
-    /// Tells every signal of this switch that the server is stopping.
-    pub fn flip(&self) {
+    fn flip(&self) {
         // Nobody listening means nothing to stop.
         let _ = self.0.send(true);
     }

@@ -36,7 +36,7 @@ async fn worker_under_workerd_reports_its_identity() {
     assert_eq!(identity["public_key"], keys::public_text(&signing));
     assert_eq!(identity["resolvers"][0], "https://dns.example/dns-query");
     assert_eq!(identity["mode"], "production");
-    assert_eq!(identity["check_deadline_ms"], 9_000, "the default");
+    assert_eq!(identity["check_deadline_ms"], 8_000, "the default");
     assert!(
         !text.contains(&keys::seed_text(&signing)[13..]),
         "identity leaks the seed"

@@ -19,7 +19,8 @@ use mpic_core::doh::{
 use mpic_core::network::{DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, Network};
 use url::Url;
 use worker::{
-    AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response,
+    AbortController, Date, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
+    Response,
 };
 
 use crate::fetch_failure::FetchFailure;
@@ -29,10 +30,14 @@ use crate::settings::{LocalMode, Settings, is_loopback_ip};
 pub struct FetchNetwork {
     resolvers: Vec<DohClient<FetchTransport>>,
     local: Option<LocalMode>,
+    deadline_at_ms: u64,
 }
 
 impl FetchNetwork {
-    pub fn new(settings: &Settings) -> Result<Self, String> {
+    /// Every exchange of this check ends by `deadline_at_ms` (Unix ms, the
+    /// check's deadline) as well as by its own timeout, so a check that runs
+    /// out of time fails with the typed timeout of what it was doing.
+    pub fn new(settings: &Settings, deadline_at_ms: u64) -> Result<Self, String> {
         let resolvers = settings
             .resolvers
             .iter()
@@ -40,13 +45,14 @@ impl FetchNetwork {
                 let mut config = DohConfig::new(url.clone());
                 config.method = settings.doh_method;
                 config.allow_insecure_http = settings.local.is_some();
-                DohClient::new(FetchTransport, config)
+                DohClient::new(FetchTransport { deadline_at_ms }, config)
                     .map_err(|e| format!("DOH_RESOLVERS {url}: {e}"))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             resolvers,
             local: settings.local.clone(),
+            deadline_at_ms,
         })
     }
 
@@ -148,9 +154,14 @@ impl Network for FetchNetwork {
             .with_redirect(RequestRedirect::Manual);
         let request = Request::new_with_init(target.as_str(), &init)
             .map_err(|e| HttpError::Protocol(e.to_string()))?;
-        let exchange = bounded_fetch(request, limits.max_body_bytes, limits.timeout_ms)
-            .await
-            .map_err(FetchFailure::into_http_error)?;
+        let exchange = bounded_fetch(
+            request,
+            limits.max_body_bytes,
+            limits.timeout_ms,
+            self.deadline_at_ms,
+        )
+        .await
+        .map_err(FetchFailure::into_http_error)?;
         Ok(HttpResponse {
             url: url.to_string(),
             status: exchange.status,
@@ -162,8 +173,10 @@ impl Network for FetchNetwork {
     }
 }
 
-/// Sends DoH requests with `fetch`.
-pub struct FetchTransport;
+/// Sends DoH requests with `fetch`, each ending by the check's deadline.
+pub struct FetchTransport {
+    deadline_at_ms: u64,
+}
 
 impl DohTransport for FetchTransport {
     async fn send(&self, request: DohHttpRequest) -> Result<DohHttpResponse, DnsError> {
@@ -191,6 +204,7 @@ impl DohTransport for FetchTransport {
             fetch_request,
             request.max_response_bytes,
             request.timeout_ms,
+            self.deadline_at_ms,
         )
         .await
         .map_err(FetchFailure::into_dns_error)?;
@@ -216,13 +230,19 @@ struct Exchange {
     truncated: bool,
 }
 
-/// One fetch with a deadline over the whole exchange (headers and body) and
-/// at most `max_body_bytes` of the body read.
+/// One fetch with a deadline over the whole exchange (headers and body):
+/// `timeout_ms`, or less if the check's deadline (`deadline_at_ms`, Unix ms)
+/// comes first; at most `max_body_bytes` of the body read.
 async fn bounded_fetch(
     request: Request,
     max_body_bytes: usize,
     timeout_ms: u64,
+    deadline_at_ms: u64,
 ) -> Result<Exchange, FetchFailure> {
+    let timeout_ms = timeout_ms.min(deadline_at_ms.saturating_sub(Date::now().as_millis()));
+    if timeout_ms == 0 {
+        return Err(FetchFailure::Timeout);
+    }
     let controller = AbortController::default();
     let signal = controller.signal();
     let exchange = async move {

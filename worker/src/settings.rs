@@ -11,7 +11,7 @@
 //! | `COORDINATOR_KEYS` | var | public keys (`ed25519:<base64>`) allowed to call, comma or space separated |
 //! | `SIGNING_KEY` | **secret** | this perspective's Ed25519 seed (`ed25519-seed:<base64>`) |
 //! | `REQUEST_MAX_SKEW_MS` | var, optional | how old or early a signed request may be (default 30000) |
-//! | `CHECK_DEADLINE_MS` | var, optional | how long one check may run before the perspective stops it and signs an `error` report saying so (default 9000; keep it below the coordinator's `call_timeout_ms`) |
+//! | `CHECK_DEADLINE_MS` | var, optional | how long one check may run before the perspective stops it and signs an `error` report saying so (default 8000; every DNS and HTTP exchange ends by it; keep it below the coordinator's `call_timeout_ms`) |
 //! | `MPIC_LOCAL_MODE` | var, local only | `loopback-fixtures`: see [`LocalMode`] |
 //! | `LOCAL_HTTP_PORT`, `LOCAL_HTTPS_PORT` | vars, local only | loopback ports standing in for 80 and 443 |
 //!
@@ -85,9 +85,9 @@ const DEFAULT_MAX_SKEW_MS: u64 = 30_000;
 /// many nonces and accept very old requests.
 const MAX_MAX_SKEW_MS: u64 = 300_000;
 /// Default `CHECK_DEADLINE_MS`: under the coordinator's default call timeout
-/// (10 s), with room to sign and answer, so a slow check comes back as a
-/// signed error instead of a call the coordinator times out.
-pub const DEFAULT_CHECK_DEADLINE_MS: u64 = 9_000;
+/// (10 s), with room to sign, answer and cross the Internet, so a slow check
+/// comes back as a signed error instead of a call the coordinator times out.
+pub const DEFAULT_CHECK_DEADLINE_MS: u64 = 8_000;
 /// Bounds of `CHECK_DEADLINE_MS`. A Worker's wall time per request is not
 /// billed, but a check that takes longer than two minutes is no check.
 const CHECK_DEADLINE_RANGE_MS: std::ops::RangeInclusive<u64> = 100..=120_000;
