@@ -24,8 +24,18 @@ pub fn loopback_doh_client(
     url: &str,
     method: DohMethod,
 ) -> Result<DohClient<ReqwestDohTransport>, DohClientError> {
+    loopback_doh_client_with_timeout(url, method, mpic_core::doh::DEFAULT_DOH_TIMEOUT_MS)
+}
+
+/// [`loopback_doh_client`] giving up on each exchange after `timeout_ms`.
+pub fn loopback_doh_client_with_timeout(
+    url: &str,
+    method: DohMethod,
+    timeout_ms: u64,
+) -> Result<DohClient<ReqwestDohTransport>, DohClientError> {
     let mut config = DohConfig::new(url::Url::parse(url)?);
     config.method = method;
     config.allow_insecure_http = true;
+    config.timeout_ms = timeout_ms;
     Ok(DohClient::new(ReqwestDohTransport::new()?, config)?)
 }

@@ -11,10 +11,10 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use mpic_core::caa::{CaaOutcome, CaaRequest, CertificateType, ForbidReason, PermitReason};
 use mpic_core::dns::{caa_raw, ip_addr, txt_string};
-use mpic_core::doh::{DohConfig, DohMethod};
+use mpic_core::doh::DohMethod;
 use mpic_core::network::{DnsAnswer, DnsError, HttpError, HttpLimits, Network};
 use mpic_tests::dns_fixture::{DnsFixtureError, DnsWorld, DohServer, Fault};
-use mpic_tests::doh_client::{ReqwestDohTransport, loopback_doh_client};
+use mpic_tests::doh_client::{loopback_doh_client, loopback_doh_client_with_timeout};
 use mpic_tests::http_fixture::{HttpFixtureError, HttpRule, HttpServer, acme_challenge_path};
 use mpic_tests::loopback_network::LoopbackNetwork;
 
@@ -400,12 +400,7 @@ async fn transport_faults() {
     );
     let url = server.url_for("faulty");
     for method in METHODS {
-        let mut config = DohConfig::new(url::Url::parse(&url).unwrap());
-        config.method = method;
-        config.allow_insecure_http = true;
-        config.timeout_ms = 1_500;
-        let client =
-            mpic_core::doh::DohClient::new(ReqwestDohTransport::new().unwrap(), config).unwrap();
+        let client = loopback_doh_client_with_timeout(&url, method, 1_500).unwrap();
 
         let err = client
             .query("victim.example", RecordType::A)
@@ -465,12 +460,7 @@ async fn answers_for_another_request_dripped_and_oversized_answers() {
     ));
     let url = server.url_for("lying");
     for method in METHODS {
-        let mut config = DohConfig::new(url::Url::parse(&url).unwrap());
-        config.method = method;
-        config.allow_insecure_http = true;
-        config.timeout_ms = 1_000;
-        let client =
-            mpic_core::doh::DohClient::new(ReqwestDohTransport::new().unwrap(), config).unwrap();
+        let client = loopback_doh_client_with_timeout(&url, method, 1_000).unwrap();
 
         let err = client
             .query("victim.example", RecordType::A)
@@ -515,11 +505,7 @@ async fn answers_for_another_request_dripped_and_oversized_answers() {
     assert_eq!(addresses(&honest), ["127.0.0.1"]);
 
     // A patient client gets the whole dripped answer, intact.
-    let mut config = DohConfig::new(url::Url::parse(&url).unwrap());
-    config.allow_insecure_http = true;
-    config.timeout_ms = 30_000;
-    let patient =
-        mpic_core::doh::DohClient::new(ReqwestDohTransport::new().unwrap(), config).unwrap();
+    let patient = loopback_doh_client_with_timeout(&url, DohMethod::Post, 30_000).unwrap();
     view.drip("alias.victim.example", Duration::from_millis(5))
         .unwrap();
     let slow = patient
