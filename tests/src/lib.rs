@@ -2,6 +2,7 @@
 //! 127.0.0.1 only, each stopped when its handle is dropped.
 #![forbid(unsafe_code)]
 
+pub mod coordinator_process;
 pub mod decisions;
 pub mod dns_fixture;
 pub mod doh_client;
@@ -11,6 +12,9 @@ pub mod http_fixture;
 pub mod keys;
 pub mod loopback_network;
 pub mod loopback_server;
+pub mod memory_watch;
+pub mod mpic_binary;
+pub mod native_perspective;
 pub mod perspective_client;
 pub mod tcp_sink;
 pub mod victim;

@@ -4,13 +4,12 @@
 //! `mpic perspectives` against fixture-served identities.
 //!
 //! The binary is built (or found up to date) by `cargo build -p
-//! mpic-coordinator --bin mpic` in the target directory this test runs from:
-//! mpic-tests cannot depend on the coordinator's binary target directly.
+//! mpic-coordinator --bin mpic` in the target directory this test runs from
+//! ([`mpic_tests::mpic_binary`]).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 use mpic_core::check::key_authorization_digest;
 use mpic_tests::dns_fixture::{DnsWorld, DohServer};
@@ -24,73 +23,7 @@ const KEY_AUTHORIZATION: &str = "tok-Aa09_-.thumb-Xy_12";
 /// `target/<profile>/mpic`, built by cargo for the profile this test was
 /// built with, so it is never stale.
 fn mpic_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        // target/<profile>/deps/cli_check-<hash>
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test binary is not in target/<profile>/deps");
-        let binary = profile_dir.join(format!("mpic{}", std::env::consts::EXE_SUFFIX));
-        if let (Ok(cargo), Some(target_dir), Some(profile)) = (
-            std::env::var("CARGO"),
-            profile_dir.parent(),
-            profile_dir.file_name().and_then(|n| n.to_str()),
-        ) {
-            let profile = match profile {
-                "debug" => "dev",
-                other => other,
-            };
-            let mut build = Command::new(cargo);
-            // Cargo gives this test its package's variables; build scripts
-            // (ring's) rerun when they change, which would rebuild half the
-            // tree on every alternation with the outer build.
-            for (name, _) in std::env::vars_os() {
-                let name = name.to_string_lossy();
-                let per_package = ["CARGO_PKG_", "CARGO_BIN_", "CARGO_CFG_"]
-                    .iter()
-                    .any(|prefix| name.starts_with(prefix))
-                    || [
-                        "CARGO_MANIFEST_DIR",
-                        "CARGO_MANIFEST_PATH",
-                        "CARGO_MANIFEST_LINKS",
-                        "CARGO_CRATE_NAME",
-                        "CARGO_PRIMARY_PACKAGE",
-                        "CARGO_TARGET_TMPDIR",
-                        "CARGO_RUSTC_CURRENT_DIR",
-                        "OUT_DIR",
-                    ]
-                    .contains(&name.as_ref());
-                if per_package {
-                    build.env_remove(name.as_ref());
-                }
-            }
-            let status = build
-                .args([
-                    "build",
-                    "--quiet",
-                    "-p",
-                    "mpic-coordinator",
-                    "--bin",
-                    "mpic",
-                ])
-                .arg("--profile")
-                .arg(profile)
-                .arg("--target-dir")
-                .arg(target_dir)
-                .current_dir(mpic_tests::repo_root())
-                .status()
-                .expect("running cargo build for the mpic binary");
-            assert!(status.success(), "cargo build -p mpic-coordinator failed");
-        }
-        assert!(
-            binary.is_file(),
-            "{} is missing: run `cargo build -p mpic-coordinator --bin mpic` first",
-            binary.display()
-        );
-        binary
-    })
+    mpic_tests::mpic_binary::mpic_binary().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Runs `mpic args` off the async runtime (the fixtures keep serving).
