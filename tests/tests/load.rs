@@ -54,6 +54,9 @@ use mpic_tests::native_perspective::{Behaviour, NativePerspective, PerspectiveSe
 use mpic_tests::world::{SIX_SITES, Site};
 use serde_json::Value;
 
+/// The coordinator's cohort secret in this test (never to be logged).
+const COHORT_SECRET: &str = "load-test cohort secret, at least thirty-two bytes";
+
 /// One run's shape.
 struct Plan {
     /// Checks in flight at all times.
@@ -183,7 +186,7 @@ fn config_toml(
     let mut toml = format!(
         r#"[coordinator]
 signing_key = "{signing_key}"
-cohort_secret = "load-test cohort secret, at least thirty-two bytes"
+cohort_secret = "{COHORT_SECRET}"
 
 [defaults]
 perspective_count = {COHORT_SIZE}
@@ -804,6 +807,7 @@ async fn run(plan: &Plan) {
 
     // Stop everything before asserting, so a failed assertion leaves nothing
     // running (the guards would too, but without waiting).
+    let log = coordinator.log();
     let exit = coordinator.stop().await.unwrap();
     for (_, perspective) in perspectives {
         perspective.stop().await;
@@ -846,6 +850,19 @@ async fn run(plan: &Plan) {
         exit.success(),
         "mpic serve did not stop cleanly on SIGTERM: {exit}"
     );
+    // A whole run's info log, failures included, holds no secret.
+    let seed = keys::seed_text(&keys::coordinator());
+    let secrets = [
+        ("the API key", api_key.key.as_str()),
+        (
+            "the coordinator's seed",
+            seed.trim_start_matches("ed25519-seed:"),
+        ),
+        ("the cohort secret", COHORT_SECRET),
+    ];
+    for (what, secret) in secrets {
+        assert!(!log.contains(secret), "the coordinator logged {what}");
+    }
     if !plan.check_memory {
         return;
     }
