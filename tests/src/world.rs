@@ -9,7 +9,7 @@
 
 use std::net::Ipv4Addr;
 
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use futures_util::future::try_join_all;
 use mpic_coordinator::config::Environment;
 use mpic_coordinator::{Config, Coordinator, HttpTransport};
@@ -60,6 +60,29 @@ const fn site(
 impl Site {
     pub fn coordinates(&self) -> Option<Coordinates> {
         Coordinates::new(self.latitude, self.longitude).ok()
+    }
+
+    /// This site's `[[perspective]]` table for a coordinator configuration,
+    /// reached at `url` and verified with `key`.
+    pub fn perspective_toml(&self, url: &str, key: &VerifyingKey) -> String {
+        format!(
+            r#"
+[[perspective]]
+id = "{id}"
+url = "{url}"
+rir = "{rir}"
+region = "{region}"
+latitude = {lat}
+longitude = {lon}
+public_key = "{key}"
+"#,
+            id = self.id,
+            rir = self.rir.as_str(),
+            region = self.region,
+            lat = self.latitude,
+            lon = self.longitude,
+            key = mpic_core::keys::format_verifying_key(key),
+        )
     }
 }
 
@@ -225,24 +248,7 @@ max_future_skew_ms = 5000
                 .find(|(id, _)| id == p.site.id)
                 .map(|(_, url)| url.clone())
                 .unwrap_or_else(|| p.url());
-            toml.push_str(&format!(
-                r#"
-[[perspective]]
-id = "{id}"
-url = "{url}"
-rir = "{rir}"
-region = "{region}"
-latitude = {lat}
-longitude = {lon}
-public_key = "{key}"
-"#,
-                id = p.site.id,
-                rir = p.site.rir.as_str(),
-                region = p.site.region,
-                lat = p.site.latitude,
-                lon = p.site.longitude,
-                key = keys::public_text(&p.key),
-            ));
+            toml.push_str(&p.site.perspective_toml(&url, &p.key.verifying_key()));
         }
         toml
     }

@@ -315,25 +315,8 @@ caa_issuer_domains = ["ca.example"]
     );
     for (i, site) in SIX_SITES.iter().enumerate() {
         let key = keys::perspective(u8::try_from(i + 1).unwrap());
-        text.push_str(&format!(
-            r#"
-[[perspective]]
-id = "{id}"
-url = "http://127.0.0.1:{port}/{id}"
-rir = "{rir}"
-region = "{region}"
-latitude = {lat}
-longitude = {lon}
-public_key = "{key}"
-"#,
-            id = site.id,
-            port = http.port(),
-            rir = site.rir.as_str(),
-            region = site.region,
-            lat = site.latitude,
-            lon = site.longitude,
-            key = keys::public_text(&key),
-        ));
+        let url = format!("http://127.0.0.1:{}/{}", http.port(), site.id);
+        text.push_str(&site.perspective_toml(&url, &key.verifying_key()));
     }
     text
 }

@@ -211,24 +211,7 @@ key_sha256 = "{key_sha256}"
         concurrency = plan.concurrency,
     );
     for (site, url, key) in perspectives {
-        toml.push_str(&format!(
-            r#"
-[[perspective]]
-id = "{id}"
-url = "{url}"
-rir = "{rir}"
-region = "{region}"
-latitude = {lat}
-longitude = {lon}
-public_key = "{key}"
-"#,
-            id = site.id,
-            rir = site.rir.as_str(),
-            region = site.region,
-            lat = site.latitude,
-            lon = site.longitude,
-            key = mpic_core::keys::format_verifying_key(key),
-        ));
+        toml.push_str(&site.perspective_toml(url, key));
     }
     toml
 }
