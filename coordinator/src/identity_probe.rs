@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use url::{Host, Url};
 
 use crate::config::PerspectiveConfig;
+use crate::http_read::{BoundedBody, error_chain, read_bounded};
 
 /// An identity document is a few hundred bytes.
 const MAX_IDENTITY_BYTES: usize = 64 * 1024;
@@ -196,17 +197,10 @@ async fn fetch(client: &reqwest::Client, url: Url) -> Result<ClaimedIdentity, Pr
     } else {
         ERROR_BODY_BYTES
     };
-    let mut body = Vec::new();
-    let mut truncated = false;
-    while let Some(chunk) = response.chunk().await.map_err(failed)? {
-        let room = limit - body.len();
-        if chunk.len() > room {
-            body.extend_from_slice(&chunk[..room]);
-            truncated = true;
-            break;
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let BoundedBody {
+        bytes: body,
+        truncated,
+    } = read_bounded(&mut response, limit).await.map_err(failed)?;
     if status != reqwest::StatusCode::OK {
         return Err(ProbeProblem::HttpStatus {
             status: status.as_u16(),
@@ -266,18 +260,6 @@ fn compare(
         });
     }
     problems
-}
-
-fn error_chain(error: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod config;
 pub mod embedded;
 pub mod evidence;
 pub mod fanout;
+pub mod http_read;
 pub mod identity_probe;
 pub mod native_network;
 pub mod orchestration;

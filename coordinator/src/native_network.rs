@@ -38,7 +38,6 @@
 
 pub mod address_policy;
 
-use std::error::Error as _;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -54,6 +53,8 @@ use mpic_core::network::{
 };
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 use url::{Host, Url};
+
+use crate::http_read::{error_chain, header_text, http_error, read_bounded};
 
 pub use address_policy::{AddressPolicy, RefusedAddress, SpecialUse};
 
@@ -124,19 +125,14 @@ async fn doh_exchange(
     let mut response = builder.send().await.map_err(transport)?;
     let status = response.status().as_u16();
     let content_type = header_text(&response, CONTENT_TYPE);
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport)? {
-        body.extend_from_slice(&chunk);
-        if body.len() > request.max_response_bytes {
-            // One byte over is enough for the client to refuse it.
-            body.truncate(request.max_response_bytes + 1);
-            break;
-        }
-    }
+    // One byte over is enough for the DoH client to refuse it.
+    let body = read_bounded(&mut response, request.max_response_bytes.saturating_add(1))
+        .await
+        .map_err(transport)?;
     Ok(DohHttpResponse {
         status,
         content_type,
-        body,
+        body: body.bytes,
     })
 }
 
@@ -426,25 +422,16 @@ impl<T: DohTransport + Sync> NativeNetwork<T> {
         let status = response.status().as_u16();
         let location = header_text(&response, LOCATION);
         let content_type = header_text(&response, CONTENT_TYPE);
-        let mut body = Vec::new();
-        let mut body_truncated = false;
-        while let Some(chunk) = response.chunk().await.map_err(http_error)? {
-            let room = limits.max_body_bytes.saturating_sub(body.len());
-            if chunk.len() > room {
-                body.extend_from_slice(&chunk[..room]);
-                body_truncated = true;
-                // Dropping the response stops reading the rest.
-                break;
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_bounded(&mut response, limits.max_body_bytes)
+            .await
+            .map_err(http_error)?;
         Ok(HttpResponse {
             url: url.to_string(),
             status,
             location,
             content_type,
-            body,
-            body_truncated,
+            body: body.bytes,
+            body_truncated: body.truncated,
         })
     }
 }
@@ -460,37 +447,6 @@ impl reqwest::dns::Resolve for NoOtherNames {
             Err(format!("{name} was not resolved and checked before the fetch").into())
         })
     }
-}
-
-fn header_text(response: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {
-    response
-        .headers()
-        .get(name)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
-}
-
-fn http_error(error: reqwest::Error) -> HttpError {
-    let detail = error_chain(&error);
-    if error.is_timeout() {
-        HttpError::Timeout
-    } else if error.is_connect() {
-        HttpError::Connect(detail)
-    } else {
-        HttpError::Protocol(detail)
-    }
-}
-
-/// reqwest's top-level message hides the cause (TLS, connection refused).
-fn error_chain(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use mpic_core::request_auth::RequestEnvelope;
 use tokio::time::Instant;
 
 use crate::config::PerspectiveConfig;
+use crate::http_read::{BoundedBody, error_chain, read_bounded};
 
 /// Sends one signed request to one perspective.
 pub trait PerspectiveTransport: Send + Sync {
@@ -118,17 +119,10 @@ impl HttpTransport {
         } else {
             Self::ERROR_BODY_BYTES
         };
-        let mut body = Vec::new();
-        let mut truncated = false;
-        while let Some(chunk) = response.chunk().await.map_err(classify)? {
-            let room = limit - body.len();
-            if chunk.len() > room {
-                body.extend_from_slice(&chunk[..room]);
-                truncated = true;
-                break;
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let BoundedBody {
+            bytes: body,
+            truncated,
+        } = read_bounded(&mut response, limit).await.map_err(classify)?;
         if status != reqwest::StatusCode::OK {
             return Err(CallError::HttpStatus {
                 status: status.as_u16(),
@@ -153,18 +147,6 @@ fn classify(e: reqwest::Error) -> CallError {
     } else {
         CallError::Transport(error_chain(&e))
     }
-}
-
-/// reqwest's top-level message hides the cause (TLS, DNS); keep them all.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl PerspectiveTransport for HttpTransport {

@@ -4,7 +4,6 @@
 //! view that hijacks a name also hijacks the HTTP fetches to it, as a BGP
 //! or DNS hijack would for a real perspective.
 
-use std::error::Error;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +16,8 @@ use mpic_core::network::{
     DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, MaybeSend, Network,
 };
 use reqwest::header::{CONTENT_TYPE, LOCATION};
+
+use mpic_coordinator::http_read::{header_text, http_error, read_bounded};
 
 use crate::doh_client::{DohClientError, ReqwestDohTransport, loopback_doh_client};
 
@@ -87,58 +88,20 @@ async fn fetch(
     limits: HttpLimits,
 ) -> Result<HttpResponse, HttpError> {
     let mut response = client.get(url.clone()).send().await.map_err(http_error)?;
-    let header = |name| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|value: &reqwest::header::HeaderValue| value.to_str().ok())
-            .map(str::to_owned)
-    };
-    let location = header(LOCATION);
-    let content_type = header(CONTENT_TYPE);
+    let location = header_text(&response, LOCATION);
+    let content_type = header_text(&response, CONTENT_TYPE);
     let status = response.status().as_u16();
-    let mut body = Vec::new();
-    let mut body_truncated = false;
-    while let Some(chunk) = response.chunk().await.map_err(http_error)? {
-        let room = limits.max_body_bytes - body.len();
-        if chunk.len() > room {
-            body.extend_from_slice(&chunk[..room]);
-            body_truncated = true;
-            break;
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = read_bounded(&mut response, limits.max_body_bytes)
+        .await
+        .map_err(http_error)?;
     Ok(HttpResponse {
         url: url.to_string(),
         status,
         location,
         content_type,
-        body,
-        body_truncated,
+        body: body.bytes,
+        body_truncated: body.truncated,
     })
-}
-
-fn http_error(error: reqwest::Error) -> HttpError {
-    let detail = error_chain(&error);
-    if error.is_timeout() {
-        HttpError::Timeout
-    } else if error.is_connect() {
-        HttpError::Connect(detail)
-    } else {
-        HttpError::Protocol(detail)
-    }
-}
-
-/// An error with its causes: reqwest's own message rarely says what failed.
-fn error_chain(error: &dyn Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Host addresses for reqwest, from the view's A records (the fixtures are
