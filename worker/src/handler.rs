@@ -204,20 +204,23 @@ async fn check(mut req: Request, settings: &Settings) -> Result<Response> {
     ));
     let run = perspective::run(&network, &call, &dcv_context);
     let outcome = match select(Box::pin(run), backstop).await {
-        Either::Left((outcome, _)) => outcome,
+        Either::Left((outcome, _)) => outcome.map(|mut result| {
+            // Its exchanges were cut short: say why they timed out.
+            if Date::now().as_millis() >= deadline_at_ms {
+                result.reason = format!(
+                    "{} (the check ran into this perspective's deadline, {} ms)",
+                    result.reason, settings.check_deadline_ms
+                );
+            }
+            result
+        }),
         Either::Right(((), _)) => perspective::deadline_passed(settings.check_deadline_ms),
     };
-    let mut result = match outcome {
+    let result = match outcome {
         Ok(result) => result,
         Err(e) => return error(500, "observation", e.to_string()),
     };
     let finished_ms = Date::now().as_millis();
-    if finished_ms >= deadline_at_ms && !result.reason.contains("deadline") {
-        result.reason = format!(
-            "{} (the check ran into this perspective's deadline, {} ms)",
-            result.reason, settings.check_deadline_ms
-        );
-    }
     console_log!(
         "check attempt={} target={} verdict={:?} reason={}",
         call.attempt,
