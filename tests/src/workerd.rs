@@ -52,9 +52,21 @@ pub struct Perspective {
     dir: tempfile::TempDir,
 }
 
+/// Whether `response` is the worker's own: its identity, or the JSON error
+/// of a misconfigured worker. Anything else on the port is another process
+/// (another perspective's inspector or runtime socket that won the port
+/// first), and this wrangler will fail to bind it.
+async fn answered_by_the_worker(response: reqwest::Response) -> bool {
+    let Ok(body) = response.json::<serde_json::Value>().await else {
+        return false;
+    };
+    body.get("perspective_id").is_some() || body.get("error").is_some()
+}
+
 impl Perspective {
     /// Starts `wrangler dev` and waits until it answers `GET /v1/identity`
-    /// (any HTTP status: a misconfigured worker still counts as started).
+    /// with its identity or its JSON error (a misconfigured worker still
+    /// counts as started; another process answering on the port does not).
     ///
     /// A free port is only free until someone binds it: when many perspectives
     /// start at once, wrangler can lose a port race and exit. That (and only
@@ -140,7 +152,9 @@ impl Perspective {
                     log: self.log(),
                 });
             }
-            if client.get(&url).send().await.is_ok() {
+            if let Ok(response) = client.get(&url).send().await
+                && answered_by_the_worker(response).await
+            {
                 return Ok(());
             }
             tokio::time::sleep(POLL_INTERVAL).await;
