@@ -55,6 +55,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -73,7 +74,7 @@ use crate::orchestration::Overrides;
 use crate::transport::{HttpClientError, HttpTransport, PerspectiveTransport};
 use crate::{CohortError, Coordinator, clock};
 
-use self::auth::{ApiKeys, ClientName};
+use self::auth::{ApiKeys, ClientIdentities, ClientName};
 use self::error::ApiError;
 use self::metrics::Metrics;
 
@@ -289,17 +290,19 @@ fn log_request(
 /// response's extensions for the log.
 async fn require_api_key<T: Send + Sync + 'static>(
     State(state): State<Arc<ApiState<T>>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    match state.keys.authenticate(request.headers()) {
-        Some(client) => {
-            let mut response = next.run(request).await;
-            response.extensions_mut().insert(client);
-            response
-        }
-        None => ApiError::Unauthorized.into_response(),
-    }
+    let Some(client) = state.keys.authenticate(request.headers()) else {
+        return ApiError::Unauthorized.into_response();
+    };
+    let name = ClientName(client.name.clone());
+    request
+        .extensions_mut()
+        .insert(ClientIdentities(client.identities.clone()));
+    let mut response = next.run(request).await;
+    response.extensions_mut().insert(name);
+    response
 }
 
 async fn healthz() -> &'static str {
@@ -325,6 +328,7 @@ async fn get_metrics<T: Send + Sync + 'static>(State(state): State<Arc<ApiState<
 /// `POST /mpic`.
 async fn post_mpic<T: PerspectiveTransport + 'static>(
     State(state): State<Arc<ApiState<T>>>,
+    identities: Option<Extension<ClientIdentities>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let body = match body {
@@ -341,6 +345,14 @@ async fn post_mpic<T: PerspectiveTransport + 'static>(
         Ok(spec) => spec,
         Err(e) => return ApiError::from(e).into_response(),
     };
+    // Set by require_api_key; a route without it would be a wiring bug,
+    // which must refuse rather than let any identity through.
+    let Some(Extension(ClientIdentities(identities))) = identities else {
+        return ApiError::Internal("the client's CA identities are unknown".into()).into_response();
+    };
+    if let Err(e) = identities.admit(&spec.request) {
+        return ApiError::from(e).into_response();
+    }
     let trace = spec.request.trace_identifier.clone().map(TraceIdentifier);
     let mut response = run_check(&state, &spec).await;
     if let Some(trace) = trace {

@@ -13,6 +13,7 @@
 //!
 //! [defaults]
 //! perspective_count = 6          # remote perspectives per attempt
+//! # min_perspective_count = 6    # the fewest a request may ask for (default: perspective_count)
 //! quorum = "br"                  # "br" | "strict"; or quorum_count = 5
 //! call_timeout_ms = 10000        # one perspective call
 //! deadline_ms = 30000            # the whole check, every attempt included
@@ -44,6 +45,8 @@
 //! [[api.client]]
 //! name = "issuance"
 //! key_sha256 = "…"   # hex SHA-256 of the client's API key; the key itself is never stored
+//! # caa_domains = ["ca.example"]          # CA identities it may check CAA as (default: caa_issuer_domains)
+//! # issuer_domain_names = ["ca.example"]  # and name in dns-persistent (default: caa_issuer_domains)
 //! ```
 //!
 //! Relative key and secret file paths are relative to the configuration
@@ -66,6 +69,7 @@ use serde::de::DeserializeOwned;
 use url::{Host, Url};
 use zeroize::Zeroizing;
 
+use crate::ca_identity::CaIdentities;
 use crate::cohort;
 
 /// Remote perspectives per attempt when the file does not say.
@@ -201,6 +205,10 @@ impl fmt::Debug for Config {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Defaults {
     pub perspective_count: usize,
+    /// The fewest perspectives a request's `orchestration_parameters` may
+    /// ask for; at most `perspective_count` (default: equal to it, so a
+    /// request can only add perspectives, never shrink the cohort).
+    pub min_perspective_count: usize,
     pub policy: Policy,
     pub call_timeout: Duration,
     pub deadline: Duration,
@@ -251,6 +259,8 @@ pub struct ApiConfig {
 pub struct ApiClient {
     pub name: String,
     pub key_sha256: [u8; 32],
+    /// The CA identities its requests may name.
+    pub identities: CaIdentities,
 }
 
 // ---------------------------------------------------------------------------
@@ -462,6 +472,7 @@ struct LocationSection {
 #[serde(default)]
 struct DefaultsSection {
     perspective_count: usize,
+    min_perspective_count: Option<usize>,
     quorum: String,
     quorum_count: Option<usize>,
     call_timeout_ms: u64,
@@ -477,6 +488,7 @@ impl Default for DefaultsSection {
     fn default() -> Self {
         Self {
             perspective_count: DEFAULT_PERSPECTIVE_COUNT,
+            min_perspective_count: None,
             quorum: "br".into(),
             quorum_count: None,
             call_timeout_ms: DEFAULT_CALL_TIMEOUT_MS,
@@ -531,6 +543,8 @@ impl Default for ApiSection {
 struct ApiClientSection {
     name: String,
     key_sha256: String,
+    caa_domains: Option<Vec<String>>,
+    issuer_domain_names: Option<Vec<String>>,
 }
 
 /// Deserialises `value` as `T`, recording unknown keys and type errors.
@@ -608,7 +622,7 @@ impl ConfigFile {
         let defaults = self.defaults(env.now_ms, problems);
         let perspectives = self.perspectives(problems);
         let primary = self.primary(primary_location, problems);
-        let api = self.api(defaults.as_ref().map(|d| d.deadline), problems);
+        let api = self.api(defaults.as_ref(), problems);
 
         if let (Some(defaults), Some(perspectives)) = (&defaults, &perspectives) {
             check_cohorts_possible(defaults, perspectives, primary_location, problems);
@@ -729,6 +743,40 @@ impl ConfigFile {
             );
         }
 
+        // Unset, it is perspective_count, whose own checks above cover it.
+        let min_count = d.min_perspective_count.unwrap_or(count);
+        if let Some(min_count) = d.min_perspective_count {
+            if min_count > count {
+                problems.error(
+                    at("min_perspective_count"),
+                    format!(
+                        "is {min_count}, more than perspective_count ({count}): it is the fewest \
+                         perspectives a request may ask for"
+                    ),
+                );
+            } else if min_count < today.min_perspectives {
+                problems.error(
+                    at("min_perspective_count"),
+                    format!(
+                        "is {min_count}; BR 3.2.2.9 requires at least {} remote perspectives on {}",
+                        today.min_perspectives,
+                        CivilDate::from_unix_ms(now_ms)
+                    ),
+                );
+            } else if let Some((date, later)) = next_requirement_step(now_ms)
+                && min_count < later.min_perspectives
+            {
+                problems.warning(
+                    at("min_perspective_count"),
+                    format!(
+                        "is {min_count}; from {date} BR 3.2.2.9 requires at least {} remote \
+                         perspectives, and requests asking for fewer will then be refused",
+                        later.min_perspectives
+                    ),
+                );
+            }
+        }
+
         let policy = match (d.quorum.as_str(), d.quorum_count) {
             ("br", None) => Some(Policy::Br),
             ("strict", None) => Some(Policy::Strict),
@@ -830,6 +878,7 @@ impl ConfigFile {
         }
         Some(Defaults {
             perspective_count: count,
+            min_perspective_count: min_count,
             policy: policy?,
             call_timeout: Duration::from_millis(d.call_timeout_ms),
             deadline: Duration::from_millis(d.deadline_ms),
@@ -926,9 +975,11 @@ impl ConfigFile {
         Some(Some(PrimaryConfig { doh_url }))
     }
 
-    /// `deadline` is the validated `defaults.deadline_ms`, when it is valid.
-    fn api(&self, deadline: Option<Duration>, problems: &mut Problems) -> Option<ApiConfig> {
+    /// `defaults` are the validated `[defaults]`, when they are valid.
+    fn api(&self, defaults: Option<&Defaults>, problems: &mut Problems) -> Option<ApiConfig> {
         let a = &self.api;
+        let deadline = defaults.map(|d| d.deadline);
+        let ca_identities = defaults.map(|d| d.caa_issuer_domains.as_slice());
         let listen = match a.listen.parse::<SocketAddr>() {
             Ok(addr) => Some(addr),
             Err(e) => {
@@ -967,9 +1018,26 @@ impl ConfigFile {
                         problems.error(&at, "key_sha256 is the same as another client's");
                         ok = false;
                     }
+                    let mut identity = |key: &str, given: &Option<Vec<String>>| {
+                        let names = client_identities(
+                            &format!("{at}.{key}"),
+                            given.as_deref(),
+                            ca_identities.unwrap_or_default(),
+                            problems,
+                        );
+                        ok &= names.is_some();
+                        names.unwrap_or_default()
+                    };
+                    let caa_domains = identity("caa_domains", &c.caa_domains);
+                    let issuer_domain_names =
+                        identity("issuer_domain_names", &c.issuer_domain_names);
                     clients.push(ApiClient {
                         name: c.name.clone(),
                         key_sha256: hash,
+                        identities: CaIdentities {
+                            caa_domains,
+                            issuer_domain_names,
+                        },
                     });
                 }
                 None => {
@@ -1127,6 +1195,40 @@ fn warn_if_readable_by_others(path: &Path, at: &str, problems: &mut Problems) {
 
 #[cfg(not(unix))]
 fn warn_if_readable_by_others(_path: &Path, _at: &str, _problems: &mut Problems) {}
+
+/// A client's allowed CA identities: the names given, each a valid domain
+/// name, or the CA's configured ones.
+fn client_identities(
+    at: &str,
+    given: Option<&[String]>,
+    configured: &[DomainName],
+    problems: &mut Problems,
+) -> Option<Vec<DomainName>> {
+    let Some(given) = given else {
+        return Some(configured.to_vec());
+    };
+    if given.is_empty() {
+        problems.error(
+            at,
+            "is empty: the client could name no CA identity; leave it out to use \
+             defaults.caa_issuer_domains",
+        );
+        return None;
+    }
+    let mut names = Vec::new();
+    let mut ok = true;
+    for text in given {
+        match DomainName::parse(text) {
+            Ok(name) if !names.contains(&name) => names.push(name),
+            Ok(_) => {}
+            Err(why) => {
+                problems.error(at, format!("`{text}`: {why}"));
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(names)
+}
 
 /// The first day within [`LOOKAHEAD_DAYS`] whose BR minimum is higher than
 /// today's, if any.

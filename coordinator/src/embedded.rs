@@ -243,6 +243,7 @@ pub fn in_process<N>(
 
     let defaults = Defaults {
         perspective_count: count,
+        min_perspective_count: count,
         policy: Policy::Br,
         call_timeout: options.call_timeout,
         deadline: options.deadline.max(options.call_timeout),

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod ca_identity;
 pub mod check_call;
 pub mod clock;
 pub mod cohort;

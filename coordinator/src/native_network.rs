@@ -45,12 +45,14 @@ use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
+use mpic_core::dnssec_self_test::{DnssecSelfTest, DnssecTestNames};
 use mpic_core::doh::{
     DohClient, DohConfig, DohConfigError, DohHttpRequest, DohHttpResponse, DohMethod, DohTransport,
 };
 use mpic_core::network::{
     DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, MaybeSend, Network,
 };
+use mpic_core::resolver_set::ResolverSet;
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 use url::{Host, Url};
 
@@ -153,6 +155,8 @@ pub struct NativeNetworkConfig {
     pub doh_method: DohMethod,
     /// Test-only; `None` in production.
     pub local: Option<LocalPorts>,
+    /// The names of the resolver's DNSSEC self-test.
+    pub dnssec_test_names: DnssecTestNames,
 }
 
 impl NativeNetworkConfig {
@@ -162,6 +166,7 @@ impl NativeNetworkConfig {
             doh_url,
             doh_method: DohMethod::Post,
             local: None,
+            dnssec_test_names: DnssecTestNames::default(),
         }
     }
 }
@@ -175,6 +180,8 @@ pub enum NativeNetworkError {
     DohNotLoopback(String),
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    NoResolver(#[from] mpic_core::resolver_set::NoResolver),
 }
 
 /// One vantage point on this host: its resolver and its address policy.
@@ -182,7 +189,7 @@ pub enum NativeNetworkError {
 /// `T` is [`ReqwestDohTransport`] outside tests.
 #[derive(Debug, Clone)]
 pub struct NativeNetwork<T = ReqwestDohTransport> {
-    doh: DohClient<T>,
+    resolvers: ResolverSet<T>,
     policy: AddressPolicy,
     local: Option<LocalPorts>,
 }
@@ -204,12 +211,13 @@ impl<T: DohTransport + Sync> NativeNetwork<T> {
                 url: config.doh_url.to_string(),
                 source,
             })?;
+        let resolvers = ResolverSet::new(vec![doh], config.dnssec_test_names)?;
         let policy = match config.local {
             Some(_) => AddressPolicy::LoopbackOnlyForTests,
             None => AddressPolicy::PublicOnly,
         };
         Ok(Self {
-            doh,
+            resolvers,
             policy,
             local: config.local,
         })
@@ -217,7 +225,7 @@ impl<T: DohTransport + Sync> NativeNetwork<T> {
 
     /// The resolvers this network asks (for reports).
     pub fn resolver_urls(&self) -> Vec<String> {
-        vec![self.doh.resolver().to_owned()]
+        self.resolvers.urls()
     }
 
     pub fn address_policy(&self) -> AddressPolicy {
@@ -301,8 +309,8 @@ impl<T: DohTransport + Sync> NativeNetwork<T> {
     /// (the connector falls back to IPv4 quickly when IPv6 fails).
     async fn resolve_host(&self, name: &str) -> Result<Vec<IpAddr>, HttpError> {
         let (a, aaaa) = futures_util::future::join(
-            self.doh.query(name, RecordType::A),
-            self.doh.query(name, RecordType::AAAA),
+            self.resolvers.resolve(name, RecordType::A),
+            self.resolvers.resolve(name, RecordType::AAAA),
         )
         .await;
         let mut addresses = Vec::new();
@@ -375,7 +383,20 @@ impl<T: DohTransport + Sync> Network for NativeNetwork<T> {
         name: &str,
         rtype: RecordType,
     ) -> impl Future<Output = Result<DnsAnswer, DnsError>> + MaybeSend {
-        self.doh.query(name, rtype)
+        self.resolvers.resolve(name, rtype)
+    }
+
+    fn dns_retry(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        failed: &DnsAnswer,
+    ) -> impl Future<Output = Result<DnsAnswer, DnsError>> + MaybeSend {
+        self.resolvers.retry(name, rtype, failed)
+    }
+
+    fn dnssec_self_test(&self) -> impl Future<Output = DnssecSelfTest> + MaybeSend {
+        self.resolvers.dnssec_self_test()
     }
 
     fn http_get(

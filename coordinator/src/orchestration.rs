@@ -3,9 +3,14 @@
 //! attempts.
 //!
 //! A request may ask for:
-//! * `perspective_count`: from today's BR 3.2.2.9 minimum up to the number of
-//!   configured perspectives (and only a count for which a cohort of distinct
-//!   perspectives exists; [`crate::Coordinator::check_with`] checks that);
+//! * `perspective_count`: from `defaults.min_perspective_count` (by default
+//!   the configured `perspective_count`, so a request can add perspectives
+//!   but never shrink the cohort) and today's BR 3.2.2.9 minimum, up to the
+//!   number of configured perspectives (and only a count for which a cohort
+//!   of distinct perspectives exists; [`crate::Coordinator::check_with`]
+//!   checks that). A smaller cohort would need fewer corroborations and,
+//!   being chosen by the same keyed order, would be roughly the head of the
+//!   configured one: an easier target for an attacker on a few routes;
 //! * `quorum_count`: from the BR minimum for that count (all but one for 2-5
 //!   perspectives, all but two for 6 or more) and never below what the CA's
 //!   configured policy requires, up to the count. Open MPIC's monitoring mode
@@ -156,6 +161,16 @@ pub fn resolve(
                 ),
             );
             count_ok = false;
+        } else if p < defaults.min_perspective_count {
+            issue(
+                PERSPECTIVE_COUNT_FIELD,
+                format!(
+                    "is {p}; this CA uses at least {} perspectives per attempt \
+                     (defaults.min_perspective_count): a request may ask for more, never fewer",
+                    defaults.min_perspective_count
+                ),
+            );
+            count_ok = false;
         } else if p > configured_perspectives {
             issue(
                 PERSPECTIVE_COUNT_FIELD,
@@ -269,9 +284,31 @@ mod tests {
         }
     }
 
+    /// A CA that lets requests go down to 5 of its 6 perspectives.
+    fn shrinkable_to_five(policy: Policy) -> crate::config::Config {
+        let mut c = config(places(SIX), 6, policy);
+        c.defaults.min_perspective_count = 5;
+        c
+    }
+
+    /// Issue 15 item 5: with 6 configured, 4 must corroborate; a request for
+    /// 4 (or 5) would need only 3 (or 4), from roughly the head of the same
+    /// keyed order.
+    #[test]
+    fn by_default_a_request_cannot_shrink_the_cohort() {
+        let c = config(places(SIX), 6, Policy::Br);
+        let err = resolve(&c.defaults, 8, LATE, &overrides(Some(5), None, None)).unwrap_err();
+        assert_eq!(err.0.len(), 1, "{err}");
+        assert_eq!(err.0[0].field, PERSPECTIVE_COUNT_FIELD);
+        assert!(err.0[0].message.contains("min_perspective_count"), "{err}");
+        // More is always allowed.
+        let more = resolve(&c.defaults, 8, LATE, &overrides(Some(7), None, None)).unwrap();
+        assert_eq!(more.perspective_count, 7);
+    }
+
     #[test]
     fn accepted_overrides() {
-        let c = config(places(SIX), 6, Policy::Br);
+        let c = shrinkable_to_five(Policy::Br);
         // (perspective_count, quorum_count, max_attempts) -> (count, policy, attempts)
         let table: &[(Asked, (usize, Policy, u32))] = &[
             ((Some(5), None, None), (5, Policy::Br, 3)),
@@ -292,7 +329,7 @@ mod tests {
 
     #[test]
     fn refused_overrides_name_their_field() {
-        let c = config(places(SIX), 6, Policy::Br);
+        let c = shrinkable_to_five(Policy::Br);
         let table: &[(Asked, &[&str])] = &[
             // Below today's BR minimum of 5.
             ((Some(4), None, None), &[PERSPECTIVE_COUNT_FIELD]),
@@ -334,7 +371,7 @@ mod tests {
             Policy::Count(6)
         );
 
-        let count5 = config(places(SIX), 6, Policy::Count(5));
+        let count5 = shrinkable_to_five(Policy::Count(5));
         assert_eq!(
             fields(resolve(
                 &count5.defaults,
@@ -377,11 +414,9 @@ mod tests {
         // Seven perspectives, but Amsterdam is within 500 km of Frankfurt
         // and London: no cohort of seven distinct perspectives exists.
         let seven = ["iad", "lax", "fra", "lhr", "sin", "syd", "ams"];
-        let c = Coordinator::new(
-            config(places(&seven), 6, Policy::Br),
-            FakePerspectives::new(),
-        )
-        .unwrap();
+        let mut shrinkable = config(places(&seven), 6, Policy::Br);
+        shrinkable.defaults.min_perspective_count = 5;
+        let c = Coordinator::new(shrinkable, FakePerspectives::new()).unwrap();
         let spec =
             CheckSpec::from_json(br#"{"check_type":"caa","domain_or_ip_target":"example.com"}"#)
                 .unwrap();

@@ -93,6 +93,7 @@ pub fn config(perspectives: Vec<PerspectiveConfig>, count: usize, policy: Policy
         primary_location: None,
         defaults: Defaults {
             perspective_count: count,
+            min_perspective_count: count,
             policy,
             call_timeout: Duration::from_secs(10),
             deadline: Duration::from_secs(30),

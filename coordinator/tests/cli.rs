@@ -241,7 +241,7 @@ fn check_and_perspectives_refuse_bad_usage_with_exit_2() {
             .contains("--primary")
     );
 
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["check"], "Usage"),
         (&["check", "request", "{not json"], "not JSON"),
         (
@@ -252,7 +252,12 @@ fn check_and_perspectives_refuse_bad_usage_with_exit_2() {
             ],
             "domain_or_ip_target: ",
         ),
-        (&["check", "caa", "example.com"], "--caa-domain"),
+        (
+            &["check", "--in-process", "6", "caa", "example.com"],
+            "--caa-domain",
+        ),
+        // A lost MPIC_CONFIG never means "check from this host".
+        (&["check", "caa", "example.com"], "--in-process N"),
         (&["perspectives", "--config", missing], "cannot read"),
         (
             &["check", "--config", missing, "caa", "example.com"],

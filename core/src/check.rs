@@ -41,17 +41,20 @@
 //! CAA checks apply to domain names only (RFC 8659); an IP target is refused.
 
 mod fields;
+mod unique_keys;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
+use serde::de::DeserializeSeed;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::name::{DomainName, Target, ip_from_reverse_name};
 use fields::{Fields, Issues};
+use unique_keys::{FirstDuplicate, UniqueKeys};
 
 pub use fields::{MAX_ENTRIES, MAX_TEXT_OCTETS};
 
@@ -576,11 +579,19 @@ fn serialize_display<S: Serializer, T: fmt::Display>(
 }
 
 impl CheckRequest {
-    /// Parse and validate an Open MPIC request body.
+    /// Parse and validate an Open MPIC request body. A key repeated in any
+    /// object refuses the body, naming the key (see [`unique_keys`]).
     pub fn from_json(body: &[u8]) -> Result<Self, RequestError> {
-        let value: Value =
-            serde_json::from_slice(body).map_err(|e| RequestError::NotJson(e.to_string()))?;
-        Self::from_value(&value)
+        let found = FirstDuplicate::default();
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        let value = UniqueKeys::root(&found)
+            .deserialize(&mut deserializer)
+            .and_then(|value| deserializer.end().map(|()| value));
+        match (value, found.path()) {
+            (Ok(value), _) => Self::from_value(&value),
+            (Err(_), Some(path)) => Err(RequestError::Invalid(vec![duplicate_key_issue(path)])),
+            (Err(e), None) => Err(RequestError::NotJson(e.to_string())),
+        }
     }
 
     /// Validate an already-parsed request body.
@@ -640,11 +651,22 @@ impl Serialize for CheckRequest {
     }
 }
 
-/// The same strict validation as [`CheckRequest::from_json`].
+/// The same strict validation as [`CheckRequest::from_json`], repeated keys
+/// included.
 impl<'de> Deserialize<'de> for CheckRequest {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(deserializer)?;
+        let found = FirstDuplicate::default();
+        let value = UniqueKeys::root(&found).deserialize(deserializer)?;
         Self::from_value(&value).map_err(serde::de::Error::custom)
+    }
+}
+
+fn duplicate_key_issue(field: String) -> RequestIssue {
+    RequestIssue {
+        field,
+        message: "this key appears more than once in its object; each key may appear once, \
+                  because JSON parsers disagree on which repeat wins"
+            .into(),
     }
 }
 

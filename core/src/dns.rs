@@ -23,9 +23,11 @@ use std::net::IpAddr;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::NULL;
+use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
 
+use crate::extended_dns_error::{EDNS_OPTION_CODE as EXTENDED_ERROR_OPTION, ExtendedDnsError};
 use crate::network::{DnsAnswer, DnsError};
 
 /// EDNS0 UDP payload size we advertise: the DNS Flag Day 2020 value. DoH is
@@ -65,12 +67,18 @@ impl Default for ResponseLimits {
     }
 }
 
+/// A random message id, from hickory's RNG (getrandom in wasm).
+pub fn random_id() -> u16 {
+    Message::query().metadata.id
+}
+
 /// One question, encoded, with what is needed to check its response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsQuery {
     id: u16,
     name: Name,
     rtype: RecordType,
+    checking_disabled: bool,
     wire: Vec<u8>,
 }
 
@@ -78,20 +86,30 @@ impl DnsQuery {
     /// A query for `name` (A-labels, trailing dot optional) and `rtype` with
     /// a random id, RD set, CD clear, and EDNS0 with the DO bit set.
     pub fn new(name: &str, rtype: RecordType) -> Result<Self, DnsError> {
-        // Message::query draws the id from hickory's RNG (getrandom in wasm).
-        let id = Message::query().metadata.id;
-        Self::with_id(name, rtype, id)
+        Self::with_id(name, rtype, random_id())
     }
 
     /// Like [`DnsQuery::new`] with a chosen id: DoH GET uses 0 so that equal
     /// questions are equal URLs (RFC 8484 section 4.1).
     pub fn with_id(name: &str, rtype: RecordType, id: u16) -> Result<Self, DnsError> {
+        Self::with_flags(name, rtype, id, false)
+    }
+
+    /// Like [`DnsQuery::with_id`], with the CD (checking disabled) bit as
+    /// given: a retry sets it so that the resolver answers without its
+    /// validated, cached failure (see [`crate::network::Network::dns_retry`]).
+    pub fn with_flags(
+        name: &str,
+        rtype: RecordType,
+        id: u16,
+        checking_disabled: bool,
+    ) -> Result<Self, DnsError> {
         let name = query_name(name)?;
         check_query_type(rtype)?;
 
         let mut message = Message::new(id, MessageType::Query, OpCode::Query);
         message.metadata.recursion_desired = true;
-        message.metadata.checking_disabled = false;
+        message.metadata.checking_disabled = checking_disabled;
         message.add_query(Query::query(name.clone(), rtype));
         let mut edns = Edns::new();
         edns.set_max_payload(EDNS_MAX_PAYLOAD)
@@ -104,6 +122,7 @@ impl DnsQuery {
             id,
             name,
             rtype,
+            checking_disabled,
             wire,
         })
     }
@@ -164,6 +183,8 @@ impl DnsQuery {
             cname_chain: Vec::new(),
             authentic_data: message.metadata.authentic_data,
             resolver: resolver.to_owned(),
+            checking_disabled: self.checking_disabled,
+            extended_errors: extended_errors(&message),
         };
         if !answers_question {
             // A failure rcode carries no answer we could trust.
@@ -305,6 +326,24 @@ impl DnsQuery {
         }
         Ok((chain, current))
     }
+}
+
+/// The RFC 8914 extended errors in `message`'s OPT record; undecodable
+/// options are left out.
+fn extended_errors(message: &Message) -> Vec<ExtendedDnsError> {
+    let Some(edns) = &message.edns else {
+        return Vec::new();
+    };
+    edns.options()
+        .as_ref()
+        .iter()
+        .filter_map(|(_, option)| match option {
+            EdnsOption::Unknown(code, data) if *code == EXTENDED_ERROR_OPTION => {
+                ExtendedDnsError::from_option_data(data)
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// The CNAME target at `owner`, if the answer section has one.
@@ -634,6 +673,25 @@ pub fn response_message(
         response.set_edns(edns);
     }
     Ok(response)
+}
+
+/// Attaches an RFC 8914 extended error to a response made by
+/// [`response_message`] (which echoes EDNS only if the query had it; this
+/// adds an OPT record if needed). Used by test fixtures.
+pub fn add_extended_error(message: &mut Message, info_code: u16, extra_text: &str) {
+    let option = EdnsOption::Unknown(
+        EXTENDED_ERROR_OPTION,
+        ExtendedDnsError::option_data(info_code, extra_text),
+    );
+    match &mut message.edns {
+        Some(edns) => edns.options_mut().insert(option),
+        None => {
+            let mut edns = Edns::new();
+            edns.set_max_payload(EDNS_MAX_PAYLOAD);
+            edns.options_mut().insert(option);
+            message.set_edns(edns);
+        }
+    }
 }
 
 /// [`response_message`] encoded to wire format. Used by test fixtures.

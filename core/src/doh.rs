@@ -192,8 +192,29 @@ impl<T: DohTransport> DohClient<T> {
         name: &str,
         rtype: RecordType,
     ) -> impl Future<Output = Result<DnsAnswer, DnsError>> + MaybeSend {
+        self.query_with(name, rtype, false)
+    }
+
+    /// [`DohClient::query`] with the CD bit set: the resolver answers
+    /// without validating, so not with a validation failure it cached. The
+    /// answer says so ([`DnsAnswer::checking_disabled`]); its records are
+    /// never the domain's data.
+    pub fn query_checking_disabled(
+        &self,
+        name: &str,
+        rtype: RecordType,
+    ) -> impl Future<Output = Result<DnsAnswer, DnsError>> + MaybeSend {
+        self.query_with(name, rtype, true)
+    }
+
+    fn query_with(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        checking_disabled: bool,
+    ) -> impl Future<Output = Result<DnsAnswer, DnsError>> + MaybeSend {
         let prepared = self
-            .prepare(name, rtype)
+            .prepare(name, rtype, checking_disabled)
             .map(|(query, request)| (query, self.transport.send(request)));
         let resolver = self.resolver.clone();
         let limits = self.config.limits;
@@ -209,16 +230,18 @@ impl<T: DohTransport> DohClient<T> {
         &self,
         name: &str,
         rtype: RecordType,
+        checking_disabled: bool,
     ) -> Result<(DnsQuery, DohHttpRequest), DnsError> {
         let accept = ("accept", DNS_MESSAGE_MEDIA_TYPE);
         let (query, url, headers, body) = match self.config.method {
             DohMethod::Get => {
-                let query = DnsQuery::with_id(name, rtype, 0)?;
+                let query = DnsQuery::with_flags(name, rtype, 0, checking_disabled)?;
                 let url = get_url(&self.config.url, query.wire());
                 (query, url, vec![accept], Vec::new())
             }
             DohMethod::Post => {
-                let query = DnsQuery::new(name, rtype)?;
+                let query =
+                    DnsQuery::with_flags(name, rtype, crate::dns::random_id(), checking_disabled)?;
                 let body = query.wire().to_vec();
                 let headers = vec![accept, ("content-type", DNS_MESSAGE_MEDIA_TYPE)];
                 (query, self.config.url.clone(), headers, body)

@@ -12,8 +12,10 @@
 //! - LDH labels only (letters, digits, hyphen; no leading or trailing hyphen),
 //!   no reserved `??--` labels other than valid `xn--` P-labels (TLS BR
 //!   7.1.2.7.12 allows only P-Labels and Non-Reserved LDH Labels);
-//! - the top-level label is not all digits (`1.2.3` is neither an IP nor a
-//!   domain);
+//! - the top-level label is not one that a URL parser reads as a number
+//!   (see [`ends_in_a_number`]): `1.2.3` and `127.0x0.0x0.0x1` are neither an
+//!   IP literal nor a domain, and a URL built from them would name an IPv4
+//!   address that no perspective resolved;
 //! - a wildcard only as the whole first label (`*.example.com`).
 //!
 //! IP literals use the standard textual forms (dotted quad without leading
@@ -60,7 +62,11 @@ pub enum NameError {
     HyphenAtLabelEdge { label: String },
     #[error("label `{label}` has `--` in positions 3-4 but is not a valid `xn--` label")]
     ReservedLabel { label: String },
-    #[error("the top-level label `{tld}` is all digits, which is not a domain name")]
+    #[error(
+        "the top-level label `{tld}` reads as a number under the WHATWG URL host rules \
+         (\"ends in a number\": all digits, or 0x followed by hex digits), so every URL built \
+         from this name would name an IPv4 address instead; it is not a domain name"
+    )]
     NumericTld { tld: String },
     #[error("`{name}` has a single label; a fully-qualified domain name is required")]
     SingleLabel { name: String },
@@ -234,12 +240,31 @@ fn check_host_name(name: &str) -> Result<(), NameError> {
     if name.len() > MAX_NAME_OCTETS {
         return Err(NameError::NameTooLong { octets: name.len() });
     }
-    if last.bytes().all(|b| b.is_ascii_digit()) {
+    if ends_in_a_number(last) {
         return Err(NameError::NumericTld {
             tld: last.to_owned(),
         });
     }
     Ok(())
+}
+
+/// Whether a URL parser reads a host whose last label is `label` as an IPv4
+/// address (WHATWG URL Standard, "ends in a number checker", which the `url`
+/// crate implements): the label is all ASCII digits, or parses as an IPv4
+/// number, which beyond decimal and octal (both all digits) means `0x` or
+/// `0X` followed by hex digits, possibly none.
+///
+/// Such a "domain" is refused: `http://127.0x0.0x0.0x1/` is fetched from
+/// 127.0.0.1 without any DNS lookup, so a DCV of it would check an address
+/// and a CAA check would climb a tree that does not exist.
+pub fn ends_in_a_number(label: &str) -> bool {
+    if !label.is_empty() && label.bytes().all(|b| b.is_ascii_digit()) {
+        return true;
+    }
+    let hex = label
+        .strip_prefix("0x")
+        .or_else(|| label.strip_prefix("0X"));
+    hex.is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// What a check is about: a domain (possibly a wildcard) or an IP address.
@@ -498,6 +523,26 @@ mod tests {
                 "example.123".into(),
                 NameError::NumericTld { tld: "123".into() },
             ),
+            // What the `url` crate would read as 127.0.0.1, 0xff, 0 (issue
+            // 15 item 1: these were accepted and fetched from an address).
+            (
+                "127.0x0.0x0.0x1".into(),
+                NameError::NumericTld { tld: "0x1".into() },
+            ),
+            (
+                "example.0xff".into(),
+                NameError::NumericTld { tld: "0xff".into() },
+            ),
+            (
+                "example.0X".into(),
+                NameError::NumericTld { tld: "0x".into() },
+            ),
+            (
+                "example.0xDEAD".into(),
+                NameError::NumericTld {
+                    tld: "0xdead".into(),
+                },
+            ),
             (
                 "localhost".into(),
                 NameError::SingleLabel {
@@ -515,6 +560,44 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(Target::parse(&input), Err(expected), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn names_that_only_look_numeric_stay_domains() {
+        for input in ["example.0xg", "example.x0", "example.0x1a-b", "0x1.example"] {
+            let target = Target::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert!(target.domain().is_some(), "{input}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Issue 15 item 1: for every accepted domain target, the host of a
+        /// URL built from it (as the DCV methods build them) is that domain,
+        /// never an IP address; so reaching it always takes a DNS lookup of
+        /// the domain.
+        #[test]
+        fn every_accepted_domain_is_the_host_of_its_urls(
+            labels in proptest::collection::vec("(0[xX])?[0-9a-fA-Fx]{0,4}|[a-z0-9]{1,3}", 2..5),
+            wildcard in proptest::bool::ANY,
+        ) {
+            let name = labels.join(".");
+            let input = if wildcard { format!("*.{name}") } else { name };
+            if let Ok(target @ Target::Domain { .. }) = Target::parse(&input) {
+                let domain = target.domain().map(|d| d.as_str().to_owned()).unwrap_or_default();
+                for scheme in ["http", "https"] {
+                    let url = url::Url::parse(&format!(
+                        "{scheme}://{}/.well-known/acme-challenge/t",
+                        target.url_host()
+                    ));
+                    let host = url.as_ref().ok().and_then(|u| u.host().map(|h| h.to_owned()));
+                    proptest::prop_assert_eq!(
+                        host,
+                        Some(url::Host::Domain(domain.clone())),
+                        "{} gave {:?}", input, url
+                    );
+                }
+            }
         }
     }
 

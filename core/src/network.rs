@@ -1,4 +1,5 @@
-//! The only door to the outside world: a DNS query and an HTTP GET.
+//! The only door to the outside world: a DNS query (and its retry), the
+//! resolvers' DNSSEC self-test, and an HTTP GET.
 //!
 //! The perspective logic (CAA, DCV) is generic over [`Network`], so the
 //! Cloudflare Worker implements it on the Workers `fetch` API, the coordinator
@@ -11,6 +12,9 @@ use std::future::Future;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Record, RecordType};
 use serde::{Deserialize, Serialize};
+
+use crate::dnssec_self_test::DnssecSelfTest;
+use crate::extended_dns_error::ExtendedDnsError;
 
 /// `Send` on native targets, nothing on wasm32 (where futures are `!Send`).
 ///
@@ -39,6 +43,26 @@ pub trait Network {
         rtype: RecordType,
     ) -> impl Future<Output = Result<DnsAnswer, DnsError>> + MaybeSend;
 
+    /// Ask `name` and `rtype` again after `failed`, an answer with a failure
+    /// rcode (BR 3.2.2.8: a lookup failure counts only once retried). The
+    /// retry must not just return the first resolver's cached failure: it
+    /// goes to another of this perspective's resolvers when there is one
+    /// (the next after `failed.resolver`), else to the same resolver with the
+    /// CD bit set ([`DnsAnswer::checking_disabled`]), which a resolver
+    /// answers apart from its validated (and cached) failure.
+    fn dns_retry(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        failed: &DnsAnswer,
+    ) -> impl Future<Output = Result<DnsAnswer, DnsError>> + MaybeSend;
+
+    /// Whether each of this perspective's resolvers validates DNSSEC, by
+    /// the test of [`crate::dnssec_self_test`] with the names this
+    /// perspective is configured with. A lookup failure counts as permission
+    /// only while every resolver passes.
+    fn dnssec_self_test(&self) -> impl Future<Output = DnssecSelfTest> + MaybeSend;
+
     /// One HTTP GET of exactly `url`, never following redirects, reading at
     /// most `limits.max_body_bytes` of the body.
     fn http_get(
@@ -64,6 +88,12 @@ pub struct DnsAnswer {
     pub authentic_data: bool,
     /// Which resolver answered (its URL), for the report.
     pub resolver: String,
+    /// The question was asked with the CD bit set (a retry that bypasses
+    /// the resolver's validation): records in such an answer are not
+    /// validated and must never be used as the domain's data.
+    pub checking_disabled: bool,
+    /// RFC 8914 extended errors the resolver attached.
+    pub extended_errors: Vec<ExtendedDnsError>,
 }
 
 /// No usable DNS response arrived: the perspective could not look.

@@ -334,6 +334,17 @@ mod tests {
         async fn dns(&self, _: &str, _: RecordType) -> Result<DnsAnswer, DnsError> {
             Err(DnsError::Transport("no DNS here".into()))
         }
+        async fn dns_retry(
+            &self,
+            _: &str,
+            _: RecordType,
+            _: &DnsAnswer,
+        ) -> Result<DnsAnswer, DnsError> {
+            Err(DnsError::Transport("no DNS here".into()))
+        }
+        async fn dnssec_self_test(&self) -> crate::dnssec_self_test::DnssecSelfTest {
+            crate::dnssec_self_test::DnssecSelfTest::without_resolvers()
+        }
         async fn http_get(
             &self,
             url: &Url,

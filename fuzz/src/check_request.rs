@@ -6,9 +6,13 @@
 //! - round trip: an accepted request serialises, the serialisation parses to
 //!   an equal request, and serialising that gives the same bytes (so what
 //!   the coordinator signs and forwards is exactly what it validated);
-//! - the check type and the parameters agree.
+//! - the check type and the parameters agree;
+//! - a domain target is the host of every URL built from it, never an IP
+//!   address (a name whose last label reads as a number, such as
+//!   `127.0x0.0x0.0x1`, would be fetched from an address nobody resolved).
 
 use mpic_core::check::{CheckParameters, CheckRequest, CheckType, RequestError};
+use mpic_core::name::Target;
 
 pub fn run(data: &[u8]) {
     let parsed = CheckRequest::from_json(data);
@@ -33,6 +37,16 @@ pub fn run(data: &[u8]) {
     match (&request.parameters, request.check_type()) {
         (CheckParameters::Caa(_), CheckType::Caa) | (CheckParameters::Dcv(_), CheckType::Dcv) => {}
         (_, check_type) => panic!("parameters do not match check type {check_type:?}"),
+    }
+
+    if let Target::Domain { name, .. } = &request.target {
+        for scheme in ["http", "https"] {
+            let text = format!("{scheme}://{}/.well-known/x", request.target.url_host());
+            match url::Url::parse(&text).map(|url| url.host().map(|host| host.to_owned())) {
+                Ok(Some(url::Host::Domain(host))) if host == name.as_str() => {}
+                other => panic!("domain target {name} gives URL host {other:?}"),
+            }
+        }
     }
 
     let json = match serde_json::to_vec(&request) {

@@ -182,6 +182,14 @@ impl Network for ScriptedWeb {
         Err(DnsError::Transport("no DNS in this harness".into()))
     }
 
+    async fn dns_retry(&self, _: &str, _: RecordType, _: &DnsAnswer) -> Result<DnsAnswer, DnsError> {
+        Err(DnsError::Transport("no DNS in this harness".into()))
+    }
+
+    async fn dnssec_self_test(&self) -> mpic_core::dnssec_self_test::DnssecSelfTest {
+        mpic_core::dnssec_self_test::DnssecSelfTest::without_resolvers()
+    }
+
     async fn http_get(&self, url: &Url, _: &HttpLimits) -> Result<HttpResponse, HttpError> {
         let index = {
             let mut fetched = match self.fetched.lock() {

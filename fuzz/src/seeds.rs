@@ -241,7 +241,7 @@ fn caa_evaluate_seeds() -> Vec<Seed> {
 }
 
 fn check_request_seeds() -> Vec<Seed> {
-    let requests: [(&str, &str); 12] = [
+    let requests: [(&str, &str); 14] = [
         (
             "caa_open_mpic_example",
             r#"{"check_type":"caa","domain_or_ip_target":"example.com","trace_identifier":"ac2d0392-8699-4037-a0e0-0a6db1ff8b89"}"#,
@@ -289,6 +289,14 @@ fn check_request_seeds() -> Vec<Seed> {
         (
             "dns_account_01",
             r#"{"check_type":"dcv","domain_or_ip_target":"example.com","dcv_check_parameters":{"validation_method":"dns-account-01","account_uri":"https://ca.example/acct/1","key_authorization":"tok-en_1.thumbprint_abc-DEF"}}"#,
+        ),
+        (
+            "acme_http_01_number_like_tld",
+            r#"{"check_type":"dcv","domain_or_ip_target":"127.0x0.0x0.0x1","dcv_check_parameters":{"validation_method":"acme-http-01","token":"t","key_authorization":"t.k"}}"#,
+        ),
+        (
+            "caa_repeated_key",
+            r#"{"check_type":"caa","domain_or_ip_target":"a.example","domain_or_ip_target":"b.example"}"#,
         ),
     ];
     requests

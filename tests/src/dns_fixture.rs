@@ -36,6 +36,22 @@ pub use server::{DEFAULT_VIEW, DohServer, MAX_DELAY, OVERSIZED_BYTES};
 pub use view::{Fault, ViewHandle};
 pub use world::{DnsWorld, ZoneSecurity};
 
+/// The DNSSEC self-test's known-bogus name, as every view of the fixture
+/// serves it: SERVFAIL (DNSSEC Bogus) from a validating view.
+pub const BOGUS_NAME: &str = "bogus.dnssec-probe.test";
+
+/// The self-test's known-signed name: NOERROR with AD=1 from a validating
+/// view.
+pub const SIGNED_NAME: &str = "signed.dnssec-probe.test";
+
+/// The self-test names the fixture serves, for perspectives pointed at it.
+pub fn dnssec_test_names() -> mpic_core::dnssec_self_test::DnssecTestNames {
+    mpic_core::dnssec_self_test::DnssecTestNames {
+        bogus: BOGUS_NAME.into(),
+        signed: SIGNED_NAME.into(),
+    }
+}
+
 /// What went wrong setting up the DNS fixture.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DnsFixtureError {

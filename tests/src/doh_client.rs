@@ -17,6 +17,8 @@ pub enum DohClientError {
     Config(#[from] DohConfigError),
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("resolvers: {0}")]
+    Resolvers(String),
 }
 
 /// A client for a loopback DoH URL (plain http allowed) using `method`.

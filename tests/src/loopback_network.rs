@@ -11,17 +11,19 @@ use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
-use mpic_core::doh::{DohClient, DohMethod};
+use mpic_core::dnssec_self_test::DnssecSelfTest;
+use mpic_core::doh::DohMethod;
 use mpic_core::network::{
     DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, MaybeSend, Network,
 };
+use mpic_core::resolver_set::ResolverSet;
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 
 use mpic_coordinator::http_read::{header_text, http_error, read_bounded};
 
 use crate::doh_client::{DohClientError, ReqwestDohTransport, loopback_doh_client};
 
-type Doh = Arc<DohClient<ReqwestDohTransport>>;
+type Doh = Arc<ResolverSet<ReqwestDohTransport>>;
 
 /// What one perspective sees: its DoH view for names, plain HTTP (no
 /// redirects followed, no proxy) for fetches.
@@ -38,20 +40,21 @@ impl LoopbackNetwork {
         Self::with_method(doh_url, DohMethod::Post)
     }
 
-    /// Like [`LoopbackNetwork::new`] with the DoH method chosen.
+    /// Like [`LoopbackNetwork::new`] with the DoH method chosen, and the
+    /// fixture's DNSSEC self-test names
+    /// ([`crate::dns_fixture::dnssec_test_names`]).
     pub fn with_method(doh_url: &str, method: DohMethod) -> Result<Self, DohClientError> {
-        let doh = Arc::new(loopback_doh_client(doh_url, method)?);
+        let client = loopback_doh_client(doh_url, method)?;
+        let doh = Arc::new(
+            ResolverSet::new(vec![client], crate::dns_fixture::dnssec_test_names())
+                .map_err(|e| DohClientError::Resolvers(e.to_string()))?,
+        );
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .dns_resolver(Arc::new(DohAddresses(Arc::clone(&doh))))
             .build()?;
         Ok(Self { doh, http })
-    }
-
-    /// The DoH client the network resolves with.
-    pub fn doh(&self) -> &DohClient<ReqwestDohTransport> {
-        &self.doh
     }
 }
 
@@ -61,7 +64,25 @@ impl Network for LoopbackNetwork {
         name: &str,
         rtype: RecordType,
     ) -> impl Future<Output = Result<DnsAnswer, DnsError>> + MaybeSend {
-        self.doh.query(name, rtype)
+        let doh = Arc::clone(&self.doh);
+        let name = name.to_owned();
+        async move { doh.resolve(&name, rtype).await }
+    }
+
+    fn dns_retry(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        failed: &DnsAnswer,
+    ) -> impl Future<Output = Result<DnsAnswer, DnsError>> + MaybeSend {
+        let doh = Arc::clone(&self.doh);
+        let (name, failed) = (name.to_owned(), failed.clone());
+        async move { doh.retry(&name, rtype, &failed).await }
+    }
+
+    fn dnssec_self_test(&self) -> impl Future<Output = DnssecSelfTest> + MaybeSend {
+        let doh = Arc::clone(&self.doh);
+        async move { doh.dnssec_self_test().await }
     }
 
     fn http_get(
@@ -113,7 +134,7 @@ impl reqwest::dns::Resolve for DohAddresses {
         let doh = Arc::clone(&self.0);
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let answer = doh.query(&host, RecordType::A).await?;
+            let answer = doh.resolve(&host, RecordType::A).await?;
             if answer.rcode != ResponseCode::NoError {
                 return Err(format!("{host}: the view answered {:?}", answer.rcode).into());
             }

@@ -103,8 +103,9 @@ impl Fixtures {
         ]
     }
 
+    /// `mpic check --in-process 6 ARGS` against the fixtures.
     async fn check(&self, args: &[&str]) -> Output {
-        let mut argv: Vec<String> = vec!["check".into()];
+        let mut argv: Vec<String> = vec!["check".into(), "--in-process".into(), "6".into()];
         argv.extend(args.iter().map(|a| (*a).to_owned()));
         argv.extend(self.loopback_args());
         mpic(argv).await
@@ -125,7 +126,8 @@ async fn in_process_caa_check_is_valid_and_says_it_is_not_br_compliant() {
     let stdout = text(&out.stdout);
     // Shown with --nocapture: what an operator sees.
     println!("{stdout}");
-    assert_exit(&out, 0);
+    // Valid, but from one host: exit 3, never the 0 a script would issue on.
+    assert_exit(&out, 3);
     assert!(
         stdout.contains("through 6 in-process perspectives"),
         "{stdout}"
@@ -165,7 +167,7 @@ async fn acme_http_01_and_dns_01_are_valid() {
             KEY_AUTHORIZATION,
         ])
         .await;
-    assert_exit(&http01, 0);
+    assert_exit(&http01, 3);
     // Fetched by name (Host header), from the address the DoH view gave.
     let seen = fixtures.http.requests();
     assert!(!seen.is_empty());
@@ -185,7 +187,7 @@ async fn acme_http_01_and_dns_01_are_valid() {
             KEY_AUTHORIZATION,
         ])
         .await;
-    assert_exit(&dns01, 0);
+    assert_exit(&dns01, 3);
 
     // A wrong key authorization at the challenge URL is seen by all.
     fixtures
@@ -207,6 +209,44 @@ async fn acme_http_01_and_dns_01_are_valid() {
         ])
         .await;
     assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong.stdout));
+    fixtures.stop().await;
+}
+
+/// Issue 15 item 3: a script that lost its MPIC_CONFIG must not get exit 0
+/// from one host's view.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_configuration_a_check_needs_in_process_and_never_exits_0() {
+    let fixtures = Fixtures::start().await;
+    let mut argv: Vec<String> = [
+        "check",
+        "caa",
+        "victim.example",
+        "--caa-domain",
+        "ca.example",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    argv.extend(fixtures.loopback_args());
+    let out = mpic(argv).await;
+    assert_exit(&out, 2);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--config") && stderr.contains("--in-process"),
+        "{stderr}"
+    );
+    // Nothing was asked of any resolver or web server.
+    assert!(fixtures.http.requests().is_empty());
+
+    let valid = fixtures
+        .check(&["caa", "victim.example", "--caa-domain", "ca.example"])
+        .await;
+    assert_exit(&valid, 3);
+    let help = mpic(vec!["check".into(), "--help".into()]).await;
+    assert!(
+        text(&help.stdout).contains("3  valid, but only in-process"),
+        "{}",
+        text(&help.stdout)
+    );
     fixtures.stop().await;
 }
 
@@ -268,7 +308,7 @@ async fn json_output_parses_and_carries_verified_reports_and_the_primary() {
             "--primary",
         ])
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["is_valid"], true);
     assert_eq!(json["mode"], "in_process");

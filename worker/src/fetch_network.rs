@@ -12,11 +12,12 @@ use futures_util::StreamExt as _;
 use futures_util::future::{Either, select};
 use hickory_proto::rr::RecordType;
 use mpic_core::dns;
+use mpic_core::dnssec_self_test::DnssecSelfTest;
 use mpic_core::doh::{
-    DnsResolver as _, DohClient, DohConfig, DohHttpRequest, DohHttpResponse, DohMethod,
-    DohTransport,
+    DohClient, DohConfig, DohHttpRequest, DohHttpResponse, DohMethod, DohTransport,
 };
 use mpic_core::network::{DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, Network};
+use mpic_core::resolver_set::ResolverSet;
 use url::Url;
 use worker::{
     AbortController, Date, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
@@ -28,7 +29,7 @@ use crate::settings::{LocalMode, Settings, is_loopback_ip};
 
 /// The perspective's view of the Internet for one check.
 pub struct FetchNetwork {
-    resolvers: Vec<DohClient<FetchTransport>>,
+    resolvers: ResolverSet<FetchTransport>,
     local: Option<LocalMode>,
     deadline_at_ms: u64,
 }
@@ -49,6 +50,8 @@ impl FetchNetwork {
                     .map_err(|e| format!("DOH_RESOLVERS {url}: {e}"))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let resolvers = ResolverSet::new(resolvers, settings.dnssec_test_names.clone())
+            .map_err(|e| format!("DOH_RESOLVERS: {e}"))?;
         Ok(Self {
             resolvers,
             local: settings.local.clone(),
@@ -58,10 +61,7 @@ impl FetchNetwork {
 
     /// The resolvers this perspective asks, in order.
     pub fn resolver_urls(&self) -> Vec<String> {
-        self.resolvers
-            .iter()
-            .map(|r| r.config().url.to_string())
-            .collect()
+        self.resolvers.urls()
     }
 
     /// Local mode: where `url` really goes. The host is resolved through this
@@ -116,16 +116,20 @@ impl FetchNetwork {
 
 impl Network for FetchNetwork {
     async fn dns(&self, name: &str, rtype: RecordType) -> Result<DnsAnswer, DnsError> {
-        let mut last = DnsError::Transport("no DoH resolver configured".into());
-        for resolver in &self.resolvers {
-            match resolver.resolve(name, rtype).await {
-                Ok(answer) => return Ok(answer),
-                // Only "no usable response" moves on to the next resolver; a
-                // DNS answer (even SERVFAIL) is this perspective's view.
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
+        self.resolvers.resolve(name, rtype).await
+    }
+
+    async fn dns_retry(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        failed: &DnsAnswer,
+    ) -> Result<DnsAnswer, DnsError> {
+        self.resolvers.retry(name, rtype, failed).await
+    }
+
+    async fn dnssec_self_test(&self) -> DnssecSelfTest {
+        self.resolvers.dnssec_self_test().await
     }
 
     async fn http_get(&self, url: &Url, limits: &HttpLimits) -> Result<HttpResponse, HttpError> {

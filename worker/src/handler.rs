@@ -6,6 +6,8 @@ use std::time::Duration;
 use futures_util::future::{Either, select};
 
 use mpic_core::dcv::DcvContext;
+use mpic_core::dnssec_self_test::{DnssecSelfTest, DnssecTestNames};
+use mpic_core::network::Network as _;
 use mpic_core::perspective::{self, CheckCall};
 use mpic_core::redirect::RedirectPolicy;
 use mpic_core::report;
@@ -56,7 +58,15 @@ struct Identity<'a> {
     /// `CHECK_DEADLINE_MS`, so the coordinator can tell whether its call
     /// timeout leaves the check room to end with a signed answer.
     check_deadline_ms: u64,
+    /// The names the DNSSEC self-test asks about.
+    dnssec_test_names: &'a DnssecTestNames,
+    /// Only with `?dnssec_self_test=run`: every resolver's result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dnssec_self_test: Option<DnssecSelfTest>,
 }
+
+/// The query that makes `GET /v1/identity` run the DNSSEC self-test.
+const SELF_TEST_QUERY: (&str, &str) = ("dnssec_self_test", "run");
 
 #[derive(Serialize)]
 struct ErrorBody<'a> {
@@ -88,7 +98,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let settings = SETTINGS.get_or_init(|| Settings::load(&EnvSource(&env)));
     match (req.method(), req.path().as_str()) {
         (Method::Get, "/v1/identity") => match settings {
-            Ok(settings) => identity(settings),
+            Ok(settings) => identity(&req, settings).await,
             Err(problems) => misconfigured(problems),
         },
         (Method::Post, "/v1/check") => match settings {
@@ -100,7 +110,32 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     }
 }
 
-fn identity(settings: &Settings) -> Result<Response> {
+/// `GET /v1/identity`, with the DNSSEC self-test when the query asks for it
+/// (a few DNS questions per resolver, each bounded by the check deadline).
+async fn identity(req: &Request, settings: &Settings) -> Result<Response> {
+    let url = req.url()?;
+    let mut pairs = url.query_pairs();
+    let dnssec_self_test = match pairs.next() {
+        None => None,
+        Some((key, value)) if (key.as_ref(), value.as_ref()) == SELF_TEST_QUERY => {
+            let deadline_at_ms =
+                (Date::now().as_millis()).saturating_add(settings.check_deadline_ms);
+            match FetchNetwork::new(settings, deadline_at_ms) {
+                Ok(network) => Some(network.dnssec_self_test().await),
+                Err(detail) => return error(500, "misconfigured", detail),
+            }
+        }
+        Some((key, value)) => {
+            return error(
+                400,
+                "bad_query",
+                format!(
+                    "unknown query {key}={value}; the only one is {}={}",
+                    SELF_TEST_QUERY.0, SELF_TEST_QUERY.1
+                ),
+            );
+        }
+    };
     let id = &settings.identity;
     Response::from_json(&Identity {
         perspective_id: &id.perspective_id,
@@ -116,6 +151,8 @@ fn identity(settings: &Settings) -> Result<Response> {
             "production"
         },
         check_deadline_ms: settings.check_deadline_ms,
+        dnssec_test_names: &settings.dnssec_test_names,
+        dnssec_self_test,
     })
 }
 

@@ -21,8 +21,10 @@
 use std::net::IpAddr;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
+use mpic_core::dnssec_self_test::{self, DnssecTestNames};
 use mpic_core::doh::DohMethod;
 use mpic_core::keys;
+use mpic_core::name::DomainName;
 use mpic_core::perspective::Identity;
 use mpic_core::report::{Coordinates, Location, Rir};
 use url::Url;
@@ -60,6 +62,8 @@ pub struct Settings {
     pub max_skew_ms: u64,
     /// How long one check may run (every lookup and fetch included).
     pub check_deadline_ms: u64,
+    /// `DNSSEC_TEST_BOGUS_NAME` and `DNSSEC_TEST_SIGNED_NAME`.
+    pub dnssec_test_names: DnssecTestNames,
     pub local: Option<LocalMode>,
 }
 
@@ -228,6 +232,26 @@ impl Settings {
                 }
             },
         };
+        let mut test_name = |setting: &'static str, default: &str| match source.var(setting) {
+            None => default.to_owned(),
+            Some(v) => match DomainName::parse(v.trim()) {
+                Ok(name) => name.as_str().to_owned(),
+                Err(e) => {
+                    invalid(setting, format!("{v:?}: {e}"));
+                    default.to_owned()
+                }
+            },
+        };
+        let dnssec_test_names = DnssecTestNames {
+            bogus: test_name(
+                "DNSSEC_TEST_BOGUS_NAME",
+                dnssec_self_test::DEFAULT_BOGUS_NAME,
+            ),
+            signed: test_name(
+                "DNSSEC_TEST_SIGNED_NAME",
+                dnssec_self_test::DEFAULT_SIGNED_NAME,
+            ),
+        };
         let signing_key = match source.secret("SIGNING_KEY") {
             None => {
                 problems.push(Problem::Missing("SIGNING_KEY"));
@@ -263,6 +287,7 @@ impl Settings {
                     doh_method,
                     max_skew_ms,
                     check_deadline_ms,
+                    dnssec_test_names,
                     local,
                 })
             }

@@ -217,6 +217,7 @@ fn config(perspectives: Vec<PerspectiveConfig>, policy: Policy, call_timeout: Du
     let count = perspectives.len();
     let defaults = Defaults {
         perspective_count: count,
+        min_perspective_count: count,
         policy,
         call_timeout,
         deadline: call_timeout * 2,

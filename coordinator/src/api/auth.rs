@@ -11,6 +11,7 @@ use axum::http::header::AUTHORIZATION;
 use sha2::{Digest as _, Sha256};
 use subtle::{Choice, ConstantTimeEq as _};
 
+use crate::ca_identity::CaIdentities;
 use crate::config::ApiClient;
 
 /// The `x-api-key` header (Open MPIC deployments behind API gateways use it).
@@ -19,6 +20,11 @@ pub const API_KEY_HEADER: &str = "x-api-key";
 /// The configured client a request authenticated as (for logs; never the key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientName(pub String);
+
+/// The CA identities of the client a request authenticated as, for the
+/// handler ([`crate::ca_identity`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientIdentities(pub CaIdentities);
 
 /// The configured clients, by key hash.
 #[derive(Debug, Clone)]
@@ -35,13 +41,13 @@ impl ApiKeys {
 
     /// The client whose key `headers` carry, if any. A request may carry a
     /// key in both headers; either one matching is enough.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Option<ClientName> {
+    pub fn authenticate(&self, headers: &HeaderMap) -> Option<&ApiClient> {
         presented_keys(headers)
             .into_iter()
             .find_map(|key| self.client_for(key))
     }
 
-    fn client_for(&self, key: &[u8]) -> Option<ClientName> {
+    fn client_for(&self, key: &[u8]) -> Option<&ApiClient> {
         let hash: [u8; 32] = Sha256::digest(key).into();
         let mut found: Option<&ApiClient> = None;
         // Every hash is compared, matching or not.
@@ -51,7 +57,7 @@ impl ApiKeys {
                 found = Some(client);
             }
         }
-        found.map(|c| ClientName(c.name.clone()))
+        found
     }
 }
 
@@ -95,6 +101,7 @@ mod tests {
         ApiClient {
             name: name.into(),
             key_sha256: Sha256::digest(key.as_bytes()).into(),
+            identities: CaIdentities::of_the_ca(&[]),
         }
     }
 
@@ -144,7 +151,7 @@ mod tests {
         let keys = keys();
         for (pairs, expected) in table {
             assert_eq!(
-                keys.authenticate(&headers(pairs)).map(|c| c.0),
+                keys.authenticate(&headers(pairs)).map(|c| c.name.clone()),
                 expected.map(str::to_owned),
                 "{pairs:?}"
             );

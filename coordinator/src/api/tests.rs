@@ -26,6 +26,7 @@ use tokio::time::Instant;
 use tower::ServiceExt as _;
 
 use super::*;
+use crate::ca_identity::CaIdentities;
 use crate::config::{ApiClient, PerspectiveConfig};
 use crate::test_fixtures::{places, receive, report_body, signing_key_for};
 use crate::transport::CallError;
@@ -175,6 +176,7 @@ fn coordinator_with(
     config.api.clients = vec![ApiClient {
         name: "issuance".into(),
         key_sha256: Sha256::digest(API_KEY.as_bytes()).into(),
+        identities: CaIdentities::of_the_ca(&config.defaults.caa_issuer_domains),
     }];
     edit(&mut config);
     Arc::new(Coordinator::new(config, TestPerspectives::new(answers)).unwrap())
@@ -435,7 +437,9 @@ async fn three_of_six_dissenting_is_not_valid() {
 
 #[tokio::test]
 async fn orchestration_parameters_are_honoured() {
-    let app = app(&[("iad", Answer::Fail)]);
+    let app = router(coordinator_with(&[("iad", Answer::Fail)], |config| {
+        config.defaults.min_perspective_count = 5;
+    }));
     let mut request = caa_request();
     request["orchestration_parameters"] =
         json!({"perspective_count": 5, "quorum_count": 5, "max_attempts": 1});
@@ -576,6 +580,84 @@ async fn bad_requests_are_400_naming_every_field() {
         expected.sort();
         assert_eq!(issues, expected, "{shown}");
     }
+}
+
+/// Issue 15 items 1, 4, 5, 6 at the API: each refused with a 400 naming
+/// the field, before any perspective is asked.
+#[tokio::test]
+async fn requests_that_would_weaken_a_check_are_400_naming_the_field() {
+    let app = app(&[]);
+    let caa = |extra: Value| {
+        let mut request = caa_request();
+        for (key, value) in extra.as_object().unwrap() {
+            request[key] = value.clone();
+        }
+        serde_json::to_vec(&request).unwrap()
+    };
+    let table: Vec<(Vec<u8>, &str, &str)> = vec![
+        // 1: a "domain" the URL parser reads as 127.0.0.1.
+        (
+            caa(json!({"domain_or_ip_target": "127.0x0.0x0.0x1"})),
+            "invalid-value",
+            "domain_or_ip_target",
+        ),
+        // 4: checking CAA as another CA.
+        (
+            caa(json!({"caa_check_parameters": {"caa_domains": ["other-ca.example"]}})),
+            "invalid-value",
+            "caa_check_parameters.caa_domains[0]",
+        ),
+        // 5: a smaller cohort than configured (6).
+        (
+            caa(json!({"orchestration_parameters": {"perspective_count": 5}})),
+            "invalid-perspective-count",
+            "orchestration_parameters.perspective_count",
+        ),
+        // 6: the last key wins in serde_json, the first in other parsers.
+        (
+            br#"{"check_type":"caa","domain_or_ip_target":"example.com","domain_or_ip_target":"other.example"}"#
+                .to_vec(),
+            "invalid-value",
+            "domain_or_ip_target",
+        ),
+    ];
+    for (body, issue_type, field) in table {
+        let shown = String::from_utf8_lossy(&body).into_owned();
+        let (status, response) = send(&app, post(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{shown}");
+        assert_eq!(
+            issues_of(response).await,
+            [(issue_type.to_owned(), field.to_owned())],
+            "{shown}"
+        );
+    }
+}
+
+/// Issue 15 item 4: a client's own identities, when configured, are the
+/// ones it may use.
+#[tokio::test]
+async fn a_client_may_check_caa_only_as_its_own_ca_identities() {
+    let brand = mpic_core::name::DomainName::parse("brand.example").unwrap();
+    let app = router(coordinator_with(&[], |config| {
+        config.api.clients[0].identities = CaIdentities::of_the_ca(std::slice::from_ref(&brand));
+    }));
+    let with_domains = |domains: Value| {
+        let mut request = caa_request();
+        request["caa_check_parameters"] = json!({"caa_domains": domains});
+        request
+    };
+    let (status, _) = send(&app, post_json(&with_domains(json!(["brand.example"])))).await;
+    assert_eq!(status, StatusCode::OK);
+    // The CA's default identity is not this client's.
+    let (status, response) = send(&app, post_json(&with_domains(json!(["ca.example"])))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        issues_of(response).await,
+        [(
+            "invalid-value".to_owned(),
+            "caa_check_parameters.caa_domains[0]".to_owned()
+        )]
+    );
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
+use mpic_coordinator::ca_identity::CaIdentities;
 use mpic_coordinator::check_call::CheckSpec;
 use mpic_coordinator::config::Config;
 use mpic_coordinator::embedded::{self, EmbeddedOptions, NOT_BR_COMPLIANT_NOTICE};
@@ -17,24 +18,31 @@ use mpic_coordinator::native_network::{
 };
 use mpic_coordinator::primary::PrimaryPerspective;
 use mpic_coordinator::{Coordinator, HttpTransport, PerspectiveTransport};
-use mpic_core::check::CheckParameters;
+use mpic_core::check::{CheckParameters, CheckRequest};
 use mpic_core::report::Verdict;
 use serde_json::Value;
 use url::Url;
 
 use super::request::{self, CaaArgs, DcvArgs};
 use super::table::{Table, short};
-use super::{EXIT_ERROR, EXIT_NOT_CORROBORATED, stdout};
+use super::{EXIT_ERROR, EXIT_NOT_CORROBORATED, EXIT_VALID_NOT_BR_COMPLIANT, stdout};
 
 const EXAMPLES: &str = "Examples:
-  mpic check caa example.com --caa-domain letsencrypt.org
-  mpic check dcv acme-http-01 example.com --token TOKEN --key-authorization TOKEN.THUMBPRINT
-  mpic check dcv acme-dns-01 example.com --key-authorization TOKEN.THUMBPRINT --json
   mpic check --config /etc/mpic/mpic.toml caa example.com   # remote perspectives (BR-compliant)
+  mpic check --in-process 6 caa example.com --caa-domain letsencrypt.org
+  mpic check --in-process 6 dcv acme-http-01 example.com --token TOKEN --key-authorization TOKEN.THUMBPRINT
+  mpic check --in-process 6 dcv acme-dns-01 example.com --key-authorization TOKEN.THUMBPRINT --json
 
-Without --config (or MPIC_CONFIG) the check runs through in-process perspectives on this host:
-useful to try a domain, but NOT BR 3.2.2.9-compliant (one network location).
-Exit codes: 0 valid, 1 not corroborated, 2 usage, configuration or internal error.";
+Without --config (or MPIC_CONFIG) a check needs --in-process N: it then runs through N
+in-process perspectives on this host, which is useful to try a domain but is NOT BR
+3.2.2.9-compliant (one network location). A lost MPIC_CONFIG therefore stops with exit 2
+rather than quietly checking from one host.
+
+Exit codes:
+  0  valid: corroborated by the configured remote perspectives (--config)
+  1  not corroborated
+  2  usage, configuration or internal error (nothing was decided)
+  3  valid, but only in-process (--in-process): NOT BR-compliant, never a basis for issuance";
 
 /// `mpic check`.
 #[derive(Debug, Args)]
@@ -87,8 +95,10 @@ pub struct RunArgs {
     /// valid only if it passes and the perspectives' quorum corroborates it.
     #[arg(long, global = true)]
     pub primary: bool,
-    /// How many in-process perspectives (without --config), 2 to 8
-    /// [default: 6].
+    /// Without --config: run through N in-process perspectives on this host
+    /// (2 to 8; 6 mirrors a real cohort). Required without --config, so
+    /// that a missing MPIC_CONFIG never silently means "check from one
+    /// host". A valid in-process decision exits 3, never 0.
     #[arg(long, global = true, value_name = "N")]
     pub in_process: Option<usize>,
     /// Print the decision (with every signed report) as JSON.
@@ -118,12 +128,16 @@ enum Mode {
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let (request_json, from_flags) = match &args.kind {
-        CheckKind::Caa(caa) => (request::caa_request(caa), true),
-        CheckKind::Dcv(dcv) => (request::dcv_request(dcv), true),
-        CheckKind::Request { body } => (read_request_json(body)?, false),
+    let (validated, from_flags) = match &args.kind {
+        CheckKind::Caa(caa) => (request::validate(&request::caa_request(caa)), true),
+        CheckKind::Dcv(dcv) => (request::validate(&request::dcv_request(dcv)), true),
+        // Read as the API reads a body: repeated keys refused.
+        CheckKind::Request { body } => (
+            CheckRequest::from_json(read_request_text(body)?.as_bytes()),
+            false,
+        ),
     };
-    let spec = match request::validate(&request_json) {
+    let spec = match validated {
         Ok(request) => CheckSpec::new(request),
         Err(e) => {
             eprintln!("error: invalid request:");
@@ -156,21 +170,24 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     } else {
         stdout::line(render(&decision, &mode, &spec))?;
     }
-    Ok(if !decision.mpic_completed {
-        ExitCode::from(EXIT_ERROR)
-    } else if decision.is_valid {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_NOT_CORROBORATED)
-    })
+    Ok(ExitCode::from(exit_code(&decision, &mode)))
 }
 
-fn read_request_json(text: &str) -> anyhow::Result<Value> {
-    let body = match text.strip_prefix('@') {
+/// 0 only for a valid decision of remote perspectives (see EXAMPLES).
+fn exit_code(decision: &Decision, mode: &Mode) -> u8 {
+    match (decision.mpic_completed, decision.is_valid, mode) {
+        (false, _, _) => EXIT_ERROR,
+        (true, false, _) => EXIT_NOT_CORROBORATED,
+        (true, true, Mode::InProcess { .. }) => EXIT_VALID_NOT_BR_COMPLIANT,
+        (true, true, Mode::Remote { .. }) => 0,
+    }
+}
+
+fn read_request_text(text: &str) -> anyhow::Result<String> {
+    Ok(match text.strip_prefix('@') {
         Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
         None => text.to_owned(),
-    };
-    serde_json::from_str(&body).map_err(|e| UsageError(format!("request is not JSON: {e}")).into())
+    })
 }
 
 fn local_ports(run: &RunArgs) -> anyhow::Result<Option<LocalPorts>> {
@@ -217,6 +234,10 @@ async fn check(
             for warning in &config.warnings {
                 eprintln!("{warning}");
             }
+            // The API's rule for its clients, with the CA's own identities.
+            CaIdentities::of_the_ca(&config.defaults.caa_issuer_domains)
+                .admit(&spec.request)
+                .map_err(|e| UsageError(format!("invalid request: {e}")))?;
             if run.doh_url.is_some() && !run.primary && config.primary.is_none() {
                 return Err(UsageError(
                     "with --config, --doh-url sets the primary perspective's resolver: \
@@ -247,6 +268,15 @@ async fn check(
             ))
         }
         None => {
+            let Some(count) = run.in_process else {
+                return Err(UsageError(
+                    "no configuration: pass --config PATH (or set MPIC_CONFIG) to check \
+                     through the remote perspectives, or --in-process N to try the check \
+                     from this host only (NOT BR 3.2.2.9-compliant; a valid result exits 3)"
+                        .into(),
+                )
+                .into());
+            };
             let doh_url = parse_doh_url(run.doh_url.as_deref().unwrap_or(DEFAULT_DOH_URL))?;
             let network = network_config(doh_url, local);
             if let CheckParameters::Caa(params) = &spec.request.parameters
@@ -261,7 +291,7 @@ async fn check(
                 .into());
             }
             let options = EmbeddedOptions {
-                count: run.in_process.unwrap_or(embedded::DEFAULT_COUNT),
+                count,
                 ..EmbeddedOptions::default()
             };
             let setup = embedded::native(&options, &network).map_err(|e| match e {

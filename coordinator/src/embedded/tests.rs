@@ -41,7 +41,22 @@ impl Network for TxtNetwork {
             cname_chain: Vec::new(),
             authentic_data: false,
             resolver: "table".into(),
+            checking_disabled: false,
+            extended_errors: Vec::new(),
         })
+    }
+
+    async fn dns_retry(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        _: &DnsAnswer,
+    ) -> Result<DnsAnswer, DnsError> {
+        self.dns(name, rtype).await
+    }
+
+    async fn dnssec_self_test(&self) -> mpic_core::dnssec_self_test::DnssecSelfTest {
+        mpic_core::dnssec_self_test::DnssecSelfTest::without_resolvers()
     }
 
     async fn http_get(&self, _: &Url, _: &HttpLimits) -> Result<HttpResponse, HttpError> {

@@ -114,6 +114,21 @@ impl Network for WireNetwork {
         std::future::ready(self.answer(name, rtype))
     }
 
+    fn dns_retry(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        _failed: &DnsAnswer,
+    ) -> impl Future<Output = Result<DnsAnswer, DnsError>> + MaybeSend {
+        std::future::ready(self.answer(name, rtype))
+    }
+
+    fn dnssec_self_test(
+        &self,
+    ) -> impl Future<Output = mpic_core::dnssec_self_test::DnssecSelfTest> + MaybeSend {
+        std::future::ready(mpic_core::dnssec_self_test::DnssecSelfTest::without_resolvers())
+    }
+
     fn http_get(
         &self,
         _url: &url::Url,

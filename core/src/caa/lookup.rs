@@ -10,6 +10,19 @@
 //! failure after one retry: a failure is never read as "no records", because
 //! records hidden behind it could forbid issuance.
 //!
+//! The retry after a failure rcode goes through [`Network::dns_retry`]: to
+//! another of the perspective's resolvers, or to the same one with the CD
+//! bit set, so that "retried" (BR 3.2.2.8) is not the first resolver's cached
+//! failure read twice. A CD answer is never used as data: if the resolver
+//! answers with checking disabled what it failed with checking enabled, the
+//! failure was a validation failure (or did not last), and the lookup stays
+//! a failure that is not the domain's lookup failure.
+//!
+//! Whose failure a SERVFAIL is: the domain's, unless the resolver attaches
+//! an RFC 8914 extended error that puts it on the resolver
+//! ([`crate::extended_dns_error::Blame`]). REFUSED from our own resolver is
+//! always the resolver refusing us, never the domain's failure.
+//!
 //! The climb is bounded by the name: at most [`MAX_LABELS`] names, each asked
 //! at most [`ATTEMPTS_PER_NAME`] times.
 
@@ -21,6 +34,7 @@ use super::property::{Property, PropertyDecodeError};
 use super::target::CaaTarget;
 #[cfg(doc)]
 use super::target::MAX_LABELS;
+use crate::extended_dns_error::{Blame, ExtendedDnsError};
 use crate::network::{DnsAnswer, DnsError, Network};
 
 /// Each name is asked once and, if that fails, once more (BR 3.2.2.8 lets a
@@ -50,6 +64,12 @@ pub enum AttemptResult {
         records: usize,
         cname_chain: Vec<String>,
         resolver: String,
+        /// Asked with the CD bit (a retry at the same resolver).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        checking_disabled: bool,
+        /// RFC 8914 extended errors the resolver attached.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        extended_errors: Vec<ExtendedDnsError>,
     },
     /// No usable DNS response arrived.
     NoResponse { error: DnsError },
@@ -61,8 +81,27 @@ pub enum AttemptResult {
 pub enum QueryFailure {
     #[error("the resolver answered SERVFAIL")]
     ServFail,
-    #[error("the resolver answered REFUSED")]
+    /// Our own resolver refused the question: its failure, not the domain's.
+    #[error("our resolver answered REFUSED: it refused us, which is not the domain's failure")]
     Refused,
+    /// A SERVFAIL whose extended errors put it on the resolver (it was not
+    /// ready, filtered, blocked, or served a cached error).
+    #[error(
+        "the resolver answered {rcode} and says the failure is its own ({})",
+        list(extended_errors)
+    )]
+    ResolverFailure {
+        rcode: String,
+        extended_errors: Vec<ExtendedDnsError>,
+    },
+    /// The retry with checking disabled got an answer where the validated
+    /// question failed: the failure was a DNSSEC validation failure or did
+    /// not last. The unvalidated answer is never used.
+    #[error(
+        "asked again with DNSSEC checking disabled, the resolver answered {rcode}: the failure \
+         was a validation failure or did not persist, and unvalidated data is never used"
+    )]
+    AnsweredWithoutValidation { rcode: String },
     #[error("the resolver answered {rcode}")]
     OtherRcode { rcode: String },
     #[error("no usable DNS response: {error}")]
@@ -81,9 +120,20 @@ impl QueryFailure {
     /// infrastructure. Our own timeout is counted as ours on purpose: the
     /// resolver turns a timeout at the domain's servers into SERVFAIL, so a
     /// timeout seen here cannot be told apart from our resolver being down.
+    ///
+    /// REFUSED is our resolver refusing us, and a SERVFAIL whose extended
+    /// errors name the resolver is the resolver's: both are ours.
     pub fn is_outside_ca_infrastructure(&self) -> bool {
-        matches!(self, Self::ServFail | Self::Refused)
+        matches!(self, Self::ServFail)
     }
+}
+
+fn list(errors: &[ExtendedDnsError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// One name of the climb: the attempts made and what they showed.
@@ -158,8 +208,12 @@ pub async fn lookup<N: Network>(network: &N, target: &CaaTarget) -> Lookup {
         let mut failures = Vec::new();
         let mut cname_chain: Vec<String> = Vec::new();
         let mut found = None;
+        let mut failed_answer: Option<DnsAnswer> = None;
         for _ in 0..ATTEMPTS_PER_NAME {
-            let (attempt, response) = query(network, name, RecordType::CAA).await;
+            let (attempt, response) = match &failed_answer {
+                Some(failed) => retry(network, name, RecordType::CAA, failed).await,
+                None => query(network, name, RecordType::CAA).await,
+            };
             attempts.push(attempt);
             if let Ok(answer) = &response {
                 for alias in &answer.cname_chain {
@@ -168,6 +222,7 @@ pub async fn lookup<N: Network>(network: &N, target: &CaaTarget) -> Lookup {
                     }
                 }
             }
+            let answered = response.as_ref().ok().cloned();
             match classify(response) {
                 Ok(ok) => {
                     found = Some(ok);
@@ -175,6 +230,10 @@ pub async fn lookup<N: Network>(network: &N, target: &CaaTarget) -> Lookup {
                 }
                 Err(failure) => failures.push(failure),
             }
+            // Only a failure rcode is retried elsewhere; a response we could
+            // not use (an undecodable record) is asked again as it was.
+            failed_answer = answered
+                .filter(|a| !matches!(a.rcode, ResponseCode::NoError | ResponseCode::NXDomain));
         }
         match found {
             Some(Classified::Empty { nxdomain }) => steps.push(LookupStep {
@@ -247,9 +306,27 @@ enum Classified {
 
 fn classify(response: Result<DnsAnswer, DnsError>) -> Result<Classified, QueryFailure> {
     let answer = response.map_err(|error| QueryFailure::NoResponse { error })?;
+    if answer.checking_disabled
+        && matches!(answer.rcode, ResponseCode::NoError | ResponseCode::NXDomain)
+    {
+        return Err(QueryFailure::AnsweredWithoutValidation {
+            rcode: rcode_name(answer.rcode),
+        });
+    }
     let nxdomain = match answer.rcode {
         ResponseCode::NoError => false,
         ResponseCode::NXDomain => true,
+        ResponseCode::ServFail
+            if answer
+                .extended_errors
+                .iter()
+                .any(|e| e.blame() == Blame::Resolver) =>
+        {
+            return Err(QueryFailure::ResolverFailure {
+                rcode: rcode_name(answer.rcode),
+                extended_errors: answer.extended_errors,
+            });
+        }
         ResponseCode::ServFail => return Err(QueryFailure::ServFail),
         ResponseCode::Refused => return Err(QueryFailure::Refused),
         other => {
@@ -279,7 +356,24 @@ pub(crate) async fn query<N: Network>(
     name: &str,
     rtype: RecordType,
 ) -> (QueryAttempt, Result<DnsAnswer, DnsError>) {
-    let response = network.dns(name, rtype).await;
+    describe(name, rtype, network.dns(name, rtype).await)
+}
+
+/// Ask again after the failed answer `failed` ([`Network::dns_retry`]).
+pub(crate) async fn retry<N: Network>(
+    network: &N,
+    name: &str,
+    rtype: RecordType,
+    failed: &DnsAnswer,
+) -> (QueryAttempt, Result<DnsAnswer, DnsError>) {
+    describe(name, rtype, network.dns_retry(name, rtype, failed).await)
+}
+
+fn describe(
+    name: &str,
+    rtype: RecordType,
+    response: Result<DnsAnswer, DnsError>,
+) -> (QueryAttempt, Result<DnsAnswer, DnsError>) {
     let result = match &response {
         Ok(answer) => AttemptResult::Answer {
             rcode: rcode_name(answer.rcode),
@@ -291,6 +385,8 @@ pub(crate) async fn query<N: Network>(
                 .count(),
             cname_chain: answer.cname_chain.clone(),
             resolver: answer.resolver.clone(),
+            checking_disabled: answer.checking_disabled,
+            extended_errors: answer.extended_errors.clone(),
         },
         Err(error) => AttemptResult::NoResponse {
             error: error.clone(),
@@ -332,7 +428,9 @@ mod tests {
     use hickory_proto::op::ResponseCode::{NXDomain, NoError, Refused, ServFail};
     use hickory_proto::rr::RecordType::CAA;
 
-    use super::super::test_support::{FakeNetwork, answer, authentic, block_on, caa, unknown, via};
+    use super::super::test_support::{
+        self, FakeNetwork, answer, authentic, block_on, caa, unknown, via,
+    };
     use super::*;
 
     fn run(network: &FakeNetwork, name: &str) -> Lookup {
@@ -647,5 +745,154 @@ mod tests {
     fn rcode_names() {
         assert_eq!(rcode_name(NoError), "NOERROR");
         assert_eq!(rcode_name(ResponseCode::Unknown(4000)), "RCODE4000");
+    }
+
+    fn failed(lookup: &Lookup) -> &LookupFailure {
+        match &lookup.outcome {
+            LookupOutcome::Failed(failure) => failure,
+            other => panic!("not a failure: {other:?}"),
+        }
+    }
+
+    fn attempt_resolvers(lookup: &Lookup) -> Vec<(String, bool)> {
+        lookup.steps[0]
+            .attempts
+            .iter()
+            .map(|a| match &a.result {
+                AttemptResult::Answer {
+                    resolver,
+                    checking_disabled,
+                    ..
+                } => (resolver.clone(), *checking_disabled),
+                AttemptResult::NoResponse { .. } => ("none".into(), false),
+            })
+            .collect()
+    }
+
+    /// Issue 15 item 7: the retry goes to another resolver when the
+    /// perspective has one, and the report says which answered each attempt.
+    #[test]
+    fn the_retry_goes_to_another_resolver_and_the_attempts_name_them() {
+        let network =
+            FakeNetwork::new().always("www.example.com", CAA, Ok(answer(ServFail, vec![])));
+        let lookup = run(&network, "www.example.com");
+        assert_eq!(
+            failed(&lookup).failures,
+            [QueryFailure::ServFail, QueryFailure::ServFail]
+        );
+        assert_eq!(
+            network.retries.borrow().as_slice(),
+            [(
+                "www.example.com".to_owned(),
+                CAA,
+                test_support::RESOLVER.to_owned()
+            )]
+        );
+        assert_eq!(
+            attempt_resolvers(&lookup),
+            [
+                (test_support::RESOLVER.to_owned(), false),
+                (test_support::SECOND_RESOLVER.to_owned(), false)
+            ]
+        );
+    }
+
+    /// With one resolver the retry sets CD, and an answer to it is never
+    /// used: the failure was a validation failure, or did not last.
+    #[test]
+    fn a_single_resolvers_retry_has_cd_set_and_its_answer_is_never_data() {
+        let network = FakeNetwork::new().single_resolver().on(
+            "www.example.com",
+            CAA,
+            vec![
+                Ok(answer(ServFail, vec![])),
+                Ok(answer(
+                    NoError,
+                    vec![caa("www.example.com.", 0, "issue", b"ca.example")],
+                )),
+            ],
+        );
+        let lookup = run(&network, "www.example.com");
+        assert_eq!(
+            failed(&lookup).failures,
+            [
+                QueryFailure::ServFail,
+                QueryFailure::AnsweredWithoutValidation {
+                    rcode: "NOERROR".into()
+                }
+            ]
+        );
+        assert_eq!(
+            attempt_resolvers(&lookup),
+            [
+                (test_support::RESOLVER.to_owned(), false),
+                (test_support::RESOLVER.to_owned(), true)
+            ]
+        );
+        // SERVFAIL again with CD: a fresh failure, the domain's.
+        let network = FakeNetwork::new().single_resolver().always(
+            "www.example.com",
+            CAA,
+            Ok(answer(ServFail, vec![])),
+        );
+        assert_eq!(
+            failed(&run(&network, "www.example.com")).failures,
+            [QueryFailure::ServFail, QueryFailure::ServFail]
+        );
+    }
+
+    /// Issue 15 item 7: RFC 8914 extended errors tell the domain's failure
+    /// from the resolver's.
+    #[test]
+    fn extended_errors_tell_whose_failure_a_servfail_is() {
+        let with_ede = |code: u16| {
+            let mut failing = answer(ServFail, vec![]);
+            failing.extended_errors = vec![
+                ExtendedDnsError::from_option_data(&ExtendedDnsError::option_data(code, "why"))
+                    .unwrap(),
+            ];
+            failing
+        };
+        for (code, domains) in [
+            (22, true),
+            (23, true),
+            (6, true),
+            (13, false),
+            (18, false),
+            (14, false),
+            (0, false),
+        ] {
+            let network = FakeNetwork::new().always("example.com", CAA, Ok(with_ede(code)));
+            let lookup = run(&network, "example.com");
+            let failures = &failed(&lookup).failures;
+            assert!(
+                failures
+                    .iter()
+                    .all(|f| f.is_outside_ca_infrastructure() == domains),
+                "EDE {code}: {failures:?}"
+            );
+            if !domains {
+                assert!(
+                    matches!(&failures[0], QueryFailure::ResolverFailure { extended_errors, .. } if extended_errors[0].info_code == code),
+                    "{failures:?}"
+                );
+            }
+            // The attempt carries the extended error for the report.
+            let AttemptResult::Answer {
+                extended_errors, ..
+            } = &lookup.steps[0].attempts[0].result
+            else {
+                panic!("no answer")
+            };
+            assert_eq!(extended_errors[0].info_code, code);
+        }
+        // REFUSED is our resolver's, whatever it attaches.
+        let network = FakeNetwork::new().always("example.com", CAA, Ok(answer(Refused, vec![])));
+        assert!(
+            failed(&run(&network, "example.com"))
+                .failures
+                .iter()
+                .all(|f| !f.is_outside_ca_infrastructure())
+        );
     }
 }

@@ -5,14 +5,18 @@
 //! is reported and the failure stays a failure (fail closed):
 //!
 //! 1. The request allows it (`allow_lookup_failure`).
-//! 2. The failure is outside the CA's infrastructure: *every* attempt ended in
-//!    SERVFAIL or REFUSED from our resolver (see
-//!    [`QueryFailure::is_outside_ca_infrastructure`]). No response from our
-//!    resolver (transport, HTTP status, our own timeout, a response we could
-//!    not parse) is ours; so is an undecodable record or another rcode.
-//! 3. The lookup was retried: at least two attempts were made.
-//! 4. The domain is proven DNSSEC-Insecure (RFC 4035 section 4.3): the failing
-//!    name and every alias target the failing answers named each lie at or
+//! 2. The retry was not answered with DNSSEC checking disabled (then the
+//!    failure was a validation failure, or did not last).
+//! 3. The failure is outside the CA's infrastructure: *every* attempt ended in
+//!    SERVFAIL from our resolver, without an extended error that puts it on
+//!    the resolver (see [`QueryFailure::is_outside_ca_infrastructure`]). No
+//!    response from our resolver (transport, HTTP status, our own timeout, a
+//!    response we could not parse) is ours; so is REFUSED (our resolver
+//!    refusing us), an undecodable record or another rcode.
+//! 4. The lookup was retried: at least two attempts were made.
+//! 5. Every resolver of the perspective passes the DNSSEC self-test.
+//! 6. The domain is proven DNSSEC-Insecure (RFC 4035 section 4.3): the failing
+//!    name and every alias target (see below) each lie at or
 //!    below an *insecure delegation*, shown by authenticated answers from our
 //!    validating resolver. For a name X, we walk the candidates Z from the TLD
 //!    down to X (never the root); at each Z:
@@ -43,12 +47,28 @@
 //! reached over an authenticated channel).
 //!
 //! The walk asks at most two questions per label.
+//!
+//! Which names must be proven Insecure: the failing name and every name its
+//! lookup is an alias to. A validating resolver that answers SERVFAIL does
+//! not say whether the name was an alias (the answer section is empty), so
+//! the aliases are asked for ([`alias_targets`]): `CNAME` at the name (a
+//! resolver also answers this with the CNAME it synthesises from a DNAME
+//! above the name), and where there is none, `DNAME` at each ancestor, TLD
+//! first, as the DNAME owner's substitution would apply. Each target found
+//! is asked in turn. If an alias question gets no clean answer, nobody knows
+//! where the name leads, and there is no permission.
+//!
+//! Before any of this, the perspective's resolvers must pass the DNSSEC
+//! self-test ([`crate::dnssec_self_test`]): an AD bit from a resolver that
+//! does not validate proves nothing.
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use serde::{Deserialize, Serialize};
 
-use super::lookup::{LookupFailure, QueryAttempt, QueryFailure, query};
+use super::lookup::{LookupFailure, QueryAttempt, QueryFailure, query, rcode_name};
+use crate::dns;
+use crate::dnssec_self_test::DnssecSelfTest;
 use crate::network::{DnsAnswer, DnsError, Network};
 
 /// The failing name plus at most this many alias targets are checked; a
@@ -65,6 +85,18 @@ pub enum NotPermission {
     InsideCaInfrastructure { failure: QueryFailure },
     /// Fewer than two attempts were made.
     NotRetried { attempts: usize },
+    /// The retry with DNSSEC checking disabled was answered: the failure was
+    /// a validation failure or did not persist.
+    RetryAnsweredWithoutValidation { failure: QueryFailure },
+    /// A resolver of this perspective failed the DNSSEC self-test, so its
+    /// AD bits prove nothing.
+    ResolverNotValidating { self_test: DnssecSelfTest },
+    /// Whether a name is an alias could not be learnt: an alias question
+    /// got no clean answer.
+    AliasUnknown {
+        name: String,
+        attempt: Box<QueryAttempt>,
+    },
     /// The failing answers named more alias targets than we check.
     TooManyAliases { count: usize },
     /// A name could not be proven DNSSEC-Insecure.
@@ -79,6 +111,9 @@ pub enum NotPermission {
 pub struct InsecurityProof {
     /// One entry per name checked: the failing name, then alias targets.
     pub names: Vec<InsecureName>,
+    /// The alias questions asked to find those targets.
+    #[serde(default)]
+    pub alias_questions: Vec<QueryAttempt>,
 }
 
 /// One name shown to lie below an insecure delegation.
@@ -151,6 +186,15 @@ pub async fn assess<N: Network>(
     if !allowed_by_request {
         return Err(NotPermission::NotAllowedByRequest);
     }
+    if let Some(answered) = failure
+        .failures
+        .iter()
+        .find(|f| matches!(f, QueryFailure::AnsweredWithoutValidation { .. }))
+    {
+        return Err(NotPermission::RetryAnsweredWithoutValidation {
+            failure: answered.clone(),
+        });
+    }
     if let Some(ours) = failure
         .failures
         .iter()
@@ -165,20 +209,135 @@ pub async fn assess<N: Network>(
             attempts: failure.failures.len(),
         });
     }
-    if failure.cname_chain.len() > MAX_ALIASES_CHECKED {
-        return Err(NotPermission::TooManyAliases {
-            count: failure.cname_chain.len(),
-        });
+    let self_test = network.dnssec_self_test().await;
+    if !self_test.passed() {
+        return Err(NotPermission::ResolverNotValidating { self_test });
     }
+    let (aliases, alias_questions) = alias_targets(network, failure).await?;
     let mut names = Vec::new();
-    for name in std::iter::once(&failure.name).chain(&failure.cname_chain) {
+    for name in std::iter::once(&failure.name).chain(&aliases) {
         let name = name.trim_end_matches('.').to_ascii_lowercase();
         if names.iter().any(|n: &InsecureName| n.name == name) {
             continue;
         }
         names.push(prove_insecure(network, &name).await?);
     }
-    Ok(InsecurityProof { names })
+    Ok(InsecurityProof {
+        names,
+        alias_questions,
+    })
+}
+
+/// Every name the failing lookup may be an alias to: the chain the failing
+/// answers named (if any) and what the alias questions find, in order,
+/// without duplicates; with the questions asked.
+async fn alias_targets<N: Network>(
+    network: &N,
+    failure: &LookupFailure,
+) -> Result<(Vec<String>, Vec<QueryAttempt>), NotPermission> {
+    let normal = |name: &str| name.trim_end_matches('.').to_ascii_lowercase();
+    let mut targets: Vec<String> = Vec::new();
+    let mut asked = Vec::new();
+    let mut to_ask: Vec<String> = vec![normal(&failure.name)];
+    for alias in &failure.cname_chain {
+        let alias = normal(alias);
+        if !targets.contains(&alias) {
+            targets.push(alias.clone());
+            to_ask.push(alias);
+        }
+    }
+    if targets.len() > MAX_ALIASES_CHECKED {
+        return Err(NotPermission::TooManyAliases {
+            count: targets.len(),
+        });
+    }
+    let mut seen: Vec<String> = Vec::new();
+    while let Some(name) = to_ask.pop() {
+        if seen.contains(&name) {
+            continue;
+        }
+        seen.push(name.clone());
+        if let Some(target) = alias_of(network, &name, &mut asked).await? {
+            let target = normal(&target);
+            if !targets.contains(&target) && target != normal(&failure.name) {
+                targets.push(target.clone());
+                if targets.len() > MAX_ALIASES_CHECKED {
+                    return Err(NotPermission::TooManyAliases {
+                        count: targets.len(),
+                    });
+                }
+            }
+            to_ask.push(target);
+        }
+    }
+    Ok((targets, asked))
+}
+
+/// Where `name` is an alias to, if anywhere: its CNAME (real, or
+/// synthesised by the resolver from a DNAME above it), else the
+/// substitution of a DNAME at an ancestor, TLD first.
+async fn alias_of<N: Network>(
+    network: &N,
+    name: &str,
+    asked: &mut Vec<QueryAttempt>,
+) -> Result<Option<String>, NotPermission> {
+    if let Some(target) = alias_answer(network, name, name, RecordType::CNAME, asked).await? {
+        return Ok(Some(target));
+    }
+    let ancestors: Vec<&str> = name
+        .match_indices('.')
+        .filter_map(|(dot, _)| name.get(dot + 1..))
+        .collect();
+    for owner in ancestors.into_iter().rev() {
+        if let Some(target) = alias_answer(network, owner, owner, RecordType::DNAME, asked).await? {
+            let kept = name
+                .strip_suffix(owner)
+                .unwrap_or_default()
+                .trim_end_matches('.');
+            return Ok(Some(format!("{kept}.{}", target.trim_end_matches('.'))));
+        }
+    }
+    Ok(None)
+}
+
+/// Asks `rtype` (CNAME or DNAME) at `name` without following it; the
+/// target of the record `owner` owns, if any. Anything but NOERROR or
+/// NXDOMAIN, or several targets, is [`NotPermission::AliasUnknown`].
+async fn alias_answer<N: Network>(
+    network: &N,
+    name: &str,
+    owner: &str,
+    rtype: RecordType,
+    asked: &mut Vec<QueryAttempt>,
+) -> Result<Option<String>, NotPermission> {
+    let (attempt, response) = query(network, name, rtype).await;
+    asked.push(attempt.clone());
+    let unknown = || NotPermission::AliasUnknown {
+        name: name.to_owned(),
+        attempt: Box::new(attempt.clone()),
+    };
+    let answer = response.map_err(|_| unknown())?;
+    if !matches!(answer.rcode, ResponseCode::NoError | ResponseCode::NXDomain) {
+        return Err(unknown());
+    }
+    let targets: Vec<String> = answer
+        .records
+        .iter()
+        .filter(|r| {
+            r.record_type() == rtype
+                && r.name
+                    .to_ascii()
+                    .trim_end_matches('.')
+                    .eq_ignore_ascii_case(owner)
+        })
+        .map(dns::target_name)
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(unknown)?;
+    match targets.as_slice() {
+        [] => Ok(None),
+        [target] => Ok(Some(target.clone())),
+        _ => Err(unknown()),
+    }
 }
 
 /// Walk the candidate zone cuts of `name`, TLD first.
@@ -258,7 +417,7 @@ enum DsAnswer {
 fn ds_verdict(answer: &DnsAnswer) -> Result<DsAnswer, Inconclusive> {
     if answer.rcode != ResponseCode::NoError {
         return Err(Inconclusive::DsRcode {
-            rcode: super::lookup::rcode_name(answer.rcode),
+            rcode: rcode_name(answer.rcode),
         });
     }
     if !answer.cname_chain.is_empty() {
@@ -280,7 +439,7 @@ fn ns_verdict(answer: &DnsAnswer, candidate: &str) -> ZoneCutVerdict {
     let inconclusive = |reason| ZoneCutVerdict::Inconclusive { reason };
     if answer.rcode != ResponseCode::NoError {
         return inconclusive(Inconclusive::NsRcode {
-            rcode: super::lookup::rcode_name(answer.rcode),
+            rcode: rcode_name(answer.rcode),
         });
     }
     if !answer.cname_chain.is_empty() {
@@ -315,7 +474,11 @@ mod tests {
     use hickory_proto::op::ResponseCode::{NXDomain, NoError, Refused, ServFail};
     use hickory_proto::rr::RecordType::{DS, NS};
 
-    use super::super::test_support::{FakeNetwork, answer, authentic, block_on, ds, ns, via};
+    use hickory_proto::rr::RecordType::{CNAME, DNAME};
+
+    use super::super::test_support::{
+        FakeNetwork, answer, authentic, block_on, cname, dname, ds, failing_self_test, ns, via,
+    };
     use super::*;
 
     fn failure(name: &str, failures: Vec<QueryFailure>) -> LookupFailure {
@@ -359,11 +522,10 @@ mod tests {
     fn proven_insecure_when_every_condition_holds() {
         for failures in [
             vec![QueryFailure::ServFail, QueryFailure::ServFail],
-            vec![QueryFailure::Refused, QueryFailure::ServFail],
             vec![
-                QueryFailure::Refused,
-                QueryFailure::Refused,
-                QueryFailure::Refused,
+                QueryFailure::ServFail,
+                QueryFailure::ServFail,
+                QueryFailure::ServFail,
             ],
         ] {
             let network = insecure_example_com();
@@ -830,6 +992,177 @@ mod tests {
         assert_eq!(
             block_on(assess(&network, &failing, true)),
             Err(NotPermission::TooManyAliases { count: 9 })
+        );
+    }
+
+    /// Issue 15 item 7: REFUSED comes from our own resolver refusing us; it
+    /// was counted as the domain's failure.
+    #[test]
+    fn refused_from_our_resolver_is_never_permission() {
+        for failures in [
+            vec![QueryFailure::Refused, QueryFailure::ServFail],
+            vec![QueryFailure::Refused, QueryFailure::Refused],
+        ] {
+            let result = block_on(assess(
+                &insecure_example_com(),
+                &failure("www.example.com", failures),
+                true,
+            ));
+            assert_eq!(
+                result,
+                Err(NotPermission::InsideCaInfrastructure {
+                    failure: QueryFailure::Refused
+                })
+            );
+        }
+    }
+
+    /// Issue 15 item 8: a resolver that does not validate sets AD=0 on
+    /// everything, so its "insecure" proves nothing.
+    #[test]
+    fn a_resolver_failing_the_dnssec_self_test_gives_no_permission() {
+        let network = insecure_example_com().self_test(failing_self_test());
+        let result = block_on(assess(&network, &servfail_twice("www.example.com"), true));
+        match result {
+            Err(NotPermission::ResolverNotValidating { self_test }) => {
+                assert!(!self_test.passed());
+                assert!(
+                    self_test.summary().contains("does not validate"),
+                    "{self_test:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // No insecurity walk was even started.
+        assert!(
+            !network.queries.borrow().iter().any(|(_, t)| *t == DS),
+            "{:?}",
+            network.queries.borrow()
+        );
+        // The same failure with a validating resolver is permission.
+        let passing = insecure_example_com();
+        assert!(block_on(assess(&passing, &servfail_twice("www.example.com"), true)).is_ok());
+        assert_eq!(*passing.self_tests.borrow(), 1);
+    }
+
+    /// Issue 15 item 2: a validating resolver's SERVFAIL has an empty answer
+    /// section, so the failing name's alias is learnt by asking for it. Here
+    /// the unsigned `www.example.com` is a CNAME into the signed
+    /// `provider.net`, whose zone the attacker makes fail.
+    #[test]
+    fn a_failing_name_that_is_an_alias_into_a_signed_zone_is_not_permission() {
+        let signed_target = |network: FakeNetwork| {
+            network
+                .always("net", DS, Ok(authentic(answer(NoError, vec![ds("net.")]))))
+                .always(
+                    "provider.net",
+                    DS,
+                    Ok(authentic(answer(NoError, vec![ds("provider.net.")]))),
+                )
+                .always(
+                    "cdn.provider.net",
+                    DS,
+                    Ok(authentic(answer(NoError, vec![]))),
+                )
+                .always(
+                    "cdn.provider.net",
+                    NS,
+                    Ok(authentic(answer(NoError, vec![]))),
+                )
+        };
+        // The failure carries no chain, as the DNS layer really delivers it.
+        let failing = servfail_twice("www.example.com");
+        assert!(failing.cname_chain.is_empty());
+        let network = signed_target(insecure_example_com()).always(
+            "www.example.com",
+            CNAME,
+            Ok(answer(
+                NoError,
+                vec![cname("www.example.com.", "cdn.provider.net.")],
+            )),
+        );
+        let result = block_on(assess(&network, &failing, true));
+        assert!(
+            matches!(&result, Err(NotPermission::NotProvenInsecure { name, .. }) if name == "cdn.provider.net"),
+            "{result:?}"
+        );
+
+        // The same through a DNAME above the name (no CNAME synthesised).
+        let network = insecure_example_com()
+            .always("net", DS, Ok(authentic(answer(NoError, vec![ds("net.")]))))
+            .always(
+                "provider.net",
+                DS,
+                Ok(authentic(answer(NoError, vec![ds("provider.net.")]))),
+            )
+            .always(
+                "www.provider.net",
+                DS,
+                Ok(authentic(answer(NoError, vec![]))),
+            )
+            .always(
+                "www.provider.net",
+                NS,
+                Ok(authentic(answer(NoError, vec![]))),
+            )
+            .always(
+                "example.com",
+                DNAME,
+                Ok(answer(
+                    NoError,
+                    vec![dname("example.com.", "provider.net.")],
+                )),
+            );
+        let result = block_on(assess(&network, &failing, true));
+        assert!(
+            matches!(&result, Err(NotPermission::NotProvenInsecure { name, .. }) if name == "www.provider.net"),
+            "{result:?}"
+        );
+
+        // An alias question that fails leaves the alias unknown.
+        let network =
+            insecure_example_com().always("www.example.com", CNAME, Ok(answer(ServFail, vec![])));
+        let result = block_on(assess(&network, &failing, true));
+        assert!(
+            matches!(&result, Err(NotPermission::AliasUnknown { name, .. }) if name == "www.example.com"),
+            "{result:?}"
+        );
+
+        // No alias anywhere: the proof lists the questions that showed it.
+        let proof = block_on(assess(&insecure_example_com(), &failing, true)).unwrap();
+        let asked: Vec<(&str, &str)> = proof
+            .alias_questions
+            .iter()
+            .map(|q| (q.name.as_str(), q.rtype.as_str()))
+            .collect();
+        assert_eq!(
+            asked,
+            [
+                ("www.example.com", "CNAME"),
+                ("com", "DNAME"),
+                ("example.com", "DNAME")
+            ]
+        );
+    }
+
+    /// A retry answered with checking disabled shows the failure was a
+    /// validation failure (or passed): never permission.
+    #[test]
+    fn a_retry_answered_without_validation_is_not_permission() {
+        let answered = QueryFailure::AnsweredWithoutValidation {
+            rcode: "NOERROR".into(),
+        };
+        let result = block_on(assess(
+            &insecure_example_com(),
+            &failure(
+                "www.example.com",
+                vec![QueryFailure::ServFail, answered.clone()],
+            ),
+            true,
+        ));
+        assert_eq!(
+            result,
+            Err(NotPermission::RetryAnsweredWithoutValidation { failure: answered })
         );
     }
 }

@@ -9,10 +9,13 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::{NS, NULL};
+use hickory_proto::rr::rdata::{CNAME, NS, NULL};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecoder, Restrict};
 
+use crate::dnssec_self_test::{
+    DnssecSelfTest, DnssecTestNames, ProbeAnswer, ResolverSelfTest, SelfTestFailure,
+};
 use crate::network::{
     DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, MaybeSend, Network,
 };
@@ -74,6 +77,25 @@ pub fn ns(owner: &str, target: &str) -> Record {
     )
 }
 
+/// A CNAME record at `owner`.
+pub fn cname(owner: &str, target: &str) -> Record {
+    Record::from_rdata(
+        Name::from_ascii(owner).unwrap(),
+        300,
+        RData::CNAME(CNAME(Name::from_ascii(target).unwrap())),
+    )
+}
+
+/// A DNAME record at `owner`, as the DNS layer decodes it.
+pub fn dname(owner: &str, target: &str) -> Record {
+    crate::dns::dname_record(
+        Name::from_ascii(owner).unwrap(),
+        300,
+        &Name::from_ascii(target).unwrap(),
+    )
+    .unwrap()
+}
+
 /// A DS record at `owner` (opaque rdata is enough: only presence matters).
 pub fn ds(owner: &str) -> Record {
     unknown(owner, RecordType::DS, vec![0x30, 0x39, 13, 2, 0xAB])
@@ -88,9 +110,18 @@ pub fn answer(rcode: ResponseCode, records: Vec<Record>) -> DnsAnswer {
         records,
         cname_chain: Vec::new(),
         authentic_data: false,
-        resolver: "https://resolver.test/dns-query".into(),
+        resolver: RESOLVER.into(),
+        checking_disabled: false,
+        extended_errors: Vec::new(),
     }
 }
+
+/// The fake's first resolver, which answers every first question.
+pub const RESOLVER: &str = "https://resolver.test/dns-query";
+
+/// The fake's second resolver, which answers retries unless the fake has a
+/// single resolver.
+pub const SECOND_RESOLVER: &str = "https://resolver-2.test/dns-query";
 
 /// The same answer with the AD flag set.
 pub fn authentic(mut answer: DnsAnswer) -> DnsAnswer {
@@ -111,8 +142,17 @@ pub fn via(mut answer: DnsAnswer, chain: &[&str]) -> DnsAnswer {
 pub struct FakeNetwork {
     table: HashMap<(String, RecordType), Vec<Result<DnsAnswer, DnsError>>>,
     served: RefCell<HashMap<(String, RecordType), usize>>,
-    /// Every question asked, in order.
+    /// Every question asked, in order (retries included).
     pub queries: RefCell<Vec<(String, RecordType)>>,
+    /// Every retry: the question and the resolver whose answer failed.
+    pub retries: RefCell<Vec<(String, RecordType, String)>>,
+    /// Retries go to the same resolver with the CD bit, as a perspective
+    /// with one resolver asks them.
+    single_resolver: bool,
+    /// What the DNSSEC self-test finds; `None`: every resolver passes.
+    self_test: Option<DnssecSelfTest>,
+    /// How many times the self-test ran.
+    pub self_tests: RefCell<usize>,
 }
 
 impl FakeNetwork {
@@ -128,6 +168,18 @@ impl FakeNetwork {
         responses: Vec<Result<DnsAnswer, DnsError>>,
     ) -> Self {
         self.table.insert((name.to_owned(), rtype), responses);
+        self
+    }
+
+    /// Retries go to the one resolver with the CD bit set.
+    pub fn single_resolver(mut self) -> Self {
+        self.single_resolver = true;
+        self
+    }
+
+    /// The DNSSEC self-test finds `self_test`.
+    pub fn self_test(mut self, self_test: DnssecSelfTest) -> Self {
+        self.self_test = Some(self_test);
         self
     }
 
@@ -175,6 +227,32 @@ impl Network for FakeNetwork {
         std::future::ready(self.respond(name, rtype))
     }
 
+    fn dns_retry(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        failed: &DnsAnswer,
+    ) -> impl Future<Output = Result<DnsAnswer, DnsError>> + MaybeSend {
+        self.retries
+            .borrow_mut()
+            .push((name.to_owned(), rtype, failed.resolver.clone()));
+        let mut response = self.respond(name, rtype);
+        if let Ok(answer) = &mut response {
+            if self.single_resolver {
+                answer.checking_disabled = true;
+            } else if answer.resolver == RESOLVER {
+                answer.resolver = SECOND_RESOLVER.into();
+            }
+        }
+        std::future::ready(response)
+    }
+
+    fn dnssec_self_test(&self) -> impl Future<Output = DnssecSelfTest> + MaybeSend {
+        *self.self_tests.borrow_mut() += 1;
+        let test = self.self_test.clone().unwrap_or_else(passing_self_test);
+        std::future::ready(test)
+    }
+
     fn http_get(
         &self,
         _url: &url::Url,
@@ -182,4 +260,37 @@ impl Network for FakeNetwork {
     ) -> impl Future<Output = Result<HttpResponse, HttpError>> + MaybeSend {
         std::future::ready(Err(HttpError::Refused("the CAA tests use no HTTP".into())))
     }
+}
+
+/// A self-test every resolver of the fake passed.
+pub fn passing_self_test() -> DnssecSelfTest {
+    let probe = |rcode: &str, ad| ProbeAnswer::Answer {
+        rcode: rcode.into(),
+        authentic_data: ad,
+    };
+    DnssecSelfTest {
+        names: DnssecTestNames::default(),
+        resolvers: vec![ResolverSelfTest {
+            resolver: RESOLVER.into(),
+            bogus: probe("SERVFAIL", false),
+            signed: probe("NOERROR", true),
+            failure: None,
+        }],
+    }
+}
+
+/// A self-test the fake's resolver failed: it does not validate.
+pub fn failing_self_test() -> DnssecSelfTest {
+    let mut test = passing_self_test();
+    for resolver in &mut test.resolvers {
+        resolver.bogus = ProbeAnswer::Answer {
+            rcode: "NOERROR".into(),
+            authentic_data: false,
+        };
+        resolver.failure = Some(SelfTestFailure::BogusAccepted {
+            name: test.names.bogus.clone(),
+            rcode: "NOERROR".into(),
+        });
+    }
+    test
 }

@@ -507,6 +507,49 @@ fn not_json_is_its_own_error() {
     ));
 }
 
+/// Issue 15 item 6: serde_json keeps the last of repeated keys; a pipeline
+/// whose parser keeps the first would disagree with us about the target.
+#[test]
+fn a_repeated_key_at_any_depth_refuses_the_body_naming_it() {
+    let cases: &[(&str, &str)] = &[
+        (
+            r#"{"check_type":"caa","domain_or_ip_target":"a.example","domain_or_ip_target":"b.example"}"#,
+            "domain_or_ip_target",
+        ),
+        (
+            r#"{"check_type":"dcv","domain_or_ip_target":"a.example","dcv_check_parameters":
+                {"validation_method":"acme-http-01","token":"t","token":"u","key_authorization":"t.k"}}"#,
+            "dcv_check_parameters.token",
+        ),
+        (
+            r#"{"check_type":"caa","domain_or_ip_target":"a.example",
+                "caa_check_parameters":{"caa_domains":["ca.example"]},"caa_check_parameters":{}}"#,
+            "caa_check_parameters",
+        ),
+    ];
+    for (body, field) in cases {
+        match CheckRequest::from_json(body.as_bytes()) {
+            Err(RequestError::Invalid(issues)) => {
+                assert_eq!(issues.len(), 1, "{body}: {issues:?}");
+                assert_eq!(issues[0].field, *field, "{body}");
+                assert!(issues[0].message.contains("more than once"), "{issues:?}");
+            }
+            other => panic!("{body}: {other:?}"),
+        }
+        // The serde path (how perspectives read a signed check call) agrees.
+        let through_serde = serde_json::from_str::<CheckRequest>(body);
+        assert!(through_serde.is_err(), "{body}");
+    }
+}
+
+#[test]
+fn trailing_bytes_after_the_body_are_not_json() {
+    assert!(matches!(
+        CheckRequest::from_json(br#"{"check_type":"caa","domain_or_ip_target":"a.example"} x"#),
+        Err(RequestError::NotJson(_))
+    ));
+}
+
 #[test]
 fn caa_extensions_round_trip() {
     let request = accept(json!({

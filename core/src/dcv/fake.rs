@@ -12,6 +12,7 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecoder, Restrict};
 use url::Url;
 
+use crate::dnssec_self_test::DnssecSelfTest;
 use crate::network::{DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, Network};
 
 type HttpEntry = Result<(u16, Option<String>, Vec<u8>), HttpError>;
@@ -103,7 +104,22 @@ impl Network for FakeNetwork {
             cname_chain,
             authentic_data: false,
             resolver: "fake".into(),
+            checking_disabled: false,
+            extended_errors: Vec::new(),
         })
+    }
+
+    async fn dns_retry(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        _failed: &DnsAnswer,
+    ) -> Result<DnsAnswer, DnsError> {
+        self.dns(name, rtype).await
+    }
+
+    async fn dnssec_self_test(&self) -> DnssecSelfTest {
+        crate::caa::test_support::passing_self_test()
     }
 
     async fn http_get(&self, url: &Url, limits: &HttpLimits) -> Result<HttpResponse, HttpError> {

@@ -1200,3 +1200,39 @@ fn lookup_failures_are_classified() {
         assert_eq!(failure.is_lookup_failure(), lookup, "{failure:?}");
     }
 }
+
+proptest::proptest! {
+    /// Issue 15 item 1: an HTTP-based DCV of a domain target asks for URLs
+    /// whose host is that domain, so the network must resolve the domain
+    /// before it connects; a name that a URL parser reads as an address
+    /// (`127.0x0.0x0.0x1`) never reaches this point.
+    #[test]
+    fn http_dcv_of_a_domain_never_names_an_address(
+        labels in proptest::collection::vec("(0[xX])?[0-9a-fA-F]{0,3}|[a-z0-9]{1,3}", 2..5),
+        method in 0usize..3,
+    ) {
+        let parameters = [
+            http_01(),
+            json!({"validation_method": "website-change", "http_token_path": "p.txt",
+                   "challenge_value": "v", "url_scheme": "http"}),
+            json!({"validation_method": "website-change", "http_token_path": "p.txt",
+                   "challenge_value": "v", "url_scheme": "https"}),
+        ][method].clone();
+        let body = json!({"check_type": "dcv", "domain_or_ip_target": labels.join("."),
+                          "dcv_check_parameters": parameters});
+        if let Ok(request) = CheckRequest::from_value(&body)
+            && let (Some(domain), CheckParameters::Dcv(parameters)) =
+                (request.target.domain(), &request.parameters)
+        {
+            let network = FakeNetwork::default();
+            pollster::block_on(check_dcv(&network, &request.target, parameters, &DcvContext::new(NOW)));
+            let asked = network.asked.lock().unwrap().clone();
+            let gets: Vec<_> = asked.iter().filter_map(|a| a.strip_prefix("GET ")).collect();
+            proptest::prop_assert!(!gets.is_empty(), "{body}: no GET");
+            for get in gets {
+                let host = url::Url::parse(get).ok().and_then(|u| u.host().map(|h| h.to_owned()));
+                proptest::prop_assert_eq!(host, Some(url::Host::Domain(domain.as_str().to_owned())), "{}", get);
+            }
+        }
+    }
+}

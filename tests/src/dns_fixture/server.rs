@@ -184,6 +184,7 @@ async fn answer(
     };
     let (qname, qtype) = (question.name().to_lowercase(), question.query_type());
 
+    let checking_disabled = message.metadata.checking_disabled;
     let fault = view.record_question(&qname, qtype);
     let mut shape = Shape::default();
     let mut asked = (query, qname);
@@ -221,10 +222,11 @@ async fn answer(
         }
         Some(Fault::Drip(interval)) => shape.drip = Some(interval),
         Some(Fault::Oversized) => shape.oversized = true,
-        Some(Fault::Rcode(_)) | None => {}
+        Some(Fault::Rcode(_) | Fault::ExtendedError { .. } | Fault::Bogus) | None => {}
     }
     let (query, qname) = asked;
-    let resolution = view.resolve(&state.world, &qname, qtype);
+    let (resolution, extended_error) = view.resolve(&state.world, &qname, qtype, checking_disabled);
+    shape.extended_error = extended_error;
     dns_response(
         &query,
         resolution.rcode,
@@ -271,6 +273,8 @@ struct Shape {
     drip: Option<Duration>,
     /// Pad the body to [`OVERSIZED_BYTES`].
     oversized: bool,
+    /// Attach this RFC 8914 extended error.
+    extended_error: Option<u16>,
 }
 
 fn dns_response(
@@ -284,6 +288,9 @@ fn dns_response(
     let encoded = mpic_core::dns::response_message(query, rcode, answers, authentic_data).and_then(
         |mut message| {
             message.metadata.truncation = shape.truncated;
+            if let Some(info_code) = shape.extended_error {
+                mpic_core::dns::add_extended_error(&mut message, info_code, "loopback fixture");
+            }
             if let Some(id) = shape.id {
                 message.metadata.id = id;
             }

@@ -44,17 +44,42 @@ pub enum Fault {
     /// HTTP 200 with the DNS media type and the honest answer padded to
     /// [`super::OVERSIZED_BYTES`], more than any DNS message can be.
     Oversized,
+    /// This rcode with an RFC 8914 extended error of this info code, as a
+    /// resolver says whose failure it is. Also fails alias chains.
+    ExtendedError { rcode: ResponseCode, info_code: u16 },
+    /// The name's data fails DNSSEC validation: a validating view answers
+    /// SERVFAIL with extended error 6 (DNSSEC Bogus), also to questions
+    /// whose chain reaches it; with the CD bit, or in a view that does not
+    /// validate, the data comes back (AD=0).
+    Bogus,
 }
 
 impl Fault {
     /// Faults that decide the DNS answer (rather than how it travels).
-    fn rcode(&self) -> Option<ResponseCode> {
+    fn rcode(&self, validated: bool) -> Option<ResponseCode> {
         match self {
-            Fault::Rcode(rcode) => Some(*rcode),
+            Fault::Rcode(rcode) | Fault::ExtendedError { rcode, .. } => Some(*rcode),
+            Fault::Bogus if validated => Some(ResponseCode::ServFail),
+            _ => None,
+        }
+    }
+
+    /// The extended error a failing answer carries.
+    fn extended_error(&self, validated: bool) -> Option<u16> {
+        match self {
+            Fault::ExtendedError { info_code, .. } => Some(*info_code),
+            Fault::Bogus if validated => Some(BOGUS_INFO_CODE),
             _ => None,
         }
     }
 }
+
+/// RFC 8914 "DNSSEC Bogus".
+const BOGUS_INFO_CODE: u16 = 6;
+
+/// The answer to the DNSSEC self-test's probe names
+/// ([`super::dnssec_test_names`]) and to names in bogus zones.
+const PROBE_ADDRESS: &str = "192.0.2.53";
 
 /// A view's state, shared by its handles and the server.
 #[derive(Debug, Default)]
@@ -63,6 +88,9 @@ pub(crate) struct ViewState {
     /// By name, then type (`None`: every type).
     faults: BTreeMap<(Name, Option<RecordType>), Fault>,
     authentic_data: BTreeMap<Name, bool>,
+    /// The view's resolver does not validate DNSSEC: AD=0 everywhere, bogus
+    /// data comes back.
+    not_validating: bool,
     /// By name (lower case, no trailing dot) and type.
     counts: BTreeMap<(String, RecordType), usize>,
 }
@@ -238,12 +266,25 @@ impl ViewHandle {
         Ok(())
     }
 
+    /// Makes this view's resolver one that does not validate DNSSEC (or one
+    /// that does again): every answer has AD=0, and bogus data, the
+    /// self-test's bogus probe included, is answered instead of refused.
+    pub fn set_validating(&self, validating: bool) {
+        self.state().not_validating = !validating;
+    }
+
+    /// Makes `name`'s data fail DNSSEC validation (see [`Fault::Bogus`]).
+    pub fn bogus(&self, name: &str) -> Result<(), DnsFixtureError> {
+        self.set_fault(name, None, Fault::Bogus)
+    }
+
     /// Removes every override and fault; counts stay.
     pub fn clear_overrides(&self) {
         let mut state = self.state();
         state.overlay.clear();
         state.faults.clear();
         state.authentic_data.clear();
+        state.not_validating = false;
     }
 
     /// How many questions for `rtype` at `name` this view received.
@@ -292,21 +333,83 @@ impl ViewHandle {
         fault_for(&state, name, rtype).cloned()
     }
 
-    /// The answer this view gives.
-    pub(crate) fn resolve(&self, world: &DnsWorld, name: &Name, rtype: RecordType) -> Resolution {
+    /// The answer this view gives, and the extended error it carries.
+    /// `checking_disabled` is the query's CD bit: the resolver then does not
+    /// validate.
+    pub(crate) fn resolve(
+        &self,
+        world: &DnsWorld,
+        name: &Name,
+        rtype: RecordType,
+        checking_disabled: bool,
+    ) -> (Resolution, Option<u16>) {
         let state = self.state();
+        let validated = !state.not_validating && !checking_disabled;
+        if let Some(probe) = probe_answer(name, rtype, validated) {
+            return probe;
+        }
         let view = ViewOfWorld {
             world,
             overlay: &state.overlay,
         };
         let mut resolution = view.resolve(name, rtype, |at| {
-            fault_for(&state, at, rtype).and_then(Fault::rcode)
+            fault_for(&state, at, rtype).and_then(|f| f.rcode(validated))
         });
         if let Some(ad) = state.authentic_data.get(&name.to_lowercase()) {
             resolution.authentic_data = *ad;
         }
-        resolution
+        if !validated {
+            resolution.authentic_data = false;
+        }
+        let extended_error = match resolution.rcode {
+            ResponseCode::NoError | ResponseCode::NXDomain => None,
+            _ => fault_for(&state, name, rtype).and_then(|f| f.extended_error(validated)),
+        };
+        (resolution, extended_error)
     }
+}
+
+/// The self-test's probes: the signed name is NOERROR with AD=1 when
+/// validated; the bogus name is SERVFAIL (DNSSEC Bogus) when validated, its
+/// data otherwise.
+fn probe_answer(
+    name: &Name,
+    rtype: RecordType,
+    validated: bool,
+) -> Option<(Resolution, Option<u16>)> {
+    let names = super::dnssec_test_names();
+    let text = mpic_core::dns::name_text(name);
+    let is_bogus = text == names.bogus;
+    if !is_bogus && text != names.signed {
+        return None;
+    }
+    let records = match (rtype, PROBE_ADDRESS.parse::<std::net::Ipv4Addr>()) {
+        (RecordType::A, Ok(ip)) => vec![Record::from_rdata(
+            name.clone(),
+            60,
+            hickory_proto::rr::RData::A(hickory_proto::rr::rdata::A(ip)),
+        )],
+        _ => Vec::new(),
+    };
+    Some(if is_bogus && validated {
+        (
+            Resolution {
+                rcode: ResponseCode::ServFail,
+                answers: Vec::new(),
+                authentic_data: false,
+            },
+            Some(BOGUS_INFO_CODE),
+        )
+    } else {
+        (
+            Resolution {
+                rcode: ResponseCode::NoError,
+                answers: records,
+                authentic_data: validated && !is_bogus,
+            },
+            None,
+        )
+    })
 }
 
 fn fault_for<'a>(state: &'a ViewState, name: &Name, rtype: RecordType) -> Option<&'a Fault> {
