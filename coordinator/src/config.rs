@@ -69,6 +69,8 @@ use serde::de::DeserializeOwned;
 use url::{Host, Url};
 use zeroize::Zeroizing;
 
+use mpic_core::dnssec_self_test::{self, DnssecTestNames};
+
 use crate::ca_identity::CaIdentities;
 use crate::cohort;
 
@@ -181,6 +183,9 @@ impl Config {
 pub struct PrimaryConfig {
     /// The primary's DoH resolver (https; http only on loopback).
     pub doh_url: Url,
+    /// The names of its DNSSEC self-test (`dnssec_test_bogus_name`,
+    /// `dnssec_test_signed_name`; defaults exist on the real Internet).
+    pub dnssec_test_names: DnssecTestNames,
 }
 
 impl fmt::Debug for Config {
@@ -445,6 +450,8 @@ struct PrimarySection {
     #[serde(default = "enabled_by_default")]
     enabled: bool,
     doh_url: Option<String>,
+    dnssec_test_bogus_name: Option<String>,
+    dnssec_test_signed_name: Option<String>,
 }
 
 fn enabled_by_default() -> bool {
@@ -972,7 +979,33 @@ impl ConfigFile {
                  of the primary cannot be left out of cohorts (BR 3.2.2.9)",
             );
         }
-        Some(Some(PrimaryConfig { doh_url }))
+        let mut test_name = |key: &str, given: &Option<String>, default: &str| match given {
+            None => Some(default.to_owned()),
+            Some(text) => match DomainName::parse(text) {
+                Ok(name) => Some(name.as_str().to_owned()),
+                Err(e) => {
+                    problems.error(format!("primary.{key}"), format!("`{text}`: {e}"));
+                    None
+                }
+            },
+        };
+        let bogus = test_name(
+            "dnssec_test_bogus_name",
+            &section.dnssec_test_bogus_name,
+            dnssec_self_test::DEFAULT_BOGUS_NAME,
+        );
+        let signed = test_name(
+            "dnssec_test_signed_name",
+            &section.dnssec_test_signed_name,
+            dnssec_self_test::DEFAULT_SIGNED_NAME,
+        );
+        Some(Some(PrimaryConfig {
+            doh_url,
+            dnssec_test_names: DnssecTestNames {
+                bogus: bogus?,
+                signed: signed?,
+            },
+        }))
     }
 
     /// `defaults` are the validated `[defaults]`, when they are valid.

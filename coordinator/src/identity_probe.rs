@@ -17,6 +17,8 @@ use tokio::time::Instant;
 use url::{Host, Url};
 
 use crate::config::PerspectiveConfig;
+use mpic_core::dnssec_self_test::DnssecSelfTest;
+
 use crate::http_read::{BoundedBody, error_chain, read_bounded};
 
 /// An identity document is a few hundred bytes.
@@ -45,6 +47,10 @@ pub struct ClaimedIdentity {
     /// say).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_deadline_ms: Option<u64>,
+    /// Each resolver's DNSSEC self-test, run because the probe asks for it
+    /// (older workers do not run it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dnssec_self_test: Option<DnssecSelfTest>,
 }
 
 /// One thing wrong with a perspective.
@@ -80,6 +86,13 @@ pub enum ProbeProblem {
         check_deadline_ms: u64,
         call_timeout_ms: u64,
     },
+    /// A resolver of the perspective does not validate DNSSEC: its AD bits
+    /// prove nothing, and its lookup failures never count as permission.
+    #[error("DNSSEC self-test {summary}")]
+    DnssecSelfTestFailed { summary: String },
+    /// The perspective did not run the self-test (a worker older than it).
+    #[error("did not run the DNSSEC self-test (a worker older than it?)")]
+    DnssecSelfTestNotRun,
 }
 
 /// One perspective: as configured, as it answered, and what disagrees.
@@ -130,6 +143,17 @@ pub fn identity_url(base: &Url) -> Result<Url, url::ParseError> {
     ))
 }
 
+/// The identity URL with the query that makes the perspective run its
+/// DNSSEC self-test.
+pub fn self_test_url(base: &Url) -> Result<Url, url::ParseError> {
+    let mut url = identity_url(base)?;
+    url.set_query(Some(SELF_TEST_QUERY));
+    Ok(url)
+}
+
+/// What `GET /v1/identity` takes to run the DNSSEC self-test.
+pub const SELF_TEST_QUERY: &str = "dnssec_self_test=run";
+
 /// Probes every perspective at once, each within `timeout` (the call
 /// timeout, which each perspective's check deadline must stay under);
 /// results in configuration order.
@@ -170,8 +194,10 @@ async fn probe(
         }
     };
     result.identity_url = url.to_string();
+    let mut with_self_test = url;
+    with_self_test.set_query(Some(SELF_TEST_QUERY));
     let started = Instant::now();
-    let fetched = tokio::time::timeout(timeout, fetch(client, url)).await;
+    let fetched = tokio::time::timeout(timeout, fetch(client, with_self_test)).await;
     result.latency_ms = Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
     match fetched {
         Err(_) => result.problems.push(ProbeProblem::Timeout {
@@ -258,6 +284,13 @@ fn compare(
             check_deadline_ms,
             call_timeout_ms,
         });
+    }
+    match &claimed.dnssec_self_test {
+        None => problems.push(ProbeProblem::DnssecSelfTestNotRun),
+        Some(test) if !test.passed() => problems.push(ProbeProblem::DnssecSelfTestFailed {
+            summary: test.summary(),
+        }),
+        Some(_) => {}
     }
     problems
 }
@@ -349,8 +382,27 @@ mod tests {
             "code_version": "0.1.0",
             "resolvers": ["https://dns.example/dns-query"],
             "mode": mode,
+            "dnssec_self_test": self_test_json(true),
         })
         .to_string()
+    }
+
+    /// A one-resolver self-test as the worker reports it.
+    fn self_test_json(passed: bool) -> serde_json::Value {
+        let failure = if passed {
+            serde_json::Value::Null
+        } else {
+            serde_json::json!({"kind": "bogus_accepted", "name": "dnssec-failed.org", "rcode": "NOERROR"})
+        };
+        serde_json::json!({
+            "names": {"bogus": "dnssec-failed.org", "signed": "isc.org"},
+            "resolvers": [{
+                "resolver": "https://dns.example/dns-query",
+                "bogus": {"kind": "answer", "rcode": if passed { "SERVFAIL" } else { "NOERROR" }, "authentic_data": false},
+                "signed": {"kind": "answer", "rcode": "NOERROR", "authentic_data": true},
+                "failure": failure,
+            }],
+        })
     }
 
     #[tokio::test]
@@ -398,11 +450,39 @@ mod tests {
                 vec!["deadline_not_below_call_timeout"],
             ),
             ("absent", 7, String::new(), vec!["http_status"]),
+            (
+                "forwarder",
+                10,
+                http(200, &{
+                    let mut doc: serde_json::Value =
+                        serde_json::from_str(&identity("forwarder", "arin", 10, "production"))
+                            .unwrap();
+                    doc["dnssec_self_test"] = self_test_json(false);
+                    doc.to_string()
+                }),
+                vec!["dnssec_self_test_failed"],
+            ),
+            (
+                "older",
+                11,
+                http(200, &{
+                    let mut doc: serde_json::Value =
+                        serde_json::from_str(&identity("older", "arin", 11, "production")).unwrap();
+                    doc.as_object_mut().unwrap().remove("dnssec_self_test");
+                    doc.to_string()
+                }),
+                vec!["dnssec_self_test_not_run"],
+            ),
         ];
         let routes = cases
             .iter()
             .filter(|(_, _, response, _)| !response.is_empty())
-            .map(|(id, _, response, _)| (format!("/{id}/v1/identity"), response.clone()))
+            .map(|(id, _, response, _)| {
+                (
+                    format!("/{id}/v1/identity?{SELF_TEST_QUERY}"),
+                    response.clone(),
+                )
+            })
             .collect();
         let server = serve(routes).await;
         let perspectives: Vec<PerspectiveConfig> = cases
@@ -464,6 +544,7 @@ mod tests {
             mode: Some(mode.into()),
             resolvers: vec![],
             check_deadline_ms: None,
+            dnssec_self_test: None,
         };
         let mut p = perspective("p", mpic_core::rir::Rir::Arin, 0.0, 0.0, 1);
         p.url = Url::parse("https://p.workers.example").unwrap();

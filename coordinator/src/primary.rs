@@ -23,13 +23,18 @@
 //!
 //! The primary's resolver is whatever `[primary] doh_url` names; its DNSSEC
 //! validation is that resolver's (the AD bit), so choose a validating one.
+//! The primary runs the DNSSEC self-test at start-up
+//! ([`PrimaryPerspective::dnssec_self_test`]) and again whenever a lookup
+//! failure might count as permission.
 //! Its location belongs in `coordinator.primary_location`, which keeps remote
 //! perspectives within 500 km of it out of every cohort.
 
 use std::time::Duration;
 
 use mpic_core::dcv::DcvContext;
+use mpic_core::dnssec_self_test::DnssecSelfTest;
 use mpic_core::name::DomainName;
+use mpic_core::network::Network as _;
 use mpic_core::perspective::{self, CheckCall};
 use mpic_core::report::Verdict;
 use tokio::time::Instant;
@@ -53,6 +58,13 @@ pub struct PrimaryPerspective {
 impl PrimaryPerspective {
     pub fn new(network: NativeNetwork) -> Self {
         Self { network }
+    }
+
+    /// Runs the DNSSEC self-test on the primary's resolver: at start-up,
+    /// so that an operator sees at once a resolver that does not validate
+    /// (its lookup failures never count as permission either way).
+    pub async fn dnssec_self_test(&self) -> DnssecSelfTest {
+        self.network.dnssec_self_test().await
     }
 
     /// Runs `spec` from this host (CAA checks get `caa_issuer_domains` when

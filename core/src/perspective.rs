@@ -155,9 +155,16 @@ pub fn judge(observed: &CheckObservation) -> (Verdict, String) {
                 Verdict::Fail,
                 format!("CAA forbids issuance: {}", json_text(reason)),
             ),
-            CaaOutcome::LookupFailed { failure, .. } => (
+            CaaOutcome::LookupFailed {
+                failure,
+                not_permission,
+            } => (
                 Verdict::Error,
-                format!("CAA lookup failed: {}", json_text(failure)),
+                format!(
+                    "CAA lookup failed: {}; not permission: {}",
+                    json_text(failure),
+                    not_permission.summary()
+                ),
             ),
         },
         CheckObservation::Dcv(dcv) => match &dcv.failure {

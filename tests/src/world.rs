@@ -305,6 +305,15 @@ pub fn perspective_spec(
         ("SIGNING_KEY", keys::seed_text(key)),
         ("MPIC_LOCAL_MODE", "loopback-fixtures".to_string()),
         ("LOCAL_HTTP_PORT", http_port.to_string()),
+        // The probe names every view of the DoH fixture serves.
+        (
+            "DNSSEC_TEST_BOGUS_NAME",
+            crate::dns_fixture::BOGUS_NAME.to_string(),
+        ),
+        (
+            "DNSSEC_TEST_SIGNED_NAME",
+            crate::dns_fixture::SIGNED_NAME.to_string(),
+        ),
     ];
     for (k, v) in vars {
         spec.vars.insert(k.to_string(), v);

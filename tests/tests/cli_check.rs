@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use mpic_core::check::key_authorization_digest;
-use mpic_tests::dns_fixture::{DnsWorld, DohServer};
+use mpic_tests::dns_fixture::{self, DnsWorld, DohServer};
 use mpic_tests::http_fixture::{HttpRule, HttpServer, acme_challenge_path};
 use mpic_tests::keys;
 use mpic_tests::world::SIX_SITES;
@@ -100,6 +100,11 @@ impl Fixtures {
             "--allow-loopback-for-tests".into(),
             "--local-http-port".into(),
             self.http.port().to_string(),
+            // The DNSSEC self-test's names that the fixture serves.
+            "--dnssec-bogus-name".into(),
+            dns_fixture::BOGUS_NAME.into(),
+            "--dnssec-signed-name".into(),
+            dns_fixture::SIGNED_NAME.into(),
         ]
     }
 
@@ -309,6 +314,12 @@ async fn json_output_parses_and_carries_verified_reports_and_the_primary() {
         ])
         .await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    // The primary's resolver passed its start-up DNSSEC self-test.
+    assert!(
+        !text(&out.stderr).contains("DNSSEC self-test"),
+        "{}",
+        text(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["is_valid"], true);
     assert_eq!(json["mode"], "in_process");
@@ -370,6 +381,15 @@ fn serve_identity(http: &HttpServer, index: usize, id: &str, rir: &str, key_n: u
         "code_version": "0.1.0",
         "resolvers": ["http://127.0.0.1:1/dns-query"],
         "mode": "local",
+        "dnssec_self_test": {
+            "names": {"bogus": "dnssec-failed.org", "signed": "isc.org"},
+            "resolvers": [{
+                "resolver": "http://127.0.0.1:1/dns-query",
+                "bogus": {"kind": "answer", "rcode": "SERVFAIL", "authentic_data": false},
+                "signed": {"kind": "answer", "rcode": "NOERROR", "authentic_data": true},
+                "failure": null,
+            }],
+        },
     });
     http.set_rule(
         &format!("/{}/v1/identity", SIX_SITES[index].id),
@@ -510,4 +530,31 @@ fn a_closed_stdout_is_a_quiet_error_not_a_panic() {
         stderr.is_empty(),
         "nothing to say on a closed pipe: {stderr}"
     );
+}
+
+/// Issue 15 item 8: the primary runs the DNSSEC self-test at start-up and
+/// says so when its resolver fails it; here the resolver (the fixture's view
+/// made to pass on AD without validating) accepts the bogus name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_primary_shows_a_resolver_that_fails_the_dnssec_self_test_at_start_up() {
+    let fixtures = Fixtures::start().await;
+    fixtures.dns.view("default").set_validating(false);
+    let out = fixtures
+        .check(&[
+            "caa",
+            "victim.example",
+            "--caa-domain",
+            "ca.example",
+            "--primary",
+        ])
+        .await;
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("primary perspective's resolver failed the DNSSEC self-test"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(dns_fixture::BOGUS_NAME), "{stderr}");
+    // The check itself still runs: nothing failed here but the test.
+    assert_exit(&out, 3);
+    fixtures.stop().await;
 }

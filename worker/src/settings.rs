@@ -12,6 +12,7 @@
 //! | `SIGNING_KEY` | **secret** | this perspective's Ed25519 seed (`ed25519-seed:<base64>`) |
 //! | `REQUEST_MAX_SKEW_MS` | var, optional | how old or early a signed request may be (default 30000) |
 //! | `CHECK_DEADLINE_MS` | var, optional | how long one check may run before the perspective stops it and signs an `error` report saying so (default 8000; every DNS and HTTP exchange ends by it; keep it below the coordinator's `call_timeout_ms`) |
+//! | `DNSSEC_TEST_BOGUS_NAME`, `DNSSEC_TEST_SIGNED_NAME` | vars, optional | the DNSSEC self-test's names: every resolver must answer SERVFAIL for the first and NOERROR with AD=1 for the second, or this perspective's lookup failures never count as permission (defaults `dnssec-failed.org`, `isc.org`; see `GET /v1/identity?dnssec_self_test=run`) |
 //! | `MPIC_LOCAL_MODE` | var, local only | `loopback-fixtures`: see [`LocalMode`] |
 //! | `LOCAL_HTTP_PORT`, `LOCAL_HTTPS_PORT` | vars, local only | loopback ports standing in for 80 and 443 |
 //!

@@ -19,6 +19,8 @@ use mpic_coordinator::native_network::{
 use mpic_coordinator::primary::PrimaryPerspective;
 use mpic_coordinator::{Coordinator, HttpTransport, PerspectiveTransport};
 use mpic_core::check::{CheckParameters, CheckRequest};
+use mpic_core::dnssec_self_test::DnssecTestNames;
+use mpic_core::name::DomainName;
 use mpic_core::report::Verdict;
 use serde_json::Value;
 use url::Url;
@@ -90,6 +92,16 @@ pub struct RunArgs {
     /// [default: https://cloudflare-dns.com/dns-query, or [primary] doh_url].
     #[arg(long, global = true, value_name = "URL")]
     pub doh_url: Option<String>,
+    /// The DNSSEC self-test's known-bogus name for the resolver of the
+    /// in-process perspectives and the primary: it must answer SERVFAIL, or
+    /// lookup failures never count as permission [default:
+    /// dnssec-failed.org, or [primary] dnssec_test_bogus_name].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub dnssec_bogus_name: Option<String>,
+    /// The self-test's known-signed name: the resolver must answer it with
+    /// AD=1 [default: isc.org, or [primary] dnssec_test_signed_name].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub dnssec_signed_name: Option<String>,
     /// Also run the check from this host as the primary perspective (always
     /// on when the configuration has an enabled [primary]); the decision is
     /// valid only if it passes and the perspectives' quorum corroborates it.
@@ -211,10 +223,33 @@ fn parse_doh_url(text: &str) -> anyhow::Result<Url> {
     Url::parse(text).map_err(|e| UsageError(format!("--doh-url {text:?} is not a URL: {e}")).into())
 }
 
-fn network_config(doh_url: Url, local: Option<LocalPorts>) -> NativeNetworkConfig {
+fn network_config(
+    doh_url: Url,
+    local: Option<LocalPorts>,
+    dnssec_test_names: DnssecTestNames,
+) -> NativeNetworkConfig {
     let mut config = NativeNetworkConfig::new(doh_url);
     config.local = local;
+    config.dnssec_test_names = dnssec_test_names;
     config
+}
+
+/// The self-test names: the flags, else `configured`, else the defaults.
+fn dnssec_test_names(
+    run: &RunArgs,
+    configured: Option<&DnssecTestNames>,
+) -> anyhow::Result<DnssecTestNames> {
+    let base = configured.cloned().unwrap_or_default();
+    let name = |flag: &str, given: &Option<String>, fallback: String| match given {
+        None => Ok(fallback),
+        Some(text) => DomainName::parse(text)
+            .map(|name| name.as_str().to_owned())
+            .map_err(|e| anyhow::Error::from(UsageError(format!("{flag} {text:?}: {e}")))),
+    };
+    Ok(DnssecTestNames {
+        bogus: name("--dnssec-bogus-name", &run.dnssec_bogus_name, base.bogus)?,
+        signed: name("--dnssec-signed-name", &run.dnssec_signed_name, base.signed)?,
+    })
 }
 
 async fn check(
@@ -252,9 +287,11 @@ async fn check(
                 (None, None) if run.primary => Some(parse_doh_url(DEFAULT_DOH_URL)?),
                 (None, None) => None,
             };
+            let names =
+                dnssec_test_names(run, config.primary.as_ref().map(|p| &p.dnssec_test_names))?;
             let primary = match doh_url {
                 Some(url) if run.primary || config.primary.is_some() => {
-                    Some(primary_perspective(network_config(url, local))?)
+                    Some(primary_perspective(network_config(url, local, names)).await?)
                 }
                 _ => None,
             };
@@ -278,7 +315,7 @@ async fn check(
                 .into());
             };
             let doh_url = parse_doh_url(run.doh_url.as_deref().unwrap_or(DEFAULT_DOH_URL))?;
-            let network = network_config(doh_url, local);
+            let network = network_config(doh_url, local, dnssec_test_names(run, None)?);
             if let CheckParameters::Caa(params) = &spec.request.parameters
                 && params.caa_domains.as_ref().is_none_or(Vec::is_empty)
             {
@@ -301,7 +338,7 @@ async fn check(
                 other => anyhow::Error::from(other),
             })?;
             let primary = if run.primary {
-                Some(primary_perspective(network)?)
+                Some(primary_perspective(network).await?)
             } else {
                 None
             };
@@ -313,11 +350,27 @@ async fn check(
     }
 }
 
-fn primary_perspective(config: NativeNetworkConfig) -> anyhow::Result<PrimaryPerspective> {
+/// The primary perspective, after its start-up DNSSEC self-test: a resolver
+/// that fails it is shown on stderr (its lookup failures will not count as
+/// permission; the check itself still runs).
+async fn primary_perspective(config: NativeNetworkConfig) -> anyhow::Result<PrimaryPerspective> {
     let transport = ReqwestDohTransport::new()?;
     let network =
         NativeNetwork::new(transport, config).map_err(|e| UsageError(format!("--primary: {e}")))?;
-    Ok(PrimaryPerspective::new(network))
+    let primary = PrimaryPerspective::new(network);
+    let self_test = primary.dnssec_self_test().await;
+    if self_test.passed() {
+        tracing::info!(target: "mpic::primary", "DNSSEC self-test passed");
+    } else {
+        eprintln!(
+            "warning: the primary perspective's resolver {}; its CAA lookup failures will \
+             not count as permission (BR 3.2.2.8)",
+            self_test
+                .summary()
+                .replacen("failed", "failed the DNSSEC self-test", 1)
+        );
+    }
+    Ok(primary)
 }
 
 async fn corroborate<T: PerspectiveTransport>(

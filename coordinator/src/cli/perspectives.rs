@@ -19,8 +19,14 @@ use super::table::{Table, short};
   mpic perspectives --config /etc/mpic/mpic.toml
   mpic perspectives --json        # ./mpic.toml, or $MPIC_CONFIG
 
-Exit codes: 0 every perspective answered and matches the configuration,
-2 one does not (unreachable, another id, key or RIR), or the configuration is invalid.")]
+Each perspective also runs its DNSSEC self-test (GET /v1/identity?dnssec_self_test=run):
+every resolver must answer SERVFAIL for a known-bogus name and AD=1 for a known-signed one
+(DNSSEC_TEST_BOGUS_NAME, DNSSEC_TEST_SIGNED_NAME). A perspective whose resolver fails it
+shows NOT VALIDATING: its CAA lookup failures never count as permission (BR 3.2.2.8).
+
+Exit codes: 0 every perspective answered, matches the configuration and validates DNSSEC,
+2 one does not (unreachable, another id, key or RIR, a failed DNSSEC self-test), or the
+configuration is invalid.")]
 pub struct PerspectivesArgs {
     /// Configuration file.
     #[arg(long, short, env = "MPIC_CONFIG", default_value = "mpic.toml")]
@@ -72,7 +78,10 @@ fn health(result: &ProbeResult) -> String {
         .filter(|p| {
             !matches!(
                 p,
-                ProbeProblem::KeyMismatch { .. } | ProbeProblem::RirMismatch { .. }
+                ProbeProblem::KeyMismatch { .. }
+                    | ProbeProblem::RirMismatch { .. }
+                    | ProbeProblem::DnssecSelfTestFailed { .. }
+                    | ProbeProblem::DnssecSelfTestNotRun
             )
         })
         .map(ToString::to_string)
@@ -84,12 +93,26 @@ fn health(result: &ProbeResult) -> String {
     }
 }
 
+/// The DNSSEC self-test column: `validates`, `NOT VALIDATING` (with the
+/// failing resolver in HEALTH's place), `not run`, or `-` without an answer.
+fn dnssec(result: &ProbeResult) -> String {
+    let Some(claimed) = &result.claimed else {
+        return "-".into();
+    };
+    match &claimed.dnssec_self_test {
+        None => "not run".into(),
+        Some(test) if test.passed() => "validates".into(),
+        Some(_) => "NOT VALIDATING".into(),
+    }
+}
+
 fn render(results: &[ProbeResult]) -> String {
     let mut table = Table::new(&[
         "PERSPECTIVE",
         "RIR",
         "REGION",
         "KEY MATCHES",
+        "DNSSEC",
         "HEALTH",
         "LATENCY",
     ]);
@@ -110,6 +133,7 @@ fn render(results: &[ProbeResult]) -> String {
             rir,
             result.region.clone(),
             key.into(),
+            dnssec(result),
             health(result),
             result
                 .latency_ms
@@ -141,6 +165,28 @@ mod tests {
 
     use super::*;
 
+    /// A one-resolver self-test as a worker reports it.
+    fn self_test(passed: bool) -> mpic_core::dnssec_self_test::DnssecSelfTest {
+        let (rcode, failure) = if passed {
+            ("SERVFAIL", serde_json::Value::Null)
+        } else {
+            (
+                "NOERROR",
+                serde_json::json!({"kind": "bogus_accepted", "name": "dnssec-failed.org", "rcode": "NOERROR"}),
+            )
+        };
+        serde_json::from_value(serde_json::json!({
+            "names": {"bogus": "dnssec-failed.org", "signed": "isc.org"},
+            "resolvers": [{
+                "resolver": "https://dns.example/dns-query",
+                "bogus": {"kind": "answer", "rcode": rcode, "authentic_data": false},
+                "signed": {"kind": "answer", "rcode": "NOERROR", "authentic_data": true},
+                "failure": failure,
+            }],
+        }))
+        .unwrap()
+    }
+
     fn probe(id: &str, claimed_rir: Option<&str>, problems: Vec<ProbeProblem>) -> ProbeResult {
         ProbeResult {
             perspective_id: id.into(),
@@ -156,6 +202,7 @@ mod tests {
                 mode: None,
                 resolvers: vec![],
                 check_deadline_ms: None,
+                dnssec_self_test: Some(self_test(id != "forwarder")),
             }),
             problems,
             latency_ms: claimed_rir.map(|_| 12),
@@ -187,11 +234,22 @@ mod tests {
                     detail: "connection refused".into(),
                 }],
             ),
+            probe(
+                "forwarder",
+                Some("ripe"),
+                vec![ProbeProblem::DnssecSelfTestFailed {
+                    summary: "failed: https://dns.example/dns-query: answered ...".into(),
+                }],
+            ),
         ];
         let text = render(&results);
         let line = |id: &str| text.lines().find(|l| l.starts_with(id)).unwrap().to_owned();
         assert!(line("good").contains(" yes "), "{text}");
         assert!(line("good").contains(" ok "), "{text}");
+        assert!(line("good").contains(" validates "), "{text}");
+        assert!(line("forwarder").contains("NOT VALIDATING"), "{text}");
+        assert!(line("forwarder").contains("MISMATCH"), "{text}");
+        assert!(line("down").contains(" - "), "{text}");
         assert!(line("moved").contains("ripe (claims arin)"), "{text}");
         assert!(line("moved").contains("MISMATCH"), "{text}");
         assert!(line("rekeyed").contains(" NO "), "{text}");
@@ -200,7 +258,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.ends_with("3 of 4 perspectives have problems"),
+            text.ends_with("4 of 5 perspectives have problems"),
             "{text}"
         );
     }

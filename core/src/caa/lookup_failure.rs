@@ -106,6 +106,37 @@ pub enum NotPermission {
     },
 }
 
+impl NotPermission {
+    /// One line for a report's reason.
+    pub fn summary(&self) -> String {
+        match self {
+            Self::NotAllowedByRequest => {
+                "the request did not allow a lookup failure to count as permission".into()
+            }
+            Self::InsideCaInfrastructure { failure } => {
+                format!("the failure is the CA's own infrastructure's ({failure})")
+            }
+            Self::NotRetried { attempts } => {
+                format!("only {attempts} attempt(s): a failure counts only once retried")
+            }
+            Self::RetryAnsweredWithoutValidation { failure } => failure.to_string(),
+            Self::ResolverNotValidating { self_test } => format!(
+                "a resolver failed the DNSSEC self-test, so its AD bits prove nothing ({})",
+                self_test.summary()
+            ),
+            Self::AliasUnknown { name, .. } => {
+                format!("whether {name} is an alias could not be learnt")
+            }
+            Self::TooManyAliases { count } => {
+                format!("{count} alias targets, more than the {MAX_ALIASES_CHECKED} checked")
+            }
+            Self::NotProvenInsecure { name, .. } => {
+                format!("{name} is not proven DNSSEC-insecure")
+            }
+        }
+    }
+}
+
 /// The evidence that a lookup failure counts as permission.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InsecurityProof {

@@ -88,8 +88,9 @@ pub(crate) struct ViewState {
     /// By name, then type (`None`: every type).
     faults: BTreeMap<(Name, Option<RecordType>), Fault>,
     authentic_data: BTreeMap<Name, bool>,
-    /// The view's resolver does not validate DNSSEC: AD=0 everywhere, bogus
-    /// data comes back.
+    /// The view's resolver does not validate DNSSEC: bogus data comes back.
+    /// It still passes on the AD bit as its upstream set it, as a forwarder
+    /// does, so AD alone cannot tell it from a validator.
     not_validating: bool,
     /// By name (lower case, no trailing dot) and type.
     counts: BTreeMap<(String, RecordType), usize>,
@@ -267,8 +268,9 @@ impl ViewHandle {
     }
 
     /// Makes this view's resolver one that does not validate DNSSEC (or one
-    /// that does again): every answer has AD=0, and bogus data, the
-    /// self-test's bogus probe included, is answered instead of refused.
+    /// that does again): bogus data, the self-test's bogus probe included,
+    /// is answered instead of refused, while AD is passed on as the zones
+    /// say (a forwarder copying its upstream's bit).
     pub fn set_validating(&self, validating: bool) {
         self.state().not_validating = !validating;
     }
@@ -345,7 +347,7 @@ impl ViewHandle {
     ) -> (Resolution, Option<u16>) {
         let state = self.state();
         let validated = !state.not_validating && !checking_disabled;
-        if let Some(probe) = probe_answer(name, rtype, validated) {
+        if let Some(probe) = probe_answer(name, rtype, validated, checking_disabled) {
             return probe;
         }
         let view = ViewOfWorld {
@@ -358,7 +360,7 @@ impl ViewHandle {
         if let Some(ad) = state.authentic_data.get(&name.to_lowercase()) {
             resolution.authentic_data = *ad;
         }
-        if !validated {
+        if checking_disabled {
             resolution.authentic_data = false;
         }
         let extended_error = match resolution.rcode {
@@ -369,13 +371,14 @@ impl ViewHandle {
     }
 }
 
-/// The self-test's probes: the signed name is NOERROR with AD=1 when
-/// validated; the bogus name is SERVFAIL (DNSSEC Bogus) when validated, its
-/// data otherwise.
+/// The self-test's probes: the signed name is NOERROR with AD=1 (AD=0 with
+/// CD); the bogus name is SERVFAIL (DNSSEC Bogus) when validated, its data
+/// otherwise.
 fn probe_answer(
     name: &Name,
     rtype: RecordType,
     validated: bool,
+    checking_disabled: bool,
 ) -> Option<(Resolution, Option<u16>)> {
     let names = super::dnssec_test_names();
     let text = mpic_core::dns::name_text(name);
@@ -405,7 +408,7 @@ fn probe_answer(
             Resolution {
                 rcode: ResponseCode::NoError,
                 answers: records,
-                authentic_data: validated && !is_bogus,
+                authentic_data: !checking_disabled && !is_bogus,
             },
             None,
         )
