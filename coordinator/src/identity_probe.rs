@@ -143,14 +143,6 @@ pub fn identity_url(base: &Url) -> Result<Url, url::ParseError> {
     ))
 }
 
-/// The identity URL with the query that makes the perspective run its
-/// DNSSEC self-test.
-pub fn self_test_url(base: &Url) -> Result<Url, url::ParseError> {
-    let mut url = identity_url(base)?;
-    url.set_query(Some(SELF_TEST_QUERY));
-    Ok(url)
-}
-
 /// What `GET /v1/identity` takes to run the DNSSEC self-test.
 pub const SELF_TEST_QUERY: &str = "dnssec_self_test=run";
 
@@ -544,7 +536,7 @@ mod tests {
             mode: Some(mode.into()),
             resolvers: vec![],
             check_deadline_ms: None,
-            dnssec_self_test: None,
+            dnssec_self_test: serde_json::from_value(self_test_json(true)).ok(),
         };
         let mut p = perspective("p", mpic_core::rir::Rir::Arin, 0.0, 0.0, 1);
         p.url = Url::parse("https://p.workers.example").unwrap();

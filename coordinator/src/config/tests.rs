@@ -724,9 +724,21 @@ fn the_primary_section_is_optional_and_checked_when_enabled() {
         "[primary]\ndoh_url = \"https://dns.example/dns-query\"",
     ))
     .unwrap();
+    let primary = config.primary.clone().unwrap();
+    assert_eq!(primary.doh_url.as_str(), "https://dns.example/dns-query");
+    // The DNSSEC self-test's names default to ones on the real Internet.
+    assert_eq!(primary.dnssec_test_names, DnssecTestNames::default());
+    let named = load(&with(
+        "[primary]\ndoh_url = \"https://dns.example/dns-query\"\n\
+         dnssec_test_bogus_name = \"Bogus.Test.Example\"\ndnssec_test_signed_name = \"signed.test.example\"",
+    ))
+    .unwrap();
     assert_eq!(
-        config.primary.unwrap().doh_url.as_str(),
-        "https://dns.example/dns-query"
+        named.primary.unwrap().dnssec_test_names,
+        DnssecTestNames {
+            bogus: "bogus.test.example".into(),
+            signed: "signed.test.example".into(),
+        }
     );
     // Enabled without a primary_location: allowed, with a warning.
     assert!(
@@ -758,6 +770,11 @@ fn the_primary_section_is_optional_and_checked_when_enabled() {
             "[primary]\ndoh_url = \"https://dns.example/\"\nresolver = \"x\"",
             "primary.resolver",
             "unknown key",
+        ),
+        (
+            "[primary]\ndoh_url = \"https://dns.example/\"\ndnssec_test_bogus_name = \"not a name\"",
+            "primary.dnssec_test_bogus_name",
+            "not a name",
         ),
     ] {
         let found = problems(&with(section));
@@ -801,4 +818,75 @@ fn secrets_are_never_echoed() {
     assert!(shown.contains("cohort_secret"), "{shown}");
     assert!(!shown.contains("c2VjcmV0LXNlZWQ"), "{shown}");
     assert!(!shown.contains(short_secret), "{shown}");
+}
+
+/// Issue 15 item 5: a request may ask for more perspectives, never fewer
+/// than `min_perspective_count`, which is `perspective_count` unless set.
+#[test]
+fn min_perspective_count_defaults_to_the_count_and_is_checked_against_the_br() {
+    let config = load(&good_toml()).unwrap();
+    assert_eq!(config.defaults.min_perspective_count, 6);
+    let with = |line: &str| {
+        good_toml().replacen(
+            "perspective_count = 6",
+            &format!("perspective_count = 6\n{line}"),
+            1,
+        )
+    };
+    let five = load(&with("min_perspective_count = 5")).unwrap();
+    assert_eq!(five.defaults.min_perspective_count, 5);
+    assert!(five.warnings.is_empty(), "{:?}", five.warnings);
+
+    // Below the next phase's minimum (5 from 2026-12-15): a warning now.
+    let four = load(&with("min_perspective_count = 4")).unwrap();
+    assert!(
+        four.warnings.iter().any(|w| w.at == "defaults.min_perspective_count"
+            && w.message.contains("from 2026-12-15")),
+        "{:?}",
+        four.warnings
+    );
+    for (line, message) in [
+        ("min_perspective_count = 7", "more than perspective_count"),
+        ("min_perspective_count = 1", "BR 3.2.2.9 requires at least"),
+    ] {
+        let found = problems(&with(line));
+        assert!(
+            found
+                .errors()
+                .any(|p| p.at == "defaults.min_perspective_count" && p.message.contains(message)),
+            "{line}: {found}"
+        );
+    }
+}
+
+/// Issue 15 item 4: each API client may name only its own CA identities,
+/// by default the CA's `caa_issuer_domains`.
+#[test]
+fn api_clients_have_ca_identities_defaulting_to_the_cas_own() {
+    let config = load(&good_toml()).unwrap();
+    let names = |list: &[DomainName]| list.iter().map(DomainName::as_str).map(str::to_owned).collect::<Vec<_>>();
+    let identities = &config.api.clients[0].identities;
+    assert_eq!(names(&identities.caa_domains), ["ca.example", "other-ca.example"]);
+    assert_eq!(names(&identities.issuer_domain_names), ["ca.example", "other-ca.example"]);
+
+    let with = |lines: &str| good_toml().replace("name = \"issuance\"", &format!("name = \"issuance\"\n{lines}"));
+    let own = load(&with("caa_domains = [\"Brand.example\"]")).unwrap();
+    let identities = &own.api.clients[0].identities;
+    assert_eq!(names(&identities.caa_domains), ["brand.example"]);
+    assert_eq!(names(&identities.issuer_domain_names), ["ca.example", "other-ca.example"]);
+
+    for (lines, at, message) in [
+        ("caa_domains = []", "api.client[0].caa_domains", "is empty"),
+        (
+            "issuer_domain_names = [\"not a name\"]",
+            "api.client[0].issuer_domain_names",
+            "not a name",
+        ),
+    ] {
+        let found = problems(&with(lines));
+        assert!(
+            found.errors().any(|p| p.at == at && p.message.contains(message)),
+            "{lines}: {found}"
+        );
+    }
 }
