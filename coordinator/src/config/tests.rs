@@ -840,8 +840,10 @@ fn min_perspective_count_defaults_to_the_count_and_is_checked_against_the_br() {
     // Below the next phase's minimum (5 from 2026-12-15): a warning now.
     let four = load(&with("min_perspective_count = 4")).unwrap();
     assert!(
-        four.warnings.iter().any(|w| w.at == "defaults.min_perspective_count"
-            && w.message.contains("from 2026-12-15")),
+        four.warnings
+            .iter()
+            .any(|w| w.at == "defaults.min_perspective_count"
+                && w.message.contains("from 2026-12-15")),
         "{:?}",
         four.warnings
     );
@@ -864,16 +866,35 @@ fn min_perspective_count_defaults_to_the_count_and_is_checked_against_the_br() {
 #[test]
 fn api_clients_have_ca_identities_defaulting_to_the_cas_own() {
     let config = load(&good_toml()).unwrap();
-    let names = |list: &[DomainName]| list.iter().map(DomainName::as_str).map(str::to_owned).collect::<Vec<_>>();
+    let names = |list: &[DomainName]| {
+        list.iter()
+            .map(DomainName::as_str)
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
     let identities = &config.api.clients[0].identities;
-    assert_eq!(names(&identities.caa_domains), ["ca.example", "other-ca.example"]);
-    assert_eq!(names(&identities.issuer_domain_names), ["ca.example", "other-ca.example"]);
+    assert_eq!(
+        names(&identities.caa_domains),
+        ["ca.example", "other-ca.example"]
+    );
+    assert_eq!(
+        names(&identities.issuer_domain_names),
+        ["ca.example", "other-ca.example"]
+    );
 
-    let with = |lines: &str| good_toml().replace("name = \"issuance\"", &format!("name = \"issuance\"\n{lines}"));
+    let with = |lines: &str| {
+        good_toml().replace(
+            "name = \"issuance\"",
+            &format!("name = \"issuance\"\n{lines}"),
+        )
+    };
     let own = load(&with("caa_domains = [\"Brand.example\"]")).unwrap();
     let identities = &own.api.clients[0].identities;
     assert_eq!(names(&identities.caa_domains), ["brand.example"]);
-    assert_eq!(names(&identities.issuer_domain_names), ["ca.example", "other-ca.example"]);
+    assert_eq!(
+        names(&identities.issuer_domain_names),
+        ["ca.example", "other-ca.example"]
+    );
 
     for (lines, at, message) in [
         ("caa_domains = []", "api.client[0].caa_domains", "is empty"),
@@ -885,7 +906,9 @@ fn api_clients_have_ca_identities_defaulting_to_the_cas_own() {
     ] {
         let found = problems(&with(lines));
         assert!(
-            found.errors().any(|p| p.at == at && p.message.contains(message)),
+            found
+                .errors()
+                .any(|p| p.at == at && p.message.contains(message)),
             "{lines}: {found}"
         );
     }
