@@ -69,8 +69,13 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::check_call::CheckSpec;
+use crate::config::PrimaryConfig;
 use crate::config::{ApiConfig, Config};
+use crate::native_network::{
+    LocalPorts, NativeNetwork, NativeNetworkConfig, NativeNetworkError, ReqwestDohTransport,
+};
 use crate::orchestration::Overrides;
+use crate::primary::PrimaryPerspective;
 use crate::transport::{HttpClientError, HttpTransport, PerspectiveTransport};
 use crate::{CohortError, Coordinator, clock};
 
@@ -155,17 +160,64 @@ pub enum ServeError {
     Bind { addr: SocketAddr, source: io::Error },
     #[error("server failed: {0}")]
     Serve(#[source] io::Error),
+    #[error("[primary]: {0}")]
+    Primary(#[from] NativeNetworkError),
 }
 
 /// Runs the API for `config` over HTTPS transport to its perspectives, on
-/// `listen` (or `[api] listen`), until SIGTERM or Ctrl-C.
-pub async fn serve(config: Config, listen: Option<SocketAddr>) -> Result<(), ServeError> {
+/// `listen` (or `[api] listen`), until SIGTERM or Ctrl-C. With `[primary]`
+/// every check also runs from this host, whose resolver takes the DNSSEC
+/// self-test at start-up. `local` is the loopback test mapping for the
+/// primary's fetches (`None` in production).
+pub async fn serve(
+    config: Config,
+    listen: Option<SocketAddr>,
+    local: Option<LocalPorts>,
+) -> Result<(), ServeError> {
     let addr = listen.unwrap_or(config.api.listen);
-    let coordinator = Arc::new(Coordinator::new(config, HttpTransport::new()?)?);
+    let primary = match &config.primary {
+        Some(primary) => Some(start_primary(primary, local).await?),
+        None => None,
+    };
+    let mut coordinator = Coordinator::new(config, HttpTransport::new()?)?;
+    if let Some(primary) = primary {
+        coordinator = coordinator.with_primary(primary);
+    }
+    let coordinator = Arc::new(coordinator);
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
     serve_on(coordinator, listener, shutdown_signal()).await
+}
+
+/// The configured primary perspective, after its start-up DNSSEC self-test
+/// (logged; a failing resolver is a warning, since its lookup failures
+/// then never count as permission anyway).
+async fn start_primary(
+    config: &PrimaryConfig,
+    local: Option<LocalPorts>,
+) -> Result<PrimaryPerspective, NativeNetworkError> {
+    let mut network = NativeNetworkConfig::new(config.doh_url.clone());
+    network.local = local;
+    network.dnssec_test_names = config.dnssec_test_names.clone();
+    let primary =
+        PrimaryPerspective::new(NativeNetwork::new(ReqwestDohTransport::new()?, network)?);
+    let self_test = primary.dnssec_self_test().await;
+    if self_test.passed() {
+        tracing::info!(
+            target: "mpic::primary",
+            resolver = %config.doh_url,
+            "primary perspective: DNSSEC self-test passed"
+        );
+    } else {
+        tracing::warn!(
+            target: "mpic::primary",
+            resolver = %config.doh_url,
+            "primary perspective: DNSSEC self-test {}; its CAA lookup failures will not count as permission",
+            self_test.summary()
+        );
+    }
+    Ok(primary)
 }
 
 /// Runs the API on `listener` until `shutdown` completes, then lets the

@@ -45,6 +45,7 @@ pub use crate::evidence::{
     AttemptRecord, Decision, PerspectiveResult, PrimaryResult, ResultStatus,
 };
 pub use crate::orchestration::OverrideIssue;
+pub use crate::primary::PrimaryPerspective;
 pub use crate::transport::{CallError, HttpTransport, PerspectiveTransport};
 
 /// Runs checks for a CA. Cheap to share behind an `Arc`; `check` takes `&self`.
@@ -55,6 +56,9 @@ pub struct Coordinator<T> {
     /// when a request first asks for that count (at most one per count).
     other_selectors: Mutex<HashMap<usize, Result<Arc<CohortSelector>, CohortError>>>,
     transport: T,
+    /// The CA's own look at every check, when configured: a decision is
+    /// valid only if it passes too ([`primary`]).
+    primary: Option<PrimaryPerspective>,
 }
 
 impl<T: std::fmt::Debug> std::fmt::Debug for Coordinator<T> {
@@ -63,6 +67,7 @@ impl<T: std::fmt::Debug> std::fmt::Debug for Coordinator<T> {
             .field("config", &self.config)
             .field("selector", &self.selector)
             .field("transport", &self.transport)
+            .field("primary", &self.primary)
             .finish()
     }
 }
@@ -82,7 +87,22 @@ impl<T: PerspectiveTransport> Coordinator<T> {
             selector: Arc::new(selector),
             other_selectors: Mutex::new(HashMap::new()),
             transport,
+            primary: None,
         })
+    }
+
+    /// Runs `primary` alongside every check from now on, through
+    /// [`Coordinator::check`] and [`Coordinator::check_with`] alike: a
+    /// decision is valid only if the primary passes and the remote quorum
+    /// corroborates it (see [`primary`]).
+    pub fn with_primary(mut self, primary: PrimaryPerspective) -> Self {
+        self.primary = Some(primary);
+        self
+    }
+
+    /// The primary perspective every check runs, if any.
+    pub fn primary(&self) -> Option<&PrimaryPerspective> {
+        self.primary.as_ref()
     }
 
     pub fn config(&self) -> &Config {
@@ -93,11 +113,12 @@ impl<T: PerspectiveTransport> Coordinator<T> {
     /// attempts (its `orchestration_parameters` are not consulted; see
     /// [`Coordinator::check_with`]): up to `max_attempts` attempts, each with
     /// a new cohort and new nonces, never combining results across attempts,
-    /// all within the configured deadline. Logs one line per decision.
+    /// all within the configured deadline, with the primary perspective (if
+    /// any) run alongside. Logs one line per decision.
     pub async fn check(&self, spec: &CheckSpec) -> Decision {
         let requirements = Requirements::for_unix_ms(clock::now_ms());
         let plan = Orchestration::configured(&self.config.defaults);
-        self.run(spec, &self.selector, plan, requirements).await
+        self.decide(spec, &self.selector, plan, requirements).await
     }
 
     /// As [`Coordinator::check`], with per-request `overrides` (Open MPIC
@@ -119,7 +140,28 @@ impl<T: PerspectiveTransport> Coordinator<T> {
         let selector = self.selector_for(plan.perspective_count).map_err(|e| {
             OverrideError::one(orchestration::PERSPECTIVE_COUNT_FIELD, e.to_string())
         })?;
-        Ok(self.run(spec, &selector, plan, requirements).await)
+        Ok(self.decide(spec, &selector, plan, requirements).await)
+    }
+
+    /// The remote perspectives' decision, and the primary's result folded
+    /// in when there is a primary.
+    async fn decide(
+        &self,
+        spec: &CheckSpec,
+        selector: &CohortSelector,
+        plan: Orchestration,
+        requirements: Requirements,
+    ) -> Decision {
+        let Some(primary) = &self.primary else {
+            return self.run(spec, selector, plan, requirements).await;
+        };
+        let defaults = &self.config.defaults;
+        let (decision, primary_result) = futures_util::future::join(
+            self.run(spec, selector, plan, requirements),
+            primary.run(spec, &defaults.caa_issuer_domains, defaults.deadline),
+        )
+        .await;
+        primary::combine(decision, primary_result)
     }
 
     /// The cohort selector for `size` perspectives per attempt.

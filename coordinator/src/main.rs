@@ -16,6 +16,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use clap::{Args, Parser, Subcommand};
 use ed25519_dalek::SigningKey;
 use mpic_coordinator::config::{Config, ConfigError, Severity};
+use mpic_coordinator::native_network::LocalPorts;
 use mpic_core::keys;
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
@@ -109,6 +110,14 @@ struct ServeArgs {
     /// Address and port to listen on (default: [api] listen).
     #[arg(long, value_name = "ADDR")]
     listen: Option<std::net::SocketAddr>,
+    /// Tests only: the [primary] reaches loopback addresses only, its DoH
+    /// resolver may be plain http on loopback, and its port-80 fetches go to
+    /// --local-http-port. Never in production.
+    #[arg(long, requires = "local_http_port")]
+    allow_loopback_for_tests: bool,
+    /// Tests only: the loopback port that stands in for port 80.
+    #[arg(long, value_name = "PORT", requires = "allow_loopback_for_tests")]
+    local_http_port: Option<u16>,
 }
 
 /// Logs to stderr; `RUST_LOG` overrides `default` (`info` for the server,
@@ -153,7 +162,11 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::warn!("{}: {warning}", args.config.config.display());
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(mpic_coordinator::api::serve(config, args.listen))?;
+    let local = args
+        .local_http_port
+        .filter(|_| args.allow_loopback_for_tests)
+        .map(|http| LocalPorts { http, https: None });
+    runtime.block_on(mpic_coordinator::api::serve(config, args.listen, local))?;
     Ok(ExitCode::SUCCESS)
 }
 

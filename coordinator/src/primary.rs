@@ -4,7 +4,9 @@
 //! determination").
 //!
 //! # Semantics
-//! [`Coordinator::check_with_primary`] runs the same mpic-core check (the
+//! A [`Coordinator`] given a primary ([`Coordinator::with_primary`]; `mpic
+//! serve` and `mpic check` give it the configured `[primary]`) runs, for
+//! every check, the same mpic-core check (the
 //! same [`CheckCall`] the remote perspectives get, through
 //! [`perspective::run`]) over a [`NativeNetwork`] on this host, *alongside*
 //! the remote fan-out, within the configured deadline. Then:
@@ -39,12 +41,12 @@ use mpic_core::perspective::{self, CheckCall};
 use mpic_core::report::Verdict;
 use tokio::time::Instant;
 
+#[cfg(doc)]
 use crate::Coordinator;
 use crate::check_call::CheckSpec;
 use crate::clock;
 use crate::evidence::{Decision, PrimaryResult};
 use crate::native_network::NativeNetwork;
-use crate::transport::PerspectiveTransport;
 
 /// The id the primary's check call carries (it is never sent anywhere).
 pub const PRIMARY_ID: &str = "primary";
@@ -112,7 +114,7 @@ impl PrimaryPerspective {
 }
 
 /// Folds the primary's result into the remote decision (table in the module
-/// documentation).
+/// documentation), and logs it beside the decision's BR 5.4.1 line.
 pub fn combine(mut decision: Decision, mut primary: PrimaryResult) -> Decision {
     let primary_passed = primary.verdict == Verdict::Pass;
     primary.corroborated_by_remote = primary_passed && decision.is_valid;
@@ -128,38 +130,17 @@ pub fn combine(mut decision: Decision, mut primary: PrimaryResult) -> Decision {
             format!("primary perspective ({verdict}): {}", primary.reason),
         );
     }
+    tracing::info!(
+        target: "mpic::decision",
+        identifier = %decision.target,
+        primary_verdict = ?primary.verdict,
+        corroborated_by_remote = primary.corroborated_by_remote,
+        is_valid = decision.is_valid,
+        reason = %primary.reason,
+        "MPIC primary perspective"
+    );
     decision.primary = Some(primary);
     decision
-}
-
-impl<T: PerspectiveTransport> Coordinator<T> {
-    /// [`Coordinator::check`] with the primary perspective run alongside;
-    /// see the module documentation for how the two combine.
-    pub async fn check_with_primary(
-        &self,
-        primary: &PrimaryPerspective,
-        spec: &CheckSpec,
-    ) -> Decision {
-        let defaults = &self.config().defaults;
-        let (decision, primary_result) = futures_util::future::join(
-            self.check(spec),
-            primary.run(spec, &defaults.caa_issuer_domains, defaults.deadline),
-        )
-        .await;
-        let decision = combine(decision, primary_result);
-        if let Some(p) = &decision.primary {
-            tracing::info!(
-                target: "mpic::decision",
-                identifier = %decision.target,
-                primary_verdict = ?p.verdict,
-                corroborated_by_remote = p.corroborated_by_remote,
-                is_valid = decision.is_valid,
-                reason = %p.reason,
-                "MPIC primary perspective"
-            );
-        }
-        decision
-    }
 }
 
 #[cfg(test)]

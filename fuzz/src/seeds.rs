@@ -291,11 +291,11 @@ fn check_request_seeds() -> Vec<Seed> {
             r#"{"check_type":"dcv","domain_or_ip_target":"example.com","dcv_check_parameters":{"validation_method":"dns-account-01","account_uri":"https://ca.example/acct/1","key_authorization":"tok-en_1.thumbprint_abc-DEF"}}"#,
         ),
         (
-            "acme_http_01_number_like_tld",
+            "refused_acme_http_01_number_like_tld",
             r#"{"check_type":"dcv","domain_or_ip_target":"127.0x0.0x0.0x1","dcv_check_parameters":{"validation_method":"acme-http-01","token":"t","key_authorization":"t.k"}}"#,
         ),
         (
-            "caa_repeated_key",
+            "refused_caa_repeated_key",
             r#"{"check_type":"caa","domain_or_ip_target":"a.example","domain_or_ip_target":"b.example"}"#,
         ),
     ];

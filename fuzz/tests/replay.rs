@@ -69,6 +69,11 @@ fn seeds_are_accepted_where_they_should_be() {
                     .parse_response(&bytes[1..], doh_response::RESOLVER)
                     .unwrap_or_else(|e| panic!("{name}: {e}"));
             }
+            // `refused_*` seeds are requests that must be refused (they
+            // start the fuzzer on the refusal paths); the others validate.
+            "check_request" if name.starts_with("refused_") => {
+                assert!(CheckRequest::from_json(&bytes).is_err(), "{name} was accepted");
+            }
             "check_request" => {
                 CheckRequest::from_json(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
             }

@@ -85,6 +85,16 @@ impl CoordinatorProcess {
         config_toml: &str,
         log_filter: &str,
     ) -> Result<Self, CoordinatorProcessError> {
+        Self::start_with_args(config_toml, log_filter, &[]).await
+    }
+
+    /// [`CoordinatorProcess::start`] with more `mpic serve` arguments (the
+    /// loopback test flags of a `[primary]`, say).
+    pub async fn start_with_args(
+        config_toml: &str,
+        log_filter: &str,
+        args: &[String],
+    ) -> Result<Self, CoordinatorProcessError> {
         let dir = tempfile::Builder::new().prefix("mpic-serve-").tempdir()?;
         let config = dir.path().join("mpic.toml");
         std::fs::write(&config, config_toml)?;
@@ -97,6 +107,7 @@ impl CoordinatorProcess {
             .arg(&config)
             .arg("--listen")
             .arg(addr.to_string())
+            .args(args)
             .env_remove("MPIC_CONFIG")
             .env("RUST_LOG", log_filter)
             .stdin(Stdio::null())

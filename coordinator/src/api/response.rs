@@ -33,7 +33,9 @@
 //! quorum decision and tally, and per perspective its RIR and region (from
 //! configuration), `status` (`corroborated`, `not_corroborated` with a typed
 //! `reason`, `cancelled`), `detail`, `elapsed_ms`, the signed `report` exactly
-//! as it arrived and, when it verified, its `verified` contents.
+//! as it arrived and, when it verified, its `verified` contents. With a
+//! `[primary]`, `primary`: its verdict, reason, observation, resolvers, and
+//! whether the remote perspectives corroborated it.
 
 use mpic_core::check::{
     CaaCheckParameters, CheckParameters, CheckType, DcvCheckParameters, OrchestrationParameters,
@@ -44,7 +46,7 @@ use serde::Serialize;
 
 use super::details::{self, Details};
 use crate::check_call::CheckSpec;
-use crate::evidence::{AttemptRecord, Decision, PerspectiveResult, ResultStatus};
+use crate::evidence::{AttemptRecord, Decision, PerspectiveResult, PrimaryResult, ResultStatus};
 
 /// An Open MPIC response body.
 #[derive(Debug, Clone, Serialize)]
@@ -111,6 +113,10 @@ pub struct Evidence<'a> {
     pub quorum: &'a str,
     pub reasons: &'a [String],
     pub attempts: &'a [AttemptRecord],
+    /// The primary perspective's own look, when `[primary]` is configured:
+    /// the decision is valid only if it passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary: Option<&'a PrimaryResult>,
 }
 
 impl<'a> MpicResponse<'a> {
@@ -156,6 +162,7 @@ impl<'a> MpicResponse<'a> {
                 quorum: &decision.quorum,
                 reasons: &decision.reasons,
                 attempts: &decision.attempts,
+                primary: decision.primary.as_ref(),
             },
         }
     }

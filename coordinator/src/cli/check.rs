@@ -296,7 +296,7 @@ async fn check(
                 _ => None,
             };
             let transport = HttpTransport::new()?;
-            let decision = corroborate(config, transport, primary.as_ref(), spec).await?;
+            let decision = corroborate(config, transport, primary, spec).await?;
             Ok((
                 decision,
                 Mode::Remote {
@@ -343,8 +343,7 @@ async fn check(
                 None
             };
             let count = setup.config.perspectives.len();
-            let decision =
-                corroborate(setup.config, setup.transport, primary.as_ref(), spec).await?;
+            let decision = corroborate(setup.config, setup.transport, primary, spec).await?;
             Ok((decision, Mode::InProcess { count }))
         }
     }
@@ -376,15 +375,15 @@ async fn primary_perspective(config: NativeNetworkConfig) -> anyhow::Result<Prim
 async fn corroborate<T: PerspectiveTransport>(
     config: Config,
     transport: T,
-    primary: Option<&PrimaryPerspective>,
+    primary: Option<PrimaryPerspective>,
     spec: &CheckSpec,
 ) -> anyhow::Result<Decision> {
-    let coordinator = Coordinator::new(config, transport)
+    let mut coordinator = Coordinator::new(config, transport)
         .map_err(|e| UsageError(format!("no cohort of perspectives can be formed: {e}")))?;
-    Ok(match primary {
-        Some(primary) => coordinator.check_with_primary(primary, spec).await,
-        None => coordinator.check(spec).await,
-    })
+    if let Some(primary) = primary {
+        coordinator = coordinator.with_primary(primary);
+    }
+    Ok(coordinator.check(spec).await)
 }
 
 /// The decision as JSON, with how it was reached: `mode`, and for
