@@ -7,7 +7,7 @@
 //! (cargo only builds a package's own binaries for its integration tests).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// Variables cargo gives a test about its own package. Build scripts
@@ -38,6 +38,25 @@ pub enum MpicBinaryError {
     BuildFailed(String),
     #[error("{0} is missing: run `cargo build -p mpic-coordinator --bin mpic` first")]
     Missing(PathBuf),
+    #[error("cannot run mpic: {0}")]
+    Run(String),
+}
+
+/// Runs `mpic ARGS` to completion as an operator's script would, without
+/// the test's `MPIC_CONFIG` and logging warnings only; on a blocking thread,
+/// so the fixtures on the async runtime keep answering.
+pub async fn run(args: Vec<String>) -> Result<Output, MpicBinaryError> {
+    let binary = mpic_binary()?.to_owned();
+    tokio::task::spawn_blocking(move || {
+        Command::new(binary)
+            .args(&args)
+            .env_remove("MPIC_CONFIG")
+            .env("RUST_LOG", "warn")
+            .output()
+    })
+    .await
+    .map_err(|e| MpicBinaryError::Run(e.to_string()))?
+    .map_err(|e| MpicBinaryError::Run(e.to_string()))
 }
 
 /// The path of the `mpic` binary, built on first use (once per test

@@ -28,17 +28,9 @@ fn mpic_binary() -> &'static Path {
 
 /// Runs `mpic args` off the async runtime (the fixtures keep serving).
 async fn mpic(args: Vec<String>) -> Output {
-    let binary = mpic_binary().to_owned();
-    tokio::task::spawn_blocking(move || {
-        Command::new(binary)
-            .args(&args)
-            .env_remove("MPIC_CONFIG")
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
+    mpic_tests::mpic_binary::run(args)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn text(bytes: &[u8]) -> String {

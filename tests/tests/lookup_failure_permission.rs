@@ -181,13 +181,18 @@ fn attempts(observation: &CaaObservation) -> Vec<(String, bool)> {
         .collect()
 }
 
+fn fail_caa(view: &ViewHandle, name: &str, fault: Fault) {
+    view.set_fault(name, Some(RecordType::CAA), fault).unwrap();
+}
+
 fn servfail_caa(view: &ViewHandle, name: &str) {
-    view.set_fault(
-        name,
-        Some(RecordType::CAA),
-        Fault::Rcode(ResponseCode::ServFail),
-    )
-    .unwrap();
+    fail_caa(view, name, Fault::Rcode(ResponseCode::ServFail));
+}
+
+/// SERVFAIL with the RFC 8914 extended error `info_code`.
+fn servfail_with_ede(view: &ViewHandle, name: &str, info_code: u16) {
+    let rcode = ResponseCode::ServFail;
+    fail_caa(view, name, Fault::ExtendedError { rcode, info_code });
 }
 
 /// The baseline the other tests break: a SERVFAIL at a name under an
@@ -258,12 +263,7 @@ async fn an_unsigned_alias_into_a_failing_signed_zone_is_not_permission() {
 async fn a_failure_of_the_perspectives_own_resolver_is_never_permission() {
     let setup = Setup::start(&["only"]).await;
     let only = setup.view("only");
-    only.set_fault(
-        "victim.example",
-        Some(RecordType::CAA),
-        Fault::Rcode(ResponseCode::Refused),
-    )
-    .unwrap();
+    fail_caa(&only, "victim.example", Fault::Rcode(ResponseCode::Refused));
     let (verified, observation) = setup.caa("victim.example").await;
     assert_eq!(verified.body.verdict, Verdict::Error);
     assert_eq!(
@@ -274,15 +274,7 @@ async fn a_failure_of_the_perspectives_own_resolver_is_never_permission() {
     );
 
     // EDE 18 (Prohibited): this resolver will not ask.
-    only.set_fault(
-        "victim.example",
-        Some(RecordType::CAA),
-        Fault::ExtendedError {
-            rcode: ResponseCode::ServFail,
-            info_code: 18,
-        },
-    )
-    .unwrap();
+    servfail_with_ede(&only, "victim.example", 18);
     let (verified, observation) = setup.caa("victim.example").await;
     assert_eq!(verified.body.verdict, Verdict::Error);
     assert!(
@@ -297,15 +289,7 @@ async fn a_failure_of_the_perspectives_own_resolver_is_never_permission() {
     );
 
     // EDE 22 (No Reachable Authority): the domain's servers failed.
-    only.set_fault(
-        "victim.example",
-        Some(RecordType::CAA),
-        Fault::ExtendedError {
-            rcode: ResponseCode::ServFail,
-            info_code: 22,
-        },
-    )
-    .unwrap();
+    servfail_with_ede(&only, "victim.example", 22);
     let (verified, _) = setup.caa("victim.example").await;
     assert_eq!(
         verified.body.verdict,

@@ -4,11 +4,9 @@
 //! primary's resolver sees one that names another CA.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Command, Output};
-
 use mpic_tests::coordinator_process::{CoordinatorProcess, new_api_key};
 use mpic_tests::dns_fixture;
-use mpic_tests::mpic_binary::mpic_binary;
+use mpic_tests::mpic_binary;
 use mpic_tests::victim;
 use mpic_tests::world::{CoordinatorSetup, SIX_SITES, World};
 use serde_json::Value;
@@ -59,20 +57,6 @@ async fn post_caa(serve: &CoordinatorProcess, api_key: &str) -> Value {
     response.json().await.unwrap()
 }
 
-async fn mpic(args: Vec<String>) -> Output {
-    let binary = mpic_binary().unwrap().to_owned();
-    tokio::task::spawn_blocking(move || {
-        Command::new(binary)
-            .args(&args)
-            .env_remove("MPIC_CONFIG")
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
-}
-
 /// Issue 12's first bug: `mpic serve` ignored `[primary]`, so a check the
 /// CA's own perspective refuses came back valid over the API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,7 +104,7 @@ async fn serve_and_check_refuse_what_the_primary_refuses() {
         "--json".to_owned(),
     ];
     argv.extend(loopback_flags(&world));
-    let out = mpic(argv).await;
+    let out = mpic_binary::run(argv).await.unwrap();
     assert_eq!(
         out.status.code(),
         Some(1),

@@ -543,6 +543,20 @@ mod tests {
             )
     }
 
+    /// `network` where `name` lies inside the signed `provider.net` (an
+    /// authenticated "no DS" and "no NS" at `name`: not a zone cut).
+    fn in_signed_provider_net(network: FakeNetwork, name: &str) -> FakeNetwork {
+        network
+            .always("net", DS, Ok(authentic(answer(NoError, vec![ds("net.")]))))
+            .always(
+                "provider.net",
+                DS,
+                Ok(authentic(answer(NoError, vec![ds("provider.net.")]))),
+            )
+            .always(name, DS, Ok(authentic(answer(NoError, vec![]))))
+            .always(name, NS, Ok(authentic(answer(NoError, vec![]))))
+    }
+
     fn verdicts(walk: &[ZoneCutCheck]) -> Vec<(String, ZoneCutVerdict)> {
         walk.iter()
             .map(|c| (c.name.clone(), c.verdict.clone()))
@@ -973,23 +987,7 @@ mod tests {
         failing.cname_chain = vec!["cdn.provider.net".into()];
         // example.com is insecure, provider.net is signed and its name has no
         // DS: the failure may be a validation failure at the target.
-        let network = insecure_example_com()
-            .always("net", DS, Ok(authentic(answer(NoError, vec![ds("net.")]))))
-            .always(
-                "provider.net",
-                DS,
-                Ok(authentic(answer(NoError, vec![ds("provider.net.")]))),
-            )
-            .always(
-                "cdn.provider.net",
-                DS,
-                Ok(authentic(answer(NoError, vec![]))),
-            )
-            .always(
-                "cdn.provider.net",
-                NS,
-                Ok(authentic(answer(NoError, vec![]))),
-            );
+        let network = in_signed_provider_net(insecure_example_com(), "cdn.provider.net");
         let result = block_on(assess(&network, &failing, true));
         assert!(
             matches!(&result, Err(NotPermission::NotProvenInsecure { name, .. }) if name == "cdn.provider.net"),
@@ -1082,29 +1080,10 @@ mod tests {
     /// `provider.net`, whose zone the attacker makes fail.
     #[test]
     fn a_failing_name_that_is_an_alias_into_a_signed_zone_is_not_permission() {
-        let signed_target = |network: FakeNetwork| {
-            network
-                .always("net", DS, Ok(authentic(answer(NoError, vec![ds("net.")]))))
-                .always(
-                    "provider.net",
-                    DS,
-                    Ok(authentic(answer(NoError, vec![ds("provider.net.")]))),
-                )
-                .always(
-                    "cdn.provider.net",
-                    DS,
-                    Ok(authentic(answer(NoError, vec![]))),
-                )
-                .always(
-                    "cdn.provider.net",
-                    NS,
-                    Ok(authentic(answer(NoError, vec![]))),
-                )
-        };
         // The failure carries no chain, as the DNS layer really delivers it.
         let failing = servfail_twice("www.example.com");
         assert!(failing.cname_chain.is_empty());
-        let network = signed_target(insecure_example_com()).always(
+        let network = in_signed_provider_net(insecure_example_com(), "cdn.provider.net").always(
             "www.example.com",
             CNAME,
             Ok(answer(
@@ -1119,31 +1098,14 @@ mod tests {
         );
 
         // The same through a DNAME above the name (no CNAME synthesised).
-        let network = insecure_example_com()
-            .always("net", DS, Ok(authentic(answer(NoError, vec![ds("net.")]))))
-            .always(
-                "provider.net",
-                DS,
-                Ok(authentic(answer(NoError, vec![ds("provider.net.")]))),
-            )
-            .always(
-                "www.provider.net",
-                DS,
-                Ok(authentic(answer(NoError, vec![]))),
-            )
-            .always(
-                "www.provider.net",
-                NS,
-                Ok(authentic(answer(NoError, vec![]))),
-            )
-            .always(
-                "example.com",
-                DNAME,
-                Ok(answer(
-                    NoError,
-                    vec![dname("example.com.", "provider.net.")],
-                )),
-            );
+        let network = in_signed_provider_net(insecure_example_com(), "www.provider.net").always(
+            "example.com",
+            DNAME,
+            Ok(answer(
+                NoError,
+                vec![dname("example.com.", "provider.net.")],
+            )),
+        );
         let result = block_on(assess(&network, &failing, true));
         assert!(
             matches!(&result, Err(NotPermission::NotProvenInsecure { name, .. }) if name == "www.provider.net"),
