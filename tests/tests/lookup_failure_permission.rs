@@ -11,7 +11,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use mpic_coordinator::config::PerspectiveConfig;
 use mpic_coordinator::identity_probe;
-use mpic_core::caa::lookup::{AttemptResult, QueryFailure};
+use mpic_core::caa::lookup::{QueryAttempt, QueryFailure};
 use mpic_core::caa::{CaaObservation, CaaOutcome, NotPermission};
 use mpic_core::perspective::{CheckCall, CheckObservation};
 use mpic_core::report::Verdict;
@@ -165,19 +165,13 @@ fn not_permission(observation: &CaaObservation) -> &NotPermission {
     }
 }
 
-/// (resolver, CD) of each attempt at the first name of the climb.
+/// (resolver, CD) of each answered attempt at the first name of the climb.
 fn attempts(observation: &CaaObservation) -> Vec<(String, bool)> {
     observation.steps[0]
         .attempts
         .iter()
-        .map(|a| match &a.result {
-            AttemptResult::Answer {
-                resolver,
-                checking_disabled,
-                ..
-            } => (resolver.clone(), *checking_disabled),
-            AttemptResult::NoResponse { error } => (format!("no response: {error}"), false),
-        })
+        .filter_map(QueryAttempt::answered_by)
+        .map(|(resolver, cd)| (resolver.to_owned(), cd))
         .collect()
 }
 

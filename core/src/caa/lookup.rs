@@ -50,6 +50,21 @@ pub struct QueryAttempt {
     pub result: AttemptResult,
 }
 
+impl QueryAttempt {
+    /// The resolver that answered and whether the question had the CD bit
+    /// set; `None` when no usable response arrived.
+    pub fn answered_by(&self) -> Option<(&str, bool)> {
+        match &self.result {
+            AttemptResult::Answer {
+                resolver,
+                checking_disabled,
+                ..
+            } => Some((resolver.as_str(), *checking_disabled)),
+            AttemptResult::NoResponse { .. } => None,
+        }
+    }
+}
+
 /// What one query produced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -758,14 +773,8 @@ mod tests {
         lookup.steps[0]
             .attempts
             .iter()
-            .map(|a| match &a.result {
-                AttemptResult::Answer {
-                    resolver,
-                    checking_disabled,
-                    ..
-                } => (resolver.clone(), *checking_disabled),
-                AttemptResult::NoResponse { .. } => ("none".into(), false),
-            })
+            .filter_map(QueryAttempt::answered_by)
+            .map(|(resolver, cd)| (resolver.to_owned(), cd))
             .collect()
     }
 
