@@ -95,6 +95,10 @@ pub struct CaaObservation {
     pub relevant_rrset: Option<RrsetReport>,
     /// Every name of the climb, nearest first.
     pub steps: Vec<LookupStep>,
+    /// Names above where the climb ended, asked at once with it and not
+    /// needed (see [`lookup::lookup`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unused: Vec<lookup::QueryAttempt>,
 }
 
 /// The verdict.
@@ -198,6 +202,7 @@ pub async fn check<N: Network>(
         outcome,
         relevant_rrset,
         steps: lookup.steps,
+        unused: lookup.unused,
     })
 }
 

@@ -268,6 +268,7 @@ mod tests {
                 resolver: "https://doh.example/dns-query".into(),
             }),
             steps: Vec::new(),
+            unused: Vec::new(),
         })
     }
 

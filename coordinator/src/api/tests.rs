@@ -110,6 +110,7 @@ fn observation_for(call: &CheckCall, pass: bool) -> (Verdict, CheckObservation) 
                     resolver: "https://doh.example/dns-query".into(),
                 }),
                 steps: Vec::new(),
+                unused: Vec::new(),
             })
         }
         CheckParameters::Dcv(params) => {

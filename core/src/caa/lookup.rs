@@ -24,8 +24,10 @@
 //! always the resolver refusing us, never the domain's failure.
 //!
 //! The climb is bounded by the name: at most [`MAX_LABELS`] names, each asked
-//! at most [`ATTEMPTS_PER_NAME`] times.
+//! at most [`ATTEMPTS_PER_NAME`] times. The names are asked at once,
+//! [`PARALLEL_NAMES`] at a time, and read in climb order (see [`lookup`]).
 
+use futures_util::future::join_all;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use serde::{Deserialize, Serialize};
@@ -40,6 +42,11 @@ use crate::network::{DnsAnswer, DnsError, Network};
 /// Each name is asked once and, if that fails, once more (BR 3.2.2.8 lets a
 /// failure count as permission only after a retry).
 pub const ATTEMPTS_PER_NAME: usize = 2;
+
+/// How many names of the climb are asked at once. Real names have fewer
+/// labels, so their whole climb is one round trip; a very deep name is
+/// asked in batches rather than with a hundred questions at once.
+pub const PARALLEL_NAMES: usize = 8;
 
 /// One question put to the resolver and what came back, for the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,92 +220,40 @@ pub enum LookupOutcome {
 pub struct Lookup {
     pub steps: Vec<LookupStep>,
     pub outcome: LookupOutcome,
+    /// Questions asked at once with the climb's names, for names above
+    /// where it ended: their answers were not needed and decide nothing.
+    pub unused: Vec<QueryAttempt>,
 }
 
 /// Find the Relevant RRset for `target`.
+///
+/// The names of the climb are asked at once, [`PARALLEL_NAMES`] at a time
+/// (Boulder's `parallelCAALookup`), so a name with a few empty ancestors
+/// costs one resolver round trip rather than one per label. The answers are
+/// then read exactly as the sequential climb reads them, nearest name first:
+/// an empty answer moves on, the first non-empty RRset is the Relevant
+/// RRset, and a failure (after its own retry) ends the climb as a failure,
+/// even when a name above it has records. Answers for names above where the
+/// climb ended were not needed; they are kept in [`Lookup::unused`].
 pub async fn lookup<N: Network>(network: &N, target: &CaaTarget) -> Lookup {
+    let names: Vec<&str> = target.climb().collect();
     let mut steps = Vec::new();
-    for name in target.climb() {
-        let mut attempts = Vec::with_capacity(ATTEMPTS_PER_NAME);
-        let mut failures = Vec::new();
-        let mut cname_chain: Vec<String> = Vec::new();
-        let mut found = None;
-        let mut failed_answer: Option<DnsAnswer> = None;
-        for _ in 0..ATTEMPTS_PER_NAME {
-            let (attempt, response) = match &failed_answer {
-                Some(failed) => retry(network, name, RecordType::CAA, failed).await,
-                None => query(network, name, RecordType::CAA).await,
-            };
-            attempts.push(attempt);
-            if let Ok(answer) = &response {
-                for alias in &answer.cname_chain {
-                    if !cname_chain.contains(alias) {
-                        cname_chain.push(alias.clone());
-                    }
-                }
-            }
-            let answered = response.as_ref().ok().cloned();
-            match classify(response) {
-                Ok(ok) => {
-                    found = Some(ok);
-                    break;
-                }
-                Err(failure) => failures.push(failure),
-            }
-            // Only a failure rcode is retried elsewhere; a response we could
-            // not use (an undecodable record) is asked again as it was.
-            failed_answer = answered
-                .filter(|a| !matches!(a.rcode, ResponseCode::NoError | ResponseCode::NXDomain));
-        }
-        match found {
-            Some(Classified::Empty { nxdomain }) => steps.push(LookupStep {
-                name: name.to_owned(),
-                attempts,
-                result: if nxdomain {
-                    StepResult::NxDomain
-                } else {
-                    StepResult::NoData
-                },
-            }),
-            Some(Classified::Found { answer, properties }) => {
-                steps.push(LookupStep {
-                    name: name.to_owned(),
-                    attempts,
-                    result: StepResult::Found {
-                        records: properties.len(),
-                    },
-                });
+    for batch in names.chunks(PARALLEL_NAMES) {
+        let firsts = join_all(
+            batch
+                .iter()
+                .map(|name| query(network, name, RecordType::CAA)),
+        )
+        .await;
+        let mut firsts = batch.iter().zip(firsts);
+        while let Some((name, first)) = firsts.next() {
+            let (step, ended) = settle(network, name, first).await;
+            steps.push(step);
+            if let Some(outcome) = ended {
                 return Lookup {
                     steps,
-                    outcome: LookupOutcome::Found(RelevantRrset {
-                        owner: name.to_owned(),
-                        properties,
-                        cname_chain: answer.cname_chain,
-                        authentic_data: answer.authentic_data,
-                        rcode: rcode_name(answer.rcode),
-                        resolver: answer.resolver,
-                    }),
-                };
-            }
-            None => {
-                let last = failures
-                    .last()
-                    .cloned()
-                    .unwrap_or(QueryFailure::NoResponse {
-                        error: DnsError::Transport("no attempt was made".into()),
-                    });
-                steps.push(LookupStep {
-                    name: name.to_owned(),
-                    attempts,
-                    result: StepResult::Failed { failure: last },
-                });
-                return Lookup {
-                    steps,
-                    outcome: LookupOutcome::Failed(LookupFailure {
-                        name: name.to_owned(),
-                        failures,
-                        cname_chain,
-                    }),
+                    outcome,
+                    unused: firsts.map(|(_, (attempt, _))| attempt).collect(),
                 };
             }
         }
@@ -306,6 +261,99 @@ pub async fn lookup<N: Network>(network: &N, target: &CaaTarget) -> Lookup {
     Lookup {
         steps,
         outcome: LookupOutcome::NotFound,
+        unused: Vec::new(),
+    }
+}
+
+/// One name of the climb, from its first answer: retried while it fails
+/// (up to [`ATTEMPTS_PER_NAME`] attempts), then its step, and how the climb
+/// ends here if it does (`None`: empty, climb on).
+async fn settle<N: Network>(
+    network: &N,
+    name: &str,
+    first: (QueryAttempt, Result<DnsAnswer, DnsError>),
+) -> (LookupStep, Option<LookupOutcome>) {
+    let mut attempts = Vec::with_capacity(ATTEMPTS_PER_NAME);
+    let mut failures = Vec::new();
+    let mut cname_chain: Vec<String> = Vec::new();
+    let mut next = Some(first);
+    let mut found = None;
+    while let Some((attempt, response)) = next.take() {
+        attempts.push(attempt);
+        if let Ok(answer) = &response {
+            for alias in &answer.cname_chain {
+                if !cname_chain.contains(alias) {
+                    cname_chain.push(alias.clone());
+                }
+            }
+        }
+        let answered = response.as_ref().ok().cloned();
+        match classify(response) {
+            Ok(ok) => {
+                found = Some(ok);
+                break;
+            }
+            Err(failure) => failures.push(failure),
+        }
+        if attempts.len() >= ATTEMPTS_PER_NAME {
+            break;
+        }
+        // Only a failure rcode is retried elsewhere; a response we could
+        // not use (an undecodable record) is asked again as it was.
+        next = Some(
+            match answered
+                .filter(|a| !matches!(a.rcode, ResponseCode::NoError | ResponseCode::NXDomain))
+            {
+                Some(failed) => retry(network, name, RecordType::CAA, &failed).await,
+                None => query(network, name, RecordType::CAA).await,
+            },
+        );
+    }
+    let step = |attempts, result| LookupStep {
+        name: name.to_owned(),
+        attempts,
+        result,
+    };
+    match found {
+        Some(Classified::Empty { nxdomain }) => {
+            let result = if nxdomain {
+                StepResult::NxDomain
+            } else {
+                StepResult::NoData
+            };
+            (step(attempts, result), None)
+        }
+        Some(Classified::Found { answer, properties }) => {
+            let result = StepResult::Found {
+                records: properties.len(),
+            };
+            let rrset = RelevantRrset {
+                owner: name.to_owned(),
+                properties,
+                cname_chain: answer.cname_chain,
+                authentic_data: answer.authentic_data,
+                rcode: rcode_name(answer.rcode),
+                resolver: answer.resolver,
+            };
+            (step(attempts, result), Some(LookupOutcome::Found(rrset)))
+        }
+        None => {
+            let last = failures
+                .last()
+                .cloned()
+                .unwrap_or(QueryFailure::NoResponse {
+                    error: DnsError::Transport("no attempt was made".into()),
+                });
+            let failure = LookupFailure {
+                name: name.to_owned(),
+                failures,
+                cname_chain,
+            };
+            (
+                step(attempts, StepResult::Failed { failure: last }),
+                Some(LookupOutcome::Failed(failure)),
+            )
+        }
     }
 }
 
@@ -443,10 +491,13 @@ mod tests {
     use hickory_proto::op::ResponseCode::{NXDomain, NoError, Refused, ServFail};
     use hickory_proto::rr::RecordType::CAA;
 
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::super::test_support::{
         self, FakeNetwork, answer, authentic, block_on, caa, unknown, via,
     };
     use super::*;
+    use crate::network::MaybeSend;
 
     fn run(network: &FakeNetwork, name: &str) -> Lookup {
         block_on(lookup(network, &CaaTarget::parse(name).unwrap()))
@@ -459,6 +510,16 @@ mod tests {
             .iter()
             .map(|(name, rtype)| format!("{name} {rtype}"))
             .collect()
+    }
+
+    /// The names whose answers the climb read, in order.
+    fn read(lookup: &Lookup) -> Vec<&str> {
+        lookup.steps.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    /// The names asked at once but not needed.
+    fn unused(lookup: &Lookup) -> Vec<&str> {
+        lookup.unused.iter().map(|q| q.name.as_str()).collect()
     }
 
     fn found_owner(lookup: &Lookup) -> Option<&str> {
@@ -484,13 +545,10 @@ mod tests {
         let lookup = run(&network, "a.b.example.com");
         assert_eq!(found_owner(&lookup), Some("example.com"));
         assert_eq!(
-            asked(&network),
-            [
-                "a.b.example.com CAA",
-                "b.example.com CAA",
-                "example.com CAA"
-            ]
+            read(&lookup),
+            ["a.b.example.com", "b.example.com", "example.com"]
         );
+        assert_eq!(unused(&lookup), ["com"]);
         let results: Vec<_> = lookup.steps.iter().map(|s| s.result.clone()).collect();
         assert_eq!(
             results,
@@ -554,7 +612,9 @@ mod tests {
             );
         let lookup = run(&network, "www.example.com");
         assert_eq!(found_owner(&lookup), Some("example.com"));
-        assert_eq!(asked(&network), ["www.example.com CAA", "example.com CAA"]);
+        assert_eq!(read(&lookup), ["www.example.com", "example.com"]);
+        assert_eq!(unused(&lookup), ["com"]);
+        assert!(!asked(&network).iter().any(|q| q.contains("provider.net")));
         let AttemptResult::Answer { cname_chain, .. } = &lookup.steps[0].attempts[0].result else {
             panic!("no answer recorded")
         };
@@ -643,11 +703,15 @@ mod tests {
                 }),
                 "{failure:?}"
             );
-            // The parent is never asked: a failure is not "no records".
-            assert_eq!(
-                asked(&network),
-                ["www.example.com CAA", "www.example.com CAA"]
-            );
+            // The parent's answer (asked at once) is never read: a failure
+            // is not "no records".
+            assert_eq!(read(&lookup), ["www.example.com"]);
+            assert_eq!(unused(&lookup), ["example.com", "com"]);
+            let www = asked(&network)
+                .iter()
+                .filter(|q| *q == "www.example.com CAA")
+                .count();
+            assert_eq!(www, 2);
             assert_eq!(lookup.steps.len(), 1);
             assert_eq!(lookup.steps[0].attempts.len(), 2);
         }
@@ -670,7 +734,9 @@ mod tests {
             panic!("expected a failure")
         };
         assert_eq!(failure.name, "example.com");
-        assert!(!asked(&network).contains(&"com CAA".to_owned()));
+        // `com`'s records were asked for at once, and are never read.
+        assert_eq!(read(&lookup), ["www.example.com", "example.com"]);
+        assert_eq!(unused(&lookup), ["com"]);
     }
 
     #[test]
@@ -903,5 +969,130 @@ mod tests {
                 .iter()
                 .all(|f| !f.is_outside_ca_infrastructure())
         );
+    }
+
+    /// Counts the questions in flight: each answer waits one poll, so
+    /// questions asked at once are all in flight together.
+    struct InFlight {
+        inner: FakeNetwork,
+        /// (now, most)
+        counts: std::sync::Arc<(AtomicUsize, AtomicUsize)>,
+    }
+
+    impl InFlight {
+        fn most(&self) -> usize {
+            self.counts.1.load(Ordering::SeqCst)
+        }
+    }
+
+    /// Pending once, then ready.
+    struct YieldOnce(bool);
+
+    impl std::future::Future for YieldOnce {
+        type Output = ();
+        fn poll(
+            mut self: std::pin::Pin<&mut Self>,
+            context: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<()> {
+            if self.0 {
+                return std::task::Poll::Ready(());
+            }
+            self.0 = true;
+            context.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+
+    impl Network for InFlight {
+        fn dns(
+            &self,
+            name: &str,
+            rtype: RecordType,
+        ) -> impl std::future::Future<Output = Result<DnsAnswer, DnsError>> + MaybeSend {
+            let answer = self.inner.respond(name, rtype);
+            let counts = std::sync::Arc::clone(&self.counts);
+            async move {
+                let now = counts.0.fetch_add(1, Ordering::SeqCst) + 1;
+                counts.1.fetch_max(now, Ordering::SeqCst);
+                YieldOnce(false).await;
+                counts.0.fetch_sub(1, Ordering::SeqCst);
+                answer
+            }
+        }
+        fn dns_retry(
+            &self,
+            name: &str,
+            rtype: RecordType,
+            failed: &DnsAnswer,
+        ) -> impl std::future::Future<Output = Result<DnsAnswer, DnsError>> + MaybeSend {
+            self.inner.dns_retry(name, rtype, failed)
+        }
+        fn dnssec_self_test(
+            &self,
+        ) -> impl std::future::Future<Output = crate::dnssec_self_test::DnssecSelfTest> + MaybeSend
+        {
+            self.inner.dnssec_self_test()
+        }
+        fn http_get(
+            &self,
+            url: &url::Url,
+            limits: &crate::network::HttpLimits,
+        ) -> impl std::future::Future<
+            Output = Result<crate::network::HttpResponse, crate::network::HttpError>,
+        > + MaybeSend {
+            self.inner.http_get(url, limits)
+        }
+    }
+
+    fn in_flight(inner: FakeNetwork) -> InFlight {
+        InFlight {
+            inner,
+            counts: std::sync::Arc::default(),
+        }
+    }
+
+    /// Issue 16 item 1: a name with empty ancestors costs one resolver
+    /// round trip: every name of the climb is in flight at once, and the
+    /// result is the sequential climb's.
+    #[test]
+    fn the_names_of_the_climb_are_asked_at_once() {
+        let network = in_flight(FakeNetwork::new().always(
+            "example.com",
+            CAA,
+            Ok(answer(
+                NoError,
+                vec![caa("example.com.", 0, "issue", b"ca.example")],
+            )),
+        ));
+        let climb = block_on(lookup(
+            &network,
+            &CaaTarget::parse("a.b.c.example.com").unwrap(),
+        ));
+        assert_eq!(network.most(), 5);
+        assert_eq!(found_owner(&climb), Some("example.com"));
+        assert_eq!(
+            read(&climb),
+            [
+                "a.b.c.example.com",
+                "b.c.example.com",
+                "c.example.com",
+                "example.com"
+            ]
+        );
+
+        // A deep name is asked in batches of PARALLEL_NAMES.
+        let deep = (0..11)
+            .map(|i| format!("l{i}"))
+            .collect::<Vec<_>>()
+            .join(".");
+        let network = in_flight(FakeNetwork::new());
+        let climb = block_on(lookup(
+            &network,
+            &CaaTarget::parse(&format!("{deep}.example")).unwrap(),
+        ));
+        assert_eq!(network.most(), PARALLEL_NAMES);
+        assert_eq!(climb.outcome, LookupOutcome::NotFound);
+        assert_eq!(climb.steps.len(), 12);
+        assert!(climb.unused.is_empty());
     }
 }

@@ -193,7 +193,8 @@ impl FakeNetwork {
         self.on(name, rtype, vec![response])
     }
 
-    fn respond(&self, name: &str, rtype: RecordType) -> Result<DnsAnswer, DnsError> {
+    /// The answer to (name, rtype), recorded as asked.
+    pub fn respond(&self, name: &str, rtype: RecordType) -> Result<DnsAnswer, DnsError> {
         self.queries.borrow_mut().push((name.to_owned(), rtype));
         let key = (name.to_owned(), rtype);
         let mut answer = match self.table.get(&key) {

@@ -834,6 +834,42 @@ fn contact_caa_methods() {
     ]);
 }
 
+/// Asked at once, read in order: a failure below the name holding the
+/// contact still fails the check, as in the sequential climb.
+#[test]
+fn contact_caa_failure_below_the_contact_is_a_failure() {
+    let network = FakeNetwork::default()
+        .rcode("b.example.com", RecordType::CAA, ResponseCode::ServFail)
+        .records(
+            "example.com",
+            RecordType::CAA,
+            vec![caa(0, "contactemail", "admin@example.com")],
+        );
+    let (target, parameters) = request(
+        "a.b.example.com",
+        json!({"validation_method": "contact-email-caa", "challenge_value": "admin@example.com"}),
+    );
+    let observation = pollster::block_on(check_dcv(
+        &network,
+        &target,
+        &parameters,
+        &DcvContext::new(NOW),
+    ));
+    assert!(!observation.passed);
+    assert!(
+        observation
+            .failure
+            .as_ref()
+            .is_some_and(DcvFailure::is_lookup_failure),
+        "{:?}",
+        observation.failure
+    );
+    let DcvEvidence::Dns(evidence) = observation.evidence else {
+        panic!()
+    };
+    assert_eq!(evidence.found_at, None);
+}
+
 #[test]
 fn contact_caa_climb_order_and_evidence() {
     let network = FakeNetwork::default().records(
@@ -852,19 +888,22 @@ fn contact_caa_climb_order_and_evidence() {
         &DcvContext::new(NOW),
     ));
     assert!(observation.passed);
+    // Every name up to the TLD is asked at once, in climb order; the
+    // nearest non-empty answer decides, and the evidence lists them all.
     assert_eq!(
         *network.asked.lock().unwrap(),
         [
             "a.b.example.com CAA",
             "b.example.com CAA",
-            "example.com CAA"
+            "example.com CAA",
+            "com CAA"
         ]
     );
     let DcvEvidence::Dns(evidence) = observation.evidence else {
         panic!()
     };
     assert_eq!(evidence.found_at.as_deref(), Some("example.com"));
-    assert_eq!(evidence.lookups.len(), 3);
+    assert_eq!(evidence.lookups.len(), 4);
     assert_eq!(
         evidence.lookups[2].records_seen,
         ["0 contactemail \"admin@example.com\""]
