@@ -46,10 +46,17 @@ victim CAA 0 issue "ca.example"
 "#;
 const TARGET: &str = "www.victim.example";
 
+/// Four empty names above which `victim.example` holds the CAA RRset.
+const DEEP_TARGET: &str = "a.b.c.www.victim.example";
+/// Injected per DoH answer in the climb measurement (a typical resolver
+/// round trip from a Worker).
+const CLIMB_DELAY: Duration = Duration::from_millis(20);
+
 struct Args {
     checks: usize,
     concurrency: usize,
     cpu_checks: usize,
+    climb_checks: usize,
 }
 
 impl Args {
@@ -58,6 +65,7 @@ impl Args {
             checks: 100,
             concurrency: 1,
             cpu_checks: 200,
+            climb_checks: 20,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
@@ -70,16 +78,17 @@ impl Args {
                 "--checks" => args.checks = value("--checks")?,
                 "--concurrency" => args.concurrency = value("--concurrency")?.max(1),
                 "--cpu-checks" => args.cpu_checks = value("--cpu-checks")?,
+                "--climb-checks" => args.climb_checks = value("--climb-checks")?,
                 "-h" | "--help" => {
                     return Err(
-                        "usage: mpic-bench-workerd [--checks 100] [--concurrency 1] [--cpu-checks 200]"
+                        "usage: mpic-bench-workerd [--checks 100] [--concurrency 1] [--cpu-checks 200] [--climb-checks 20]"
                             .into(),
                     );
                 }
                 other => return Err(format!("unknown argument {other}")),
             }
         }
-        if args.checks > 10_000 || args.cpu_checks > 10_000 {
+        if args.checks > 10_000 || args.cpu_checks > 10_000 || args.climb_checks > 10_000 {
             return Err("at most 10000 checks per run".into());
         }
         Ok(args)
@@ -202,12 +211,16 @@ fn group_cpu(group: u32) -> (Duration, Duration) {
 }
 
 fn caa_call(perspective_id: &str) -> CheckCall {
+    caa_call_for(perspective_id, TARGET)
+}
+
+fn caa_call_for(perspective_id: &str, target: &str) -> CheckCall {
     serde_json::from_value(serde_json::json!({
         "perspective_id": perspective_id,
         "attempt": 1,
         "check": {
             "check_type": "caa",
-            "domain_or_ip_target": TARGET,
+            "domain_or_ip_target": target,
             "caa_check_parameters": {"caa_domains": ["ca.example"]},
         },
     }))
@@ -256,6 +269,9 @@ async fn run(args: &Args) -> Result<(), String> {
         human(p.max)
     );
 
+    if args.climb_checks > 0 {
+        climb(&world, args.climb_checks).await?;
+    }
     if args.cpu_checks == 0 {
         return Ok(());
     }
@@ -319,6 +335,55 @@ async fn run(args: &Args) -> Result<(), String> {
         },
     )
     .await?;
+    Ok(())
+}
+
+/// The CAA climb's cost in resolver round trips: every name of
+/// [`DEEP_TARGET`]'s climb answers after [`CLIMB_DELAY`], and checks go
+/// straight to one perspective, one at a time. A sequential climb waits
+/// for each of the five names it reads in turn.
+async fn climb(world: &World, checks: usize) -> Result<(), String> {
+    let one = &world.perspectives[1];
+    let names = [
+        DEEP_TARGET,
+        "b.c.www.victim.example",
+        "c.www.victim.example",
+        "www.victim.example",
+        "victim.example",
+        "example",
+    ];
+    for name in names {
+        one.view
+            .delay(name, CLIMB_DELAY)
+            .map_err(|e| e.to_string())?;
+    }
+    let call = caa_call_for(one.site.id, DEEP_TARGET);
+    let key = one.key.verifying_key();
+    let mut latencies = Vec::with_capacity(checks);
+    for _ in 0..checks {
+        let started = Instant::now();
+        let verified = perspective_client::call(&one.url(), &key, &call)
+            .await
+            .map_err(|e| e.to_string())?;
+        latencies.push(started.elapsed());
+        if verified.body.verdict != Verdict::Pass {
+            return Err(format!(
+                "climb check did not pass: {}",
+                verified.body.reason
+            ));
+        }
+    }
+    one.view.clear_overrides();
+    let p = Percentiles::of(&mut latencies);
+    println!(
+        "CAA climb of {DEEP_TARGET} (5 names read, {} ms per DoH answer): p50 {}  p99 {}  max {}; \
+         a sequential climb waits at least 5 x {} ms",
+        CLIMB_DELAY.as_millis(),
+        human(p.p50),
+        human(p.p99),
+        human(p.max),
+        CLIMB_DELAY.as_millis()
+    );
     Ok(())
 }
 
