@@ -5,12 +5,11 @@
 //! freshly generated signing key, an RIR and coordinates from a fixed list of
 //! sites ([`SITES`]: five RIRs, pairwise more than 500 km apart, so the
 //! normal cohort and quorum code accepts them) and its own [`NativeNetwork`].
-//! The coordinator talks to them through [`InProcessTransport`], which does
-//! what a remote perspective does: verify the coordinator's signed envelope
-//! ([`request_auth::verify_request`] and a replay guard), parse the
-//! [`CheckCall`], refuse a call meant for another perspective, run
-//! [`perspective::run`], build [`perspective::report_body`] and sign it. The
-//! coordinator then verifies those reports exactly as it verifies remote ones.
+//! The coordinator talks to them through [`InProcessTransport`], whose
+//! perspectives answer through the same [`Responder`] as a remote one
+//! (authenticate, replay guard, parse, route, run with a deadline, sign).
+//! The coordinator then verifies those reports exactly as it verifies remote
+//! ones.
 //!
 //! **They are not BR-compliant.** The sites are labels: every in-process
 //! perspective runs on this host and reaches the Internet from one network
@@ -19,17 +18,19 @@
 //! ([`NOT_BR_COMPLIANT_NOTICE`]).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use ed25519_dalek::{SigningKey, VerifyingKey};
+use ed25519_dalek::SigningKey;
 use mpic_core::dcv::DcvContext;
 use mpic_core::name::DomainName;
 use mpic_core::network::Network;
-use mpic_core::perspective::{self, CheckCall, Identity};
+use mpic_core::perspective::Identity;
 use mpic_core::quorum::Policy;
-use mpic_core::report::{self, Coordinates, Location, SignedReport};
-use mpic_core::request_auth::{self, ReplayGuard, RequestEnvelope};
+use mpic_core::report::{Coordinates, Location, SignedReport};
+use mpic_core::request_auth::RequestEnvelope;
+use mpic_core::responder::{
+    CHECK_DEADLINE_GRACE_MS, DEFAULT_CHECK_DEADLINE_MS, Refusal, Responder, ResponderSettings,
+};
 use mpic_core::rir::Rir;
 use tokio::time::Instant;
 use url::Url;
@@ -233,10 +234,16 @@ pub fn in_process<N>(
         perspectives.insert(
             id,
             InProcessPerspective {
-                identity,
-                key,
+                responder: Responder::new(ResponderSettings {
+                    identity,
+                    signing_key: key,
+                    coordinator_keys: vec![coordinator_key.verifying_key()],
+                    max_skew_ms: MAX_SKEW_MS,
+                    replay_capacity: REPLAY_CAPACITY,
+                    check_deadline_ms: DEFAULT_CHECK_DEADLINE_MS
+                        .min(u64::try_from(options.call_timeout.as_millis()).unwrap_or(u64::MAX)),
+                }),
                 network: network_for(index)?,
-                replay: Mutex::new(ReplayGuard::new(REPLAY_CAPACITY, MAX_SKEW_MS)),
             },
         );
     }
@@ -255,30 +262,22 @@ pub fn in_process<N>(
         max_report_age: Duration::from_secs(60).max(options.call_timeout),
         max_future_skew: Duration::from_secs(5),
     };
-    let transport = InProcessTransport {
-        coordinator_keys: vec![coordinator_key.verifying_key()],
-        perspectives,
-    };
+    let transport = InProcessTransport { perspectives };
     let config = Config::from_parts(coordinator_key, cohort_secret, defaults, configs);
     Ok(Embedded { config, transport })
 }
 
-/// One in-process perspective.
+/// One in-process perspective: the same responder as a remote one, over a
+/// network on this host.
 struct InProcessPerspective<N> {
-    identity: Identity,
-    key: SigningKey,
+    responder: Responder,
     network: N,
-    replay: Mutex<ReplayGuard>,
 }
 
 impl<N> std::fmt::Debug for InProcessPerspective<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InProcessPerspective")
-            .field("identity", &self.identity)
-            .field(
-                "key",
-                &mpic_core::keys::format_verifying_key(&self.key.verifying_key()),
-            )
+            .field("identity", self.responder.identity())
             .finish_non_exhaustive()
     }
 }
@@ -286,25 +285,15 @@ impl<N> std::fmt::Debug for InProcessPerspective<N> {
 /// Why an in-process perspective refused a call (what a remote one would
 /// answer with a non-200 status).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
+pub enum InProcessRefusal {
     #[error("no in-process perspective is called {0:?}")]
     UnknownPerspective(String),
-    #[error("unauthorized: {0}")]
-    Unauthorized(request_auth::AuthError),
-    #[error("the replay guard is unavailable")]
-    ReplayGuardPoisoned,
-    #[error("bad check call: {0}")]
-    BadCheck(String),
-    #[error("call is for {call:?}, this is {this:?}")]
-    WrongPerspective { call: String, this: String },
-    #[error("the observation could not be recorded: {0}")]
-    Observation(String),
-    #[error("the report could not be signed: {0}")]
-    Signing(String),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
 }
 
-impl From<Refusal> for CallError {
-    fn from(refusal: Refusal) -> Self {
+impl From<InProcessRefusal> for CallError {
+    fn from(refusal: InProcessRefusal) -> Self {
         CallError::Transport(format!("in-process perspective refused: {refusal}"))
     }
 }
@@ -312,7 +301,6 @@ impl From<Refusal> for CallError {
 /// Reaches in-process perspectives by calling them (see the module
 /// documentation).
 pub struct InProcessTransport<N> {
-    coordinator_keys: Vec<VerifyingKey>,
     perspectives: HashMap<String, InProcessPerspective<N>>,
 }
 
@@ -345,45 +333,28 @@ impl<N: Network + ResolverNames + Send + Sync> InProcessTransport<N> {
         &self,
         id: &str,
         envelope: &RequestEnvelope,
-    ) -> Result<SignedReport, Refusal> {
+    ) -> Result<SignedReport, InProcessRefusal> {
         let perspective = self
             .perspectives
             .get(id)
-            .ok_or_else(|| Refusal::UnknownPerspective(id.to_owned()))?;
-        let now_ms = clock::now_ms();
-        // Authenticate before anything else, as a remote perspective does.
-        let verified =
-            request_auth::verify_request(envelope, &self.coordinator_keys, now_ms, MAX_SKEW_MS)
-                .map_err(Refusal::Unauthorized)?;
-        perspective
-            .replay
-            .lock()
-            .map_err(|_| Refusal::ReplayGuardPoisoned)?
-            .admit(&verified, now_ms)
-            .map_err(Refusal::Unauthorized)?;
-        let call =
-            CheckCall::from_json(&verified.body).map_err(|e| Refusal::BadCheck(e.to_string()))?;
-        let this = &perspective.identity.perspective_id;
-        if &call.perspective_id != this {
-            return Err(Refusal::WrongPerspective {
-                call: call.perspective_id,
-                this: this.clone(),
-            });
-        }
-        let context = DcvContext::new(now_ms / 1000);
-        let result = perspective::run(&perspective.network, &call, &context)
-            .await
-            .map_err(|e| Refusal::Observation(e.to_string()))?;
-        let body = perspective::report_body(
-            &perspective.identity,
-            verified.request_digest(),
-            verified.nonce.clone(),
-            perspective.network.resolver_names(),
-            now_ms,
-            clock::now_ms().max(now_ms),
-            result,
-        );
-        report::sign(&perspective.key, &body).map_err(|e| Refusal::Signing(e.to_string()))
+            .ok_or_else(|| InProcessRefusal::UnknownPerspective(id.to_owned()))?;
+        let responder = &perspective.responder;
+        let admitted = responder.admit_envelope(envelope, clock::now_ms())?;
+        let context = DcvContext::new(admitted.received_at_ms() / 1000);
+        let backstop = tokio::time::sleep(Duration::from_millis(
+            responder.check_deadline_ms() + CHECK_DEADLINE_GRACE_MS,
+        ));
+        let answer = responder
+            .run(
+                admitted,
+                &perspective.network,
+                &context,
+                perspective.network.resolver_names(),
+                backstop,
+                clock::now_ms,
+            )
+            .await?;
+        Ok(answer.report)
     }
 }
 

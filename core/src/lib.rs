@@ -24,4 +24,5 @@ pub mod redirect;
 pub mod report;
 pub mod request_auth;
 pub mod resolver_set;
+pub mod responder;
 pub mod rir;

@@ -1,9 +1,8 @@
-//! A remote perspective as a native loopback HTTP server, doing what the
-//! worker's `POST /v1/check` does (worker/src/handler.rs): verify the
-//! coordinator's signed envelope, admit its nonce once, parse the
-//! [`CheckCall`], refuse a call meant for another perspective, really run
-//! the check with [`perspective::run`] over a [`LoopbackNetwork`] (DNS through
-//! one DoH fixture view), and sign the report.
+//! A remote perspective as a native loopback HTTP server, answering
+//! `POST /v1/check` through the worker's own [`Responder`] (authenticate,
+//! admit the nonce once, parse, refuse a call meant for another perspective,
+//! really run the check over a [`LoopbackNetwork`], DNS through one DoH
+//! fixture view, and sign the report).
 //!
 //! It is much cheaper than a workerd perspective, so a test can run many of
 //! them under load. A perspective can also be made to misbehave
@@ -15,8 +14,8 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
@@ -28,9 +27,11 @@ use axum::routing::{get, post};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use mpic_coordinator::clock;
 use mpic_core::dcv::DcvContext;
-use mpic_core::perspective::{self, CheckCall, Identity};
-use mpic_core::report;
-use mpic_core::request_auth::{self, AuthError, ReplayGuard, RequestEnvelope};
+use mpic_core::perspective::Identity;
+use mpic_core::responder::{
+    CHECK_DEADLINE_GRACE_MS, DEFAULT_CHECK_DEADLINE_MS, MAX_REQUEST_BYTES, Refusal, Responder,
+    ResponderSettings,
+};
 use tokio::io::AsyncReadExt as _;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -47,8 +48,6 @@ pub const MAX_SKEW_MS: u64 = 30_000;
 /// timestamp, so this admits a sustained ~4,000 calls a second per
 /// perspective, more than a loopback test on a small machine sends.
 pub const REPLAY_CAPACITY: usize = 262_144;
-/// A check call is a few hundred bytes (the worker's limit).
-pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 /// Checks one perspective runs at once; the others wait their turn, as on a
 /// server with a bounded pool. Each running check holds a DoH connection or
 /// two: unbounded, 1,000 concurrent checks open thousands of them.
@@ -152,8 +151,15 @@ impl NativePerspective {
             Behaviour::Honest | Behaviour::ServerError => {
                 let state = Arc::new(HandlerState {
                     network: LoopbackNetwork::new(&setup.doh_url)?,
+                    responder: Responder::new(ResponderSettings {
+                        identity: setup.identity.clone(),
+                        signing_key: setup.key.clone(),
+                        coordinator_keys: setup.coordinator_keys.clone(),
+                        max_skew_ms: MAX_SKEW_MS,
+                        replay_capacity: REPLAY_CAPACITY,
+                        check_deadline_ms: DEFAULT_CHECK_DEADLINE_MS,
+                    }),
                     setup,
-                    replay: Mutex::new(ReplayGuard::new(REPLAY_CAPACITY, MAX_SKEW_MS)),
                     running: Semaphore::new(MAX_CONCURRENT_CHECKS),
                     counters: Arc::clone(&counters),
                 });
@@ -222,16 +228,16 @@ impl NativePerspective {
 struct HandlerState {
     setup: PerspectiveSetup,
     network: LoopbackNetwork,
-    replay: Mutex<ReplayGuard>,
+    responder: Responder,
     /// One permit per running check ([`MAX_CONCURRENT_CHECKS`]).
     running: Semaphore,
     counters: Arc<Counters>,
 }
 
 impl HandlerState {
-    fn refuse(&self, status: StatusCode, error: &str, detail: String) -> Response {
+    fn refuse(&self, refusal: &Refusal) -> Response {
         self.counters.refused.fetch_add(1, Ordering::Relaxed);
-        error_response(status, error, detail)
+        error_response(status(refusal), refusal.kind(), refusal.to_string())
     }
 }
 
@@ -254,40 +260,12 @@ async fn check(State(state): State<Arc<HandlerState>>, body: Bytes) -> Response 
             "this perspective is broken on purpose".into(),
         );
     }
-    let now_ms = clock::now_ms();
-    // Authenticate before anything else: nothing unauthenticated is parsed
-    // further, let alone looked up.
-    let verified = match RequestEnvelope::from_json(&body).and_then(|envelope| {
-        request_auth::verify_request(&envelope, &setup.coordinator_keys, now_ms, MAX_SKEW_MS)
-    }) {
-        Ok(verified) => verified,
-        Err(e) => return state.refuse(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()),
+    // Authentication, replay guard, parsing and routing come first, as in
+    // the worker (mpic_core::responder).
+    let admitted = match state.responder.admit(&body, clock::now_ms()) {
+        Ok(admitted) => admitted,
+        Err(refusal) => return state.refuse(&refusal),
     };
-    let admitted = state
-        .replay
-        .lock()
-        // Every admit leaves the guard consistent.
-        .unwrap_or_else(PoisonError::into_inner)
-        .admit(&verified, now_ms);
-    match admitted {
-        Ok(()) => {}
-        Err(e @ AuthError::ReplayGuardFull { .. }) => {
-            return state.refuse(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string());
-        }
-        Err(e) => return state.refuse(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()),
-    }
-    let call = match CheckCall::from_json(&verified.body) {
-        Ok(call) => call,
-        Err(e) => return state.refuse(StatusCode::BAD_REQUEST, "bad_check", e.to_string()),
-    };
-    let this = &setup.identity.perspective_id;
-    if &call.perspective_id != this {
-        return state.refuse(
-            StatusCode::MISDIRECTED_REQUEST,
-            "wrong_perspective",
-            format!("call is for {:?}, this is {this:?}", call.perspective_id),
-        );
-    }
     // A client that gives up while this waits closes the connection, and the
     // server drops this handler: waiting needs no bound of its own.
     let Ok(_permit) = state.running.acquire().await else {
@@ -297,34 +275,32 @@ async fn check(State(state): State<Arc<HandlerState>>, body: Bytes) -> Response 
             "the perspective is stopping".into(),
         );
     };
-    let started_ms = clock::now_ms().max(now_ms);
-    let context = DcvContext::new(started_ms / 1000);
-    let result = match perspective::run(&state.network, &call, &context).await {
-        Ok(result) => result,
-        Err(e) => {
-            return error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "observation",
-                e.to_string(),
-            );
-        }
-    };
-    let body = perspective::report_body(
-        &setup.identity,
-        verified.request_digest(),
-        verified.nonce.clone(),
-        vec![setup.doh_url.clone()],
-        started_ms,
-        clock::now_ms().max(started_ms),
-        result,
-    );
-    match report::sign(&setup.key, &body) {
-        Ok(signed) => {
+    let context = DcvContext::new(clock::now_ms() / 1000);
+    let backstop = tokio::time::sleep(Duration::from_millis(
+        state.responder.check_deadline_ms() + CHECK_DEADLINE_GRACE_MS,
+    ));
+    let answer = state
+        .responder
+        .run(
+            admitted,
+            &state.network,
+            &context,
+            vec![setup.doh_url.clone()],
+            backstop,
+            clock::now_ms,
+        )
+        .await;
+    match answer {
+        Ok(answer) => {
             state.counters.reports.fetch_add(1, Ordering::Relaxed);
-            axum::Json(signed).into_response()
+            axum::Json(answer.report).into_response()
         }
-        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "signing", e.to_string()),
+        Err(refusal) => error_response(status(&refusal), refusal.kind(), refusal.to_string()),
     }
+}
+
+fn status(refusal: &Refusal) -> StatusCode {
+    StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// `GET /v1/identity`, as the worker answers it in local mode.
@@ -410,9 +386,9 @@ mod tests {
 
     use std::time::Instant;
 
-    use mpic_core::perspective::CheckObservation;
+    use mpic_core::perspective::{CheckCall, CheckObservation};
     use mpic_core::report::{Location, Rir, Verdict};
-    use mpic_core::request_auth::sign_request;
+    use mpic_core::request_auth::{RequestEnvelope, sign_request};
 
     use super::*;
     use crate::dns_fixture::{DnsWorld, DohServer};

@@ -1,17 +1,15 @@
 //! The Worker's routes: `GET /v1/identity` and `POST /v1/check`.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
-
-use futures_util::future::{Either, select};
 
 use mpic_core::dcv::DcvContext;
 use mpic_core::dnssec_self_test::{DnssecSelfTest, DnssecTestNames};
 use mpic_core::network::Network as _;
-use mpic_core::perspective::{self, CheckCall};
 use mpic_core::redirect::RedirectPolicy;
-use mpic_core::report;
-use mpic_core::request_auth::{self, AuthError, ReplayGuard, RequestEnvelope};
+use mpic_core::responder::{
+    CHECK_DEADLINE_GRACE_MS, MAX_REQUEST_BYTES, Refusal, Responder, ResponderSettings,
+};
 use serde::Serialize;
 use worker::{Context, Date, Delay, Env, Method, Request, Response, Result, console_log, event};
 
@@ -19,16 +17,14 @@ use crate::fetch_network::FetchNetwork;
 use crate::settings::{Problems, Settings, Source};
 
 const CODE_VERSION: &str = env!("CARGO_PKG_VERSION");
-/// A check call is a few hundred bytes; anything much larger is not ours.
-const MAX_REQUEST_BYTES: usize = 64 * 1024;
 /// Nonces remembered per isolate (see `ReplayGuard`): enough for ~30 checks a
 /// second over a 60 s window; past that, requests are refused, not replayable.
 const REPLAY_CAPACITY: usize = 2048;
 
-/// Nonces seen by this isolate. Workers may run several isolates, so this
-/// stops replays within one; the request's short validity window
-/// (`REQUEST_MAX_SKEW_MS`) bounds the rest.
-static REPLAY_GUARD: Mutex<Option<ReplayGuard>> = Mutex::new(None);
+/// This isolate's responder, with the nonces it has seen. Workers may run
+/// several isolates, so its replay guard stops replays within one; the
+/// request's short validity window (`REQUEST_MAX_SKEW_MS`) bounds the rest.
+static RESPONDER: OnceLock<Responder> = OnceLock::new();
 
 static SETTINGS: OnceLock<Result<Settings, Problems>> = OnceLock::new();
 
@@ -73,10 +69,6 @@ struct ErrorBody<'a> {
     error: &'a str,
     detail: String,
 }
-
-/// How long past its deadline a check may run before it is abandoned: the
-/// exchanges end at the deadline, so only local work could still be going.
-const CHECK_DEADLINE_GRACE_MS: u64 = 500;
 
 fn error(status: u16, error: &str, detail: impl Into<String>) -> Result<Response> {
     Ok(Response::from_json(&ErrorBody {
@@ -157,130 +149,87 @@ async fn identity(req: &Request, settings: &Settings) -> Result<Response> {
 }
 
 async fn check(mut req: Request, settings: &Settings) -> Result<Response> {
+    let responder = RESPONDER.get_or_init(|| Responder::new(responder_settings(settings)));
     let declared = req
         .headers()
         .get("content-length")?
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_REQUEST_BYTES) {
-        return error(
-            413,
-            "too_large",
-            format!("limit is {MAX_REQUEST_BYTES} bytes"),
-        );
+        return refuse(&Refusal::TooLarge {
+            limit: MAX_REQUEST_BYTES,
+        });
     }
     let body = req.bytes().await?;
-    if body.len() > MAX_REQUEST_BYTES {
-        return error(
-            413,
-            "too_large",
-            format!("limit is {MAX_REQUEST_BYTES} bytes"),
-        );
-    }
-    let now_ms = Date::now().as_millis();
-
-    // Authenticate before anything else: nothing unauthenticated is parsed
-    // further, let alone fetched.
-    let verified = match RequestEnvelope::from_json(&body).and_then(|envelope| {
-        request_auth::verify_request(
-            &envelope,
-            &settings.coordinator_keys,
-            now_ms,
-            settings.max_skew_ms,
-        )
-    }) {
-        Ok(verified) => verified,
-        Err(e) => return unauthorized(&e),
+    let now_ms = || Date::now().as_millis();
+    // Authentication, replay guard, parsing and routing come first: nothing
+    // else happens for a request they refuse (mpic_core::responder).
+    let admitted = match responder.admit(&body, now_ms()) {
+        Ok(admitted) => admitted,
+        Err(refusal) => return refuse(&refusal),
     };
-    let admitted = match REPLAY_GUARD.lock() {
-        Ok(mut guard) => guard
-            .get_or_insert_with(|| ReplayGuard::new(REPLAY_CAPACITY, settings.max_skew_ms))
-            .admit(&verified, now_ms),
-        Err(_) => Err(AuthError::ReplayGuardFull {
-            capacity: REPLAY_CAPACITY,
-        }),
-    };
-    if let Err(e) = admitted {
-        return match e {
-            AuthError::ReplayGuardFull { .. } => error(503, "busy", e.to_string()),
-            _ => unauthorized(&e),
-        };
-    }
-
-    let call = match CheckCall::from_json(&verified.body) {
-        Ok(call) => call,
-        Err(e) => return error(400, "bad_check", e.to_string()),
-    };
-    let identity = &settings.identity;
-    if call.perspective_id != identity.perspective_id {
-        return error(
-            421,
-            "wrong_perspective",
-            format!(
-                "call is for {:?}, this is {:?}",
-                call.perspective_id, identity.perspective_id
-            ),
-        );
-    }
-
-    let deadline_at_ms = now_ms.saturating_add(settings.check_deadline_ms);
-    let network = match FetchNetwork::new(settings, deadline_at_ms) {
+    let network = match FetchNetwork::new(
+        settings,
+        responder.deadline_at_ms(admitted.received_at_ms()),
+    ) {
         Ok(network) => network,
         Err(detail) => return error(500, "misconfigured", detail),
     };
-    let mut dcv_context = DcvContext::new(now_ms / 1000);
+    let mut dcv_context = DcvContext::new(admitted.received_at_ms() / 1000);
     if settings.local.is_some() {
         // Local mode maps 80/443 to fixture ports inside the network, so the
         // production redirect policy still applies unchanged.
         dcv_context.redirect_policy = RedirectPolicy::default();
     }
-    // Every exchange ends by the check's deadline (see FetchNetwork), so the
-    // check fails with the typed timeout of what it was doing. The race below
-    // is the backstop for anything else that would run on.
+    let (attempt, target) = (
+        admitted.call().attempt,
+        admitted.call().check.target.clone(),
+    );
+    // Every exchange ends by the check's deadline (see FetchNetwork); the
+    // backstop ends anything else that would run on.
     let backstop = Delay::from(Duration::from_millis(
         settings.check_deadline_ms + CHECK_DEADLINE_GRACE_MS,
     ));
-    let run = perspective::run(&network, &call, &dcv_context);
-    let outcome = match select(Box::pin(run), backstop).await {
-        Either::Left((outcome, _)) => outcome.map(|mut result| {
-            // Its exchanges were cut short: say why they timed out.
-            if Date::now().as_millis() >= deadline_at_ms {
-                result.reason = format!(
-                    "{} (the check ran into this perspective's deadline, {} ms)",
-                    result.reason, settings.check_deadline_ms
-                );
-            }
-            result
-        }),
-        Either::Right(((), _)) => perspective::deadline_passed(settings.check_deadline_ms),
-    };
-    let result = match outcome {
-        Ok(result) => result,
-        Err(e) => return error(500, "observation", e.to_string()),
-    };
-    let finished_ms = Date::now().as_millis();
-    console_log!(
-        "check attempt={} target={} verdict={:?} reason={}",
-        call.attempt,
-        call.check.target,
-        result.verdict,
-        result.reason
-    );
-    let body = perspective::report_body(
-        identity,
-        verified.request_digest(),
-        verified.nonce.clone(),
-        network.resolver_urls(),
-        now_ms,
-        finished_ms,
-        result,
-    );
-    match report::sign(&settings.signing_key, &body) {
-        Ok(signed) => Response::from_json(&signed),
-        Err(e) => error(500, "signing", e.to_string()),
+    let resolvers = network.resolver_urls();
+    match responder
+        .run(
+            admitted,
+            &network,
+            &dcv_context,
+            resolvers,
+            backstop,
+            now_ms,
+        )
+        .await
+    {
+        Ok(answer) => {
+            console_log!(
+                "check attempt={attempt} target={target} verdict={:?} reason={}",
+                answer.verdict,
+                answer.reason
+            );
+            Response::from_json(&answer.report)
+        }
+        Err(refusal) => refuse(&refusal),
     }
 }
 
-fn unauthorized(e: &AuthError) -> Result<Response> {
-    console_log!("refusing unauthenticated request: {e}");
-    error(401, "unauthorized", e.to_string())
+/// What the responder needs, from the perspective's settings.
+fn responder_settings(settings: &Settings) -> ResponderSettings {
+    ResponderSettings {
+        identity: settings.identity.clone(),
+        signing_key: settings.signing_key.clone(),
+        coordinator_keys: settings.coordinator_keys.clone(),
+        max_skew_ms: settings.max_skew_ms,
+        replay_capacity: REPLAY_CAPACITY,
+        check_deadline_ms: settings.check_deadline_ms,
+    }
+}
+
+/// A refused call, with its status and kind; unauthenticated ones are
+/// logged.
+fn refuse(refusal: &Refusal) -> Result<Response> {
+    if let Refusal::Unauthenticated(_) = refusal {
+        console_log!("refusing unauthenticated request: {refusal}");
+    }
+    error(refusal.status(), refusal.kind(), refusal.to_string())
 }

@@ -89,10 +89,8 @@ const DEFAULT_MAX_SKEW_MS: u64 = 30_000;
 /// A skew window longer than this would make the replay guard remember too
 /// many nonces and accept very old requests.
 const MAX_MAX_SKEW_MS: u64 = 300_000;
-/// Default `CHECK_DEADLINE_MS`: under the coordinator's default call timeout
-/// (10 s), with room to sign, answer and cross the Internet, so a slow check
-/// comes back as a signed error instead of a call the coordinator times out.
-pub const DEFAULT_CHECK_DEADLINE_MS: u64 = 8_000;
+/// Default `CHECK_DEADLINE_MS` (see the responder's).
+pub use mpic_core::responder::DEFAULT_CHECK_DEADLINE_MS;
 /// Bounds of `CHECK_DEADLINE_MS`. A Worker's wall time per request is not
 /// billed, but a check that takes longer than two minutes is no check.
 const CHECK_DEADLINE_RANGE_MS: std::ops::RangeInclusive<u64> = 100..=120_000;

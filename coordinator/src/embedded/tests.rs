@@ -8,7 +8,8 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use mpic_core::check::key_authorization_digest;
 use mpic_core::network::{DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse};
 use mpic_core::nonce::Nonce;
-use mpic_core::request_auth::AuthError;
+use mpic_core::perspective::CheckCall;
+use mpic_core::request_auth::{self, AuthError};
 
 use super::*;
 use crate::Coordinator;
@@ -245,13 +246,19 @@ async fn calls_are_authenticated_and_meant_for_the_perspective() {
     );
 
     let replayed = transport.answer("embedded-1", &good).await.unwrap_err();
-    assert_eq!(replayed, Refusal::Unauthorized(AuthError::Replayed));
+    assert_eq!(
+        replayed,
+        InProcessRefusal::Refused(Refusal::Unauthenticated(AuthError::Replayed))
+    );
 
     let stranger = SigningKey::from_bytes(&[42; 32]);
     let forged = envelope(&stranger, &call_for("embedded-1"), 2);
     let refused = transport.answer("embedded-1", &forged).await.unwrap_err();
     assert!(
-        matches!(refused, Refusal::Unauthorized(AuthError::UnknownKey { .. })),
+        matches!(
+            refused,
+            InProcessRefusal::Refused(Refusal::Unauthenticated(AuthError::UnknownKey { .. }))
+        ),
         "{refused}"
     );
 
@@ -261,16 +268,25 @@ async fn calls_are_authenticated_and_meant_for_the_perspective() {
         .await
         .unwrap_err();
     assert!(
-        matches!(refused, Refusal::WrongPerspective { .. }),
+        matches!(
+            refused,
+            InProcessRefusal::Refused(Refusal::WrongPerspective { .. })
+        ),
         "{refused}"
     );
 
     let unknown = envelope(coordinator_key, &call_for("embedded-9"), 4);
     let refused = transport.answer("embedded-9", &unknown).await.unwrap_err();
-    assert_eq!(refused, Refusal::UnknownPerspective("embedded-9".into()));
+    assert_eq!(
+        refused,
+        InProcessRefusal::UnknownPerspective("embedded-9".into())
+    );
 
     let mut tampered = envelope(coordinator_key, &call_for("embedded-1"), 5);
     tampered.signature[0] ^= 1;
     let refused = transport.answer("embedded-1", &tampered).await.unwrap_err();
-    assert_eq!(refused, Refusal::Unauthorized(AuthError::BadSignature));
+    assert_eq!(
+        refused,
+        InProcessRefusal::Refused(Refusal::Unauthenticated(AuthError::BadSignature))
+    );
 }
