@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use url::{Host, Url};
 
 use crate::config::PerspectiveConfig;
-use mpic_core::dnssec_self_test::DnssecSelfTest;
+use mpic_core::identity_document::SELF_TEST_QUERY;
 
 use crate::http_read::{BoundedBody, error_chain, read_bounded};
 
@@ -27,31 +27,7 @@ const MAX_IDENTITY_BYTES: usize = 64 * 1024;
 const ERROR_BODY_BYTES: usize = 256;
 
 /// What a perspective says about itself (the worker's `/v1/identity`).
-/// Fields other than these are ignored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClaimedIdentity {
-    pub perspective_id: String,
-    /// As written (an unknown RIR is shown, not refused).
-    pub rir: String,
-    #[serde(default)]
-    pub region: String,
-    pub public_key: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_version: Option<String>,
-    /// `production`, or `local` for loopback test worlds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<String>,
-    #[serde(default)]
-    pub resolvers: Vec<String>,
-    /// How long the perspective lets one check run (older workers do not
-    /// say).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub check_deadline_ms: Option<u64>,
-    /// Each resolver's DNSSEC self-test, run because the probe asks for it
-    /// (older workers do not run it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dnssec_self_test: Option<DnssecSelfTest>,
-}
+pub use mpic_core::identity_document::IdentityDocument as ClaimedIdentity;
 
 /// One thing wrong with a perspective.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -143,9 +119,6 @@ pub fn identity_url(base: &Url) -> Result<Url, url::ParseError> {
     ))
 }
 
-/// What `GET /v1/identity` takes to run the DNSSEC self-test.
-pub const SELF_TEST_QUERY: &str = "dnssec_self_test=run";
-
 /// Probes every perspective at once, each within `timeout` (the call
 /// timeout, which each perspective's check deadline must stay under);
 /// results in configuration order.
@@ -187,7 +160,8 @@ async fn probe(
     };
     result.identity_url = url.to_string();
     let mut with_self_test = url;
-    with_self_test.set_query(Some(SELF_TEST_QUERY));
+    let (key, value) = SELF_TEST_QUERY;
+    with_self_test.query_pairs_mut().append_pair(key, value);
     let started = Instant::now();
     let fetched = tokio::time::timeout(timeout, fetch(client, with_self_test)).await;
     result.latency_ms = Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
@@ -265,7 +239,7 @@ fn compare(
         Some(Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
     };
-    if claimed.mode.as_deref() == Some("local") && !on_loopback {
+    if claimed.is_local() && !on_loopback {
         problems.push(ProbeProblem::LocalModeDeployed);
     }
     let call_timeout_ms = u64::try_from(call_timeout.as_millis()).unwrap_or(u64::MAX);
@@ -471,7 +445,10 @@ mod tests {
             .filter(|(_, _, response, _)| !response.is_empty())
             .map(|(id, _, response, _)| {
                 (
-                    format!("/{id}/v1/identity?{SELF_TEST_QUERY}"),
+                    format!(
+                        "/{id}/v1/identity?{}={}",
+                        SELF_TEST_QUERY.0, SELF_TEST_QUERY.1
+                    ),
                     response.clone(),
                 )
             })
@@ -536,7 +513,9 @@ mod tests {
             mode: Some(mode.into()),
             resolvers: vec![],
             check_deadline_ms: None,
+            dnssec_test_names: None,
             dnssec_self_test: serde_json::from_value(self_test_json(true)).ok(),
+            coordinates: None,
         };
         let mut p = perspective("p", mpic_core::rir::Rir::Arin, 0.0, 0.0, 1);
         p.url = Url::parse("https://p.workers.example").unwrap();

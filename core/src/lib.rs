@@ -14,6 +14,7 @@ pub mod dns;
 pub mod dnssec_self_test;
 pub mod doh;
 pub mod extended_dns_error;
+pub mod identity_document;
 pub mod keys;
 pub mod name;
 pub mod network;

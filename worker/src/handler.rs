@@ -4,7 +4,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use mpic_core::dcv::DcvContext;
-use mpic_core::dnssec_self_test::{DnssecSelfTest, DnssecTestNames};
+use mpic_core::identity_document::{
+    IdentityDocument, MODE_LOCAL, MODE_PRODUCTION, SELF_TEST_QUERY,
+};
 use mpic_core::network::Network as _;
 use mpic_core::redirect::RedirectPolicy;
 use mpic_core::responder::{
@@ -38,31 +40,6 @@ impl Source for EnvSource<'_> {
         self.0.secret(name).ok().map(|v| v.to_string())
     }
 }
-
-#[derive(Serialize)]
-struct Identity<'a> {
-    perspective_id: &'a str,
-    rir: mpic_core::report::Rir,
-    region: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    coordinates: Option<mpic_core::report::Coordinates>,
-    public_key: String,
-    code_version: &'static str,
-    resolvers: Vec<String>,
-    /// `production`, or `local` for loopback test worlds.
-    mode: &'static str,
-    /// `CHECK_DEADLINE_MS`, so the coordinator can tell whether its call
-    /// timeout leaves the check room to end with a signed answer.
-    check_deadline_ms: u64,
-    /// The names the DNSSEC self-test asks about.
-    dnssec_test_names: &'a DnssecTestNames,
-    /// Only with `?dnssec_self_test=run`: every resolver's result.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dnssec_self_test: Option<DnssecSelfTest>,
-}
-
-/// The query that makes `GET /v1/identity` run the DNSSEC self-test.
-const SELF_TEST_QUERY: (&str, &str) = ("dnssec_self_test", "run");
 
 #[derive(Serialize)]
 struct ErrorBody<'a> {
@@ -129,21 +106,26 @@ async fn identity(req: &Request, settings: &Settings) -> Result<Response> {
         }
     };
     let id = &settings.identity;
-    Response::from_json(&Identity {
-        perspective_id: &id.perspective_id,
-        rir: id.rir,
-        region: &id.location.region,
+    Response::from_json(&IdentityDocument {
+        perspective_id: id.perspective_id.clone(),
+        rir: id.rir.as_str().to_owned(),
+        region: id.location.region.clone(),
         coordinates: id.location.coordinates,
         public_key: mpic_core::keys::format_verifying_key(&settings.signing_key.verifying_key()),
-        code_version: CODE_VERSION,
+        code_version: Some(CODE_VERSION.to_owned()),
         resolvers: settings.resolvers.iter().map(ToString::to_string).collect(),
-        mode: if settings.local.is_some() {
-            "local"
-        } else {
-            "production"
-        },
-        check_deadline_ms: settings.check_deadline_ms,
-        dnssec_test_names: &settings.dnssec_test_names,
+        mode: Some(
+            if settings.local.is_some() {
+                MODE_LOCAL
+            } else {
+                MODE_PRODUCTION
+            }
+            .to_owned(),
+        ),
+        // So the coordinator can tell whether its call timeout leaves the
+        // check room to end with a signed answer.
+        check_deadline_ms: Some(settings.check_deadline_ms),
+        dnssec_test_names: Some(settings.dnssec_test_names.clone()),
         dnssec_self_test,
     })
 }
