@@ -349,8 +349,10 @@ async fn a_resolver_that_fails_the_dnssec_self_test_gives_no_permission() {
     // Without the query the test does not run.
     let (_, plain) = setup.identity("").await;
     assert!(plain.get("dnssec_self_test").is_none(), "{plain}");
-    let (status, _) = setup.identity("?dnssec_self_test=maybe").await;
-    assert_eq!(status, 400);
+    for query in ["?dnssec_self_test=maybe", "?dnssec_self_test=run&other=1"] {
+        let (status, _) = setup.identity(query).await;
+        assert_eq!(status, 400, "{query}");
+    }
 
     // `mpic perspectives` reads the same document.
     assert_eq!(setup.probe_problems().await, Vec::<String>::new());

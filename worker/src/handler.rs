@@ -83,10 +83,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 /// (a few DNS questions per resolver, each bounded by the check deadline).
 async fn identity(req: &Request, settings: &Settings) -> Result<Response> {
     let url = req.url()?;
-    let mut pairs = url.query_pairs();
-    let dnssec_self_test = match pairs.next() {
-        None => None,
-        Some((key, value)) if (key.as_ref(), value.as_ref()) == SELF_TEST_QUERY => {
+    let pairs: Vec<_> = url.query_pairs().collect();
+    let dnssec_self_test = match pairs.as_slice() {
+        [] => None,
+        [(key, value)] if (key.as_ref(), value.as_ref()) == SELF_TEST_QUERY => {
             let deadline_at_ms =
                 (Date::now().as_millis()).saturating_add(settings.check_deadline_ms);
             match FetchNetwork::new(settings, deadline_at_ms) {
@@ -94,13 +94,15 @@ async fn identity(req: &Request, settings: &Settings) -> Result<Response> {
                 Err(detail) => return error(500, "misconfigured", detail),
             }
         }
-        Some((key, value)) => {
+        _ => {
             return error(
                 400,
                 "bad_query",
                 format!(
-                    "unknown query {key}={value}; the only one is {}={}",
-                    SELF_TEST_QUERY.0, SELF_TEST_QUERY.1
+                    "unknown query {:?}; the only one is {}={}",
+                    url.query().unwrap_or_default(),
+                    SELF_TEST_QUERY.0,
+                    SELF_TEST_QUERY.1
                 ),
             );
         }
