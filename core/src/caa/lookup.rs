@@ -287,7 +287,14 @@ async fn settle<N: Network>(
                 }
             }
         }
-        let answered = response.as_ref().ok().cloned();
+        // Only a failure rcode is retried elsewhere (kept for the retry); a
+        // response we could not use (an undecodable record) is asked again
+        // as it was.
+        let failed = response
+            .as_ref()
+            .ok()
+            .filter(|a| !matches!(a.rcode, ResponseCode::NoError | ResponseCode::NXDomain))
+            .cloned();
         match classify(response) {
             Ok(ok) => {
                 found = Some(ok);
@@ -298,16 +305,10 @@ async fn settle<N: Network>(
         if attempts.len() >= ATTEMPTS_PER_NAME {
             break;
         }
-        // Only a failure rcode is retried elsewhere; a response we could
-        // not use (an undecodable record) is asked again as it was.
-        next = Some(
-            match answered
-                .filter(|a| !matches!(a.rcode, ResponseCode::NoError | ResponseCode::NXDomain))
-            {
-                Some(failed) => retry(network, name, RecordType::CAA, &failed).await,
-                None => query(network, name, RecordType::CAA).await,
-            },
-        );
+        next = Some(match &failed {
+            Some(failed) => retry(network, name, RecordType::CAA, failed).await,
+            None => query(network, name, RecordType::CAA).await,
+        });
     }
     let step = |attempts, result| LookupStep {
         name: name.to_owned(),
