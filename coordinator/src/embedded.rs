@@ -28,9 +28,7 @@ use mpic_core::perspective::Identity;
 use mpic_core::quorum::Policy;
 use mpic_core::report::{Coordinates, Location, SignedReport};
 use mpic_core::request_auth::RequestEnvelope;
-use mpic_core::responder::{
-    CHECK_DEADLINE_GRACE_MS, DEFAULT_CHECK_DEADLINE_MS, Refusal, Responder, ResponderSettings,
-};
+use mpic_core::responder::{DEFAULT_CHECK_DEADLINE_MS, Refusal, Responder, ResponderSettings};
 use mpic_core::rir::Rir;
 use tokio::time::Instant;
 use url::Url;
@@ -341,9 +339,7 @@ impl<N: Network + ResolverNames + Send + Sync> InProcessTransport<N> {
         let responder = &perspective.responder;
         let admitted = responder.admit_envelope(envelope, clock::now_ms())?;
         let context = DcvContext::new(admitted.received_at_ms() / 1000);
-        let backstop = tokio::time::sleep(Duration::from_millis(
-            responder.check_deadline_ms() + CHECK_DEADLINE_GRACE_MS,
-        ));
+        let backstop = tokio::time::sleep(responder.backstop_after());
         let answer = responder
             .run(
                 admitted,

@@ -19,6 +19,7 @@
 
 use std::future::Future;
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use futures_util::future::{Either, select};
@@ -171,6 +172,15 @@ impl Responder {
         self.check_deadline_ms
     }
 
+    /// How long after a check starts its backstop must fire: the check's
+    /// deadline plus [`CHECK_DEADLINE_GRACE_MS`] (see [`Responder::run`]).
+    pub fn backstop_after(&self) -> Duration {
+        Duration::from_millis(
+            self.check_deadline_ms
+                .saturating_add(CHECK_DEADLINE_GRACE_MS),
+        )
+    }
+
     /// When a check admitted at `received_at_ms` must end (Unix ms).
     pub fn deadline_at_ms(&self, received_at_ms: u64) -> u64 {
         received_at_ms.saturating_add(self.check_deadline_ms)
@@ -227,9 +237,8 @@ impl Responder {
 
     /// Steps 5-6: runs `admitted` over `network` and signs what it saw.
     ///
-    /// `backstop` must complete [`CHECK_DEADLINE_GRACE_MS`] after the
-    /// check's deadline ([`Responder::deadline_at_ms`]; the transport's
-    /// timer): a check still running then is abandoned with a signed
+    /// `backstop` is the transport's timer for [`Responder::backstop_after`]
+    /// (the check's deadline plus [`CHECK_DEADLINE_GRACE_MS`]): a check still running then is abandoned with a signed
     /// `error` report saying so. The network's exchanges should end by the
     /// deadline themselves, so a check that ran into it fails with the
     /// typed timeout of what it was doing; its reason then says so.

@@ -29,8 +29,7 @@ use mpic_coordinator::clock;
 use mpic_core::dcv::DcvContext;
 use mpic_core::perspective::Identity;
 use mpic_core::responder::{
-    CHECK_DEADLINE_GRACE_MS, DEFAULT_CHECK_DEADLINE_MS, MAX_REQUEST_BYTES, Refusal, Responder,
-    ResponderSettings,
+    DEFAULT_CHECK_DEADLINE_MS, MAX_REQUEST_BYTES, Refusal, Responder, ResponderSettings,
 };
 use tokio::io::AsyncReadExt as _;
 use tokio::net::{TcpListener, TcpStream};
@@ -276,9 +275,7 @@ async fn check(State(state): State<Arc<HandlerState>>, body: Bytes) -> Response 
         );
     };
     let context = DcvContext::new(clock::now_ms() / 1000);
-    let backstop = tokio::time::sleep(Duration::from_millis(
-        state.responder.check_deadline_ms() + CHECK_DEADLINE_GRACE_MS,
-    ));
+    let backstop = tokio::time::sleep(state.responder.backstop_after());
     let answer = state
         .responder
         .run(

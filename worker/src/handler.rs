@@ -1,7 +1,6 @@
 //! The Worker's routes: `GET /v1/identity` and `POST /v1/check`.
 
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use mpic_core::dcv::DcvContext;
 use mpic_core::identity_document::{
@@ -9,9 +8,7 @@ use mpic_core::identity_document::{
 };
 use mpic_core::network::Network as _;
 use mpic_core::redirect::RedirectPolicy;
-use mpic_core::responder::{
-    CHECK_DEADLINE_GRACE_MS, MAX_REQUEST_BYTES, Refusal, Responder, ResponderSettings,
-};
+use mpic_core::responder::{MAX_REQUEST_BYTES, Refusal, Responder, ResponderSettings};
 use serde::Serialize;
 use worker::{Context, Date, Delay, Env, Method, Request, Response, Result, console_log, event};
 
@@ -170,9 +167,7 @@ async fn check(mut req: Request, settings: &Settings) -> Result<Response> {
     );
     // Every exchange ends by the check's deadline (see FetchNetwork); the
     // backstop ends anything else that would run on.
-    let backstop = Delay::from(Duration::from_millis(
-        settings.check_deadline_ms + CHECK_DEADLINE_GRACE_MS,
-    ));
+    let backstop = Delay::from(responder.backstop_after());
     let resolvers = network.resolver_urls();
     match responder
         .run(
