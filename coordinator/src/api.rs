@@ -71,9 +71,7 @@ use tokio::sync::Semaphore;
 use crate::check_call::CheckSpec;
 use crate::config::PrimaryConfig;
 use crate::config::{ApiConfig, Config};
-use crate::native_network::{
-    LocalPorts, NativeNetwork, NativeNetworkConfig, NativeNetworkError, ReqwestDohTransport,
-};
+use crate::native_network::{LocalPorts, NativeNetworkConfig, NativeNetworkError};
 use crate::orchestration::Overrides;
 use crate::primary::PrimaryPerspective;
 use crate::transport::{HttpClientError, HttpTransport, PerspectiveTransport};
@@ -190,9 +188,7 @@ pub async fn serve(
     serve_on(coordinator, listener, shutdown_signal()).await
 }
 
-/// The configured primary perspective, after its start-up DNSSEC self-test
-/// (logged; a failing resolver is a warning, since its lookup failures
-/// then never count as permission anyway).
+/// The configured primary perspective (see [`PrimaryPerspective::start`]).
 async fn start_primary(
     config: &PrimaryConfig,
     local: Option<LocalPorts>,
@@ -200,24 +196,7 @@ async fn start_primary(
     let mut network = NativeNetworkConfig::new(config.doh_url.clone());
     network.local = local;
     network.dnssec_test_names = config.dnssec_test_names.clone();
-    let primary =
-        PrimaryPerspective::new(NativeNetwork::new(ReqwestDohTransport::new()?, network)?);
-    let self_test = primary.dnssec_self_test().await;
-    if self_test.passed() {
-        tracing::info!(
-            target: "mpic::primary",
-            resolver = %config.doh_url,
-            "primary perspective: DNSSEC self-test passed"
-        );
-    } else {
-        tracing::warn!(
-            target: "mpic::primary",
-            resolver = %config.doh_url,
-            "primary perspective: DNSSEC self-test {}; its CAA lookup failures will not count as permission",
-            self_test.summary()
-        );
-    }
-    Ok(primary)
+    PrimaryPerspective::start(network).await
 }
 
 /// Runs the API on `listener` until `shutdown` completes, then lets the

@@ -46,7 +46,9 @@ use crate::Coordinator;
 use crate::check_call::CheckSpec;
 use crate::clock;
 use crate::evidence::{Decision, PrimaryResult};
-use crate::native_network::NativeNetwork;
+use crate::native_network::{
+    NativeNetwork, NativeNetworkConfig, NativeNetworkError, ReqwestDohTransport,
+};
 
 /// The id the primary's check call carries (it is never sent anywhere).
 pub const PRIMARY_ID: &str = "primary";
@@ -62,9 +64,33 @@ impl PrimaryPerspective {
         Self { network }
     }
 
-    /// Runs the DNSSEC self-test on the primary's resolver: at start-up,
-    /// so that an operator sees at once a resolver that does not validate
-    /// (its lookup failures never count as permission either way).
+    /// The primary over a network made from `config`, after its start-up
+    /// DNSSEC self-test, which is logged: a resolver that fails it is a
+    /// warning an operator sees at once (its lookup failures never count as
+    /// permission either way), not a refusal to start.
+    pub async fn start(config: NativeNetworkConfig) -> Result<Self, NativeNetworkError> {
+        let resolver = config.doh_url.to_string();
+        let primary = Self::new(NativeNetwork::new(ReqwestDohTransport::new()?, config)?);
+        let self_test = primary.dnssec_self_test().await;
+        if self_test.passed() {
+            tracing::info!(
+                target: "mpic::primary",
+                %resolver,
+                "primary perspective: DNSSEC self-test passed"
+            );
+        } else {
+            tracing::warn!(
+                target: "mpic::primary",
+                %resolver,
+                "the primary perspective's resolver failed the DNSSEC self-test ({}); its CAA \
+                 lookup failures will not count as permission (BR 3.2.2.8)",
+                self_test.summary()
+            );
+        }
+        Ok(primary)
+    }
+
+    /// Runs the DNSSEC self-test on the primary's resolver.
     pub async fn dnssec_self_test(&self) -> DnssecSelfTest {
         self.network.dnssec_self_test().await
     }

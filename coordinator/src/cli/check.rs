@@ -14,7 +14,7 @@ use mpic_coordinator::config::Config;
 use mpic_coordinator::embedded::{self, EmbeddedOptions, NOT_BR_COMPLIANT_NOTICE};
 use mpic_coordinator::evidence::{Decision, PerspectiveResult, ResultStatus};
 use mpic_coordinator::native_network::{
-    DEFAULT_DOH_URL, LocalPorts, NativeNetwork, NativeNetworkConfig, ReqwestDohTransport,
+    DEFAULT_DOH_URL, LocalPorts, NativeNetworkConfig, NativeNetworkError,
 };
 use mpic_coordinator::primary::PrimaryPerspective;
 use mpic_coordinator::{Coordinator, HttpTransport, PerspectiveTransport};
@@ -349,27 +349,15 @@ async fn check(
     }
 }
 
-/// The primary perspective, after its start-up DNSSEC self-test: a resolver
-/// that fails it is shown on stderr (its lookup failures will not count as
-/// permission; the check itself still runs).
+/// The primary perspective, after its start-up DNSSEC self-test (a
+/// resolver that fails it is a warning on stderr; the check still runs).
 async fn primary_perspective(config: NativeNetworkConfig) -> anyhow::Result<PrimaryPerspective> {
-    let transport = ReqwestDohTransport::new()?;
-    let network =
-        NativeNetwork::new(transport, config).map_err(|e| UsageError(format!("--primary: {e}")))?;
-    let primary = PrimaryPerspective::new(network);
-    let self_test = primary.dnssec_self_test().await;
-    if self_test.passed() {
-        tracing::info!(target: "mpic::primary", "DNSSEC self-test passed");
-    } else {
-        eprintln!(
-            "warning: the primary perspective's resolver {}; its CAA lookup failures will \
-             not count as permission (BR 3.2.2.8)",
-            self_test
-                .summary()
-                .replacen("failed", "failed the DNSSEC self-test", 1)
-        );
-    }
-    Ok(primary)
+    PrimaryPerspective::start(config)
+        .await
+        .map_err(|e| match e {
+            NativeNetworkError::Http(_) => anyhow::Error::from(e),
+            other => UsageError(format!("--primary: {other}")).into(),
+        })
 }
 
 async fn corroborate<T: PerspectiveTransport>(
