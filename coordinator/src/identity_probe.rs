@@ -26,8 +26,7 @@ const MAX_IDENTITY_BYTES: usize = 64 * 1024;
 /// How much of an error body is kept.
 const ERROR_BODY_BYTES: usize = 256;
 
-/// What a perspective says about itself (the worker's `/v1/identity`).
-pub use mpic_core::identity_document::IdentityDocument as ClaimedIdentity;
+use mpic_core::identity_document::IdentityDocument;
 
 /// One thing wrong with a perspective.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -80,8 +79,9 @@ pub struct ProbeResult {
     pub rir: mpic_core::rir::Rir,
     /// Configured.
     pub region: String,
+    /// What it says about itself (its `/v1/identity`), when it answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub claimed: Option<ClaimedIdentity>,
+    pub claimed: Option<IdentityDocument>,
     /// Empty when healthy.
     pub problems: Vec<ProbeProblem>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -178,7 +178,7 @@ async fn probe(
     result
 }
 
-async fn fetch(client: &reqwest::Client, url: Url) -> Result<ClaimedIdentity, ProbeProblem> {
+async fn fetch(client: &reqwest::Client, url: Url) -> Result<IdentityDocument, ProbeProblem> {
     let failed = |e: reqwest::Error| ProbeProblem::Unreachable {
         detail: error_chain(&e),
     };
@@ -212,7 +212,7 @@ async fn fetch(client: &reqwest::Client, url: Url) -> Result<ClaimedIdentity, Pr
 /// Everything the claimed identity gets wrong against the configuration.
 fn compare(
     perspective: &PerspectiveConfig,
-    claimed: &ClaimedIdentity,
+    claimed: &IdentityDocument,
     call_timeout: Duration,
 ) -> Vec<ProbeProblem> {
     let mut problems = Vec::new();
@@ -504,7 +504,7 @@ mod tests {
 
     #[test]
     fn local_mode_is_a_problem_only_away_from_loopback() {
-        let claimed = |mode: &str| ClaimedIdentity {
+        let claimed = |mode: &str| IdentityDocument {
             perspective_id: "p".into(),
             rir: "arin".into(),
             region: String::new(),

@@ -160,7 +160,7 @@ fn render(results: &[ProbeResult]) -> String {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use mpic_coordinator::identity_probe::ClaimedIdentity;
+    use mpic_core::identity_document::IdentityDocument;
     use mpic_core::rir::Rir;
 
     use super::*;
@@ -193,7 +193,7 @@ mod tests {
             identity_url: format!("https://{id}.example/v1/identity"),
             rir: Rir::RipeNcc,
             region: "Frankfurt, DE".into(),
-            claimed: claimed_rir.map(|rir| ClaimedIdentity {
+            claimed: claimed_rir.map(|rir| IdentityDocument {
                 perspective_id: id.into(),
                 rir: rir.into(),
                 region: String::new(),
