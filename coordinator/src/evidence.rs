@@ -7,6 +7,7 @@ use mpic_core::rir::Rir;
 use serde::{Deserialize, Serialize};
 
 use crate::check_call::CheckType;
+use crate::orchestration::Adjustment;
 
 /// Why a perspective that was asked has no result.
 pub const CANCELLED_DETAIL: &str = "cancelled: decision already certain";
@@ -118,6 +119,9 @@ pub struct Decision {
     /// (see [`crate::primary`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary: Option<PrimaryResult>,
+    /// The request's orchestration values used otherwise than sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub orchestration_adjustments: Vec<Adjustment>,
 }
 
 /// What the primary network perspective (this host) saw, and whether the

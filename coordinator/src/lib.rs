@@ -202,7 +202,21 @@ impl<T: PerspectiveTransport> Coordinator<T> {
         let mut reasons: Vec<String> = Vec::new();
         let mut completed = true;
 
-        for attempt in 1..=plan.max_attempts {
+        // With cohort_for_single_attempt, the cohorts before it are chosen
+        // (never run) so that its cohort is the one that attempt would use.
+        for number in 1..plan.first_cohort {
+            match selector.select(&spec.target, number, &cohorts) {
+                Ok(cohort) => cohorts.push(cohort),
+                Err(e) => {
+                    reasons.push(format!("cohort {number}: no cohort: {e}"));
+                    completed = false;
+                    break;
+                }
+            }
+        }
+        let attempts_to_run = if completed { plan.max_attempts } else { 0 };
+
+        for attempt in 1..=attempts_to_run {
             if attempt > 1 && Instant::now() >= deadline {
                 reasons.push(format!(
                     "deadline of {} ms reached after {} attempt(s)",
@@ -211,7 +225,8 @@ impl<T: PerspectiveTransport> Coordinator<T> {
                 ));
                 break;
             }
-            let cohort = match selector.select(&spec.target, attempt, &cohorts) {
+            let number = plan.first_cohort.saturating_add(attempt - 1);
+            let cohort = match selector.select(&spec.target, number, &cohorts) {
                 Ok(cohort) => cohort,
                 Err(e) => {
                     reasons.push(format!("attempt {attempt}: no cohort: {e}"));
@@ -274,6 +289,7 @@ impl<T: PerspectiveTransport> Coordinator<T> {
             quorum_count: last.and_then(|a| a.required_corroborations),
             attempts,
             primary: None,
+            orchestration_adjustments: plan.adjustments,
         };
         log_decision(&decision);
         decision
@@ -299,6 +315,24 @@ fn attempts_summary(decision: &Decision) -> String {
         .join("; ")
 }
 
+/// The orchestration values used otherwise than asked, or `-`.
+fn adjustments_summary(decision: &Decision) -> String {
+    if decision.orchestration_adjustments.is_empty() {
+        return "-".into();
+    }
+    decision
+        .orchestration_adjustments
+        .iter()
+        .map(|a| {
+            let used = a
+                .used
+                .map_or_else(|| "unused".to_owned(), |u| u.to_string());
+            format!("{} {} -> {used} ({})", a.field, a.requested, a.reason)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// One line per decision with the BR 5.4.1 items: the identifier checked,
 /// and for each attempt each perspective's id and result and the quorum
 /// result.
@@ -312,6 +346,7 @@ fn log_decision(decision: &Decision) {
         attempt_count = decision.attempts.len(),
         attempts = %attempts_summary(decision),
         reasons = %decision.reasons.join("; "),
+        adjustments = %adjustments_summary(decision),
         "MPIC decision"
     );
 }

@@ -50,7 +50,7 @@ use mpic_core::doh::{
     DohClient, DohConfig, DohConfigError, DohHttpRequest, DohHttpResponse, DohMethod, DohTransport,
 };
 use mpic_core::network::{
-    DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, MaybeSend, Network,
+    DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, MaybeSend, Network, RequestHeaders,
 };
 use mpic_core::resolver_set::ResolverSet;
 use reqwest::header::{CONTENT_TYPE, LOCATION};
@@ -402,13 +402,15 @@ impl<T: DohTransport + Sync> Network for NativeNetwork<T> {
     fn http_get(
         &self,
         url: &Url,
+        headers: &RequestHeaders,
         limits: &HttpLimits,
     ) -> impl Future<Output = Result<HttpResponse, HttpError>> + MaybeSend {
         let url = url.clone();
+        let headers = headers.clone();
         let limits = *limits;
         async move {
             let deadline = Duration::from_millis(limits.timeout_ms);
-            match tokio::time::timeout(deadline, self.fetch(&url, limits)).await {
+            match tokio::time::timeout(deadline, self.fetch(&url, &headers, limits)).await {
                 Ok(result) => result,
                 Err(_) => Err(HttpError::Timeout),
             }
@@ -417,7 +419,12 @@ impl<T: DohTransport + Sync> Network for NativeNetwork<T> {
 }
 
 impl<T: DohTransport + Sync> NativeNetwork<T> {
-    async fn fetch(&self, url: &Url, limits: HttpLimits) -> Result<HttpResponse, HttpError> {
+    async fn fetch(
+        &self,
+        url: &Url,
+        headers: &RequestHeaders,
+        limits: HttpLimits,
+    ) -> Result<HttpResponse, HttpError> {
         let plan = self.plan_fetch(url).await?;
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
@@ -434,12 +441,13 @@ impl<T: DohTransport + Sync> NativeNetwork<T> {
         let client = builder
             .build()
             .map_err(|e| HttpError::Protocol(format!("cannot build the HTTP client: {e}")))?;
-        let mut response = client
-            .get(plan.request_url)
-            .header("accept", "*/*")
-            .send()
-            .await
-            .map_err(http_error)?;
+        let mut request = client.get(plan.request_url).header("accept", "*/*");
+        // The request's own, last, so that its User-Agent wins; framing
+        // headers were refused when the request was read.
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let mut response = request.send().await.map_err(http_error)?;
         let status = response.status().as_u16();
         let location = header_text(&response, LOCATION);
         let content_type = header_text(&response, CONTENT_TYPE);

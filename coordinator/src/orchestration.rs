@@ -15,10 +15,16 @@
 //!   perspectives, all but two for 6 or more) and never below what the CA's
 //!   configured policy requires, up to the count. Open MPIC's monitoring mode
 //!   (`quorum_count: 0`) is refused: a pass must be corroborated;
-//! * `max_attempts`: from 1 to `defaults.max_attempts_cap`.
+//! * `max_attempts`: as Open MPIC 3.7 reads it, 0 or less is one attempt and
+//!   more than `defaults.max_attempts_cap` is lowered to the cap. Each such
+//!   change is an [`Adjustment`], said in the response's `x_mpic` and in the
+//!   decision log, so a CA that asked for something sees what it got;
+//! * `cohort_for_single_attempt` (Open MPIC 3.7): exactly one attempt, with
+//!   the cohort that attempt number would use, counted from 1 up to
+//!   `defaults.max_attempts_cap` (the cohorts a check may ever use);
+//!   `max_attempts` is then not used.
 //!
-//! Anything else is refused with the field and the reason, never clamped: a
-//! CA that asked for something should know it did not get it.
+//! Anything else is refused with the field and the reason.
 
 use std::fmt;
 
@@ -32,13 +38,17 @@ use crate::config::Defaults;
 pub const PERSPECTIVE_COUNT_FIELD: &str = "orchestration_parameters.perspective_count";
 pub const QUORUM_COUNT_FIELD: &str = "orchestration_parameters.quorum_count";
 pub const MAX_ATTEMPTS_FIELD: &str = "orchestration_parameters.max_attempts";
+pub const COHORT_FIELD: &str = "orchestration_parameters.cohort_for_single_attempt";
 
 /// What a request asks to change; `None` keeps the configured value.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Overrides {
     pub perspective_count: Option<usize>,
     pub quorum_count: Option<usize>,
-    pub max_attempts: Option<u32>,
+    /// As sent (see the module docs for values out of range).
+    pub max_attempts: Option<i64>,
+    /// As sent, counted from 1.
+    pub cohort_for_single_attempt: Option<i64>,
 }
 
 impl Overrides {
@@ -52,16 +62,22 @@ impl Overrides {
             perspective_count: p.perspective_count.map(size),
             quorum_count: p.quorum_count.map(size),
             max_attempts: p.max_attempts,
+            cohort_for_single_attempt: p.cohort_for_single_attempt,
         }
     }
 }
 
 /// What one check runs with, overrides applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Orchestration {
     pub perspective_count: usize,
     pub policy: Policy,
     pub max_attempts: u32,
+    /// The cohort the first attempt uses, counted from 1: attempt `n` uses
+    /// the cohort of number `first_cohort + n - 1`.
+    pub first_cohort: u32,
+    /// What was asked and not done as asked.
+    pub adjustments: Vec<Adjustment>,
 }
 
 impl Orchestration {
@@ -71,8 +87,22 @@ impl Orchestration {
             perspective_count: defaults.perspective_count,
             policy: defaults.policy,
             max_attempts: defaults.max_attempts,
+            first_cohort: 1,
+            adjustments: Vec::new(),
         }
     }
+}
+
+/// A request's orchestration value that was used otherwise than sent, and
+/// why (Open MPIC's semantics, which lower rather than refuse).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Adjustment {
+    /// Dotted path, e.g. `orchestration_parameters.max_attempts`.
+    pub field: String,
+    pub requested: i64,
+    /// The value used; `None` when the field was not used at all.
+    pub used: Option<u32>,
+    pub reason: String,
 }
 
 /// One refused override: which field and why.
@@ -217,18 +247,55 @@ pub fn resolve(
         }
     };
 
-    let max_attempts = overrides.max_attempts.unwrap_or(defaults.max_attempts);
-    if let Some(m) = overrides.max_attempts
-        && !(1..=defaults.max_attempts_cap).contains(&m)
-    {
-        issue(
-            MAX_ATTEMPTS_FIELD,
-            format!(
-                "is {m}; it must be from 1 to {} (each attempt is another cohort an attacker \
-                 on some routes might fool)",
-                defaults.max_attempts_cap
+    let cap = defaults.max_attempts_cap;
+    let mut adjustments = Vec::new();
+    let mut max_attempts = defaults.max_attempts;
+    let mut first_cohort = 1;
+    if let Some(cohort) = overrides.cohort_for_single_attempt {
+        match u32::try_from(cohort) {
+            Ok(cohort) if (1..=cap).contains(&cohort) => {
+                first_cohort = cohort;
+                max_attempts = 1;
+            }
+            _ => issue(
+                COHORT_FIELD,
+                format!(
+                    "is {cohort}; it must be from 1 to {cap}: cohorts are counted from 1, and a \
+                     check may use at most defaults.max_attempts_cap ({cap}) cohorts"
+                ),
             ),
-        );
+        }
+        if let Some(requested) = overrides.max_attempts {
+            adjustments.push(Adjustment {
+                field: MAX_ATTEMPTS_FIELD.into(),
+                requested,
+                used: None,
+                reason: "cohort_for_single_attempt runs exactly one attempt".into(),
+            });
+        }
+    } else if let Some(requested) = overrides.max_attempts {
+        let (used, reason) = if requested < 1 {
+            (1, Some("0 or less means one attempt".to_owned()))
+        } else if requested > i64::from(cap) {
+            (
+                cap,
+                Some(format!(
+                    "lowered to defaults.max_attempts_cap: each attempt is another cohort an \
+                     attacker on some routes might fool"
+                )),
+            )
+        } else {
+            (u32::try_from(requested).unwrap_or(cap), None)
+        };
+        max_attempts = used;
+        if let Some(reason) = reason {
+            adjustments.push(Adjustment {
+                field: MAX_ATTEMPTS_FIELD.into(),
+                requested,
+                used: Some(used),
+                reason,
+            });
+        }
     }
 
     if issues.is_empty() {
@@ -236,6 +303,8 @@ pub fn resolve(
             perspective_count: count,
             policy,
             max_attempts,
+            first_cohort,
+            adjustments,
         })
     } else {
         Err(OverrideError(issues))
@@ -264,7 +333,8 @@ mod tests {
         Overrides {
             perspective_count: p,
             quorum_count: q,
-            max_attempts: m,
+            max_attempts: m.map(i64::from),
+            cohort_for_single_attempt: None,
         }
     }
 
@@ -341,14 +411,9 @@ mod tests {
             // Below the BR minimum of 4 among 5.
             ((Some(5), Some(3), None), &[QUORUM_COUNT_FIELD]),
             ((None, Some(7), None), &[QUORUM_COUNT_FIELD]),
-            ((None, None, Some(0)), &[MAX_ATTEMPTS_FIELD]),
-            ((None, None, Some(4)), &[MAX_ATTEMPTS_FIELD]),
             // Every problem, not only the first; no quorum issue against a
             // refused count.
-            (
-                (Some(9), Some(1), Some(11)),
-                &[PERSPECTIVE_COUNT_FIELD, MAX_ATTEMPTS_FIELD],
-            ),
+            ((Some(9), Some(1), Some(11)), &[PERSPECTIVE_COUNT_FIELD]),
         ];
         for &((p, q, m), expected) in table {
             assert_eq!(
@@ -471,5 +536,64 @@ mod tests {
             CheckRequest::from_json(br#"{"check_type":"caa","domain_or_ip_target":"example.com"}"#)
                 .unwrap();
         assert_eq!(Overrides::from_request(&plain), Overrides::default());
+    }
+
+    /// Open MPIC 3.7: `max_attempts` is lowered or raised, never refused,
+    /// and each change is said.
+    #[test]
+    fn max_attempts_out_of_range_is_brought_into_range_and_said() {
+        let c = config(places(SIX), 6, Policy::Br);
+        let cap = c.defaults.max_attempts_cap;
+        let asked = |m: i64| Overrides {
+            max_attempts: Some(m),
+            ..Overrides::default()
+        };
+        for (requested, used, adjusted) in [
+            (-5, 1, true),
+            (0, 1, true),
+            (1, 1, false),
+            (i64::from(cap), cap, false),
+            (i64::from(cap) + 1, cap, true),
+            (i64::MAX, cap, true),
+        ] {
+            let o = resolve(&c.defaults, 6, LATE, &asked(requested)).unwrap();
+            assert_eq!(o.max_attempts, used, "{requested}");
+            assert_eq!(o.first_cohort, 1);
+            if adjusted {
+                assert_eq!(o.adjustments.len(), 1, "{requested}");
+                let a = &o.adjustments[0];
+                assert_eq!(
+                    (a.field.as_str(), a.requested, a.used),
+                    (MAX_ATTEMPTS_FIELD, requested, Some(used))
+                );
+            } else {
+                assert!(o.adjustments.is_empty(), "{requested}: {:?}", o.adjustments);
+            }
+        }
+    }
+
+    #[test]
+    fn cohort_for_single_attempt_runs_one_attempt_with_that_cohort_within_the_cap() {
+        let c = config(places(SIX), 6, Policy::Br);
+        let cap = c.defaults.max_attempts_cap;
+        let asked = |cohort: i64, max_attempts: Option<i64>| Overrides {
+            cohort_for_single_attempt: Some(cohort),
+            max_attempts,
+            ..Overrides::default()
+        };
+        let o = resolve(&c.defaults, 6, LATE, &asked(2, None)).unwrap();
+        assert_eq!((o.max_attempts, o.first_cohort), (1, 2));
+        assert!(o.adjustments.is_empty());
+        let o = resolve(&c.defaults, 6, LATE, &asked(1, Some(3))).unwrap();
+        assert_eq!((o.max_attempts, o.first_cohort), (1, 1));
+        assert_eq!(o.adjustments[0].used, None, "max_attempts is not used");
+        for out_of_range in [0, -1, i64::from(cap) + 1] {
+            let err = resolve(&c.defaults, 6, LATE, &asked(out_of_range, None)).unwrap_err();
+            assert_eq!(err.0[0].field, COHORT_FIELD);
+            assert!(
+                err.0[0].message.contains(&format!("from 1 to {cap}")),
+                "{err}"
+            );
+        }
     }
 }

@@ -192,6 +192,7 @@ mod tests {
             quorum_count: Some(4),
             attempts: vec![],
             primary: None,
+            orchestration_adjustments: Vec::new(),
         }
     }
 

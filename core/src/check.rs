@@ -1,26 +1,49 @@
 //! The check request: what the CA asks MPIC to corroborate.
 //!
-//! The JSON form is the Open MPIC API request body (schemas `DCVParams`,
+//! The JSON form is the Open MPIC API 3.9 request body (schemas `DCVParams`,
 //! `CAAParams`, `CaaCheckParameters`, `DcvCheckParameters` and the
-//! `*ValidationParameters`), read strictly: unknown fields, wrong types and
-//! invalid values are errors naming the field path
-//! (`dcv_check_parameters.key_authorization: missing`), and every problem
-//! found is reported, not only the first.
+//! `*ValidationParameters`). Wrong types and invalid values are errors naming
+//! the field path (`dcv_check_parameters.key_authorization: missing`), and
+//! every problem found is reported, not only the first. Unknown fields are
+//! errors too ([`CheckRequest::from_json`], what perspectives read), or are
+//! set aside and named ([`CheckRequest::read_json`] with
+//! [`UnknownFields::Ignore`], what the API reads, as Open MPIC ignores them).
+//!
+//! # Values that are well-typed but can never be met
+//! A key authorization that is not `<token>.<thumbprint>`, an IPv4 address
+//! to be found in AAAA records, a contact that is not an email address or a
+//! global phone number, a `match_regex` that does not compile: Open MPIC
+//! accepts such requests and its perspectives fail them, and so do ours
+//! ([`crate::dcv::UnusableChallenge`]), before any I/O. Refused here are
+//! only values of the wrong type and requests the Baseline Requirements
+//! forbid (a wildcard for an HTTP method, a DNS prefix without `_`, the
+//! challenge value inside the token path).
+//!
+//! # Open MPIC's fixed fields
+//! Open MPIC's models give some methods fields whose value is fixed
+//! (`acme-dns-01` has `dns_record_type: "TXT"`, `dns_name_prefix:
+//! "_acme-challenge"`, `require_exact_case: true`), and its clients send them.
+//! They are accepted when equal to that value and refused otherwise, as
+//! Open MPIC refuses them. `require_exact_case` is a choice only for
+//! `website-change` and `dns-change` with TXT (default true); `dns-change`
+//! with CNAME or CAA always compares case-insensitively.
 //!
 //! # Extensions to Open MPIC
 //!
 //! All optional; a request that uses none of them is plain Open MPIC.
 //!
-//! - `caa_check_parameters.allow_lookup_failure` (bool, default false): the CA
-//!   allows a CAA lookup failure to count as permission where BR 3.2.2.8
-//!   permits it (the CAA checker still applies the BR conditions).
+//! - `caa_check_parameters.allow_lookup_failure` (bool, default false; Open
+//!   MPIC 3.6 has it too): the CA allows a CAA lookup failure to count as
+//!   permission where BR 3.2.2.8 permits it (the CAA checker still applies
+//!   the BR conditions).
 //! - `caa_check_parameters.x_account_uri`, `x_validation_method`: the RFC 8657
 //!   context (`accounturi`, `validationmethods`) of the issuance, so that CAA
 //!   records restricting either can be honoured. Absent: such records do not
 //!   authorize (the checker cannot show they match).
-//! - `validation_method` `dns-persistent` (BR 3.2.2.4.22,
+//! - `dns-persistent` (Open MPIC 3.8; BR 3.2.2.4.22,
 //!   draft-ietf-acme-dns-persist): `issuer_domain_names` (the CA's issuer
-//!   domain names, as in its CAA `issue` values) and `account_uri`.
+//!   domain names, as in its CAA `issue` values) and `expected_account_uri`
+//!   (`account_uri` is accepted as another name for it).
 //! - `validation_method` `dns-account-01` (BR 3.2.2.4.21,
 //!   draft-ietf-acme-dns-account-label): `account_uri` and
 //!   `key_authorization_hash`.
@@ -45,7 +68,6 @@ mod unique_keys;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::IpAddr;
 
 use serde::de::DeserializeSeed;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -64,6 +86,27 @@ pub const MAX_REGEX_OCTETS: usize = 1024;
 pub const MAX_REGEX_COMPILED_BYTES: usize = 256 * 1024;
 /// Nesting bound for `match_regex`.
 pub const MAX_REGEX_NESTING: u32 = 32;
+
+/// What reading does with a field the request format does not define.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UnknownFields {
+    /// Refuse the request, naming the field (perspectives, the CLI, and the
+    /// API under `[api] reject_unknown_fields`).
+    #[default]
+    Refuse,
+    /// Skip it and name it in [`ReadRequest::ignored_fields`] (the API by
+    /// default, as Open MPIC's models ignore unknown fields).
+    Ignore,
+}
+
+/// A request read with [`CheckRequest::read_json`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadRequest {
+    pub request: CheckRequest,
+    /// Dotted paths of the unknown fields that were skipped, in the order
+    /// found (empty under [`UnknownFields::Refuse`]).
+    pub ignored_fields: Vec<String>,
+}
 
 /// One problem with a request: which field and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,7 +193,8 @@ pub enum CheckParameters {
     Dcv(DcvCheckParameters),
 }
 
-/// `orchestration_parameters` (Open MPIC `RequestOrchestrationParameters`).
+/// `orchestration_parameters` (Open MPIC `RequestOrchestrationParameters`,
+/// 3.7). The coordinator judges them against its configuration.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrchestrationParameters {
@@ -161,9 +205,15 @@ pub struct OrchestrationParameters {
     /// `perspective_count`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quorum_count: Option<u32>,
-    /// Attempts before giving up (at least 1).
+    /// Attempts before giving up, as sent: 0 or less means one attempt, and
+    /// the coordinator lowers a larger number to its configured cap (Open
+    /// MPIC's semantics).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_attempts: Option<u32>,
+    pub max_attempts: Option<i64>,
+    /// Run exactly one attempt, with the cohort that attempt number this
+    /// would use (counted from 1), as sent; the coordinator checks the range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cohort_for_single_attempt: Option<i64>,
 }
 
 /// `certificate_type`: which CAA property governs (`issue`/`issuewild` or
@@ -430,8 +480,8 @@ pub struct AcmeHttp01Parameters {
     pub token: String,
     /// `<token>.<base64url account key thumbprint>`.
     pub key_authorization: String,
-    /// Accepted for Open MPIC compatibility; `Network::http_get` sends no
-    /// request headers of the caller's choosing, so these are not sent.
+    /// Sent with each GET of the check (see [`read_headers`] for the
+    /// headers that are refused).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_headers: Option<BTreeMap<String, String>>,
 }
@@ -464,7 +514,7 @@ pub struct WebsiteChangeParameters {
     /// unreserved URL characters, no `.`/`..` segments.
     pub http_token_path: String,
     /// The Random Value or Request Token that must appear in the page
-    /// (case-sensitive).
+    /// (case-sensitive unless `require_exact_case` is false).
     pub challenge_value: String,
     /// A regex (regex-lite syntax) that must also match the page.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -472,16 +522,24 @@ pub struct WebsiteChangeParameters {
     /// `http` when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url_scheme: Option<UrlScheme>,
-    /// Accepted for Open MPIC compatibility; not sent (see
-    /// [`AcmeHttp01Parameters::http_headers`]).
+    /// Sent with each GET (see [`AcmeHttp01Parameters::http_headers`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_headers: Option<BTreeMap<String, String>>,
+    /// Open MPIC 3.9: false compares the challenge value ignoring ASCII
+    /// case. Default true.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_exact_case: Option<bool>,
 }
 
 impl WebsiteChangeParameters {
     /// `url_scheme`, `http` when absent.
     pub fn url_scheme_or_default(&self) -> UrlScheme {
         self.url_scheme.unwrap_or_default()
+    }
+
+    /// Whether the challenge value must match with its case (default true).
+    pub fn exact_case(&self) -> bool {
+        self.require_exact_case.unwrap_or(true)
     }
 }
 
@@ -499,12 +557,25 @@ pub struct DnsChangeParameters {
     /// false (default): the value must be contained in a record; true: equal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub require_exact_match: Option<bool>,
+    /// Open MPIC 3.9: false compares TXT values ignoring ASCII case.
+    /// Default true; CNAME and CAA values always compare without case.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_exact_case: Option<bool>,
 }
 
 impl DnsChangeParameters {
     /// `require_exact_match`, false when absent (the Open MPIC default).
     pub fn exact_match(&self) -> bool {
         self.require_exact_match.unwrap_or(false)
+    }
+
+    /// Whether values compare with their case: for TXT as asked (default
+    /// true), for CNAME and CAA never (as Open MPIC forces).
+    pub fn exact_case(&self) -> bool {
+        match self.dns_record_type {
+            DnsChangeRecordType::Txt => self.require_exact_case.unwrap_or(true),
+            DnsChangeRecordType::Cname | DnsChangeRecordType::Caa => false,
+        }
     }
 
     /// The prefix label, if one is used.
@@ -523,9 +594,10 @@ pub struct ContactParameters {
 /// `ip-address` (BR 3.2.2.4.8).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IpAddressParameters {
-    /// The address the domain must resolve to.
-    #[serde(serialize_with = "serialize_display")]
-    pub challenge_value: IpAddr,
+    /// The address the domain must resolve to, as sent: text that is not an
+    /// address, or an address of the other family than `dns_record_type`,
+    /// is accepted and fails the check (as in Open MPIC).
+    pub challenge_value: String,
     pub dns_record_type: AddressRecordType,
 }
 
@@ -542,6 +614,7 @@ pub struct DnsPersistentParameters {
     /// The CA's issuer domain names; the record must name one of them.
     pub issuer_domain_names: Vec<DomainName>,
     /// The ACME account URI the record must carry as `accounturi`.
+    #[serde(rename = "expected_account_uri")]
     pub account_uri: String,
 }
 
@@ -571,41 +644,41 @@ fn serialize_hex<S: Serializer>(digest: &[u8; 32], serializer: S) -> Result<S::O
     serializer.serialize_str(&data_encoding::HEXLOWER.encode(digest))
 }
 
-fn serialize_display<S: Serializer, T: fmt::Display>(
-    value: &T,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(value)
-}
-
 impl CheckRequest {
     /// Parse and validate an Open MPIC request body. A key repeated in any
     /// object refuses the body, naming the key (see [`unique_keys`]).
+    /// Unknown fields are refused (see [`CheckRequest::read_json`]).
     pub fn from_json(body: &[u8]) -> Result<Self, RequestError> {
-        let found = FirstDuplicate::default();
-        let mut deserializer = serde_json::Deserializer::from_slice(body);
-        let value = UniqueKeys::root(&found)
-            .deserialize(&mut deserializer)
-            .and_then(|value| deserializer.end().map(|()| value));
-        match (value, found.path()) {
-            (Ok(value), _) => Self::from_value(&value),
-            (Err(_), Some(path)) => Err(RequestError::Invalid(vec![duplicate_key_issue(path)])),
-            (Err(e), None) => Err(RequestError::NotJson(e.to_string())),
-        }
+        Self::read_json(body, UnknownFields::Refuse).map(|read| read.request)
     }
 
-    /// Validate an already-parsed request body.
+    /// As [`CheckRequest::from_json`], with unknown fields handled as
+    /// `unknown` says.
+    pub fn read_json(body: &[u8], unknown: UnknownFields) -> Result<ReadRequest, RequestError> {
+        Self::read_value(&parse_unique_keys(body)?, unknown)
+    }
+
+    /// Validate an already-parsed request body; unknown fields are refused.
     pub fn from_value(value: &Value) -> Result<Self, RequestError> {
-        let mut issues = Issues::default();
+        Self::read_value(value, UnknownFields::Refuse).map(|read| read.request)
+    }
+
+    /// As [`CheckRequest::from_value`], with unknown fields handled as
+    /// `unknown` says.
+    pub fn read_value(value: &Value, unknown: UnknownFields) -> Result<ReadRequest, RequestError> {
+        let mut issues = Issues::new(unknown);
         let request = read_request(value, &mut issues);
         match request {
-            Some(request) if issues.count() == 0 => Ok(request),
+            Some(request) if issues.count() == 0 => Ok(ReadRequest {
+                request,
+                ignored_fields: issues.ignored,
+            }),
             _ => {
                 if issues.count() == 0 {
                     // Defensive: a refusal always names a reason.
                     issues.add("(body)", "invalid request");
                 }
-                Err(RequestError::Invalid(issues.0))
+                Err(RequestError::Invalid(issues.found))
             }
         }
     }
@@ -661,6 +734,20 @@ impl<'de> Deserialize<'de> for CheckRequest {
     }
 }
 
+/// Parse a JSON body, refusing a key repeated in any object (naming it).
+pub fn parse_unique_keys(body: &[u8]) -> Result<Value, RequestError> {
+    let found = FirstDuplicate::default();
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = UniqueKeys::root(&found)
+        .deserialize(&mut deserializer)
+        .and_then(|value| deserializer.end().map(|()| value));
+    match (value, found.path()) {
+        (Ok(value), _) => Ok(value),
+        (Err(_), Some(path)) => Err(RequestError::Invalid(vec![duplicate_key_issue(path)])),
+        (Err(e), None) => Err(RequestError::NotJson(e.to_string())),
+    }
+}
+
 fn duplicate_key_issue(field: String) -> RequestIssue {
     RequestIssue {
         field,
@@ -692,10 +779,8 @@ fn read_request(value: &Value, issues: &mut Issues) -> Option<CheckRequest> {
         (Some(CheckType::Caa), Some(fields)) => read_caa(fields, issues),
         (Some(CheckType::Caa), None) => Some(CaaCheckParameters::default()),
         (Some(CheckType::Dcv), Some(_)) => {
-            issues.add(
-                "caa_check_parameters",
-                "only allowed when check_type is `caa`",
-            );
+            // Not a field of a DCV request: unknown to it, as to Open MPIC.
+            issues.unknown("caa_check_parameters".into());
             None
         }
         _ => None,
@@ -706,10 +791,7 @@ fn read_request(value: &Value, issues: &mut Issues) -> Option<CheckRequest> {
             .and_then(|fields| read_dcv(fields, issues)),
         _ => {
             if body.has("dcv_check_parameters") && check_type == Some(CheckType::Caa) {
-                issues.add(
-                    "dcv_check_parameters",
-                    "only allowed when check_type is `dcv`",
-                );
+                issues.unknown("dcv_check_parameters".into());
             }
             body.known("dcv_check_parameters");
             None
@@ -778,13 +860,11 @@ fn read_orchestration(
     let parameters = OrchestrationParameters {
         perspective_count: fields.count("perspective_count", issues),
         quorum_count: fields.count("quorum_count", issues),
-        max_attempts: fields.count("max_attempts", issues),
+        max_attempts: fields.integer("max_attempts", issues),
+        cohort_for_single_attempt: fields.integer("cohort_for_single_attempt", issues),
     };
     if parameters.perspective_count == Some(0) {
         issues.add(fields.path("perspective_count"), "must be at least 1");
-    }
-    if parameters.max_attempts == Some(0) {
-        issues.add(fields.path("max_attempts"), "must be at least 1");
     }
     if let (Some(perspectives), Some(quorum)) =
         (parameters.perspective_count, parameters.quorum_count)
@@ -858,6 +938,7 @@ fn read_dcv(mut fields: Fields<'_>, issues: &mut Issues) -> Option<DcvCheckParam
         return None;
     };
     let before = issues.count();
+    read_pinned(&mut fields, method, issues);
     let parameters = match method {
         ValidationMethod::AcmeHttp01 => {
             read_acme_http_01(&mut fields, issues).map(DcvCheckParameters::AcmeHttp01)
@@ -880,14 +961,18 @@ fn read_dcv(mut fields: Fields<'_>, issues: &mut Issues) -> Option<DcvCheckParam
         ValidationMethod::DnsChange => {
             read_dns_change(&mut fields, issues).map(DcvCheckParameters::DnsChange)
         }
-        ValidationMethod::ContactEmailTxt => read_contact(&mut fields, ContactKind::Email, issues)
-            .map(DcvCheckParameters::ContactEmailTxt),
-        ValidationMethod::ContactEmailCaa => read_contact(&mut fields, ContactKind::Email, issues)
-            .map(DcvCheckParameters::ContactEmailCaa),
-        ValidationMethod::ContactPhoneTxt => read_contact(&mut fields, ContactKind::Phone, issues)
-            .map(DcvCheckParameters::ContactPhoneTxt),
-        ValidationMethod::ContactPhoneCaa => read_contact(&mut fields, ContactKind::Phone, issues)
-            .map(DcvCheckParameters::ContactPhoneCaa),
+        ValidationMethod::ContactEmailTxt => {
+            read_contact(&mut fields, issues).map(DcvCheckParameters::ContactEmailTxt)
+        }
+        ValidationMethod::ContactEmailCaa => {
+            read_contact(&mut fields, issues).map(DcvCheckParameters::ContactEmailCaa)
+        }
+        ValidationMethod::ContactPhoneTxt => {
+            read_contact(&mut fields, issues).map(DcvCheckParameters::ContactPhoneTxt)
+        }
+        ValidationMethod::ContactPhoneCaa => {
+            read_contact(&mut fields, issues).map(DcvCheckParameters::ContactPhoneCaa)
+        }
         ValidationMethod::IpAddress => {
             read_ip_address(&mut fields, issues).map(DcvCheckParameters::IpAddress)
         }
@@ -917,28 +1002,68 @@ fn read_dcv(mut fields: Fields<'_>, issues: &mut Issues) -> Option<DcvCheckParam
     parameters
 }
 
+/// The fields Open MPIC's models fix for `method` (see the module docs).
+fn read_pinned(fields: &mut Fields<'_>, method: ValidationMethod, issues: &mut Issues) {
+    use ValidationMethod as M;
+    let exact_case = match method {
+        M::AcmeHttp01 | M::AcmeDns01 => Some(true),
+        M::AcmeTlsAlpn01
+        | M::DnsPersistent
+        | M::ContactEmailTxt
+        | M::ContactEmailCaa
+        | M::ContactPhoneTxt
+        | M::ContactPhoneCaa
+        | M::IpAddress
+        | M::ReverseAddressLookup => Some(false),
+        // A choice for these two; dns-account-01 is ours.
+        M::WebsiteChange | M::DnsChange | M::DnsAccount01 => None,
+    };
+    if let Some(exact_case) = exact_case {
+        fields.pinned("require_exact_case", Value::Bool(exact_case), issues);
+    }
+    let (record_type, prefix) = match method {
+        M::AcmeDns01 => (Some("TXT"), Some("_acme-challenge")),
+        M::DnsPersistent => (Some("TXT"), Some("_validation-persist")),
+        M::ContactEmailTxt => (Some("TXT"), Some("_validation-contactemail")),
+        M::ContactPhoneTxt => (Some("TXT"), Some("_validation-contactphone")),
+        // Open MPIC lets a prefix be given to these; the BR methods look
+        // at the domain itself (and, for CAA, its ancestors), so only none
+        // is accepted.
+        M::ContactEmailCaa | M::ContactPhoneCaa => (Some("CAA"), Some("")),
+        M::ReverseAddressLookup => (Some("PTR"), Some("")),
+        M::IpAddress => (None, Some("")),
+        M::AcmeHttp01 | M::AcmeTlsAlpn01 | M::WebsiteChange | M::DnsChange | M::DnsAccount01 => {
+            (None, None)
+        }
+    };
+    if let Some(record_type) = record_type {
+        fields.pinned("dns_record_type", Value::from(record_type), issues);
+    }
+    match prefix {
+        Some("") => {
+            if fields
+                .string("dns_name_prefix", issues)
+                .is_some_and(|p| !p.is_empty())
+            {
+                issues.add(
+                    fields.path("dns_name_prefix"),
+                    format!(
+                        "{method} looks up the domain itself (BR 3.2.2.4); a prefix label is not used"
+                    ),
+                );
+            }
+        }
+        Some(prefix) => fields.pinned("dns_name_prefix", Value::from(prefix), issues),
+        None => {}
+    }
+}
+
+/// The token and key authorization are only required to be present: one
+/// that cannot be an RFC 8555 key authorization fails the check at the
+/// perspective ([`crate::dcv::UnusableChallenge`]), as in Open MPIC.
 fn read_acme_http_01(fields: &mut Fields<'_>, issues: &mut Issues) -> Option<AcmeHttp01Parameters> {
     let token = fields.required_string("token", issues);
-    if let Some(token) = token
-        && !is_base64url(token)
-    {
-        issues.add(
-            fields.path("token"),
-            "must be base64url characters (RFC 8555 8.3)",
-        );
-    }
     let key_authorization = fields.required_string("key_authorization", issues);
-    if let (Some(token), Some(key_authorization)) = (token, key_authorization) {
-        let thumbprint = key_authorization
-            .strip_prefix(token)
-            .and_then(|rest| rest.strip_prefix('.'));
-        if !thumbprint.is_some_and(is_base64url) {
-            issues.add(
-                fields.path("key_authorization"),
-                "must be `<token>.<base64url account key thumbprint>` (RFC 8555 8.1)",
-            );
-        }
-    }
     let http_headers = read_headers(fields, issues);
     Some(AcmeHttp01Parameters {
         token: token?.to_owned(),
@@ -1035,14 +1160,11 @@ fn read_website_change(
             "must not appear in http_token_path (BR 3.2.2.4.18)",
         );
     }
+    // A pattern that does not compile fails the check at the perspective
+    // (DcvFailure::InvalidRegex), as in Open MPIC.
     let match_regex = fields
         .string("match_regex", issues)
         .filter(|r| !r.is_empty());
-    if let Some(pattern) = match_regex
-        && let Err(message) = compile_match_regex(pattern)
-    {
-        issues.add(fields.path("match_regex"), message);
-    }
     let url_scheme = match fields.string("url_scheme", issues) {
         Some("http") => Some(UrlScheme::Http),
         Some("https") => Some(UrlScheme::Https),
@@ -1056,12 +1178,14 @@ fn read_website_change(
         None => None,
     };
     let http_headers = read_headers(fields, issues);
+    let require_exact_case = fields.boolean("require_exact_case", issues);
     Some(WebsiteChangeParameters {
         http_token_path: path?.to_owned(),
         challenge_value: challenge_value?.to_owned(),
         match_regex: match_regex.map(str::to_owned),
         url_scheme,
         http_headers,
+        require_exact_case,
     })
 }
 
@@ -1077,6 +1201,23 @@ pub fn compile_match_regex(pattern: &str) -> Result<regex_lite::Regex, String> {
         .map_err(|e| format!("is not a valid regular expression: {e}"))
 }
 
+/// Headers a caller may not set: they frame or route the exchange, which
+/// is the perspective's to do (the Host comes from the challenge URL).
+pub const REFUSED_HTTP_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-connection",
+    "expect",
+];
+
+/// `http_headers`: sent with each GET of the check, except those in
+/// [`REFUSED_HTTP_HEADERS`], which are refused naming the header.
 fn read_headers(fields: &mut Fields<'_>, issues: &mut Issues) -> Option<BTreeMap<String, String>> {
     let headers = fields.string_map("http_headers", issues)?;
     let before = issues.count();
@@ -1089,6 +1230,14 @@ fn read_headers(fields: &mut Fields<'_>, issues: &mut Issues) -> Option<BTreeMap
             issues.add(
                 format!("{}.{name}", fields.path("http_headers")),
                 "is not an HTTP header name",
+            );
+        } else if REFUSED_HTTP_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            issues.add(
+                format!("{}.{name}", fields.path("http_headers")),
+                format!(
+                    "{name} frames or routes the exchange and is set by the perspective, \
+                     not by the request"
+                ),
             );
         }
         if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
@@ -1127,57 +1276,27 @@ fn read_dns_change(fields: &mut Fields<'_>, issues: &mut Issues) -> Option<DnsCh
         );
     }
     let require_exact_match = fields.boolean("require_exact_match", issues);
+    let require_exact_case = fields.boolean("require_exact_case", issues);
     Some(DnsChangeParameters {
         challenge_value: challenge_value?.to_owned(),
         dns_record_type: record_type?,
         dns_name_prefix: prefix.map(str::to_owned),
         require_exact_match,
+        require_exact_case,
     })
 }
 
-#[derive(Clone, Copy)]
-enum ContactKind {
-    Email,
-    Phone,
-}
-
-fn read_contact(
-    fields: &mut Fields<'_>,
-    kind: ContactKind,
-    issues: &mut Issues,
-) -> Option<ContactParameters> {
+/// Any non-empty value; one that is not an email address or a global phone
+/// number fails the check at the perspective, as in Open MPIC.
+fn read_contact(fields: &mut Fields<'_>, issues: &mut Issues) -> Option<ContactParameters> {
     let value = fields.required_string("challenge_value", issues)?;
-    let (valid, expected) = match kind {
-        ContactKind::Email => (is_email_address(value), "an email address (local@domain)"),
-        ContactKind::Phone => (
-            is_global_phone_number(value),
-            "a global phone number (RFC 3966: `+` then digits and `-.()` separators)",
-        ),
-    };
-    if !valid {
-        issues.add(
-            fields.path("challenge_value"),
-            format!("must be {expected}"),
-        );
-        return None;
-    }
     Some(ContactParameters {
         challenge_value: value.to_owned(),
     })
 }
 
 fn read_ip_address(fields: &mut Fields<'_>, issues: &mut Issues) -> Option<IpAddressParameters> {
-    let value = fields.required_string("challenge_value", issues);
-    let address = value.and_then(|text| match text.parse::<IpAddr>() {
-        Ok(address) => Some(address),
-        Err(_) => {
-            issues.add(
-                fields.path("challenge_value"),
-                "must be an IPv4 or IPv6 address",
-            );
-            None
-        }
-    });
+    let address = fields.required_string("challenge_value", issues);
     let record_type = match fields.required_string("dns_record_type", issues) {
         Some("A") => Some(AddressRecordType::A),
         Some("AAAA") => Some(AddressRecordType::Aaaa),
@@ -1190,22 +1309,9 @@ fn read_ip_address(fields: &mut Fields<'_>, issues: &mut Issues) -> Option<IpAdd
         }
         None => None,
     };
-    let address = address?;
-    let record_type = record_type?;
-    let matches = matches!(
-        (record_type, address),
-        (AddressRecordType::A, IpAddr::V4(_)) | (AddressRecordType::Aaaa, IpAddr::V6(_))
-    );
-    if !matches {
-        issues.add(
-            fields.path("challenge_value"),
-            "address family does not match dns_record_type",
-        );
-        return None;
-    }
     Some(IpAddressParameters {
-        challenge_value: address,
-        dns_record_type: record_type,
+        challenge_value: address?.to_owned(),
+        dns_record_type: record_type?,
     })
 }
 
@@ -1244,7 +1350,20 @@ fn read_dns_persistent(
             .collect();
         (issues.count() == before).then_some(parsed)
     });
-    let account_uri = read_required_uri(fields, "account_uri", issues);
+    // Open MPIC 3.8 names it expected_account_uri; account_uri was ours.
+    let account_uri = if fields.has("account_uri") && !fields.has("expected_account_uri") {
+        fields.known("expected_account_uri");
+        read_required_uri(fields, "account_uri", issues)
+    } else {
+        if fields.has("account_uri") {
+            issues.add(
+                fields.path("account_uri"),
+                "give expected_account_uri or account_uri (another name for it), not both",
+            );
+        }
+        fields.known("account_uri");
+        read_required_uri(fields, "expected_account_uri", issues)
+    };
     Some(DnsPersistentParameters {
         issuer_domain_names: names?,
         account_uri: account_uri?,
@@ -1285,7 +1404,7 @@ fn read_uri(path: &str, text: &str, issues: &mut Issues) -> Option<String> {
     }
 }
 
-fn is_base64url(text: &str) -> bool {
+pub(crate) fn is_base64url(text: &str) -> bool {
     !text.is_empty()
         && text
             .bytes()
@@ -1325,7 +1444,7 @@ fn is_caa_parameter_word(word: &str) -> bool {
         && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
 }
 
-fn is_email_address(text: &str) -> bool {
+pub(crate) fn is_email_address(text: &str) -> bool {
     let Some((local, domain)) = text.rsplit_once('@') else {
         return false;
     };
@@ -1335,7 +1454,7 @@ fn is_email_address(text: &str) -> bool {
         && DomainName::parse(domain).is_ok()
 }
 
-fn is_global_phone_number(text: &str) -> bool {
+pub(crate) fn is_global_phone_number(text: &str) -> bool {
     let number = text.split(';').next().unwrap_or_default();
     let Some(digits) = number.strip_prefix('+') else {
         return false;

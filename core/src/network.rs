@@ -64,13 +64,20 @@ pub trait Network {
     fn dnssec_self_test(&self) -> impl Future<Output = DnssecSelfTest> + MaybeSend;
 
     /// One HTTP GET of exactly `url`, never following redirects, reading at
-    /// most `limits.max_body_bytes` of the body.
+    /// most `limits.max_body_bytes` of the body. `headers` are the request's
+    /// own (Open MPIC `http_headers`, already stripped of framing headers by
+    /// request validation), sent besides the ones the transport sets; the
+    /// Host header always comes from `url`.
     fn http_get(
         &self,
         url: &url::Url,
+        headers: &RequestHeaders,
         limits: &HttpLimits,
     ) -> impl Future<Output = Result<HttpResponse, HttpError>> + MaybeSend;
 }
+
+/// Header name to value, as a request's `http_headers` give them.
+pub type RequestHeaders = std::collections::BTreeMap<String, String>;
 
 /// A resolver's answer to one question, as the perspective saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::network::{HttpError, HttpLimits, HttpResponse, Network};
+use crate::network::{HttpError, HttpLimits, HttpResponse, Network, RequestHeaders};
 
 /// Redirects followed at most by default.
 pub const DEFAULT_MAX_REDIRECTS: usize = 10;
@@ -204,6 +204,7 @@ fn oversized_header(response: &HttpResponse) -> Option<(&'static str, usize)> {
 pub async fn fetch<N: Network>(
     network: &N,
     url: &Url,
+    headers: &RequestHeaders,
     policy: &RedirectPolicy,
     limits: &HttpLimits,
 ) -> HttpFetch {
@@ -224,7 +225,7 @@ pub async fn fetch<N: Network>(
     let mut current = url.clone();
     loop {
         report.final_url = current.to_string();
-        let response = match network.http_get(&current, limits).await {
+        let response = match network.http_get(&current, headers, limits).await {
             Ok(response) => response,
             Err(error) => {
                 report.failure = Some(FetchError::Http(error));
@@ -348,6 +349,7 @@ mod tests {
         async fn http_get(
             &self,
             url: &Url,
+            _: &RequestHeaders,
             limits: &HttpLimits,
         ) -> Result<HttpResponse, HttpError> {
             self.fetched.lock().unwrap().push(url.to_string());
@@ -373,6 +375,7 @@ mod tests {
         pollster::block_on(fetch(
             web,
             &Url::parse(url).unwrap(),
+            &RequestHeaders::new(),
             policy,
             &HttpLimits::default(),
         ))
@@ -627,6 +630,7 @@ mod tests {
         let report = pollster::block_on(fetch(
             &web,
             &Url::parse("http://a.example/x").unwrap(),
+            &RequestHeaders::new(),
             &RedirectPolicy::default(),
             &limits,
         ));

@@ -190,7 +190,12 @@ impl Network for ScriptedWeb {
         mpic_core::dnssec_self_test::DnssecSelfTest::without_resolvers()
     }
 
-    async fn http_get(&self, url: &Url, _: &HttpLimits) -> Result<HttpResponse, HttpError> {
+    async fn http_get(
+        &self,
+        url: &Url,
+        _: &mpic_core::network::RequestHeaders,
+        _: &HttpLimits,
+    ) -> Result<HttpResponse, HttpError> {
         let index = {
             let mut fetched = match self.fetched.lock() {
                 Ok(fetched) => fetched,
@@ -224,6 +229,7 @@ pub fn run(data: &[u8]) {
     let result = pollster::block_on(fetch(
         &web,
         &case.start,
+        &mpic_core::network::RequestHeaders::new(),
         &case.policy,
         &HttpLimits::default(),
     ));

@@ -14,7 +14,7 @@ use hickory_proto::rr::RecordType;
 use mpic_core::dnssec_self_test::DnssecSelfTest;
 use mpic_core::doh::DohMethod;
 use mpic_core::network::{
-    DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, MaybeSend, Network,
+    DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, MaybeSend, Network, RequestHeaders,
 };
 use mpic_core::resolver_set::ResolverSet;
 use reqwest::header::{CONTENT_TYPE, LOCATION};
@@ -88,14 +88,16 @@ impl Network for LoopbackNetwork {
     fn http_get(
         &self,
         url: &url::Url,
+        headers: &RequestHeaders,
         limits: &HttpLimits,
     ) -> impl Future<Output = Result<HttpResponse, HttpError>> + MaybeSend {
         let client = self.http.clone();
         let url = url.clone();
+        let headers = headers.clone();
         let limits = *limits;
         async move {
             let deadline = Duration::from_millis(limits.timeout_ms);
-            match tokio::time::timeout(deadline, fetch(&client, url, limits)).await {
+            match tokio::time::timeout(deadline, fetch(&client, url, &headers, limits)).await {
                 Ok(result) => result,
                 Err(_) => Err(HttpError::Timeout),
             }
@@ -106,9 +108,14 @@ impl Network for LoopbackNetwork {
 async fn fetch(
     client: &reqwest::Client,
     url: url::Url,
+    headers: &RequestHeaders,
     limits: HttpLimits,
 ) -> Result<HttpResponse, HttpError> {
-    let mut response = client.get(url.clone()).send().await.map_err(http_error)?;
+    let mut request = client.get(url.clone());
+    for (name, value) in headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let mut response = request.send().await.map_err(http_error)?;
     let location = header_text(&response, LOCATION);
     let content_type = header_text(&response, CONTENT_TYPE);
     let status = response.status().as_u16();

@@ -12,7 +12,7 @@ use hickory_proto::rr::RecordType;
 use mpic_core::caa::{CaaOutcome, CaaRequest, CertificateType, ForbidReason, PermitReason};
 use mpic_core::dns::{caa_raw, ip_addr, txt_string};
 use mpic_core::doh::DohMethod;
-use mpic_core::network::{DnsAnswer, DnsError, HttpError, HttpLimits, Network};
+use mpic_core::network::{DnsAnswer, DnsError, HttpError, HttpLimits, Network, RequestHeaders};
 use mpic_tests::dns_fixture::{DnsFixtureError, DnsWorld, DohServer, Fault};
 use mpic_tests::doh_client::{loopback_doh_client, loopback_doh_client_with_timeout};
 use mpic_tests::http_fixture::{HttpFixtureError, HttpRule, HttpServer, acme_challenge_path};
@@ -701,7 +701,12 @@ async fn http_rules() {
     let get = |path: &str| {
         let url = url::Url::parse(&server.url(path)).unwrap();
         let network = network.clone();
-        async move { network.http_get(&url, &limits).await.unwrap() }
+        async move {
+            network
+                .http_get(&url, &RequestHeaders::new(), &limits)
+                .await
+                .unwrap()
+        }
     };
 
     let body = get(&token).await;
@@ -772,7 +777,10 @@ async fn slow_and_hanging_bodies_hit_the_client_deadline() {
         timeout_ms: 10_000,
     };
     let started = Instant::now();
-    let slow = network.http_get(&url("/slow"), &patient).await.unwrap();
+    let slow = network
+        .http_get(&url("/slow"), &RequestHeaders::new(), &patient)
+        .await
+        .unwrap();
     assert_eq!(slow.body, b"0123456789");
     assert!(started.elapsed() >= Duration::from_millis(1600));
 
@@ -782,7 +790,10 @@ async fn slow_and_hanging_bodies_hit_the_client_deadline() {
     };
     for path in ["/slow", "/hang"] {
         let started = Instant::now();
-        let err = network.http_get(&url(path), &hasty).await.unwrap_err();
+        let err = network
+            .http_get(&url(path), &RequestHeaders::new(), &hasty)
+            .await
+            .unwrap_err();
         assert_eq!(err, HttpError::Timeout, "{path}");
         assert!(started.elapsed() < Duration::from_secs(3), "{path}");
     }
@@ -822,8 +833,14 @@ async fn a_hijacked_view_reaches_the_attackers_server() {
 
     let limits = HttpLimits::default();
     let through = |view: &str| LoopbackNetwork::new(&dns.url_for(view)).unwrap();
-    let seen_honestly = through("honest").http_get(&url, &limits).await.unwrap();
-    let seen_hijacked = through("hijacked").http_get(&url, &limits).await.unwrap();
+    let seen_honestly = through("honest")
+        .http_get(&url, &RequestHeaders::new(), &limits)
+        .await
+        .unwrap();
+    let seen_hijacked = through("hijacked")
+        .http_get(&url, &RequestHeaders::new(), &limits)
+        .await
+        .unwrap();
     assert_eq!(seen_honestly.body, b"honest-key-authorization");
     assert_eq!(seen_hijacked.body, b"attacker-key-authorization");
     assert_eq!(honest.request_count(&token), 1);
@@ -838,7 +855,10 @@ async fn a_hijacked_view_reaches_the_attackers_server() {
 
     // A name the view does not resolve cannot be fetched.
     dns.view("dark").nxdomain("victim.example").unwrap();
-    let err = through("dark").http_get(&url, &limits).await.unwrap_err();
+    let err = through("dark")
+        .http_get(&url, &RequestHeaders::new(), &limits)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, HttpError::Connect(ref m) if m.contains("NXDomain")),
         "{err:?}"

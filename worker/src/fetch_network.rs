@@ -16,7 +16,9 @@ use mpic_core::dnssec_self_test::DnssecSelfTest;
 use mpic_core::doh::{
     DohClient, DohConfig, DohHttpRequest, DohHttpResponse, DohMethod, DohTransport,
 };
-use mpic_core::network::{DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, Network};
+use mpic_core::network::{
+    DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, Network, RequestHeaders,
+};
 use mpic_core::resolver_set::ResolverSet;
 use url::Url;
 use worker::{
@@ -132,7 +134,12 @@ impl Network for FetchNetwork {
         self.resolvers.dnssec_self_test().await
     }
 
-    async fn http_get(&self, url: &Url, limits: &HttpLimits) -> Result<HttpResponse, HttpError> {
+    async fn http_get(
+        &self,
+        url: &Url,
+        request_headers: &RequestHeaders,
+        limits: &HttpLimits,
+    ) -> Result<HttpResponse, HttpError> {
         let target = match &self.local {
             Some(local) => self.local_target(url, local).await?,
             None => url.clone(),
@@ -152,6 +159,11 @@ impl Network for FetchNetwork {
             concat!("mpic-perspective/", env!("CARGO_PKG_VERSION")),
         )?;
         set("accept", "*/*")?;
+        // The request's own, last, so that its User-Agent wins; framing
+        // headers were refused when the request was read.
+        for (name, value) in request_headers {
+            set(name, value)?;
+        }
         let mut init = RequestInit::new();
         init.with_method(Method::Get)
             .with_headers(headers)

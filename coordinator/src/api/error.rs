@@ -16,7 +16,7 @@ use mpic_core::check::{RequestError, RequestIssue};
 use serde::{Deserialize, Serialize};
 
 use crate::orchestration::{
-    MAX_ATTEMPTS_FIELD, OverrideError, PERSPECTIVE_COUNT_FIELD, QUORUM_COUNT_FIELD,
+    COHORT_FIELD, OverrideError, PERSPECTIVE_COUNT_FIELD, QUORUM_COUNT_FIELD,
 };
 
 /// `error` of a refused request body (Open MPIC's key).
@@ -29,7 +29,7 @@ pub const RETRY_AFTER_SECONDS: u64 = 1;
 pub struct ValidationIssue {
     /// A stable, machine-readable kind: `malformed-json`, `unknown-field`,
     /// `missing-field`, `invalid-value`, `invalid-perspective-count`,
-    /// `invalid-quorum-count`, `invalid-max-attempts`.
+    /// `invalid-quorum-count`, `invalid-cohort-for-single-attempt`.
     pub issue_type: String,
     /// Dotted path of the field (`dcv_check_parameters.token`), or `(body)`.
     pub field: String,
@@ -51,7 +51,7 @@ fn issue_type(field: &str, message: &str) -> &'static str {
     match field {
         PERSPECTIVE_COUNT_FIELD => "invalid-perspective-count",
         QUORUM_COUNT_FIELD => "invalid-quorum-count",
-        MAX_ATTEMPTS_FIELD => "invalid-max-attempts",
+        COHORT_FIELD => "invalid-cohort-for-single-attempt",
         _ => match message {
             "unknown field" => "unknown-field",
             "missing" => "missing-field",
@@ -212,9 +212,9 @@ mod tests {
                 "invalid-quorum-count",
             ),
             (
-                MAX_ATTEMPTS_FIELD,
-                "must be at least 1",
-                "invalid-max-attempts",
+                COHORT_FIELD,
+                "is 0; it must be from 1 to 3",
+                "invalid-cohort-for-single-attempt",
             ),
         ];
         for &(field, message, kind) in table {

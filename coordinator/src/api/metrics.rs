@@ -271,6 +271,7 @@ mod tests {
             perspective_count: results.len(),
             quorum_count: Some(1),
             primary: None,
+            orchestration_adjustments: Vec::new(),
             attempts: vec![AttemptRecord {
                 attempt: 1,
                 cohort: results.iter().map(|r| r.perspective_id.clone()).collect(),

@@ -689,15 +689,14 @@ async fn refused_orchestration_parameters_are_400_naming_the_field() {
             "orchestration_parameters.perspective_count",
         ),
         (
-            json!({"max_attempts": 4}),
-            "invalid-max-attempts",
-            "orchestration_parameters.max_attempts",
+            json!({"cohort_for_single_attempt": 0}),
+            "invalid-cohort-for-single-attempt",
+            "orchestration_parameters.cohort_for_single_attempt",
         ),
-        // Caught by request validation already.
         (
-            json!({"max_attempts": 0}),
-            "invalid-max-attempts",
-            "orchestration_parameters.max_attempts",
+            json!({"cohort_for_single_attempt": 4}),
+            "invalid-cohort-for-single-attempt",
+            "orchestration_parameters.cohort_for_single_attempt",
         ),
     ];
     for (parameters, issue_type, field) in table {

@@ -604,6 +604,7 @@ mod tests {
             },
             perspective_count: 2,
             quorum_count: Some(2),
+            orchestration_adjustments: Vec::new(),
             attempts: vec![AttemptRecord {
                 attempt: 1,
                 cohort: vec!["p1".into(), "p2".into()],

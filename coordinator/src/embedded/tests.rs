@@ -60,7 +60,12 @@ impl Network for TxtNetwork {
         mpic_core::dnssec_self_test::DnssecSelfTest::without_resolvers()
     }
 
-    async fn http_get(&self, _: &Url, _: &HttpLimits) -> Result<HttpResponse, HttpError> {
+    async fn http_get(
+        &self,
+        _: &Url,
+        _: &mpic_core::network::RequestHeaders,
+        _: &HttpLimits,
+    ) -> Result<HttpResponse, HttpError> {
         Err(HttpError::Refused("no HTTP in this test".into()))
     }
 }

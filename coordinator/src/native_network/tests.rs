@@ -8,7 +8,7 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use mpic_core::doh::{DohHttpRequest, DohHttpResponse, DohTransport};
-use mpic_core::network::{DnsError, HttpError, HttpLimits, Network};
+use mpic_core::network::{DnsError, HttpError, HttpLimits, Network, RequestHeaders};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 use url::Url;
@@ -368,14 +368,18 @@ async fn http_get_reads_at_most_the_limit_and_sends_the_host_name() {
         }),
     );
     let url = Url::parse("http://loop.test/.well-known/acme-challenge/tok").unwrap();
-    let response = net.http_get(&url, &limits(5)).await.unwrap();
+    let headers = RequestHeaders::from([("User-Agent".to_owned(), "ca.example dcv".to_owned())]);
+    let response = net.http_get(&url, &headers, &limits(5)).await.unwrap();
     assert_eq!(response.status, 200);
     assert_eq!(response.body, b"hello");
     assert!(response.body_truncated);
     assert_eq!(response.url, url.as_str());
     assert_eq!(response.content_type.as_deref(), Some("text/plain"));
 
-    let whole = net.http_get(&url, &limits(64)).await.unwrap();
+    let whole = net
+        .http_get(&url, &RequestHeaders::new(), &limits(64))
+        .await
+        .unwrap();
     assert_eq!(whole.body, b"hello world");
     assert!(!whole.body_truncated);
 
@@ -387,6 +391,12 @@ async fn http_get_reads_at_most_the_limit_and_sends_the_host_name() {
         "{head}"
     );
     assert!(head.contains("\r\nhost: loop.test\r\n"), "{head}");
+    // The request's own header replaces the transport's User-Agent.
+    assert!(
+        head.contains("\r\nuser-agent: ca.example dcv\r\n"),
+        "{head}"
+    );
+    assert_eq!(head.matches("user-agent:").count(), 1, "{head}");
 }
 
 #[tokio::test]
@@ -404,7 +414,11 @@ async fn http_get_never_follows_a_redirect() {
         }),
     );
     let response = net
-        .http_get(&Url::parse("http://loop.test/start").unwrap(), &limits(64))
+        .http_get(
+            &Url::parse("http://loop.test/start").unwrap(),
+            &RequestHeaders::new(),
+            &limits(64),
+        )
         .await
         .unwrap();
     assert_eq!(response.status, 302);
@@ -421,10 +435,16 @@ async fn production_refuses_before_connecting() {
     let doh = TableDoh::new(HOSTS);
     let net = network(&doh, None);
     let url = Url::parse(&format!("http://loop.test:{}/", server.port)).unwrap();
-    let err = net.http_get(&url, &limits(64)).await.unwrap_err();
+    let err = net
+        .http_get(&url, &RequestHeaders::new(), &limits(64))
+        .await
+        .unwrap_err();
     assert!(matches!(err, HttpError::Refused(_)), "{err:?}");
     let literal = Url::parse(&format!("http://127.0.0.1:{}/", server.port)).unwrap();
-    let err = net.http_get(&literal, &limits(64)).await.unwrap_err();
+    let err = net
+        .http_get(&literal, &RequestHeaders::new(), &limits(64))
+        .await
+        .unwrap_err();
     assert!(matches!(err, HttpError::Refused(_)), "{err:?}");
     assert!(server.heads().is_empty());
 }
@@ -447,7 +467,11 @@ async fn a_server_that_never_answers_times_out() {
         timeout_ms: 200,
     };
     let err = net
-        .http_get(&Url::parse("http://loop.test/").unwrap(), &limits)
+        .http_get(
+            &Url::parse("http://loop.test/").unwrap(),
+            &RequestHeaders::new(),
+            &limits,
+        )
         .await
         .unwrap_err();
     assert_eq!(err, HttpError::Timeout);

@@ -132,6 +132,7 @@ impl Network for WireNetwork {
     fn http_get(
         &self,
         _url: &url::Url,
+        _headers: &mpic_core::network::RequestHeaders,
         _limits: &HttpLimits,
     ) -> impl Future<Output = Result<HttpResponse, HttpError>> + MaybeSend {
         std::future::ready(Err(HttpError::Refused("CAA benchmarks use no HTTP".into())))

@@ -1037,11 +1037,12 @@ mod tests {
         fn http_get(
             &self,
             url: &url::Url,
+            headers: &crate::network::RequestHeaders,
             limits: &crate::network::HttpLimits,
         ) -> impl std::future::Future<
             Output = Result<crate::network::HttpResponse, crate::network::HttpError>,
         > + MaybeSend {
-            self.inner.http_get(url, limits)
+            self.inner.http_get(url, headers, limits)
         }
     }
 

@@ -257,6 +257,7 @@ impl Network for FakeNetwork {
     fn http_get(
         &self,
         _url: &url::Url,
+        _headers: &crate::network::RequestHeaders,
         _limits: &HttpLimits,
     ) -> impl Future<Output = Result<HttpResponse, HttpError>> + MaybeSend {
         std::future::ready(Err(HttpError::Refused("the CAA tests use no HTTP".into())))

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::RequestIssue;
+use super::{RequestIssue, UnknownFields};
 
 /// Longest string accepted in any request field, in octets.
 ///
@@ -21,20 +21,42 @@ pub const MAX_TEXT_OCTETS: usize = 2048;
 /// Most entries in a list or map field.
 pub const MAX_ENTRIES: usize = 32;
 
-/// The issues found so far.
-#[derive(Debug, Default)]
-pub(super) struct Issues(pub(super) Vec<RequestIssue>);
+/// The issues found so far, and the fields set aside as unknown.
+#[derive(Debug)]
+pub(super) struct Issues {
+    pub(super) found: Vec<RequestIssue>,
+    unknown: UnknownFields,
+    /// Paths of the unknown fields skipped under [`UnknownFields::Ignore`].
+    pub(super) ignored: Vec<String>,
+}
 
 impl Issues {
+    pub(super) fn new(unknown: UnknownFields) -> Self {
+        Self {
+            found: Vec::new(),
+            unknown,
+            ignored: Vec::new(),
+        }
+    }
+
     pub(super) fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(RequestIssue {
+        self.found.push(RequestIssue {
             field: field.into(),
             message: message.into(),
         });
     }
 
     pub(super) fn count(&self) -> usize {
-        self.0.len()
+        self.found.len()
+    }
+
+    /// A field the request format does not define (or does not define for
+    /// this check type): an issue, or set aside and named, by the mode.
+    pub(super) fn unknown(&mut self, field: String) {
+        match self.unknown {
+            UnknownFields::Refuse => self.add(field, "unknown field"),
+            UnknownFields::Ignore => self.ignored.push(field),
+        }
     }
 }
 
@@ -233,11 +255,38 @@ impl<'a> Fields<'a> {
         self.read.push(key);
     }
 
-    /// Report every key that was never read: unknown fields are errors.
+    /// An optional field whose value Open MPIC fixes for this method
+    /// (its models declare it as a literal): absent, `null` or exactly
+    /// `expected`, which carries no choice; anything else is refused, as
+    /// Open MPIC refuses it.
+    pub(super) fn pinned(&mut self, key: &'static str, expected: Value, issues: &mut Issues) {
+        if let Some(value) = self.take(key)
+            && *value != expected
+        {
+            issues.add(
+                self.path(key),
+                format!("must be {expected} for this validation_method (Open MPIC fixes it)"),
+            );
+        }
+    }
+
+    /// An optional integer, any sign, that fits in `i64`.
+    pub(super) fn integer(&mut self, key: &'static str, issues: &mut Issues) -> Option<i64> {
+        let value = self.take(key)?;
+        match value.as_i64() {
+            Some(number) => Some(number),
+            None => {
+                issues.add(self.path(key), "must be an integer");
+                None
+            }
+        }
+    }
+
+    /// Report every key that was never read (see [`Issues::unknown`]).
     pub(super) fn finish(self, issues: &mut Issues) {
         for key in self.map.keys() {
             if !self.read.contains(&key.as_str()) {
-                issues.add(format!("{}{key}", self.prefix), "unknown field");
+                issues.unknown(format!("{}{key}", self.prefix));
             }
         }
     }

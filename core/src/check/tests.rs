@@ -5,6 +5,8 @@ use serde_json::json;
 use super::*;
 
 const KEY_AUTHORIZATION: &str = "tok-en_1.thumbprint_abc-DEF";
+/// A base64url SHA-256 digest, as Open MPIC's compliance suite sends.
+const HASH: &str = "7FwkJPsKf-TH54wu4eiIFA3nhzYaevsL7953ihy-tpo";
 
 fn issues_of(value: Value) -> Vec<String> {
     match CheckRequest::from_value(&value) {
@@ -223,11 +225,32 @@ fn issues_name_the_field_path() {
         (
             dcv(
                 "example.com",
-                json!({"validation_method": "acme-http-01", "token": "t/../x", "key_authorization": "other.x"}),
+                json!({"validation_method": "acme-http-01", "token": "t", "key_authorization": "t.x",
+                       "require_exact_case": false, "http_headers": {"Host": "other.example", "User-Agent": "ca"}}),
             ),
             vec![
-                "dcv_check_parameters.token: must be base64url characters (RFC 8555 8.3)",
-                "dcv_check_parameters.key_authorization: must be `<token>.<base64url account key thumbprint>` (RFC 8555 8.1)",
+                "dcv_check_parameters.require_exact_case: must be true for this validation_method (Open MPIC fixes it)",
+                "dcv_check_parameters.http_headers.Host: Host frames or routes the exchange",
+            ],
+        ),
+        (
+            dcv(
+                "example.com",
+                json!({"validation_method": "acme-dns-01", "key_authorization_hash": HASH,
+                       "dns_record_type": "TXT", "dns_name_prefix": "_other"}),
+            ),
+            vec![
+                "dcv_check_parameters.dns_name_prefix: must be \"_acme-challenge\" for this validation_method",
+            ],
+        ),
+        (
+            dcv(
+                "example.com",
+                json!({"validation_method": "ip-address", "challenge_value": "192.0.2.1", "dns_record_type": "A",
+                       "dns_name_prefix": "_x"}),
+            ),
+            vec![
+                "dcv_check_parameters.dns_name_prefix: ip-address looks up the domain itself (BR 3.2.2.4); a prefix label is not used",
             ],
         ),
         (
@@ -271,11 +294,10 @@ fn issues_name_the_field_path() {
             dcv(
                 "example.com",
                 json!({"validation_method": "website-change", "http_token_path": "../x", "challenge_value": "v",
-                       "url_scheme": "ftp", "match_regex": "(", "http_headers": {"Bad Name": "x"}}),
+                       "url_scheme": "ftp", "http_headers": {"Bad Name": "x"}}),
             ),
             vec![
                 "dcv_check_parameters.http_token_path: must be `/`-separated segments of letters, digits and `-._~`, without `.` or `..` segments or a leading `/`",
-                "dcv_check_parameters.match_regex: is not a valid regular expression: ",
                 "dcv_check_parameters.url_scheme: `ftp` is not `http` or `https`",
                 "dcv_check_parameters.http_headers.Bad Name: is not an HTTP header name",
             ],
@@ -292,14 +314,6 @@ fn issues_name_the_field_path() {
         (
             dcv(
                 "example.com",
-                json!({"validation_method": "website-change", "http_token_path": "x", "challenge_value": "v",
-                       "match_regex": "a".repeat(MAX_REGEX_OCTETS + 1)}),
-            ),
-            vec!["dcv_check_parameters.match_regex: longer than 1024 octets"],
-        ),
-        (
-            dcv(
-                "example.com",
                 json!({"validation_method": "dns-change", "challenge_value": "v", "dns_record_type": "MX",
                        "dns_name_prefix": "dcv", "require_exact_match": "yes"}),
             ),
@@ -312,34 +326,13 @@ fn issues_name_the_field_path() {
         (
             dcv(
                 "example.com",
-                json!({"validation_method": "contact-email-txt", "challenge_value": "no-at-sign"}),
-            ),
-            vec!["dcv_check_parameters.challenge_value: must be an email address (local@domain)"],
-        ),
-        (
-            dcv(
-                "example.com",
-                json!({"validation_method": "contact-phone-caa", "challenge_value": "555 0100"}),
+                json!({"validation_method": "contact-email-caa", "challenge_value": "a@example.com",
+                       "dns_record_type": "TXT", "require_exact_case": true}),
             ),
             vec![
-                "dcv_check_parameters.challenge_value: must be a global phone number (RFC 3966: `+` then digits and `-.()` separators)",
+                "dcv_check_parameters.require_exact_case: must be false for this validation_method",
+                "dcv_check_parameters.dns_record_type: must be \"CAA\" for this validation_method",
             ],
-        ),
-        (
-            dcv(
-                "example.com",
-                json!({"validation_method": "ip-address", "challenge_value": "192.0.2.1", "dns_record_type": "AAAA"}),
-            ),
-            vec![
-                "dcv_check_parameters.challenge_value: address family does not match dns_record_type",
-            ],
-        ),
-        (
-            dcv(
-                "example.com",
-                json!({"validation_method": "ip-address", "challenge_value": "host", "dns_record_type": "A"}),
-            ),
-            vec!["dcv_check_parameters.challenge_value: must be an IPv4 or IPv6 address"],
         ),
         (
             dcv(
@@ -350,6 +343,16 @@ fn issues_name_the_field_path() {
             vec![
                 "dcv_check_parameters.issuer_domain_names[1]: label `bad_name` contains `_`: only letters, digits and hyphens are allowed",
                 "dcv_check_parameters.account_uri: must be an absolute URI without spaces or `;`",
+            ],
+        ),
+        (
+            dcv(
+                "example.com",
+                json!({"validation_method": "dns-persistent", "issuer_domain_names": ["ca.example"],
+                       "account_uri": "https://ca.example/acct/1", "expected_account_uri": "https://ca.example/acct/1"}),
+            ),
+            vec![
+                "dcv_check_parameters.account_uri: give expected_account_uri or account_uri (another name for it), not both",
             ],
         ),
         (
@@ -374,19 +377,18 @@ fn issues_name_the_field_path() {
         (
             json!({"check_type": "caa", "domain_or_ip_target": "example.com",
                    "dcv_check_parameters": {"validation_method": "acme-dns-01"}}),
-            vec!["dcv_check_parameters: only allowed when check_type is `dcv`"],
+            vec!["dcv_check_parameters: unknown field"],
         ),
         (
             json!({"check_type": "dcv", "domain_or_ip_target": "example.com", "caa_check_parameters": {},
                    "dcv_check_parameters": {"validation_method": "contact-email-txt", "challenge_value": "a@example.com"}}),
-            vec!["caa_check_parameters: only allowed when check_type is `caa`"],
+            vec!["caa_check_parameters: unknown field"],
         ),
         (
             json!({"check_type": "caa", "domain_or_ip_target": "example.com",
                    "orchestration_parameters": {"perspective_count": 3, "quorum_count": 4, "max_attempts": 0,
                                                 "perspectives": ["x"]}}),
             vec![
-                "orchestration_parameters.max_attempts: must be at least 1",
                 "orchestration_parameters.quorum_count: 4 is more than perspective_count (3)",
                 "orchestration_parameters.perspectives: unknown field",
             ],
@@ -570,4 +572,109 @@ fn caa_extensions_round_trip() {
     );
     let again: CheckRequest = serde_json::from_value(value).unwrap();
     assert_eq!(again, request);
+}
+
+#[test]
+fn unknown_fields_are_set_aside_and_named_when_ignoring_and_refused_otherwise() {
+    let body = json!({
+        "check_type": "dcv", "domain_or_ip_target": "example.com", "colour": "blue",
+        "caa_check_parameters": {"certificate_type": "tls-server"},
+        "orchestration_parameters": {"perspective_count": 6, "perspectives": ["x"]},
+        "dcv_check_parameters": {"validation_method": "acme-dns-01", "key_authorization_hash": HASH,
+                                 "dns_record_type": "TXT", "dns_name_prefix": "_acme-challenge",
+                                 "require_exact_case": true, "typo_field": 1},
+    });
+    let read = CheckRequest::read_value(&body, UnknownFields::Ignore).unwrap();
+    let mut ignored = read.ignored_fields.clone();
+    ignored.sort();
+    assert_eq!(
+        ignored,
+        [
+            "caa_check_parameters",
+            "colour",
+            "dcv_check_parameters.typo_field",
+            "orchestration_parameters.perspectives",
+        ]
+    );
+    // The fields Open MPIC fixes for acme-dns-01 are known, not ignored.
+    let strict = CheckRequest::read_value(&body, UnknownFields::Refuse).unwrap_err();
+    let mut refused: Vec<&str> = strict.issues().iter().map(|i| i.field.as_str()).collect();
+    refused.sort_unstable();
+    assert_eq!(refused, ignored);
+    // Ignoring never lets a bad value of a known field through.
+    let mut bad = body.clone();
+    bad["dcv_check_parameters"]["key_authorization_hash"] = json!("abc");
+    assert!(CheckRequest::read_value(&bad, UnknownFields::Ignore).is_err());
+}
+
+#[test]
+fn open_mpic_3_7_orchestration_is_read_as_sent() {
+    let read = |orchestration: Value| {
+        let body = json!({"check_type": "caa", "domain_or_ip_target": "example.com",
+                          "orchestration_parameters": orchestration});
+        CheckRequest::from_value(&body).map(|r| r.orchestration_parameters.unwrap())
+    };
+    let p = read(json!({"max_attempts": -3, "cohort_for_single_attempt": 2})).unwrap();
+    assert_eq!(p.max_attempts, Some(-3));
+    assert_eq!(p.cohort_for_single_attempt, Some(2));
+    let p = read(json!({"max_attempts": null, "cohort_for_single_attempt": null})).unwrap();
+    assert_eq!((p.max_attempts, p.cohort_for_single_attempt), (None, None));
+    let err = read(json!({"cohort_for_single_attempt": 1.5})).unwrap_err();
+    assert_eq!(
+        err.issues()[0].to_string(),
+        "orchestration_parameters.cohort_for_single_attempt: must be an integer"
+    );
+}
+
+#[test]
+fn require_exact_case_is_a_choice_only_for_website_change_and_dns_change_txt() {
+    let parameters = |params: Value| match CheckRequest::from_value(&dcv("example.com", params))
+        .unwrap()
+        .parameters
+    {
+        CheckParameters::Dcv(p) => p,
+        CheckParameters::Caa(_) => panic!("not dcv"),
+    };
+    let website = |case: Value| match parameters(json!({"validation_method": "website-change",
+        "http_token_path": "t", "challenge_value": "Value", "require_exact_case": case}))
+    {
+        DcvCheckParameters::WebsiteChange(p) => p.exact_case(),
+        other => panic!("{other:?}"),
+    };
+    assert!(website(json!(null)));
+    assert!(!website(json!(false)));
+    let dns_change =
+        |record_type: &str, case: Value| match parameters(json!({"validation_method": "dns-change",
+        "challenge_value": "Value", "dns_record_type": record_type, "require_exact_case": case}))
+        {
+            DcvCheckParameters::DnsChange(p) => p.exact_case(),
+            other => panic!("{other:?}"),
+        };
+    assert!(dns_change("TXT", json!(null)));
+    assert!(!dns_change("TXT", json!(false)));
+    // Open MPIC forces these to compare without case, whatever was asked.
+    assert!(!dns_change("CNAME", json!(true)));
+    assert!(!dns_change("CAA", json!(true)));
+}
+
+#[test]
+fn dns_persistent_takes_the_open_mpic_3_8_account_field_and_writes_it() {
+    for key in ["expected_account_uri", "account_uri"] {
+        let body = dcv(
+            "example.com",
+            json!({"validation_method": "dns-persistent", "issuer_domain_names": ["ca.example"],
+                   key: "https://ca.example/acct/1"}),
+        );
+        let request = CheckRequest::from_value(&body).unwrap();
+        let written = serde_json::to_value(&request).unwrap();
+        assert_eq!(
+            written["dcv_check_parameters"]["expected_account_uri"], "https://ca.example/acct/1",
+            "{key}"
+        );
+        assert_eq!(
+            CheckRequest::from_value(&written).unwrap(),
+            request,
+            "{key}"
+        );
+    }
 }

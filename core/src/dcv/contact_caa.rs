@@ -27,6 +27,9 @@ pub(super) async fn contact_caa<N: Network>(
     parameters: &ContactParameters,
 ) -> DcvObservation {
     let method = contact.method(true);
+    if let Some(unusable) = contact.unusable(&parameters.challenge_value) {
+        return DcvObservation::unusable(method, unusable);
+    }
     let tag = contact.caa_tag();
     let names: Vec<DomainName> =
         std::iter::successors(Some(domain.clone()), DomainName::parent).collect();

@@ -8,12 +8,13 @@ use hickory_proto::rr::{RData, RecordType};
 use sha2::{Digest, Sha256};
 
 use super::records::{self, address, caa_property, target_name, txt_value};
-use super::{DcvEvidence, DcvFailure, DcvObservation, DnsEvidence, contains};
+use super::{DcvEvidence, DcvFailure, DcvObservation, DnsEvidence, UnusableChallenge, contains};
 use crate::check::{
     AcmeDns01Parameters, AddressRecordType, ContactParameters, DnsAccount01Parameters,
     DnsChangeParameters, DnsChangeRecordType, IpAddressParameters, ReverseAddressLookupParameters,
     ValidationMethod,
 };
+use crate::check::{is_email_address, is_global_phone_number};
 use crate::name::{DomainName, NameError, reverse_name};
 use crate::network::Network;
 
@@ -74,12 +75,24 @@ pub(super) async fn dns_change<N: Network>(
         None => Ok(domain.as_str().to_owned()),
     };
     let exact = parameters.exact_match();
-    let expected = parameters.challenge_value.as_bytes();
+    let exact_case = parameters.exact_case();
+    let expected = if exact_case {
+        parameters.challenge_value.as_bytes().to_vec()
+    } else {
+        parameters.challenge_value.to_ascii_lowercase().into_bytes()
+    };
     let found = |seen: &[u8]| {
-        if exact {
-            seen == expected
+        let folded;
+        let seen = if exact_case {
+            seen
         } else {
-            contains(seen, expected)
+            folded = seen.to_ascii_lowercase();
+            &folded
+        };
+        if exact {
+            seen == expected.as_slice()
+        } else {
+            contains(seen, &expected)
         }
     };
     let method = ValidationMethod::DnsChange;
@@ -147,6 +160,19 @@ impl Contact {
         }
     }
 
+    /// Why `value` can never be this kind of contact, if it cannot.
+    pub(super) fn unusable(self, value: &str) -> Option<UnusableChallenge> {
+        match self {
+            Contact::Email if !is_email_address(value) => {
+                Some(UnusableChallenge::NotAnEmailAddress)
+            }
+            Contact::Phone if !is_global_phone_number(value) => {
+                Some(UnusableChallenge::NotAGlobalPhoneNumber)
+            }
+            Contact::Email | Contact::Phone => None,
+        }
+    }
+
     /// Whether a whole published value is the expected contact.
     pub(super) fn matches(self, expected: &str, seen: &[u8]) -> bool {
         match self {
@@ -176,6 +202,9 @@ pub(super) async fn contact_txt<N: Network>(
     contact: Contact,
     parameters: &ContactParameters,
 ) -> DcvObservation {
+    if let Some(unusable) = contact.unusable(&parameters.challenge_value) {
+        return DcvObservation::unusable(contact.method(false), unusable);
+    }
     let name = domain.with_prefix(contact.txt_label());
     one_rrset(
         network,
@@ -200,7 +229,22 @@ pub(super) async fn ip_address<N: Network>(
         AddressRecordType::A => RecordType::A,
         AddressRecordType::Aaaa => RecordType::AAAA,
     };
-    let expected = parameters.challenge_value;
+    // Compared as addresses, so that any spelling of the address matches.
+    let Ok(expected) = parameters.challenge_value.parse::<IpAddr>() else {
+        return DcvObservation::unusable(
+            ValidationMethod::IpAddress,
+            UnusableChallenge::NotAnIpAddress,
+        );
+    };
+    if expected.is_ipv4() != (parameters.dns_record_type == AddressRecordType::A) {
+        return DcvObservation::unusable(
+            ValidationMethod::IpAddress,
+            UnusableChallenge::AddressFamilyMismatch {
+                address: expected,
+                record_type: parameters.dns_record_type,
+            },
+        );
+    }
     one_rrset(
         network,
         ValidationMethod::IpAddress,

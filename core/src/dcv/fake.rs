@@ -13,7 +13,9 @@ use hickory_proto::serialize::binary::{BinDecoder, Restrict};
 use url::Url;
 
 use crate::dnssec_self_test::DnssecSelfTest;
-use crate::network::{DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, Network};
+use crate::network::{
+    DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, Network, RequestHeaders,
+};
 
 type HttpEntry = Result<(u16, Option<String>, Vec<u8>), HttpError>;
 type DnsEntry = Result<(ResponseCode, Vec<RData>, Vec<String>), DnsError>;
@@ -122,8 +124,14 @@ impl Network for FakeNetwork {
         crate::caa::test_support::passing_self_test()
     }
 
-    async fn http_get(&self, url: &Url, limits: &HttpLimits) -> Result<HttpResponse, HttpError> {
-        self.asked.lock().unwrap().push(format!("GET {url}"));
+    async fn http_get(
+        &self,
+        url: &Url,
+        headers: &RequestHeaders,
+        limits: &HttpLimits,
+    ) -> Result<HttpResponse, HttpError> {
+        let sent: String = headers.iter().map(|(n, v)| format!(" {n}: {v}")).collect();
+        self.asked.lock().unwrap().push(format!("GET {url}{sent}"));
         let (status, location, body) = self.http.get(url.as_str()).cloned().unwrap_or(Ok((
             404,
             None,

@@ -4,13 +4,15 @@
 use url::Url;
 
 use super::{
-    BODY_EXCERPT_BYTES, DcvContext, DcvEvidence, DcvFailure, DcvObservation, HttpEvidence, contains,
+    BODY_EXCERPT_BYTES, DcvContext, DcvEvidence, DcvFailure, DcvObservation, HttpEvidence,
+    UnusableChallenge, contains,
 };
 use crate::check::{
     AcmeHttp01Parameters, ValidationMethod, WebsiteChangeParameters, compile_match_regex,
+    is_base64url,
 };
 use crate::name::Target;
-use crate::network::Network;
+use crate::network::{Network, RequestHeaders};
 use crate::redirect::{HttpFetch, fetch};
 
 /// RFC 8555 8.3: `http://<domain>/.well-known/acme-challenge/<token>`, port 80.
@@ -21,12 +23,15 @@ pub(super) async fn acme_http_01<N: Network>(
     context: &DcvContext,
 ) -> DcvObservation {
     let method = ValidationMethod::AcmeHttp01;
+    if let Err(unusable) = usable_key_authorization(parameters) {
+        return DcvObservation::unusable(method, unusable);
+    }
     let url = format!(
         "http://{}/.well-known/acme-challenge/{}",
         target.url_host(),
         parameters.token
     );
-    let fetched = match get(network, &url, context).await {
+    let fetched = match get(network, &url, parameters.http_headers.as_ref(), context).await {
         Ok(fetched) => fetched,
         Err(failure) => return DcvObservation::new(method, DcvEvidence::None, Some(failure)),
     };
@@ -40,6 +45,24 @@ pub(super) async fn acme_http_01<N: Network>(
         }),
     };
     DcvObservation::new(method, evidence(fetched), failure)
+}
+
+/// RFC 8555 8.1 and 8.3: a base64url token, and a key authorization that is
+/// that token, `.`, and a base64url thumbprint. Anything else could pass only
+/// a server that serves exactly the wrong value.
+fn usable_key_authorization(parameters: &AcmeHttp01Parameters) -> Result<(), UnusableChallenge> {
+    if !is_base64url(&parameters.token) {
+        return Err(UnusableChallenge::TokenNotBase64Url);
+    }
+    let thumbprint = parameters
+        .key_authorization
+        .strip_prefix(parameters.token.as_str())
+        .and_then(|rest| rest.strip_prefix('.'));
+    if thumbprint.is_some_and(is_base64url) {
+        Ok(())
+    } else {
+        Err(UnusableChallenge::KeyAuthorizationNotForToken)
+    }
 }
 
 /// BR 3.2.2.4.18: `<scheme>://<domain>/.well-known/pki-validation/<path>`.
@@ -72,7 +95,7 @@ pub(super) async fn website_change<N: Network>(
         target.url_host(),
         parameters.http_token_path
     );
-    let fetched = match get(network, &url, context).await {
+    let fetched = match get(network, &url, parameters.http_headers.as_ref(), context).await {
         Ok(fetched) => fetched,
         Err(failure) => return DcvObservation::new(method, DcvEvidence::None, Some(failure)),
     };
@@ -80,7 +103,11 @@ pub(super) async fn website_change<N: Network>(
         Some(DcvFailure::Http {
             detail: error.clone(),
         })
-    } else if !contains(&fetched.body, parameters.challenge_value.as_bytes()) {
+    } else if !body_contains(
+        &fetched.body,
+        &parameters.challenge_value,
+        parameters.exact_case(),
+    ) {
         Some(DcvFailure::ChallengeValueNotInBody {
             body_truncated: fetched.body_truncated,
         })
@@ -92,17 +119,34 @@ pub(super) async fn website_change<N: Network>(
     DcvObservation::new(method, evidence(fetched), failure)
 }
 
+/// Whether the body holds the challenge value, ignoring ASCII case when
+/// `exact_case` is false.
+fn body_contains(body: &[u8], challenge_value: &str, exact_case: bool) -> bool {
+    if exact_case {
+        contains(body, challenge_value.as_bytes())
+    } else {
+        contains(
+            &body.to_ascii_lowercase(),
+            challenge_value.to_ascii_lowercase().as_bytes(),
+        )
+    }
+}
+
+/// The GET of `url` and its redirects, each with the request's `headers`.
 async fn get<N: Network>(
     network: &N,
     url: &str,
+    headers: Option<&RequestHeaders>,
     context: &DcvContext,
 ) -> Result<HttpFetch, DcvFailure> {
     let url = Url::parse(url).map_err(|e| DcvFailure::BadUrl {
         detail: format!("{url}: {e}"),
     })?;
+    let no_headers = RequestHeaders::new();
     Ok(fetch(
         network,
         &url,
+        headers.unwrap_or(&no_headers),
         &context.redirect_policy,
         &context.http_limits,
     )

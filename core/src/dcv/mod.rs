@@ -11,14 +11,15 @@
 //! - `acme-http-01`: the body with trailing ASCII whitespace removed equals the
 //!   key authorization, byte for byte.
 //! - `website-change`: the body contains the challenge value (case-sensitive:
-//!   a Random Value is compared as issued) and, if given, `match_regex` matches
-//!   the body read as UTF-8 (lossy).
+//!   a Random Value is compared as issued, unless the request sets
+//!   `require_exact_case: false`) and, if given, `match_regex` matches the
+//!   body read as UTF-8 (lossy).
 //! - `acme-dns-01`, `dns-account-01`: one TXT value (strings joined) equals
 //!   base64url(SHA-256(key authorization)) exactly.
-//! - `dns-change`: TXT and CAA values are compared case-sensitively, CNAME
-//!   targets case-insensitively without the trailing dot; equality with
-//!   `require_exact_match`, containment otherwise. (Open MPIC's Python lowers
-//!   everything; we do not fold the case of Random Values.)
+//! - `dns-change`: TXT values are compared case-sensitively unless the request
+//!   sets `require_exact_case: false`; CAA values and CNAME targets (without
+//!   the trailing dot) case-insensitively, as Open MPIC 3.9 does; equality
+//!   with `require_exact_match`, containment otherwise.
 //! - `contact-email-*`: a whole TXT value / CAA `contactemail` value equals the
 //!   address, ASCII case-insensitively. `contact-phone-*`: equal after removing
 //!   RFC 3966 visual separators (`-.()`).
@@ -34,6 +35,10 @@
 //!
 //! A wildcard target is checked at its base domain (the Authorization Domain
 //! Name) by the methods that allow wildcards at all.
+//!
+//! A request whose challenge no page or record could ever meet (see
+//! [`UnusableChallenge`]) fails before any I/O: nothing is fetched or
+//! looked up for it.
 
 mod contact_caa;
 mod dns_value;
@@ -42,9 +47,11 @@ pub mod persistent;
 mod records;
 mod tls_alpn;
 
+use std::net::IpAddr;
+
 use serde::{Deserialize, Serialize};
 
-use crate::check::{DcvCheckParameters, TargetNotAllowed, ValidationMethod};
+use crate::check::{AddressRecordType, DcvCheckParameters, TargetNotAllowed, ValidationMethod};
 use crate::name::{NameError, Target};
 use crate::network::{DnsError, HttpLimits, Network};
 use crate::redirect::{FetchError, RedirectHop, RedirectPolicy};
@@ -186,6 +193,48 @@ pub enum DcvFailure {
     Certificate { detail: TlsAlpnError },
     #[error("{detail}")]
     NotPerformedHere { detail: String },
+    #[error("the request's challenge can never be met: {detail}")]
+    UnusableChallenge { detail: UnusableChallenge },
+}
+
+/// A challenge, well-typed in the request, that no page or record could
+/// meet. Open MPIC accepts such requests and fails them at the perspective;
+/// so do we, before any I/O, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum UnusableChallenge {
+    #[error("the token is not base64url characters (RFC 8555 8.3)")]
+    TokenNotBase64Url,
+    #[error(
+        "the key authorization is not `<token>.<base64url account key thumbprint>` for this \
+         token (RFC 8555 8.1)"
+    )]
+    KeyAuthorizationNotForToken,
+    #[error("the challenge value is not an IPv4 or IPv6 address")]
+    NotAnIpAddress,
+    #[error("{address} cannot be in {record_type:?} records, which hold the other address family")]
+    AddressFamilyMismatch {
+        address: IpAddr,
+        record_type: AddressRecordType,
+    },
+    #[error("the challenge value is not an email address (local@domain)")]
+    NotAnEmailAddress,
+    #[error(
+        "the challenge value is not a global phone number (RFC 3966: `+` then digits and `-.()` \
+         separators)"
+    )]
+    NotAGlobalPhoneNumber,
+}
+
+impl DcvObservation {
+    /// A check failed before any I/O because its challenge can never be met.
+    fn unusable(method: ValidationMethod, detail: UnusableChallenge) -> Self {
+        Self::new(
+            method,
+            DcvEvidence::None,
+            Some(DcvFailure::UnusableChallenge { detail }),
+        )
+    }
 }
 
 impl DcvFailure {

@@ -1275,3 +1275,187 @@ proptest::proptest! {
         }
     }
 }
+
+/// Issue 14 item 4: a challenge that is well-typed but can never be met is
+/// read without a 400 and fails at the perspective with its reason, before
+/// anything is fetched or looked up.
+#[test]
+fn challenges_that_can_never_be_met_fail_with_their_reason_before_any_io() {
+    let served = KEY_AUTHORIZATION.as_bytes();
+    let everything = || {
+        FakeNetwork::default()
+            .page(
+                "http://example.com/.well-known/acme-challenge/tok-2",
+                200,
+                None,
+                served,
+            )
+            .page(
+                "http://example.com/.well-known/acme-challenge/tok%2F..%2Fx",
+                200,
+                None,
+                served,
+            )
+            .records("example.com", RecordType::AAAA, vec![address("::1")])
+            .records(
+                "_validation-contactemail.example.com",
+                RecordType::TXT,
+                vec![txt(&["no-at-sign"])],
+            )
+            .records(
+                "example.com",
+                RecordType::CAA,
+                vec![caa(0, "contactphone", "555 0100")],
+            )
+    };
+    let cases: Vec<(Value, UnusableChallenge)> = vec![
+        (
+            // The compliance suite's "Redirect 302" request: a token whose
+            // key authorization is another token's.
+            json!({"validation_method": "acme-http-01", "token": "tok-2", "key_authorization": KEY_AUTHORIZATION}),
+            UnusableChallenge::KeyAuthorizationNotForToken,
+        ),
+        (
+            json!({"validation_method": "acme-http-01", "token": "tok-2", "key_authorization": "tok-2.not base64"}),
+            UnusableChallenge::KeyAuthorizationNotForToken,
+        ),
+        (
+            json!({"validation_method": "acme-http-01", "token": "tok/../x", "key_authorization": "tok/../x.abc"}),
+            UnusableChallenge::TokenNotBase64Url,
+        ),
+        (
+            json!({"validation_method": "ip-address", "challenge_value": "192.0.2.1", "dns_record_type": "AAAA"}),
+            UnusableChallenge::AddressFamilyMismatch {
+                address: "192.0.2.1".parse().unwrap(),
+                record_type: crate::check::AddressRecordType::Aaaa,
+            },
+        ),
+        (
+            // The compliance suite's IPv6 address with nine groups.
+            json!({"validation_method": "ip-address", "challenge_value": "2001:db8:0:0:0:0:0:0:1", "dns_record_type": "AAAA"}),
+            UnusableChallenge::NotAnIpAddress,
+        ),
+        (
+            json!({"validation_method": "contact-email-txt", "challenge_value": "no-at-sign"}),
+            UnusableChallenge::NotAnEmailAddress,
+        ),
+        (
+            json!({"validation_method": "contact-phone-caa", "challenge_value": "555 0100"}),
+            UnusableChallenge::NotAGlobalPhoneNumber,
+        ),
+    ];
+    for (parameters, expected) in cases {
+        let network = everything();
+        let (target, parameters) = request("example.com", parameters);
+        let observation = pollster::block_on(check_dcv(
+            &network,
+            &target,
+            &parameters,
+            &DcvContext::new(NOW),
+        ));
+        assert_eq!(
+            observation.failure,
+            Some(DcvFailure::UnusableChallenge {
+                detail: expected.clone()
+            }),
+            "{parameters:?}"
+        );
+        assert_eq!(observation.evidence, DcvEvidence::None);
+        assert!(
+            network.asked.lock().unwrap().is_empty(),
+            "{expected:?} did I/O"
+        );
+        let failure = observation.failure.unwrap();
+        assert!(!failure.is_lookup_failure(), "{failure}");
+        let json = serde_json::to_value(&failure).unwrap();
+        assert_eq!(json["reason"], "unusable_challenge");
+    }
+}
+
+#[test]
+fn require_exact_case_false_compares_without_ascii_case() {
+    let url = "http://example.com/.well-known/pki-validation/pki.txt";
+    run_cases(vec![
+        Case {
+            name: "website-change: case differs, exact case by default",
+            network: FakeNetwork::default().page(url, 200, None, b"<p>RND-123</p>"),
+            target: "example.com",
+            parameters: website(json!({})),
+            expect: Some("challenge_value_not_in_body"),
+        },
+        Case {
+            name: "website-change: case differs, require_exact_case false",
+            network: FakeNetwork::default().page(url, 200, None, b"<p>RND-123</p>"),
+            target: "example.com",
+            parameters: website(json!({"require_exact_case": false})),
+            expect: None,
+        },
+        Case {
+            name: "dns-change TXT: case differs, exact case by default",
+            network: FakeNetwork::default().records(
+                "_dcv.example.com",
+                RecordType::TXT,
+                vec![txt(&["RND-123"])],
+            ),
+            target: "example.com",
+            parameters: dns_change("TXT", Some("_dcv"), false, "rnd-123"),
+            expect: Some("value_not_found"),
+        },
+        Case {
+            name: "dns-change TXT: case differs, require_exact_case false",
+            network: FakeNetwork::default().records(
+                "_dcv.example.com",
+                RecordType::TXT,
+                vec![txt(&["RND-123"])],
+            ),
+            target: "example.com",
+            parameters: {
+                let mut p = dns_change("TXT", Some("_dcv"), true, "rnd-123");
+                p["require_exact_case"] = json!(false);
+                p
+            },
+            expect: None,
+        },
+        Case {
+            name: "dns-change CAA: always without case, as Open MPIC forces",
+            network: FakeNetwork::default().records(
+                "example.com",
+                RecordType::CAA,
+                vec![caa(0, "issue", "CA.Example; x=RND-123")],
+            ),
+            target: "example.com",
+            parameters: dns_change("CAA", None, false, "rnd-123"),
+            expect: None,
+        },
+    ]);
+}
+
+#[test]
+fn http_headers_of_the_request_go_with_every_get_of_the_check() {
+    let url = "http://example.com/.well-known/acme-challenge/tok-1";
+    let network = FakeNetwork::default()
+        .page(url, 302, Some("http://www.example.com/c"), b"")
+        .page(
+            "http://www.example.com/c",
+            200,
+            None,
+            KEY_AUTHORIZATION.as_bytes(),
+        );
+    let mut parameters = http_01();
+    parameters["http_headers"] = json!({"User-Agent": "ca.example validation", "X-Ca": "1"});
+    let (target, parameters) = request("example.com", parameters);
+    let observation = pollster::block_on(check_dcv(
+        &network,
+        &target,
+        &parameters,
+        &DcvContext::new(NOW),
+    ));
+    assert!(observation.passed, "{observation:?}");
+    assert_eq!(
+        *network.asked.lock().unwrap(),
+        [
+            format!("GET {url} User-Agent: ca.example validation X-Ca: 1"),
+            "GET http://www.example.com/c User-Agent: ca.example validation X-Ca: 1".to_owned(),
+        ]
+    );
+}

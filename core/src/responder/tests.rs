@@ -192,6 +192,7 @@ impl Network for Silent {
     fn http_get(
         &self,
         _: &url::Url,
+        _: &crate::network::RequestHeaders,
         _: &HttpLimits,
     ) -> impl Future<Output = Result<HttpResponse, HttpError>> + MaybeSend {
         pending()
