@@ -279,10 +279,11 @@ pub fn resolve(
         } else if requested > i64::from(cap) {
             (
                 cap,
-                Some(format!(
+                Some(
                     "lowered to defaults.max_attempts_cap: each attempt is another cohort an \
                      attacker on some routes might fool"
-                )),
+                        .to_owned(),
+                ),
             )
         } else {
             (u32::try_from(requested).unwrap_or(cap), None)

@@ -1040,19 +1040,19 @@ fn read_pinned(fields: &mut Fields<'_>, method: ValidationMethod, issues: &mut I
         fields.pinned("dns_record_type", Value::from(record_type), issues);
     }
     match prefix {
-        Some("") => {
+        Some("")
             if fields
                 .string("dns_name_prefix", issues)
-                .is_some_and(|p| !p.is_empty())
-            {
-                issues.add(
-                    fields.path("dns_name_prefix"),
-                    format!(
-                        "{method} looks up the domain itself (BR 3.2.2.4); a prefix label is not used"
-                    ),
-                );
-            }
+                .is_some_and(|p| !p.is_empty()) =>
+        {
+            issues.add(
+                fields.path("dns_name_prefix"),
+                format!(
+                    "{method} looks up the domain itself (BR 3.2.2.4); a prefix label is not used"
+                ),
+            );
         }
+        Some("") => {}
         Some(prefix) => fields.pinned("dns_name_prefix", Value::from(prefix), issues),
         None => {}
     }
