@@ -64,6 +64,7 @@
 //! CAA checks apply to domain names only (RFC 8659); an IP target is refused.
 
 mod fields;
+pub mod open_mpic_fields;
 mod unique_keys;
 
 use std::collections::BTreeMap;
@@ -76,6 +77,7 @@ use sha2::{Digest, Sha256};
 
 use crate::name::{DomainName, Target, ip_from_reverse_name};
 use fields::{Fields, Issues};
+use open_mpic_fields::{Literal, Rule, field_rules};
 use unique_keys::{FirstDuplicate, UniqueKeys};
 
 pub use fields::{MAX_ENTRIES, MAX_TEXT_OCTETS};
@@ -1002,59 +1004,26 @@ fn read_dcv(mut fields: Fields<'_>, issues: &mut Issues) -> Option<DcvCheckParam
     parameters
 }
 
-/// The fields Open MPIC's models fix for `method` (see the module docs).
+/// The fields Open MPIC's models fix for `method` ([`open_mpic_fields`]):
+/// sent with their value they carry no choice; with another, they are
+/// refused, as Open MPIC refuses them.
 fn read_pinned(fields: &mut Fields<'_>, method: ValidationMethod, issues: &mut Issues) {
-    use ValidationMethod as M;
-    let exact_case = match method {
-        M::AcmeHttp01 | M::AcmeDns01 => Some(true),
-        M::AcmeTlsAlpn01
-        | M::DnsPersistent
-        | M::ContactEmailTxt
-        | M::ContactEmailCaa
-        | M::ContactPhoneTxt
-        | M::ContactPhoneCaa
-        | M::IpAddress
-        | M::ReverseAddressLookup => Some(false),
-        // A choice for these two; dns-account-01 is ours.
-        M::WebsiteChange | M::DnsChange | M::DnsAccount01 => None,
-    };
-    if let Some(exact_case) = exact_case {
-        fields.pinned("require_exact_case", Value::Bool(exact_case), issues);
-    }
-    let (record_type, prefix) = match method {
-        M::AcmeDns01 => (Some("TXT"), Some("_acme-challenge")),
-        M::DnsPersistent => (Some("TXT"), Some("_validation-persist")),
-        M::ContactEmailTxt => (Some("TXT"), Some("_validation-contactemail")),
-        M::ContactPhoneTxt => (Some("TXT"), Some("_validation-contactphone")),
-        // Open MPIC lets a prefix be given to these; the BR methods look
-        // at the domain itself (and, for CAA, its ancestors), so only none
-        // is accepted.
-        M::ContactEmailCaa | M::ContactPhoneCaa => (Some("CAA"), Some("")),
-        M::ReverseAddressLookup => (Some("PTR"), Some("")),
-        M::IpAddress => (None, Some("")),
-        M::AcmeHttp01 | M::AcmeTlsAlpn01 | M::WebsiteChange | M::DnsChange | M::DnsAccount01 => {
-            (None, None)
+    for rule in field_rules(method) {
+        match (rule.rule, rule.value) {
+            (Rule::Default, _) => {}
+            (Rule::Fixed, Literal::Null) => {
+                if fields
+                    .string(rule.name, issues)
+                    .is_some_and(|value| !value.is_empty())
+                {
+                    issues.add(
+                        fields.path(rule.name),
+                        format!("{method} looks up the domain itself (BR 3.2.2.4); a prefix label is not used"),
+                    );
+                }
+            }
+            (Rule::Fixed, value) => fields.pinned(rule.name, value.to_value(), issues),
         }
-    };
-    if let Some(record_type) = record_type {
-        fields.pinned("dns_record_type", Value::from(record_type), issues);
-    }
-    match prefix {
-        Some("")
-            if fields
-                .string("dns_name_prefix", issues)
-                .is_some_and(|p| !p.is_empty()) =>
-        {
-            issues.add(
-                fields.path("dns_name_prefix"),
-                format!(
-                    "{method} looks up the domain itself (BR 3.2.2.4); a prefix label is not used"
-                ),
-            );
-        }
-        Some("") => {}
-        Some(prefix) => fields.pinned("dns_name_prefix", Value::from(prefix), issues),
-        None => {}
     }
 }
 

@@ -330,8 +330,8 @@ fn issues_name_the_field_path() {
                        "dns_record_type": "TXT", "require_exact_case": true}),
             ),
             vec![
-                "dcv_check_parameters.require_exact_case: must be false for this validation_method",
                 "dcv_check_parameters.dns_record_type: must be \"CAA\" for this validation_method",
+                "dcv_check_parameters.require_exact_case: must be false for this validation_method",
             ],
         ),
         (
