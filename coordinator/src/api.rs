@@ -28,6 +28,15 @@
 //! | status | when |
 //! |---|---|
 //! | 400 | not JSON, not a valid Open MPIC request, or `orchestration_parameters` this CA does not allow ([`crate::orchestration`]) |
+//!
+//! Fields the Open MPIC request format does not define are ignored, as Open
+//! MPIC ignores them, and named in the response's `x_mpic.ignored_fields` and
+//! in a warning in the log, so that a typo shows; `[api]
+//! reject_unknown_fields = true` refuses them with a 400 instead. A value
+//! that is well-typed but can never be met (a key authorization for another
+//! token, an IPv4 address to find in AAAA records) is not refused: each
+//! perspective fails it with its reason, in a 200 with `is_valid: false`, as
+//! in Open MPIC.
 //! | 401 | no API key, or not a configured one |
 //! | 404 | no such route |
 //! | 413 | body larger than `[api] max_body_bytes` (default 64 KiB) |
@@ -45,8 +54,11 @@
 
 pub mod auth;
 pub mod details;
+pub mod echo;
 pub mod error;
 pub mod metrics;
+#[cfg(any(test, feature = "openapi-schema"))]
+pub mod open_mpic_schema;
 pub mod response;
 
 use std::future::Future;
@@ -68,6 +80,8 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use mpic_core::check::{CheckRequest, ReadRequest, UnknownFields, parse_unique_keys};
+
 use crate::check_call::CheckSpec;
 use crate::config::PrimaryConfig;
 use crate::config::{ApiConfig, Config};
@@ -78,6 +92,7 @@ use crate::transport::{HttpClientError, HttpTransport, PerspectiveTransport};
 use crate::{CohortError, Coordinator, clock};
 
 use self::auth::{ApiKeys, ClientIdentities, ClientName};
+use self::echo::Echo;
 use self::error::ApiError;
 use self::metrics::Metrics;
 
@@ -372,10 +387,36 @@ async fn post_mpic<T: PerspectiveTransport + 'static>(
         }
         Err(rejection) => return ApiError::UnreadableBody(rejection.body_text()).into_response(),
     };
-    let spec = match CheckSpec::from_json(&body) {
-        Ok(spec) => spec,
+    let unknown = if state.settings.reject_unknown_fields {
+        UnknownFields::Refuse
+    } else {
+        UnknownFields::Ignore
+    };
+    let read = match parse_unique_keys(&body)
+        .and_then(|value| CheckRequest::read_value(&value, unknown).map(|read| (value, read)))
+    {
+        Ok(read) => read,
         Err(e) => return ApiError::from(e).into_response(),
     };
+    let (
+        value,
+        ReadRequest {
+            request,
+            ignored_fields,
+        },
+    ) = read;
+    if !ignored_fields.is_empty() {
+        // Debug form: field names come from the client and must not forge
+        // log lines.
+        tracing::warn!(
+            target: "mpic::http",
+            ignored_fields = ?ignored_fields,
+            "request fields ignored: not defined by the Open MPIC request format \
+             ([api] reject_unknown_fields = true refuses them)"
+        );
+    }
+    let echo = Echo::new(&value, &request, &ignored_fields);
+    let spec = CheckSpec::new(request);
     // Set by require_api_key; a route without it would be a wiring bug,
     // which must refuse rather than let any identity through.
     let Some(Extension(ClientIdentities(identities))) = identities else {
@@ -385,7 +426,7 @@ async fn post_mpic<T: PerspectiveTransport + 'static>(
         return ApiError::from(e).into_response();
     }
     let trace = spec.request.trace_identifier.clone().map(TraceIdentifier);
-    let mut response = run_check(&state, &spec).await;
+    let mut response = run_check(&state, &spec, &echo, &ignored_fields).await;
     if let Some(trace) = trace {
         response.extensions_mut().insert(trace);
     }
@@ -395,6 +436,8 @@ async fn post_mpic<T: PerspectiveTransport + 'static>(
 async fn run_check<T: PerspectiveTransport + 'static>(
     state: &ApiState<T>,
     spec: &CheckSpec,
+    echo: &Echo,
+    ignored_fields: &[String],
 ) -> Response {
     let Ok(_permit) = Arc::clone(&state.checks).try_acquire_owned() else {
         return ApiError::Busy {
@@ -408,7 +451,7 @@ async fn run_check<T: PerspectiveTransport + 'static>(
         Err(e) => return ApiError::from(e).into_response(),
     };
     state.metrics.record_decision(&decision);
-    let body = response::MpicResponse::new(spec, &decision, clock::now_ms());
+    let body = response::MpicResponse::new(spec, &decision, echo, ignored_fields, clock::now_ms());
     match serde_json::to_vec(&body) {
         Ok(json) => (
             [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],

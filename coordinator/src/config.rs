@@ -42,6 +42,7 @@
 //! # max_concurrent_checks = 64    # more checks at once get 503 with Retry-After (no queue)
 //! # request_timeout_ms = 35000    # whole HTTP request (default: deadline_ms + 5000)
 //! # metrics_public = false        # true: GET /metrics needs no API key
+//! # reject_unknown_fields = false # true: 400 for request fields Open MPIC does not define
 //! [[api.client]]
 //! name = "issuance"
 //! key_sha256 = "…"   # hex SHA-256 of the client's API key; the key itself is never stored
@@ -171,6 +172,7 @@ impl Config {
                 max_concurrent_checks: DEFAULT_MAX_CONCURRENT_CHECKS,
                 request_timeout,
                 metrics_public: false,
+                reject_unknown_fields: false,
             },
             warnings: Vec::new(),
         }
@@ -256,6 +258,9 @@ pub struct ApiConfig {
     pub request_timeout: Duration,
     /// Whether `GET /metrics` is served without an API key.
     pub metrics_public: bool,
+    /// Refuse request fields the Open MPIC format does not define (400),
+    /// instead of ignoring and naming them as Open MPIC does.
+    pub reject_unknown_fields: bool,
 }
 
 /// A client of the API, known by the SHA-256 of its key (the key itself is
@@ -531,6 +536,7 @@ struct ApiSection {
     max_concurrent_checks: usize,
     request_timeout_ms: Option<u64>,
     metrics_public: bool,
+    reject_unknown_fields: bool,
 }
 
 impl Default for ApiSection {
@@ -542,6 +548,7 @@ impl Default for ApiSection {
             max_concurrent_checks: DEFAULT_MAX_CONCURRENT_CHECKS,
             request_timeout_ms: None,
             metrics_public: false,
+            reject_unknown_fields: false,
         }
     }
 }
@@ -1125,6 +1132,7 @@ impl ConfigFile {
             max_concurrent_checks: a.max_concurrent_checks,
             request_timeout: request_timeout?,
             metrics_public: a.metrics_public,
+            reject_unknown_fields: a.reject_unknown_fields,
         })
     }
 }

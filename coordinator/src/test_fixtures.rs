@@ -112,6 +112,7 @@ pub fn config(perspectives: Vec<PerspectiveConfig>, count: usize, policy: Policy
             max_concurrent_checks: crate::config::DEFAULT_MAX_CONCURRENT_CHECKS,
             request_timeout: Duration::from_secs(35),
             metrics_public: false,
+            reject_unknown_fields: false,
         },
         warnings: Vec::new(),
     }

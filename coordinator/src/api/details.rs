@@ -8,7 +8,13 @@
 //! | `acme-tls-alpn-01` | `TLSALPNMethodCheckResponseDetails` | the certificate |
 //! | every DNS method | `DNSMethodCheckResponseDetails` | the lookup whose records were judged |
 //!
-//! Each DCV shape also carries `validation_method`, as Open MPIC's do. CAA
+//! Each DCV shape also carries `validation_method`, as Open MPIC's do.
+//! `response_page` is the base64 of the first 100 bytes of the final body.
+//! `cname_chain` names are absolute (with the root dot), as Open MPIC's are.
+//! Each `response_history` entry has the spec's `response_status_code` and
+//! `response_url` (the URL that answered with the redirect) and the reference
+//! server's `status_code` and `url` (where the redirect pointed), so that
+//! clients written against either read it. CAA
 //! `records_seen` is the list of records in presentation form (`0 issue
 //! "ca.example"`); `response` is the same records as one newline-separated
 //! string, for clients written against Open MPIC versions that named the
@@ -48,8 +54,13 @@ pub struct CaaDetails {
 /// One redirecting response (`response_history` entry).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RedirectResponse {
+    /// The spec's names: the status and the URL that answered with it.
     pub response_status_code: u16,
     pub response_url: String,
+    /// The reference server's names: the status and where it pointed
+    /// (its `Location`).
+    pub status_code: u16,
+    pub url: Option<String>,
 }
 
 /// `HTTPMethodCheckResponseDetails`.
@@ -59,9 +70,10 @@ pub struct HttpDetails {
     pub response_history: Option<Vec<RedirectResponse>>,
     pub response_url: Option<String>,
     pub response_status_code: Option<u16>,
-    /// The first 100 bytes of the final body (UTF-8, lossy).
+    /// The first 100 bytes of the final body, base64.
     pub response_page: Option<String>,
-    /// Not recorded by perspectives (the Workers runtime does not expose it).
+    /// Not recorded yet: the Workers `fetch()` a perspective uses does not
+    /// say which address it reached.
     pub resolved_ip: Option<String>,
 }
 
@@ -178,6 +190,8 @@ fn http_details(method: ValidationMethod, http: &HttpEvidence) -> HttpDetails {
                 .map(|hop| RedirectResponse {
                     response_status_code: hop.status,
                     response_url: hop.url.clone(),
+                    status_code: hop.status,
+                    url: hop.location.clone(),
                 })
                 .collect(),
         ),
@@ -186,7 +200,7 @@ fn http_details(method: ValidationMethod, http: &HttpEvidence) -> HttpDetails {
         response_page: http
             .final_status
             .is_some()
-            .then(|| http.body_excerpt.clone()),
+            .then(|| http.body_excerpt_base64.clone()),
         resolved_ip: None,
     }
 }
@@ -211,7 +225,16 @@ fn dns_details(method: ValidationMethod, dns: &DnsEvidence) -> DnsDetails {
             .found_at
             .clone()
             .or_else(|| lookup.map(|l| l.name.clone())),
-        cname_chain: lookup.map(|l| l.cname_chain.clone()),
+        cname_chain: lookup.map(|l| l.cname_chain.iter().map(|name| absolute(name)).collect()),
+    }
+}
+
+/// `name` with the root dot.
+fn absolute(name: &str) -> String {
+    if name.ends_with('.') {
+        name.to_owned()
+    } else {
+        format!("{name}.")
     }
 }
 
@@ -343,6 +366,7 @@ mod tests {
                 final_status: Some(200),
                 content_type: Some("text/plain".into()),
                 body_excerpt: "tok.thumb".into(),
+                body_excerpt_base64: "dG9rLnRodW1i".into(),
                 body_length: 9,
                 body_truncated: false,
             }),
@@ -358,10 +382,12 @@ mod tests {
                 "response_history": [{
                     "response_status_code": 301,
                     "response_url": "http://example.com/.well-known/acme-challenge/tok",
+                    "status_code": 301,
+                    "url": "https://example.com/.well-known/acme-challenge/tok",
                 }],
                 "response_url": "https://example.com/.well-known/acme-challenge/tok",
                 "response_status_code": 200,
-                "response_page": "tok.thumb",
+                "response_page": "dG9rLnRodW1i",
                 "resolved_ip": null,
             })
         );
@@ -420,7 +446,7 @@ mod tests {
                 "response_code": 0,
                 "ad_flag": true,
                 "found_at": "example.com",
-                "cname_chain": ["alias.example.net"],
+                "cname_chain": ["alias.example.net."],
             })
         );
     }

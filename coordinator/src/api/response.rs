@@ -1,22 +1,20 @@
-//! The `200` answer to `POST /mpic`: an Open MPIC `CAAResponse` or
+//! The `200` answer to `POST /mpic`: an Open MPIC 3.9 `CAAResponse` or
 //! `DCVResponse` built from a [`Decision`], plus our evidence under the one
-//! extra field `x_mpic`.
+//! extra field `x_mpic`. Every response the tests produce is validated
+//! against `coordinator/openapi/open-mpic-3.9.yaml`.
 //!
 //! # Mapping
 //! | Open MPIC | from |
 //! |---|---|
 //! | `is_valid` | [`Decision::is_valid`]: quorum met in an attempt, on verified reports |
-//! | `mpic_completed` | [`Decision::mpic_completed`] |
-//! | `domain_or_ip_target` | the target as checked (normalised: lower case, no trailing dot) |
-//! | `actual_orchestration_parameters` | perspectives per attempt, corroborations required in the last attempt, attempts made |
+//! | `mpic_completed` | no more perspectives of the deciding attempt failed to complete than `perspective_count - quorum_count` allows (Open MPIC's rule), and the coordinator could form its cohorts |
+//! | `domain_or_ip_target`, `request_orchestration_parameters`, `caa_check_parameters` / `dcv_check_parameters` | the request, echoed as sent with defaults filled in ([`super::echo`]) |
+//! | `actual_orchestration_parameters` | perspectives per attempt, corroborations required, attempts made |
 //! | `perspectives` | the deciding attempt's results, in cohort order |
 //! | `previous_attempt_results` | the earlier attempts' results (`[]` when there were none) |
-//! | `caa_check_parameters` / `dcv_check_parameters` | the request's, echoed (`null` when a CAA request gave none) |
 //!
-//! Per perspective, the flat form of the spec's example and of the Open MPIC
-//! reference implementation (`perspective_code` beside the check response's
-//! fields; the spec's schema nests them under `check_response`, which no
-//! Open MPIC server sends):
+//! Per perspective, `{"perspective_code", "check_response": {...}}` as the
+//! spec's schema and the reference server have it:
 //! `check_passed` is true only for a verified report with verdict `pass`;
 //! `check_completed` is true when a verified report says the perspective
 //! looked (`pass` or `fail`), false when it could not look or no verified
@@ -25,43 +23,48 @@
 //! `caa:lookup_failed`, or `mpic:<reason>` (`timeout`, `unreachable`,
 //! `bad_signature`, `stale`, `wrong_nonce`, `invalid_report`, `cancelled`,
 //! ...); `timestamp_ns` is when the perspective finished, from its verified
-//! report, else when the coordinator decided.
+//! report, else when the coordinator decided; `details` are in
+//! [`super::details`].
 //!
 //! # `x_mpic`
-//! `quorum` (BR 5.4.1 result of the deciding attempt, e.g. `5/6`), `reasons`
-//! (why not valid; empty when valid) and `attempts`: every attempt's cohort,
-//! quorum decision and tally, and per perspective its RIR and region (from
+//! `target` (the target as checked: lower case, no trailing dot), `quorum`
+//! (BR 5.4.1 result of the deciding attempt, e.g. `5/6`), `reasons` (why not
+//! valid; empty when valid) and `attempts`: every attempt's cohort, quorum
+//! decision and tally, and per perspective its RIR and region (from
 //! configuration), `status` (`corroborated`, `not_corroborated` with a typed
 //! `reason`, `cancelled`), `detail`, `elapsed_ms`, the signed `report` exactly
 //! as it arrived and, when it verified, its `verified` contents. With a
 //! `[primary]`, `primary`: its verdict, reason, observation, resolvers, and
-//! whether the remote perspectives corroborated it.
+//! whether the remote perspectives corroborated it. `ignored_fields`: the
+//! request's fields that were not used because the format does not define
+//! them (a typo shows here). `orchestration_adjustments`: orchestration
+//! values used otherwise than sent (a `max_attempts` above the cap, ...).
 
-use mpic_core::check::{
-    CaaCheckParameters, CheckParameters, CheckType, DcvCheckParameters, OrchestrationParameters,
-};
+use mpic_core::check::{CheckParameters, CheckType, DcvCheckParameters};
 use mpic_core::quorum::NonCorroboration;
 use mpic_core::report::Verdict;
 use serde::Serialize;
 
 use super::details::{self, Details};
+use super::echo::Echo;
 use crate::check_call::CheckSpec;
 use crate::evidence::{AttemptRecord, Decision, PerspectiveResult, PrimaryResult, ResultStatus};
+use crate::orchestration::Adjustment;
 
 /// An Open MPIC response body.
 #[derive(Debug, Clone, Serialize)]
 pub struct MpicResponse<'a> {
     pub check_type: CheckType,
-    pub domain_or_ip_target: &'a str,
     pub is_valid: bool,
     pub mpic_completed: bool,
     pub trace_identifier: Option<&'a str>,
-    pub request_orchestration_parameters: Option<OrchestrationParameters>,
     pub actual_orchestration_parameters: ActualOrchestration,
     pub perspectives: Vec<PerspectiveResponse>,
     pub previous_attempt_results: Vec<Vec<PerspectiveResponse>>,
+    /// `domain_or_ip_target`, `request_orchestration_parameters` and the
+    /// check parameters, as sent.
     #[serde(flatten)]
-    pub check_parameters: EchoedParameters<'a>,
+    pub echo: &'a Echo,
     pub x_mpic: Evidence<'a>,
 }
 
@@ -69,28 +72,20 @@ pub struct MpicResponse<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ActualOrchestration {
     pub perspective_count: usize,
-    /// `null` when no attempt could apply a quorum policy.
-    pub quorum_count: Option<usize>,
+    pub quorum_count: usize,
     pub attempt_count: usize,
 }
 
-/// The request's check parameters, under the key its check type uses.
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
-pub enum EchoedParameters<'a> {
-    Caa {
-        caa_check_parameters: Option<&'a CaaCheckParameters>,
-    },
-    Dcv {
-        dcv_check_parameters: &'a DcvCheckParameters,
-    },
-}
-
-/// One perspective's check response (`CheckResponseCAA`/`CheckResponseDCV`
-/// with `perspective_code`).
+/// One item of `perspectives` (`PerspectiveResponsesCAA`/`...DCV`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PerspectiveResponse {
     pub perspective_code: String,
+    pub check_response: CheckResponse,
+}
+
+/// One perspective's check response (`CheckResponseCAA`/`CheckResponseDCV`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckResponse {
     pub check_passed: bool,
     pub check_completed: bool,
     pub errors: Option<Vec<CheckError>>,
@@ -110,6 +105,7 @@ pub struct CheckError {
 /// `x_mpic`: the evidence behind the decision.
 #[derive(Debug, Clone, Serialize)]
 pub struct Evidence<'a> {
+    pub target: &'a str,
     pub quorum: &'a str,
     pub reasons: &'a [String],
     pub attempts: &'a [AttemptRecord],
@@ -117,12 +113,22 @@ pub struct Evidence<'a> {
     /// the decision is valid only if it passed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub primary: Option<&'a PrimaryResult>,
+    pub ignored_fields: &'a [String],
+    pub orchestration_adjustments: &'a [Adjustment],
 }
 
 impl<'a> MpicResponse<'a> {
-    /// The response for `decision` on `spec`; `decided_at_ms` stands in for
-    /// a perspective's timestamp when it sent no verified report.
-    pub fn new(spec: &'a CheckSpec, decision: &'a Decision, decided_at_ms: u64) -> Self {
+    /// The response for `decision` on `spec`, echoing the request as `echo`
+    /// has it; `ignored_fields` were set aside when reading it;
+    /// `decided_at_ms` stands in for a perspective's timestamp when it sent
+    /// no verified report.
+    pub fn new(
+        spec: &'a CheckSpec,
+        decision: &'a Decision,
+        echo: &'a Echo,
+        ignored_fields: &'a [String],
+        decided_at_ms: u64,
+    ) -> Self {
         let request = &spec.request;
         let dcv = match &request.parameters {
             CheckParameters::Dcv(params) => Some(params),
@@ -135,34 +141,38 @@ impl<'a> MpicResponse<'a> {
                 .map(|r| perspective_response(spec.check_type, dcv, r, decided_at_ms))
                 .collect()
         };
+        let perspectives: Vec<PerspectiveResponse> =
+            decision.final_attempt().map(respond).unwrap_or_default();
+        // Open MPIC's quorum_count is always a number: with no attempt to
+        // say, the most any attempt could have required.
+        let quorum_count = decision.quorum_count.unwrap_or(decision.perspective_count);
+        let not_completed = perspectives
+            .iter()
+            .filter(|p| !p.check_response.check_completed)
+            .count();
+        let enough_completed = decision.quorum_count.is_some()
+            && not_completed <= decision.perspective_count.saturating_sub(quorum_count);
         Self {
             check_type: spec.check_type,
-            domain_or_ip_target: &spec.target,
             is_valid: decision.is_valid,
-            mpic_completed: decision.mpic_completed,
+            mpic_completed: decision.mpic_completed && enough_completed,
             trace_identifier: request.trace_identifier.as_deref(),
-            request_orchestration_parameters: request.orchestration_parameters,
             actual_orchestration_parameters: ActualOrchestration {
                 perspective_count: decision.perspective_count,
-                quorum_count: decision.quorum_count,
+                quorum_count,
                 attempt_count: decision.attempt_count(),
             },
-            perspectives: decision.final_attempt().map(respond).unwrap_or_default(),
+            perspectives,
             previous_attempt_results: decision.previous_attempts().iter().map(respond).collect(),
-            check_parameters: match &request.parameters {
-                CheckParameters::Caa(params) => EchoedParameters::Caa {
-                    caa_check_parameters: (params != &CaaCheckParameters::default())
-                        .then_some(params),
-                },
-                CheckParameters::Dcv(params) => EchoedParameters::Dcv {
-                    dcv_check_parameters: params,
-                },
-            },
+            echo,
             x_mpic: Evidence {
+                target: &spec.target,
                 quorum: &decision.quorum,
                 reasons: &decision.reasons,
                 attempts: &decision.attempts,
                 primary: decision.primary.as_ref(),
+                ignored_fields,
+                orchestration_adjustments: &decision.orchestration_adjustments,
             },
         }
     }
@@ -178,22 +188,24 @@ fn perspective_response(
     let check_passed = result.status == ResultStatus::Corroborated;
     PerspectiveResponse {
         perspective_code: result.perspective_id.clone(),
-        check_passed,
-        check_completed: verified.is_some_and(|body| body.verdict != Verdict::Error),
-        errors: (!check_passed).then(|| {
-            vec![CheckError {
-                error_type: error_type(check_type, dcv, &result.status),
-                error_message: result
-                    .detail
-                    .clone()
-                    .unwrap_or_else(|| result.status.summary()),
-            }]
-        }),
-        timestamp_ns: verified
-            .map_or(decided_at_ms, |body| body.finished_at_ms)
-            .saturating_mul(1_000_000),
-        check_type,
-        details: details::details(check_type, dcv, verified),
+        check_response: CheckResponse {
+            check_passed,
+            check_completed: verified.is_some_and(|body| body.verdict != Verdict::Error),
+            errors: (!check_passed).then(|| {
+                vec![CheckError {
+                    error_type: error_type(check_type, dcv, &result.status),
+                    error_message: result
+                        .detail
+                        .clone()
+                        .unwrap_or_else(|| result.status.summary()),
+                }]
+            }),
+            timestamp_ns: verified
+                .map_or(decided_at_ms, |body| body.finished_at_ms)
+                .saturating_mul(1_000_000),
+            check_type,
+            details: details::details(check_type, dcv, verified),
+        },
     }
 }
 

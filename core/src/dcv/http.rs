@@ -162,6 +162,7 @@ fn evidence(fetched: HttpFetch) -> DcvEvidence {
         final_status: fetched.final_status,
         content_type: fetched.content_type,
         body_excerpt: String::from_utf8_lossy(excerpt).into_owned(),
+        body_excerpt_base64: data_encoding::BASE64.encode(excerpt),
         body_length: fetched.body.len(),
         body_truncated: fetched.body_truncated,
     })

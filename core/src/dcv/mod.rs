@@ -137,6 +137,9 @@ pub struct HttpEvidence {
     pub content_type: Option<String>,
     /// The first [`BODY_EXCERPT_BYTES`] of the final body, UTF-8 (lossy).
     pub body_excerpt: String,
+    /// The same bytes exactly, base64 (Open MPIC's `response_page`).
+    #[serde(default)]
+    pub body_excerpt_base64: String,
     /// Body bytes read (at most `HttpLimits::max_body_bytes`).
     pub body_length: usize,
     /// The body was longer than the limit and was cut.

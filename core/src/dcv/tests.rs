@@ -204,6 +204,12 @@ fn http_evidence_is_bounded_and_complete() {
     assert_eq!(evidence.final_url, "http://example.com/next");
     assert_eq!(evidence.final_status, Some(200));
     assert_eq!(evidence.body_excerpt.len(), BODY_EXCERPT_BYTES);
+    assert_eq!(
+        data_encoding::BASE64
+            .decode(evidence.body_excerpt_base64.as_bytes())
+            .unwrap(),
+        evidence.body_excerpt.as_bytes()
+    );
     assert_eq!(evidence.body_length, 1000);
     assert!(!evidence.body_truncated);
 }
