@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::caa::{self, CaaObservation, CaaOutcome, CaaRequest};
 use crate::check::{CheckParameters, CheckRequest};
-use crate::dcv::{self, DcvContext, DcvObservation};
+use crate::dcv::{self, DcvContext, DcvFailure, DcvObservation};
 use crate::network::Network;
 use crate::nonce::Nonce;
 use crate::report::{Location, Observation, ObservationError, ReportBody, Rir, Verdict};
@@ -175,6 +175,15 @@ pub fn judge(observed: &CheckObservation) -> (Verdict, String) {
             Some(failure) if failure.is_lookup_failure() => (
                 Verdict::Error,
                 format!("{} could not look: {}", dcv.validation_method.as_str(), json_text(failure)),
+            ),
+            // Nothing was looked at: say why in words, then the typed form.
+            Some(failure @ DcvFailure::UnusableChallenge { .. }) => (
+                Verdict::Fail,
+                format!(
+                    "{} cannot pass: {failure} ({})",
+                    dcv.validation_method.as_str(),
+                    json_text(failure)
+                ),
             ),
             Some(failure) => (
                 Verdict::Fail,

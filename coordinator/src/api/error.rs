@@ -3,7 +3,7 @@
 //! `{"error": "<kind>", "message": "…"}`, and for 400
 //! `validation_issues: [{"issue_type", "field", "message"}]` with every
 //! problem found. `error` and `issue_type` follow Open MPIC's spellings
-//! (`request-validation-failed`, `invalid-perspective-count`,
+//! (`request-validation-failed`, `invalid-perspective-count`, `empty-challenge-value`,
 //! `invalid-quorum-count`); `field` is our addition, the dotted path of the
 //! field at fault.
 
@@ -52,6 +52,10 @@ fn issue_type(field: &str, message: &str) -> &'static str {
         PERSPECTIVE_COUNT_FIELD => "invalid-perspective-count",
         QUORUM_COUNT_FIELD => "invalid-quorum-count",
         COHORT_FIELD => "invalid-cohort-for-single-attempt",
+        // Open MPIC's MpicRequestValidator names this one.
+        "dcv_check_parameters.challenge_value" if message == "must not be empty" => {
+            "empty-challenge-value"
+        }
         _ => match message {
             "unknown field" => "unknown-field",
             "missing" => "missing-field",

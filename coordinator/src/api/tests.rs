@@ -250,13 +250,6 @@ async fn text_body(response: Response<Body>) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
 }
 
-/// Fails unless `value` has every key in `keys`.
-fn assert_keys(value: &Value, keys: &[&str], what: &str) {
-    for key in keys {
-        assert!(value.get(key).is_some(), "{what} lacks `{key}`: {value:#}");
-    }
-}
-
 /// What the schema (checked in [`send`]) does not say: our evidence is
 /// there, and each perspective's timestamp is a real time.
 fn assert_open_mpic_shape(body: &Value) {
