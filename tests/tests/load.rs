@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::Signature;
 use futures_util::future::join_all;
+use mpic_coordinator::api::open_mpic_schema::OpenMpicSchema;
 use mpic_coordinator::evidence::{AttemptRecord, ResultStatus};
 use mpic_core::caa::{CaaObservation, CaaOutcome};
 use mpic_core::perspective::{CheckObservation, Identity};
@@ -247,6 +248,14 @@ enum Outcome {
     Failed(String),
 }
 
+/// The Open MPIC 3.9 document's validators, compiled once.
+static SCHEMA: std::sync::LazyLock<OpenMpicSchema> =
+    std::sync::LazyLock::new(|| OpenMpicSchema::load().expect("the 3.9 document compiles"));
+
+/// One answer in this many is also checked against the Open MPIC 3.9
+/// schema (all of them would take CPU from the coordinator under test).
+const SCHEMA_SAMPLE: u64 = 64;
+
 /// Judges one 200 body; every problem is a failure message.
 fn judge(
     n: u64,
@@ -258,6 +267,14 @@ fn judge(
     let json: Value =
         serde_json::from_slice(body).map_err(|e| format!("{asked}: body is not JSON: {e}"))?;
     let fail = |what: String| format!("{asked}: {what}; body: {json}");
+    if n.is_multiple_of(SCHEMA_SAMPLE) {
+        let errors = SCHEMA.response_errors(200, &json);
+        if !errors.is_empty() {
+            return Err(fail(format!(
+                "does not fit the Open MPIC 3.9 schema: {errors:?}"
+            )));
+        }
+    }
     let text = |key: &str| json.get(key).and_then(Value::as_str);
     if text("check_type") != Some("caa") {
         return Err(fail("check_type is not caa".into()));
@@ -267,9 +284,6 @@ fn judge(
     }
     if text("trace_identifier") != Some(trace(n).as_str()) {
         return Err(fail("trace_identifier is not the request's".into()));
-    }
-    if json["mpic_completed"] != Value::Bool(true) {
-        return Err(fail("mpic_completed is not true".into()));
     }
     let Some(valid) = json["is_valid"].as_bool() else {
         return Err(fail("is_valid is not a boolean".into()));
@@ -318,6 +332,18 @@ fn judge(
         ));
     }
 
+    // Open MPIC's rule: no more perspectives failed to complete than the
+    // quorum allows.
+    let not_completed = listed
+        .iter()
+        .filter(|p| p["check_response"]["check_completed"] != true)
+        .count();
+    let completed = not_completed <= COHORT_SIZE - required;
+    if json["mpic_completed"] != completed {
+        return Err(fail(format!(
+            "mpic_completed is not {completed} with {not_completed} not completed"
+        )));
+    }
     let mut checked = Checked {
         valid,
         ..Checked::default()
@@ -331,6 +357,7 @@ fn judge(
             return Err(fail(format!("{id}: result out of order or wrong RIR")));
         }
         let passed = result.status == ResultStatus::Corroborated;
+        let entry = &entry["check_response"];
         if entry["check_passed"] != passed {
             return Err(fail(format!(
                 "{id}: check_passed disagrees with the evidence"

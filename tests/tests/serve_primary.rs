@@ -4,6 +4,7 @@
 //! primary's resolver sees one that names another CA.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use mpic_coordinator::api::open_mpic_schema::OpenMpicSchema;
 use mpic_tests::coordinator_process::{CoordinatorProcess, new_api_key};
 use mpic_tests::dns_fixture;
 use mpic_tests::mpic_binary;
@@ -54,7 +55,12 @@ async fn post_caa(serve: &CoordinatorProcess, api_key: &str) -> Value {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    let answer: Value = response.json().await.unwrap();
+    let errors = OpenMpicSchema::load()
+        .unwrap()
+        .response_errors(200, &answer);
+    assert!(errors.is_empty(), "not Open MPIC 3.9: {errors:#?}");
+    answer
 }
 
 /// Issue 12's first bug: `mpic serve` ignored `[primary]`, so a check the

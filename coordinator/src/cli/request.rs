@@ -73,6 +73,10 @@ pub struct DcvArgs {
     /// The record must equal the value, not just contain it (dns-change).
     #[arg(long)]
     pub exact: bool,
+    /// Compare the challenge value ignoring ASCII case (website-change,
+    /// dns-change TXT; Open MPIC `require_exact_case: false`).
+    #[arg(long)]
+    pub ignore_case: bool,
     /// ACME account URI (dns-persistent, dns-account-01).
     #[arg(long)]
     pub account_uri: Option<String>,
@@ -128,9 +132,18 @@ pub fn dcv_request(args: &DcvArgs) -> Value {
         &args.record_type.as_ref().map(|t| t.to_ascii_uppercase()),
     );
     text("dns_name_prefix", &args.prefix);
-    text("account_uri", &args.account_uri);
+    // Open MPIC 3.8 names dns-persistent's `expected_account_uri`.
+    let account_field = if args.method == "dns-persistent" {
+        "expected_account_uri"
+    } else {
+        "account_uri"
+    };
+    text(account_field, &args.account_uri);
     if args.exact {
         params.insert("require_exact_match".into(), json!(true));
+    }
+    if args.ignore_case {
+        params.insert("require_exact_case".into(), json!(false));
     }
     if !args.issuer_domains.is_empty() {
         params.insert("issuer_domain_names".into(), json!(args.issuer_domains));
@@ -164,7 +177,8 @@ fn flag_for(field: &str) -> Option<&'static str> {
         "dns_record_type" => "--record-type",
         "dns_name_prefix" => "--prefix",
         "require_exact_match" => "--exact",
-        "account_uri" => "--account-uri",
+        "account_uri" | "expected_account_uri" => "--account-uri",
+        "require_exact_case" => "--ignore-case",
         "issuer_domain_names" => "--issuer-domain",
         _ => return None,
     })
