@@ -597,4 +597,47 @@ mod tests {
             );
         }
     }
+
+    /// The single attempt runs with the cohort that attempt number would
+    /// have used in a full run: the same members, chosen the same way.
+    #[tokio::test]
+    async fn cohort_for_single_attempt_uses_the_cohort_of_that_attempt_number() {
+        use crate::fanout::tests::{Behaviour, FakePerspectives};
+        use crate::{CheckSpec, Coordinator};
+
+        let twelve = [
+            "iad", "lax", "fra", "lhr", "sin", "syd", "gru", "jnb", "nrt", "bom", "sea", "mad",
+        ];
+        let mut perspectives = FakePerspectives::new();
+        for id in twelve {
+            perspectives = perspectives.with(id, Behaviour::Fail);
+        }
+        let c = Coordinator::new(config(places(&twelve), 6, Policy::Br), perspectives).unwrap();
+        let spec =
+            CheckSpec::from_json(br#"{"check_type":"caa","domain_or_ip_target":"example.com"}"#)
+                .unwrap();
+        let full = c
+            .check_with(&spec, &overrides(None, None, Some(3)))
+            .await
+            .unwrap();
+        let cohorts: Vec<&Vec<String>> = full.attempts.iter().map(|a| &a.cohort).collect();
+        assert_eq!(cohorts.len(), 3);
+        assert_ne!(cohorts[0], cohorts[1], "attempts use new cohorts");
+
+        for (number, expected) in cohorts.iter().enumerate() {
+            let single = Overrides {
+                cohort_for_single_attempt: Some(i64::try_from(number).unwrap() + 1),
+                ..Overrides::default()
+            };
+            let decision = c.check_with(&spec, &single).await.unwrap();
+            assert_eq!(decision.attempts.len(), 1, "cohort {}", number + 1);
+            assert_eq!(
+                &&decision.attempts[0].cohort,
+                expected,
+                "cohort {}",
+                number + 1
+            );
+            assert_eq!(decision.attempts[0].attempt, 1);
+        }
+    }
 }
