@@ -9,8 +9,10 @@
 //! is the configured one.
 //!
 //! Calls are polled together in one task ([`FuturesUnordered`]); returning
-//! drops the ones still running, which cancels them. Their results are marked
-//! [`CANCELLED_DETAIL`].
+//! drops the ones still running: the decision never waits for them and they
+//! never count. Their results are marked [`CANCELLED_DETAIL`]. (The HTTP
+//! transport lets such an exchange finish in its own task, bounded by the
+//! call's deadline, so that its connection is reused.)
 
 use std::time::Duration;
 

@@ -97,7 +97,7 @@ impl HttpTransport {
 
     async fn exchange(
         &self,
-        perspective: &PerspectiveConfig,
+        check_url: url::Url,
         envelope: &RequestEnvelope,
         deadline: Instant,
     ) -> Result<SignedReport, CallError> {
@@ -107,7 +107,7 @@ impl HttpTransport {
         }
         let mut response = self
             .client
-            .post(perspective.check_url.clone())
+            .post(check_url)
             .json(envelope)
             .timeout(remaining)
             .send()
@@ -149,6 +149,13 @@ fn classify(e: reqwest::Error) -> CallError {
     }
 }
 
+/// Each exchange runs in its own task, which the call awaits. A call the
+/// fan-out drops (quorum was already certain) only stops waiting: the
+/// exchange runs on until its answer is read or its deadline passes, its
+/// answer is discarded (it never counts), and its connection goes back to
+/// the pool instead of being torn down mid-request. Tearing those down and
+/// opening new ones was the coordinator's largest avoidable cost
+/// (BENCHMARKS.md).
 impl PerspectiveTransport for HttpTransport {
     async fn call(
         &self,
@@ -156,11 +163,24 @@ impl PerspectiveTransport for HttpTransport {
         envelope: RequestEnvelope,
         deadline: Instant,
     ) -> Result<SignedReport, CallError> {
-        match tokio::time::timeout_at(deadline, self.exchange(perspective, &envelope, deadline))
+        let transport = self.clone();
+        let check_url = perspective.check_url.clone();
+        let exchange = tokio::spawn(async move {
+            match tokio::time::timeout_at(
+                deadline,
+                transport.exchange(check_url, &envelope, deadline),
+            )
             .await
-        {
+            {
+                Ok(result) => result,
+                Err(_) => Err(CallError::Timeout),
+            }
+        });
+        match exchange.await {
             Ok(result) => result,
-            Err(_) => Err(CallError::Timeout),
+            Err(e) => Err(CallError::Transport(format!(
+                "the exchange task failed: {e}"
+            ))),
         }
     }
 }

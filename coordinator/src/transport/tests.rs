@@ -234,3 +234,86 @@ fn call_errors_map_to_non_corroborations() {
         assert_eq!(NonCorroboration::from(&error), expected, "{error:?}");
     }
 }
+
+/// A keep-alive HTTP/1.1 server on 127.0.0.1 that answers every request
+/// `delay` after reading it, on the connection it came on, until the test
+/// ends. Counts the connections it accepted and the answers it wrote.
+async fn keep_alive_server(delay: Duration) -> (String, Arc<Mutex<(usize, usize)>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let counts = Arc::new(Mutex::new((0, 0)));
+    let seen = counts.clone();
+    tokio::spawn(async move {
+        // Bounded: the test makes two calls.
+        for _ in 0..4 {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            seen.lock().unwrap().0 += 1;
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                for _ in 0..8 {
+                    let Some(end) = find(&request, b"\r\n\r\n") else {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    while request.len() < end + 4 + length {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    request.drain(..end + 4 + length);
+                    tokio::time::sleep(delay).await;
+                    let answer = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+                    if socket.write_all(answer).await.is_err() {
+                        return;
+                    }
+                    seen.lock().unwrap().1 += 1;
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), counts)
+}
+
+/// Issue 16: a call the fan-out drops (quorum already certain) lets its
+/// exchange finish, so the connection is reused by the next call instead of
+/// being torn down mid-request.
+#[tokio::test]
+async fn a_dropped_call_finishes_its_exchange_and_the_connection_is_reused() {
+    let (base, counts) = keep_alive_server(Duration::from_millis(200)).await;
+    let transport = HttpTransport::new().unwrap();
+    let perspective = target(&base);
+    let deadline = Instant::now() + Duration::from_secs(5);
+
+    // Dropped while the server is still answering.
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(50),
+        transport.call(&perspective, envelope(), deadline),
+    )
+    .await;
+    assert!(dropped.is_err(), "the call answered before it was dropped");
+    // Its answer still arrives (and is discarded) ...
+    for _ in 0..50 {
+        if counts.lock().unwrap().1 == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(counts.lock().unwrap().1, 1, "the dropped exchange was cut");
+    // ... and the next call goes over the same connection.
+    let next = transport.call(&perspective, envelope(), deadline).await;
+    assert!(matches!(next, Err(CallError::BadResponse(_))), "{next:?}");
+    assert_eq!(*counts.lock().unwrap(), (1, 2), "(connections, answers)");
+}
