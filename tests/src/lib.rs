@@ -2,6 +2,7 @@
 //! 127.0.0.1 only, each stopped when its handle is dropped.
 #![forbid(unsafe_code)]
 
+pub mod bare_workerd;
 pub mod coordinator_process;
 pub mod decisions;
 pub mod dns_fixture;

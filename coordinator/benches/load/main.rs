@@ -25,6 +25,10 @@
 mod perspective_server;
 mod process_stats;
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -120,6 +124,12 @@ struct Args {
     /// A name for this run in the output.
     #[arg(long, default_value = "load")]
     label: String,
+    /// `http`: loopback HTTP/1.1 to perspective servers, as in production
+    /// (minus TLS); `in-process`: the same perspective work called directly
+    /// on the perspectives' runtime (no sockets), for a line like-for-like
+    /// with Open MPIC's in-process perspectives.
+    #[arg(long, default_value = "http", value_parser = ["http", "in-process"])]
+    transport: String,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -147,13 +157,48 @@ fn thread_cpu() -> Option<Duration> {
         .map(Duration::from)
 }
 
-/// `HttpTransport`, noting when each report arrived.
-struct TimedTransport {
-    inner: HttpTransport,
+/// The perspectives called directly: each call runs on the perspectives'
+/// runtime (so its CPU is not the coordinator's), with the envelope as the
+/// JSON an HTTP body would carry.
+struct InProcessTransport {
+    perspectives: HashMap<String, Arc<perspective_server::PerspectiveState>>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl PerspectiveTransport for InProcessTransport {
+    async fn call(
+        &self,
+        perspective: &PerspectiveConfig,
+        envelope: RequestEnvelope,
+        _deadline: tokio::time::Instant,
+    ) -> Result<SignedReport, CallError> {
+        let state = self
+            .perspectives
+            .get(&perspective.id)
+            .cloned()
+            .ok_or_else(|| CallError::Connect(format!("no perspective {}", perspective.id)))?;
+        let body = serde_json::to_vec(&envelope).map_err(|e| CallError::Prepare(e.to_string()))?;
+        let answer = self
+            .runtime
+            .spawn(async move { perspective_server::answer(&state, &body).await });
+        match answer.await {
+            Ok(Ok(report)) => Ok(report),
+            Ok(Err((status, body))) => Err(CallError::HttpStatus {
+                status: status.as_u16(),
+                body,
+            }),
+            Err(e) => Err(CallError::Transport(e.to_string())),
+        }
+    }
+}
+
+/// Either transport, noting when each report arrived.
+struct TimedTransport<T> {
+    inner: T,
     arrivals: Arrivals,
 }
 
-impl PerspectiveTransport for TimedTransport {
+impl<T: PerspectiveTransport> PerspectiveTransport for TimedTransport<T> {
     async fn call(
         &self,
         perspective: &PerspectiveConfig,
@@ -235,14 +280,23 @@ fn config(perspectives: Vec<PerspectiveConfig>, policy: Policy, call_timeout: Du
     )
 }
 
+/// The perspectives' configurations and states, each served on `runtime`
+/// when `serve` (else called in process).
+type Started = (
+    Vec<PerspectiveConfig>,
+    HashMap<String, Arc<perspective_server::PerspectiveState>>,
+);
+
 /// Starts the perspectives on `runtime`; returns their configurations.
 fn start_perspectives(
     args: &Args,
     runtime: &tokio::runtime::Runtime,
     sent: &SentTimes,
-) -> std::io::Result<Vec<PerspectiveConfig>> {
+    serve: bool,
+) -> std::io::Result<Started> {
     let coordinator = coordinator_key().verifying_key();
     let mut configs = Vec::new();
+    let mut states = HashMap::new();
     for (i, &(id, rir, latitude, longitude)) in SITES.iter().take(args.perspectives).enumerate() {
         let key = perspective_key(i);
         let coordinates = Coordinates::new(latitude, longitude).unwrap();
@@ -254,15 +308,21 @@ fn start_perspectives(
                 coordinates: Some(coordinates),
             },
         };
-        let served = runtime.block_on(perspective_server::start(
+        let state = perspective_server::state(
             identity,
             key.clone(),
             coordinator,
             delay_for(args, i),
             0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1),
             Arc::clone(sent),
-        ))?;
-        let url = Url::parse(&format!("http://{}/", served.addr)).unwrap();
+        )?;
+        let url = if serve {
+            let served = runtime.block_on(perspective_server::start(Arc::clone(&state)))?;
+            Url::parse(&format!("http://{}/", served.addr)).unwrap()
+        } else {
+            Url::parse(&format!("http://{id}.in-process.invalid/")).unwrap()
+        };
+        states.insert(id.to_owned(), state);
         configs.push(PerspectiveConfig {
             id: id.to_owned(),
             check_url: url.join("v1/check").unwrap(),
@@ -273,7 +333,7 @@ fn start_perspectives(
             public_key: key.verifying_key(),
         });
     }
-    Ok(configs)
+    Ok((configs, states))
 }
 
 /// The deciding answer's arrival and departure, from the decision's reports.
@@ -313,8 +373,8 @@ fn deciding_times(
     (Some(arrived), left)
 }
 
-async fn drive(
-    coordinator: Arc<Coordinator<TimedTransport>>,
+async fn drive<T: PerspectiveTransport + 'static>(
+    coordinator: Arc<Coordinator<TimedTransport<T>>>,
     arrivals: Arrivals,
     sent: SentTimes,
     concurrency: usize,
@@ -403,8 +463,9 @@ fn run(args: &Args) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     let sent: SentTimes = Arc::new(Mutex::new(HashMap::new()));
-    let perspectives =
-        start_perspectives(args, &perspective_runtime, &sent).map_err(|e| e.to_string())?;
+    let in_process = args.transport == "in-process";
+    let (perspectives, states) = start_perspectives(args, &perspective_runtime, &sent, !in_process)
+        .map_err(|e| e.to_string())?;
 
     if !args.no_log {
         tracing_subscriber::fmt()
@@ -427,15 +488,48 @@ fn run(args: &Args) -> Result<(), String> {
         Policy::Br
     };
     let arrivals: Arrivals = Arc::new(Mutex::new(HashMap::new()));
-    let transport = TimedTransport {
-        inner: HttpTransport::new().map_err(|e| e.to_string())?,
-        arrivals: Arc::clone(&arrivals),
+    let config = config(perspectives, policy, call_timeout);
+    let perspective_handle = perspective_runtime.handle().clone();
+    let runtimes = Runtimes {
+        coordinator: coordinator_runtime,
+        perspectives: perspective_runtime,
     };
-    let coordinator = Arc::new(
-        Coordinator::new(config(perspectives, policy, call_timeout), transport)
-            .map_err(|e| e.to_string())?,
-    );
+    if in_process {
+        let transport = TimedTransport {
+            inner: InProcessTransport {
+                perspectives: states,
+                runtime: perspective_handle,
+            },
+            arrivals: Arc::clone(&arrivals),
+        };
+        let coordinator = Arc::new(Coordinator::new(config, transport).map_err(|e| e.to_string())?);
+        measure(args, runtimes, coordinator, arrivals, sent)
+    } else {
+        let transport = TimedTransport {
+            inner: HttpTransport::new().map_err(|e| e.to_string())?,
+            arrivals: Arc::clone(&arrivals),
+        };
+        let coordinator = Arc::new(Coordinator::new(config, transport).map_err(|e| e.to_string())?);
+        measure(args, runtimes, coordinator, arrivals, sent)
+    }
+}
 
+/// The coordinator's runtime and the perspectives' (each with its own
+/// threads, so that their CPU is measured apart).
+struct Runtimes {
+    coordinator: tokio::runtime::Runtime,
+    perspectives: tokio::runtime::Runtime,
+}
+
+/// Runs the warm-up and the measured checks through `coordinator`, and
+/// prints the results.
+fn measure<T: PerspectiveTransport + 'static>(
+    args: &Args,
+    runtimes: Runtimes,
+    coordinator: Arc<Coordinator<TimedTransport<T>>>,
+    arrivals: Arrivals,
+    sent: SentTimes,
+) -> Result<(), String> {
     println!("machine: {}", process_stats::machine_summary());
     println!(
         "run {:?}: {} perspectives ({} slow at {} ms), quorum {}, delay {} {}..{} ms, concurrency {}, {} checks, logging {}",
@@ -458,7 +552,7 @@ fn run(args: &Args) -> Result<(), String> {
 
     let stop_at = Instant::now() + Duration::from_secs(args.time_limit_s);
     // Warm-up: open the connections, fault in the code; not measured.
-    let warmup = coordinator_runtime.block_on(drive(
+    let warmup = runtimes.coordinator.block_on(drive(
         Arc::clone(&coordinator),
         Arc::clone(&arrivals),
         Arc::clone(&sent),
@@ -474,7 +568,7 @@ fn run(args: &Args) -> Result<(), String> {
     let cpu_before = process_stats::cpu_by_thread_name();
     let process_before = process_stats::process_cpu();
     let started = Instant::now();
-    let mut samples = coordinator_runtime.block_on(drive(
+    let mut samples = runtimes.coordinator.block_on(drive(
         Arc::clone(&coordinator),
         Arc::clone(&arrivals),
         Arc::clone(&sent),
@@ -490,8 +584,12 @@ fn run(args: &Args) -> Result<(), String> {
 
     // Stop the perspectives (and their pending slow answers) and the client.
     drop(coordinator);
-    coordinator_runtime.shutdown_timeout(Duration::from_secs(1));
-    perspective_runtime.shutdown_timeout(Duration::from_secs(1));
+    runtimes
+        .coordinator
+        .shutdown_timeout(Duration::from_secs(1));
+    runtimes
+        .perspectives
+        .shutdown_timeout(Duration::from_secs(1));
 
     report(args, &mut samples, wall, &cpu, process_cpu, peak_kib);
     Ok(())
@@ -580,6 +678,20 @@ fn report(
         per_1000(process_cpu),
         per_1000(coordinator_cpu),
         peak_kib as f64 / 1024.0,
+    );
+    // For scripts/bench peer, which sets ours beside Open MPIC's.
+    println!(
+        "result-json: {}",
+        serde_json::json!({
+            "run": args.label,
+            "checks": done,
+            "concurrency": args.concurrency,
+            "valid": done - invalid,
+            "decisions_per_s": (rate * 10.0).round() / 10.0,
+            "cpu_ms_per_decision": (per_1000(coordinator_cpu) * 1000.0).round() / 1000.0,
+            "p50_ms": latency.p50.as_secs_f64() * 1000.0,
+            "p99_ms": latency.p99.as_secs_f64() * 1000.0,
+        })
     );
 }
 

@@ -1,8 +1,9 @@
-//! An in-process stand-in for a remote perspective: an HTTP/1 server on
-//! 127.0.0.1 that does a real perspective's protocol work for each
-//! `POST /v1/check` (verify the coordinator's envelope, parse the
-//! `CheckCall`, sign a report binding the request digest and nonce) but
-//! reports a canned CAA observation instead of looking, after a chosen delay.
+//! An in-process stand-in for a remote perspective: [`answer`] does a real
+//! perspective's protocol work for one call (verify the coordinator's
+//! envelope, parse the `CheckCall`, sign a report binding the request digest
+//! and nonce) but reports a canned CAA observation instead of looking, after
+//! a chosen delay. [`start`] serves it as `POST /v1/check` on 127.0.0.1
+//! (HTTP/1); the in-process transport calls it directly.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,7 +21,7 @@ use axum::serve::ListenerExt as _;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use mpic_coordinator::clock;
 use mpic_core::perspective::{self, CheckCall, Identity, RunResult};
-use mpic_core::report::{self, Observation, Verdict};
+use mpic_core::report::{self, Observation, SignedReport, Verdict};
 use mpic_core::request_auth::{self, RequestEnvelope};
 
 /// What a typical permitted CAA check of `www.example.com` observes
@@ -54,7 +55,8 @@ const SENT_TIMES_KEEP: Duration = Duration::from_secs(5);
 /// When each report left its perspective, keyed by the report's signature.
 pub type SentTimes = Arc<Mutex<HashMap<Vec<u8>, Instant>>>;
 
-struct PerspectiveState {
+/// One perspective's keys, identity and answer delay.
+pub struct PerspectiveState {
     identity: Identity,
     key: SigningKey,
     coordinator_keys: [VerifyingKey; 1],
@@ -82,19 +84,18 @@ pub struct Served {
     pub addr: SocketAddr,
 }
 
-/// Starts a perspective on `127.0.0.1:0` on the current tokio runtime; it
-/// serves until that runtime shuts down.
-pub async fn start(
+/// A perspective's state, for [`start`] or [`answer`].
+pub fn state(
     identity: Identity,
     key: SigningKey,
     coordinator_key: VerifyingKey,
     delay: Delay,
     seed: u64,
     sent: SentTimes,
-) -> std::io::Result<Served> {
+) -> std::io::Result<Arc<PerspectiveState>> {
     let observation = Observation::from_json(CANNED_OBSERVATION.to_owned())
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let state = Arc::new(PerspectiveState {
+    Ok(Arc::new(PerspectiveState {
         identity,
         key,
         coordinator_keys: [coordinator_key],
@@ -102,7 +103,12 @@ pub async fn start(
         delay,
         random: AtomicU64::new(seed | 1),
         sent,
-    });
+    }))
+}
+
+/// Starts serving `state` on `127.0.0.1:0` on the current tokio runtime;
+/// it serves until that runtime shuts down.
+pub async fn start(state: Arc<PerspectiveState>) -> std::io::Result<Served> {
     let app = Router::new()
         .route("/v1/check", post(check))
         .with_state(state);
@@ -128,22 +134,34 @@ fn refuse(status: StatusCode, detail: String) -> Response {
 }
 
 async fn check(State(state): State<Arc<PerspectiveState>>, body: Bytes) -> Response {
+    match answer(&state, &body).await {
+        Ok(signed) => match serde_json::to_vec(&signed) {
+            Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+            Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        },
+        Err((status, detail)) => refuse(status, detail),
+    }
+}
+
+/// One call's answer: the signed report, or the status and reason of a
+/// refusal.
+pub async fn answer(
+    state: &PerspectiveState,
+    body: &[u8],
+) -> Result<SignedReport, (StatusCode, String)> {
     let started_at_ms = clock::now_ms();
-    let verified = match RequestEnvelope::from_json(&body).and_then(|envelope| {
-        request_auth::verify_request(&envelope, &state.coordinator_keys, started_at_ms, 60_000)
-    }) {
-        Ok(verified) => verified,
-        Err(e) => return refuse(StatusCode::UNAUTHORIZED, e.to_string()),
-    };
-    let call = match CheckCall::from_json(&verified.body) {
-        Ok(call) => call,
-        Err(e) => return refuse(StatusCode::BAD_REQUEST, e.to_string()),
-    };
+    let verified = RequestEnvelope::from_json(body)
+        .and_then(|envelope| {
+            request_auth::verify_request(&envelope, &state.coordinator_keys, started_at_ms, 60_000)
+        })
+        .map_err(|e| (StatusCode::UNAUTHORIZED, e.to_string()))?;
+    let call = CheckCall::from_json(&verified.body)
+        .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
     if call.perspective_id != state.identity.perspective_id {
-        return refuse(
+        return Err((
             StatusCode::BAD_REQUEST,
             format!("call for {}", call.perspective_id),
-        );
+        ));
     }
     let delay = state.delay.draw(state.next_random());
     if !delay.is_zero() {
@@ -162,21 +180,15 @@ async fn check(State(state): State<Arc<PerspectiveState>>, body: Bytes) -> Respo
             observation: state.observation.clone(),
         },
     );
-    let signed = match report::sign(&state.key, &body) {
-        Ok(signed) => signed,
-        Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    };
-    let json = match serde_json::to_vec(&signed) {
-        Ok(json) => json,
-        Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    };
+    let signed = report::sign(&state.key, &body)
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     if let Ok(mut sent) = state.sent.lock() {
         // Reports of cancelled calls are never looked up: forget old ones so
         // the map (and the peak memory measured) stays small.
         if sent.len() >= SENT_TIMES_PRUNE_AT {
             sent.retain(|_, at| at.elapsed() < SENT_TIMES_KEEP);
         }
-        sent.insert(signed.signature, Instant::now());
+        sent.insert(signed.signature.clone(), Instant::now());
     }
-    ([(header::CONTENT_TYPE, "application/json")], json).into_response()
+    Ok(signed)
 }

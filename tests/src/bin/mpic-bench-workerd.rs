@@ -9,6 +9,13 @@
 //!    wrangler process group, before and after `--cpu-checks` sequential
 //!    checks sent straight to it, minus what they burn idle over as long.
 //!
+//! 3. With `--bare-checks N`, first the same worker under `workerd serve`
+//!    alone ([`mpic_tests::bare_workerd`]: no wrangler, no node proxy): the
+//!    cold start (spawn to first answer, and to the first answered check),
+//!    then workerd CPU per request for `GET /v1/identity`, a refused call,
+//!    a CAA check and an http-01 check, and for the runtime's floor (a JS
+//!    worker answering `ok`). `--checks 0` then skips the wrangler parts.
+//!
 //! Needs `scripts/build-worker` first. Bounded: fixed counts, one start
 //! deadline per perspective, everything stopped on exit.
 #![forbid(unsafe_code)]
@@ -26,9 +33,13 @@ use mpic_coordinator::config::Environment;
 use mpic_coordinator::{CheckSpec, Config, Coordinator, HttpTransport};
 use mpic_core::perspective::CheckCall;
 use mpic_core::report::Verdict;
+use mpic_tests::bare_workerd::{BareWorkerd, Script};
+use mpic_tests::dns_fixture::{DnsWorld, DohServer};
+use mpic_tests::http_fixture::{HttpServer, acme_challenge_path};
 use mpic_tests::keys;
 use mpic_tests::perspective_client;
-use mpic_tests::world::{SIX_SITES, World};
+use mpic_tests::victim;
+use mpic_tests::world::{SIX_SITES, World, perspective_spec};
 
 use process_stats::{Percentiles, human};
 
@@ -57,6 +68,7 @@ struct Args {
     concurrency: usize,
     cpu_checks: usize,
     climb_checks: usize,
+    bare_checks: usize,
 }
 
 impl Args {
@@ -66,6 +78,7 @@ impl Args {
             concurrency: 1,
             cpu_checks: 200,
             climb_checks: 20,
+            bare_checks: 0,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
@@ -79,16 +92,21 @@ impl Args {
                 "--concurrency" => args.concurrency = value("--concurrency")?.max(1),
                 "--cpu-checks" => args.cpu_checks = value("--cpu-checks")?,
                 "--climb-checks" => args.climb_checks = value("--climb-checks")?,
+                "--bare-checks" => args.bare_checks = value("--bare-checks")?,
                 "-h" | "--help" => {
                     return Err(
-                        "usage: mpic-bench-workerd [--checks 100] [--concurrency 1] [--cpu-checks 200] [--climb-checks 20]"
+                        "usage: mpic-bench-workerd [--checks 100] [--concurrency 1] [--cpu-checks 200] [--climb-checks 20] [--bare-checks 0]"
                             .into(),
                     );
                 }
                 other => return Err(format!("unknown argument {other}")),
             }
         }
-        if args.checks > 10_000 || args.cpu_checks > 10_000 || args.climb_checks > 10_000 {
+        if args.checks > 10_000
+            || args.cpu_checks > 10_000
+            || args.climb_checks > 10_000
+            || args.bare_checks > 10_000
+        {
             return Err("at most 10000 checks per run".into());
         }
         Ok(args)
@@ -229,6 +247,12 @@ fn caa_call_for(perspective_id: &str, target: &str) -> CheckCall {
 
 async fn run(args: &Args) -> Result<(), String> {
     println!("machine: {}", process_stats::machine_summary());
+    if args.bare_checks > 0 {
+        bare(args.bare_checks).await?;
+    }
+    if args.checks == 0 {
+        return Ok(());
+    }
     println!("starting 6 perspectives under workerd (wrangler dev) ...");
     let started = Instant::now();
     let world = World::start(ZONES, &SIX_SITES)
@@ -335,6 +359,139 @@ async fn run(args: &Args) -> Result<(), String> {
         },
     )
     .await?;
+    Ok(())
+}
+
+/// The worker alone under `workerd serve`: cold start, and workerd CPU per
+/// request with the runtime's floor beside it.
+async fn bare(n: usize) -> Result<(), String> {
+    let text = |e: &dyn std::fmt::Display| e.to_string();
+    let dns = DohServer::start(DnsWorld::from_zone_text(ZONES).map_err(|e| text(&e))?)
+        .await
+        .map_err(|e| text(&e))?;
+    let web = HttpServer::start().await.map_err(|e| text(&e))?;
+    web.serve_body(
+        &acme_challenge_path(victim::TOKEN),
+        victim::KEY_AUTHORIZATION,
+    )
+    .map_err(|e| text(&e))?;
+    let site = &SIX_SITES[0];
+    let key = keys::perspective(1);
+    let spec = perspective_spec(site, &key, &dns.url_for(site.id), web.port());
+    let verifying = key.verifying_key();
+
+    let spawned = Instant::now();
+    let workerd = BareWorkerd::start(Script::Mpic, &spec.vars)
+        .await
+        .map_err(|e| text(&e))?;
+    let caa = caa_call(site.id);
+    let first = perspective_client::call(&workerd.base_url(), &verifying, &caa)
+        .await
+        .map_err(|e| text(&e))?;
+    let first_check = spawned.elapsed();
+    if first.body.verdict != Verdict::Pass {
+        return Err(format!(
+            "bare CAA check did not pass: {}",
+            first.body.reason
+        ));
+    }
+    println!(
+        "bare workerd cold start: first answer {} after spawn, first CAA check answered {} after spawn (wasm {} bytes)",
+        human(workerd.first_answer),
+        human(first_check),
+        std::fs::metadata(mpic_tests::repo_root().join("worker/build/index_bg.wasm"))
+            .map_or(0, |m| m.len()),
+    );
+    let http01: CheckCall = serde_json::from_value(serde_json::json!({
+        "perspective_id": site.id,
+        "attempt": 1,
+        "check": {
+            "check_type": "dcv",
+            "domain_or_ip_target": victim::DOMAIN,
+            "dcv_check_parameters": {"validation_method": "acme-http-01", "token": victim::TOKEN,
+                                     "key_authorization": victim::KEY_AUTHORIZATION},
+        },
+    }))
+    .map_err(|e| text(&e))?;
+    for call in [&caa, &http01, &caa] {
+        let verified = perspective_client::call(&workerd.base_url(), &verifying, call)
+            .await
+            .map_err(|e| text(&e))?;
+        if verified.body.verdict != Verdict::Pass {
+            return Err(format!("bare check did not pass: {}", verified.body.reason));
+        }
+    }
+    let group = workerd.process_group();
+    let idle = idle_rates(group).await;
+    println!("bare workerd idle: {:.2} ms/s", idle.0 * 1000.0);
+    println!(
+        "| request (bare workerd) | n | workerd CPU per request | (before subtracting idle) | (no proxy) | wall per request |"
+    );
+    let client = reqwest::Client::new();
+    let identity_url = format!("{}/v1/identity", workerd.base_url());
+    cpu_per_request("GET /v1/identity", group, n, idle, || async {
+        let response = client
+            .get(&identity_url)
+            .send()
+            .await
+            .map_err(|e| text(&e))?;
+        response.bytes().await.map_err(|e| text(&e))?;
+        Ok(())
+    })
+    .await?;
+    let check_url = format!("{}/v1/check", workerd.base_url());
+    cpu_per_request("POST /v1/check, unsigned (401)", group, n, idle, || async {
+        let response = client
+            .post(&check_url)
+            .body("{}")
+            .send()
+            .await
+            .map_err(|e| text(&e))?;
+        response.bytes().await.map_err(|e| text(&e))?;
+        Ok(())
+    })
+    .await?;
+    for (what, call) in [
+        ("POST /v1/check, CAA (2 DoH lookups)", &caa),
+        (
+            "POST /v1/check, acme-http-01 (1 DoH lookup, 1 GET)",
+            &http01,
+        ),
+    ] {
+        cpu_per_request(what, group, n, idle, || async {
+            let verified = perspective_client::call(&workerd.base_url(), &verifying, call)
+                .await
+                .map_err(|e| text(&e))?;
+            if verified.body.verdict != Verdict::Pass {
+                return Err(format!("check did not pass: {}", verified.body.reason));
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    drop(workerd);
+
+    let floor = BareWorkerd::start(Script::Floor, &std::collections::BTreeMap::new())
+        .await
+        .map_err(|e| text(&e))?;
+    let group = floor.process_group();
+    let idle = idle_rates(group).await;
+    let floor_url = floor.base_url();
+    cpu_per_request(
+        "runtime floor: a JS worker answering `ok`",
+        group,
+        n,
+        idle,
+        || async {
+            let response = client.get(&floor_url).send().await.map_err(|e| text(&e))?;
+            response.bytes().await.map_err(|e| text(&e))?;
+            Ok(())
+        },
+    )
+    .await?;
+    drop(floor);
+    web.stop().await;
+    dns.stop().await;
     Ok(())
 }
 
