@@ -2,11 +2,13 @@
 //! each report as it arrives, and stop the moment BR 3.2.2.9 quorum is
 //! certain either way.
 //!
-//! Each member gets its own fresh nonce and its own signed request (the body
-//! names the perspective), so a report can only count for the perspective,
-//! attempt and request it answers. A report is believed only after
-//! [`report::verify`] against the configured key; the RIR that quorum counts
-//! is the configured one.
+//! An attempt signs one request (call format 2: the body names every member
+//! of the cohort; one fresh nonce) and sends the same envelope to each
+//! member: one Ed25519 signature per attempt instead of one per perspective.
+//! Each report binds that request's digest and nonce and names its
+//! perspective, and is believed only after [`report::verify`] against that
+//! member's configured key, so it counts only for the perspective, attempt
+//! and request it answers. The RIR that quorum counts is the configured one.
 //!
 //! Calls are polled together in one task ([`FuturesUnordered`]); returning
 //! drops the ones still running: the decision never waits for them and they
@@ -65,9 +67,10 @@ fn fresh_nonce() -> Result<Nonce, CallError> {
     Nonce::new(bytes).map_err(|e| CallError::Prepare(e.to_string()))
 }
 
-fn prepare(plan: &AttemptPlan<'_>, perspective: &PerspectiveConfig) -> Result<Prepared, CallError> {
+/// The attempt's one signed request, naming every member.
+fn prepare(plan: &AttemptPlan<'_>) -> Result<Prepared, CallError> {
     let call = CheckCall {
-        perspective_id: perspective.id.clone(),
+        perspective_ids: plan.members.iter().map(|p| p.id.clone()).collect(),
         attempt: plan.attempt,
         check: plan.spec.for_perspectives(plan.caa_issuer_domains),
     };
@@ -203,9 +206,10 @@ pub async fn run_attempt<T: PerspectiveTransport + ?Sized>(
     let mut results: Vec<Option<PerspectiveResult>> = vec![None; members.len()];
 
     let call_deadline = (Instant::now() + plan.call_timeout).min(plan.deadline);
+    let prepared = prepare(plan);
     let mut calls = FuturesUnordered::new();
     for (i, &perspective) in members.iter().enumerate() {
-        match prepare(plan, perspective) {
+        match &prepared {
             Ok(prepared) => calls.push(async move {
                 let sent = Instant::now();
                 let call = transport.call(perspective, prepared.envelope.clone(), call_deadline);
@@ -213,10 +217,10 @@ pub async fn run_attempt<T: PerspectiveTransport + ?Sized>(
                     Ok(answer) => answer,
                     Err(_) => Err(CallError::Timeout),
                 };
-                (i, prepared, answer, sent.elapsed())
+                (i, answer, sent.elapsed())
             }),
             Err(e) => {
-                let (outcome, status) = not_corroborated(NonCorroboration::from(&e));
+                let (outcome, status) = not_corroborated(NonCorroboration::from(e));
                 outcomes[i] = outcome;
                 results[i] = Some(evidence(
                     perspective,
@@ -232,10 +236,14 @@ pub async fn run_attempt<T: PerspectiveTransport + ?Sized>(
 
     let mut decision = quorum::decide(plan.policy, plan.requirements, &outcomes);
     while decision == quorum::Decision::Undecided {
-        let Some((i, prepared, answer, elapsed)) = calls.next().await else {
+        let Some((i, answer, elapsed)) = calls.next().await else {
             break;
         };
-        let (outcome, result) = judge(plan, members[i], &prepared, answer, elapsed);
+        let Ok(prepared) = &prepared else {
+            // No call is made without a prepared request.
+            break;
+        };
+        let (outcome, result) = judge(plan, members[i], prepared, answer, elapsed);
         outcomes[i] = outcome;
         results[i] = Some(result);
         decision = quorum::decide(plan.policy, plan.requirements, &outcomes);

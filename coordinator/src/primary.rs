@@ -106,7 +106,7 @@ impl PrimaryPerspective {
     ) -> PrimaryResult {
         let started = Instant::now();
         let call = CheckCall {
-            perspective_id: PRIMARY_ID.into(),
+            perspective_ids: vec![PRIMARY_ID.into()],
             attempt: 1,
             check: spec.for_perspectives(caa_issuer_domains),
         };

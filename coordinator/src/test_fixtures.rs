@@ -153,9 +153,10 @@ pub fn receive(
         body: e.to_string(),
     })?;
     let call: mpic_core::perspective::CheckCall = serde_json::from_slice(&verified.body).unwrap();
-    assert_eq!(
-        call.perspective_id, perspective.id,
-        "request for another perspective"
+    assert!(
+        call.is_for(&perspective.id),
+        "request not for {}",
+        perspective.id
     );
     Ok(ReceivedCall {
         verified,

@@ -117,7 +117,7 @@ fn requests(c: &mut Criterion) {
     let coordinator = key(200);
     let allowed = [coordinator.verifying_key()];
     // A CheckCall for a CAA check as the coordinator sends it.
-    let body = br#"{"perspective_id":"eu-central","attempt":1,"check":{"check_type":"caa","domain_or_ip_target":"www.example.com","caa_check_parameters":{"caa_domains":["ca.example"]}}}"#;
+    let body = br#"{"perspective_ids":["eu-central"],"attempt":1,"check":{"check_type":"caa","domain_or_ip_target":"www.example.com","caa_check_parameters":{"caa_domains":["ca.example"]}}}"#;
     let nonce = Nonce::new(vec![9; 32]).unwrap();
     group.bench_function("sign", |b| {
         b.iter(|| {

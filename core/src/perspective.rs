@@ -28,13 +28,20 @@ use crate::nonce::Nonce;
 use crate::report::{Location, Observation, ObservationError, ReportBody, Rir, Verdict};
 
 /// The body a coordinator signs and sends to `POST /v1/check`.
+///
+/// One call per attempt: the coordinator signs it once and sends the same
+/// envelope (one nonce) to every member of the cohort it names. Each
+/// perspective's report binds that request's digest and nonce and names the
+/// perspective, so a report still counts only for the perspective, attempt
+/// and request it answers. (Call format 2; format 1 named one perspective
+/// and was signed once per perspective.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckCall {
-    /// The perspective the coordinator means to reach; a perspective refuses
-    /// a call meant for another, so a misrouted request is never answered
-    /// under the wrong identity.
-    pub perspective_id: String,
+    /// The perspectives the coordinator means to reach (the attempt's
+    /// cohort); a perspective refuses a call that does not name it, so a
+    /// misrouted request is never answered under the wrong identity.
+    pub perspective_ids: Vec<String>,
     /// Which attempt of the coordinator's this is (1-based), for logs.
     pub attempt: u32,
     /// The check, in Open MPIC request form. For CAA the coordinator fills
@@ -46,6 +53,11 @@ impl CheckCall {
     /// Parses the exact bytes the coordinator signed.
     pub fn from_json(body: &[u8]) -> Result<Self, serde_json::Error> {
         serde_json::from_slice(body)
+    }
+
+    /// Whether this call names the perspective `id`.
+    pub fn is_for(&self, id: &str) -> bool {
+        self.perspective_ids.iter().any(|named| named == id)
     }
 }
 
@@ -248,7 +260,7 @@ mod tests {
 
     fn caa_call(domain: &str, caa_domains: &str) -> CheckCall {
         call(&format!(
-            r#"{{"perspective_id":"p1","attempt":1,"check":{{"check_type":"caa","domain_or_ip_target":"{domain}","caa_check_parameters":{{"caa_domains":{caa_domains}}}}}}}"#
+            r#"{{"perspective_ids":["p1"],"attempt":1,"check":{{"check_type":"caa","domain_or_ip_target":"{domain}","caa_check_parameters":{{"caa_domains":{caa_domains}}}}}}}"#
         ))
     }
 
@@ -332,7 +344,7 @@ mod tests {
             )
         };
         let dns01 = call(&format!(
-            r#"{{"perspective_id":"p1","attempt":1,"check":{{"check_type":"dcv","domain_or_ip_target":"example.com","dcv_check_parameters":{{"validation_method":"acme-dns-01","key_authorization_hash":"{expected}"}}}}}}"#
+            r#"{{"perspective_ids":["p1"],"attempt":1,"check":{{"check_type":"dcv","domain_or_ip_target":"example.com","dcv_check_parameters":{{"validation_method":"acme-dns-01","key_authorization_hash":"{expected}"}}}}}}"#
         ));
         for (value, want) in [
             (expected.as_str(), Verdict::Pass),
@@ -354,7 +366,7 @@ mod tests {
         let good = caa_call("example.com", r#"["ca.example"]"#);
         let json = serde_json::to_vec(&good).unwrap();
         assert_eq!(CheckCall::from_json(&json).unwrap(), good);
-        let extra = r#"{"perspective_id":"p1","attempt":1,"proxy_to":"http://x","check":{"check_type":"caa","domain_or_ip_target":"example.com"}}"#;
+        let extra = r#"{"perspective_ids":["p1"],"attempt":1,"proxy_to":"http://x","check":{"check_type":"caa","domain_or_ip_target":"example.com"}}"#;
         let err = CheckCall::from_json(extra.as_bytes()).unwrap_err();
         assert!(err.to_string().contains("proxy_to"), "{err}");
     }

@@ -221,9 +221,9 @@ impl Responder {
             })?;
         let call =
             CheckCall::from_json(&verified.body).map_err(|e| Refusal::BadCheck(e.to_string()))?;
-        if call.perspective_id != self.identity.perspective_id {
+        if !call.is_for(&self.identity.perspective_id) {
             return Err(Refusal::WrongPerspective {
-                call: call.perspective_id,
+                call: call.perspective_ids.join(","),
                 this: self.identity.perspective_id.clone(),
             });
         }

@@ -304,7 +304,7 @@ fn status(refusal: &Refusal) -> StatusCode {
 async fn identity(State(state): State<Arc<HandlerState>>) -> Response {
     let setup = &state.setup;
     let body = serde_json::json!({
-        "perspective_id": setup.identity.perspective_id,
+        "perspective_ids": [setup.identity.perspective_id],
         "rir": setup.identity.rir,
         "region": setup.identity.location.region,
         "coordinates": setup.identity.location.coordinates,
@@ -416,7 +416,7 @@ mod tests {
     fn caa_call(perspective_id: &str, domain: &str) -> CheckCall {
         CheckCall::from_json(
             format!(
-                r#"{{"perspective_id":"{perspective_id}","attempt":1,"check":{{"check_type":"caa","domain_or_ip_target":"{domain}","caa_check_parameters":{{"caa_domains":["ca.example"]}}}}}}"#
+                r#"{{"perspective_ids":["{perspective_id}"],"attempt":1,"check":{{"check_type":"caa","domain_or_ip_target":"{domain}","caa_check_parameters":{{"caa_domains":["ca.example"]}}}}}}"#
             )
             .as_bytes(),
         )

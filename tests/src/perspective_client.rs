@@ -67,7 +67,8 @@ pub async fn call(
     let verified = report::verify(
         &signed,
         &Expectations {
-            perspective_id: &call.perspective_id,
+            // The perspective at `base_url`: the call's first (here, only) one.
+            perspective_id: call.perspective_ids.first().map_or("", String::as_str),
             key,
             nonce: &nonce,
             request_digest: &report::request_digest(&body),

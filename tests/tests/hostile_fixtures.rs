@@ -195,7 +195,8 @@ async fn inject(hw: &HostileWorld, index: usize, fault: &Fault, ip: Ipv4Addr) ->
 }
 
 fn check_call(perspective_id: &str, check: &serde_json::Value) -> CheckCall {
-    let json = serde_json::json!({"perspective_id": perspective_id, "attempt": 1, "check": check});
+    let json =
+        serde_json::json!({"perspective_ids": [perspective_id], "attempt": 1, "check": check});
     serde_json::from_value(json).unwrap()
 }
 

@@ -91,7 +91,7 @@ impl Setup {
     /// permission.
     async fn caa(&self, domain: &str) -> (Verified, CaaObservation) {
         let call: CheckCall = serde_json::from_value(json!({
-            "perspective_id": SIX_SITES[0].id,
+            "perspective_ids": [SIX_SITES[0].id],
             "attempt": 1,
             "check": {
                 "check_type": "caa",

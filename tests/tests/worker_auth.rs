@@ -41,7 +41,7 @@ fn spec(resolver_port: u16) -> PerspectiveSpec {
 }
 
 fn call_body() -> Vec<u8> {
-    br#"{"perspective_id":"auth-test","attempt":1,"check":{"check_type":"caa","domain_or_ip_target":"example.com","caa_check_parameters":{"caa_domains":["ca.example"]}}}"#.to_vec()
+    br#"{"perspective_ids":["auth-test"],"attempt":1,"check":{"check_type":"caa","domain_or_ip_target":"example.com","caa_check_parameters":{"caa_domains":["ca.example"]}}}"#.to_vec()
 }
 
 fn nonce(byte: u8) -> Nonce {

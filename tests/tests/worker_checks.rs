@@ -16,7 +16,8 @@ use mpic_tests::workerd::Perspective;
 use mpic_tests::world::{SIX_SITES, World, perspective_spec};
 
 fn check_call(perspective_id: &str, check: serde_json::Value) -> CheckCall {
-    let json = serde_json::json!({"perspective_id": perspective_id, "attempt": 1, "check": check});
+    let json =
+        serde_json::json!({"perspective_ids": [perspective_id], "attempt": 1, "check": check});
     serde_json::from_value(json).unwrap()
 }
 

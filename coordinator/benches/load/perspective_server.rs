@@ -157,10 +157,10 @@ pub async fn answer(
         .map_err(|e| (StatusCode::UNAUTHORIZED, e.to_string()))?;
     let call = CheckCall::from_json(&verified.body)
         .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
-    if call.perspective_id != state.identity.perspective_id {
+    if !call.is_for(&state.identity.perspective_id) {
         return Err((
             StatusCode::BAD_REQUEST,
-            format!("call for {}", call.perspective_id),
+            format!("call for {}", call.perspective_ids.join(",")),
         ));
     }
     let delay = state.delay.draw(state.next_random());

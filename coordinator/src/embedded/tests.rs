@@ -231,7 +231,7 @@ fn envelope(key: &SigningKey, call: &CheckCall, nonce_byte: u8) -> RequestEnvelo
 
 fn call_for(id: &str) -> CheckCall {
     CheckCall {
-        perspective_id: id.into(),
+        perspective_ids: vec![id.into()],
         attempt: 1,
         check: dns_01().request,
     }

@@ -250,16 +250,22 @@ async fn all_agree_is_valid_with_verified_evidence() {
         assert_eq!(body.perspective_id, result.perspective_id);
         assert!(result.report.is_some());
     }
-    // Each perspective got its own request: its id, the CA's CAA domains, the
-    // attempt, and a nonce of its own.
+    // Each perspective got the attempt's one signed request: naming every
+    // member (so each one's own id), the CA's CAA domains, the attempt, and
+    // one nonce for the attempt.
     let calls = fakes.calls();
     assert_eq!(calls.len(), 6);
     let mut nonces: Vec<&Nonce> = calls.iter().map(|(_, _, n)| n).collect();
-    nonces.sort();
     nonces.dedup();
-    assert_eq!(nonces.len(), 6, "nonces must differ per perspective");
+    assert_eq!(nonces.len(), 1, "one signed request per attempt");
+    let members: Vec<String> = calls.iter().map(|(id, _, _)| id.clone()).collect();
     for (id, call, _) in &calls {
-        assert_eq!(&call.perspective_id, id);
+        assert!(call.is_for(id), "{id} not named");
+        let mut named = call.perspective_ids.clone();
+        named.sort();
+        let mut expected = members.clone();
+        expected.sort();
+        assert_eq!(named, expected, "the call names exactly the cohort");
         assert_eq!(call.attempt, 1);
         assert_eq!(call.check, setup.spec.for_perspectives(&setup.caa));
         match &call.check.parameters {

@@ -90,7 +90,7 @@ fn envelope() -> RequestEnvelope {
     let nonce = Nonce::new(vec![3; 32]).unwrap();
     sign_request(
         &coordinator_key(),
-        br#"{"perspective_id":"iad"}"#,
+        br#"{"perspective_ids":["iad"]}"#,
         &nonce,
         1,
     )

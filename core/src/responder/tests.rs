@@ -42,7 +42,7 @@ fn responder(replay_capacity: usize) -> Responder {
 
 fn call(perspective_id: &str) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
-        "perspective_id": perspective_id,
+        "perspective_ids": [perspective_id],
         "attempt": 1,
         "check": {"check_type": "caa", "domain_or_ip_target": "example.com",
                   "caa_check_parameters": {"caa_domains": ["ca.example"]}},
@@ -165,6 +165,44 @@ fn an_admitted_call_gets_a_report_that_verifies_for_its_request() {
     // No CAA records anywhere: permitted.
     assert_eq!(verified.verdict, Verdict::Pass, "{}", verified.reason);
     assert_eq!(verified.resolvers, ["https://resolver.test/dns-query"]);
+}
+
+/// Call format 2: one signed call per attempt names the whole cohort; each
+/// named perspective answers it, and one it does not name refuses it.
+#[test]
+fn a_call_naming_the_cohort_is_answered_by_its_members_only() {
+    let body = |ids: &[&str]| {
+        serde_json::to_vec(&serde_json::json!({
+            "perspective_ids": ids,
+            "attempt": 1,
+            "check": {"check_type": "caa", "domain_or_ip_target": "example.com",
+                      "caa_check_parameters": {"caa_domains": ["ca.example"]}},
+        }))
+        .unwrap()
+    };
+    let named = body(&["cf-fra", ID, "cf-sin"]);
+    let report = answer(
+        &responder(16),
+        &FakeNetwork::new(),
+        &signed(&coordinator(), &named, &nonce(6)),
+        pending(),
+    )
+    .unwrap();
+    assert_eq!(opened(&report, &named, &nonce(6)).perspective_id, ID);
+    for ids in [&["cf-fra", "cf-sin"][..], &[][..]] {
+        let refused = answer(
+            &responder(16),
+            &FakeNetwork::new(),
+            &signed(&coordinator(), &body(ids), &nonce(7)),
+            pending(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(refused, Refusal::WrongPerspective { .. }),
+            "{ids:?}: {refused:?}"
+        );
+        assert_eq!(refused.status(), 421);
+    }
 }
 
 /// A network that never answers.

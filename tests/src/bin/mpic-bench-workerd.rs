@@ -234,7 +234,7 @@ fn caa_call(perspective_id: &str) -> CheckCall {
 
 fn caa_call_for(perspective_id: &str, target: &str) -> CheckCall {
     serde_json::from_value(serde_json::json!({
-        "perspective_id": perspective_id,
+        "perspective_ids": [perspective_id],
         "attempt": 1,
         "check": {
             "check_type": "caa",
@@ -403,7 +403,7 @@ async fn bare(n: usize) -> Result<(), String> {
             .map_or(0, |m| m.len()),
     );
     let http01: CheckCall = serde_json::from_value(serde_json::json!({
-        "perspective_id": site.id,
+        "perspective_ids": [site.id],
         "attempt": 1,
         "check": {
             "check_type": "dcv",
