@@ -82,8 +82,24 @@ impl HttpTransport {
     /// How much of an error body is kept for the log.
     const ERROR_BODY_BYTES: usize = 512;
 
+    /// HTTP/1.1, or HTTP/2 where the perspective's TLS offers it by ALPN.
     pub fn new() -> Result<Self, HttpClientError> {
-        let client = reqwest::Client::builder()
+        Self::build(false)
+    }
+
+    /// HTTP/2 without TLS ("prior knowledge"): for measuring HTTP/2 against
+    /// plaintext loopback perspectives (the load benchmark). Perspectives in
+    /// production use [`HttpTransport::new`] and TLS.
+    pub fn http2_prior_knowledge() -> Result<Self, HttpClientError> {
+        Self::build(true)
+    }
+
+    fn build(http2_prior_knowledge: bool) -> Result<Self, HttpClientError> {
+        let mut builder = reqwest::Client::builder();
+        if http2_prior_knowledge {
+            builder = builder.http2_prior_knowledge();
+        }
+        let client = builder
             .use_rustls_tls()
             // A redirect would send the signed request somewhere the
             // configuration did not name.

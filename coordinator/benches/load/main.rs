@@ -125,10 +125,11 @@ struct Args {
     #[arg(long, default_value = "load")]
     label: String,
     /// `http`: loopback HTTP/1.1 to perspective servers, as in production
-    /// (minus TLS); `in-process`: the same perspective work called directly
+    /// (minus TLS); `http2`: the same over HTTP/2 (prior knowledge, no TLS);
+    /// `in-process`: the same perspective work called directly
     /// on the perspectives' runtime (no sockets), for a line like-for-like
     /// with Open MPIC's in-process perspectives.
-    #[arg(long, default_value = "http", value_parser = ["http", "in-process"])]
+    #[arg(long, default_value = "http", value_parser = ["http", "http2", "in-process"])]
     transport: String,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
@@ -505,8 +506,13 @@ fn run(args: &Args) -> Result<(), String> {
         let coordinator = Arc::new(Coordinator::new(config, transport).map_err(|e| e.to_string())?);
         measure(args, runtimes, coordinator, arrivals, sent)
     } else {
+        let inner = if args.transport == "http2" {
+            HttpTransport::http2_prior_knowledge()
+        } else {
+            HttpTransport::new()
+        };
         let transport = TimedTransport {
-            inner: HttpTransport::new().map_err(|e| e.to_string())?,
+            inner: inner.map_err(|e| e.to_string())?,
             arrivals: Arc::clone(&arrivals),
         };
         let coordinator = Arc::new(Coordinator::new(config, transport).map_err(|e| e.to_string())?);
