@@ -429,6 +429,9 @@ impl<T: DohTransport + Sync> NativeNetwork<T> {
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .redirect(reqwest::redirect::Policy::none())
+            // A challenge fetch speaks HTTP/1.1, as ACME servers' do; the
+            // coordinator's reqwest also has HTTP/2 (for perspectives, DoH).
+            .http1_only()
             .no_proxy()
             .user_agent(USER_AGENT)
             .pool_max_idle_per_host(0)
