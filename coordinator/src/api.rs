@@ -28,6 +28,11 @@
 //! | status | when |
 //! |---|---|
 //! | 400 | not JSON, not a valid Open MPIC request, or `orchestration_parameters` this CA does not allow ([`crate::orchestration`]) |
+//! | 401 | no API key, or not a configured one |
+//! | 404 | no such route |
+//! | 413 | body larger than `[api] max_body_bytes` (default 64 KiB) |
+//! | 503 | `[api] max_concurrent_checks` checks already running (default 64); `Retry-After: 1`. Nothing is queued. |
+//! | 504 | the request took longer than `[api] request_timeout_ms` (default: the check deadline plus 5 s) |
 //!
 //! Fields the Open MPIC request format does not define are ignored, as Open
 //! MPIC ignores them, and named in the response's `x_mpic.ignored_fields` and
@@ -37,11 +42,6 @@
 //! token, an IPv4 address to find in AAAA records) is not refused: each
 //! perspective fails it with its reason, in a 200 with `is_valid: false`, as
 //! in Open MPIC.
-//! | 401 | no API key, or not a configured one |
-//! | 404 | no such route |
-//! | 413 | body larger than `[api] max_body_bytes` (default 64 KiB) |
-//! | 503 | `[api] max_concurrent_checks` checks already running (default 64); `Retry-After: 1`. Nothing is queued. |
-//! | 504 | the request took longer than `[api] request_timeout_ms` (default: the check deadline plus 5 s) |
 //!
 //! # Logs
 //! One line per HTTP request (target `mpic::http`): method, route, status,

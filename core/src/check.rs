@@ -212,7 +212,7 @@ pub struct OrchestrationParameters {
     /// MPIC's semantics).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<i64>,
-    /// Run exactly one attempt, with the cohort that attempt number this
+    /// Run exactly one attempt, with the cohort that this attempt number
     /// would use (counted from 1), as sent; the coordinator checks the range.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cohort_for_single_attempt: Option<i64>,
