@@ -316,13 +316,18 @@ fn judge(
         .filter_map(|p| p["perspective_code"].as_str())
         .collect();
     let unique: BTreeSet<&str> = codes.iter().copied().collect();
+    // The response lists those with a verified report first, each group in
+    // cohort order.
+    let mut ordered: Vec<_> = attempt.results.iter().collect();
+    ordered.sort_by_key(|r| r.verified.is_none());
+    let in_cohort: BTreeSet<&str> = attempt.cohort.iter().map(String::as_str).collect();
     if codes.len() != COHORT_SIZE
         || unique.len() != COHORT_SIZE
+        || unique != in_cohort
         || codes
-            != attempt
-                .cohort
+            != ordered
                 .iter()
-                .map(String::as_str)
+                .map(|r| r.perspective_id.as_str())
                 .collect::<Vec<_>>()
         || attempt.results.len() != COHORT_SIZE
         || !codes.iter().all(|c| known.contains_key(*c))
@@ -350,7 +355,7 @@ fn judge(
     };
     let mut corroborating_rirs = BTreeSet::new();
     let mut corroborations = 0;
-    for (entry, result) in listed.iter().zip(&attempt.results) {
+    for (entry, &result) in listed.iter().zip(&ordered) {
         let id = result.perspective_id.as_str();
         let perspective = &known[id];
         if entry["perspective_code"] != id || result.rir != perspective.rir {

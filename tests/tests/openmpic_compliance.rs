@@ -154,12 +154,20 @@ const DIFFERENCES: &[(&str, bool, &str)] = &[
     ("acme_tls_alpn_01_valid", false, "acme-tls-alpn-01"),
 ];
 
+/// The error of the first perspective that answered (those cancelled at an
+/// early decision say only that).
 fn first_error(answer: &Value) -> String {
     answer["perspectives"]
         .as_array()
         .unwrap()
         .iter()
-        .find_map(|p| p["check_response"]["errors"][0]["error_message"].as_str())
+        .map(|p| &p["check_response"]["errors"][0])
+        .find(|e| {
+            e["error_type"]
+                .as_str()
+                .is_some_and(|t| t != "mpic:cancelled")
+        })
+        .and_then(|e| e["error_message"].as_str())
         .unwrap_or_default()
         .to_owned()
 }

@@ -10,8 +10,8 @@
 //! | `mpic_completed` | no more perspectives of the deciding attempt failed to complete than `perspective_count - quorum_count` allows (Open MPIC's rule), and the coordinator could form its cohorts |
 //! | `domain_or_ip_target`, `request_orchestration_parameters`, `caa_check_parameters` / `dcv_check_parameters` | the request, echoed as sent with defaults filled in ([`super::echo`]) |
 //! | `actual_orchestration_parameters` | perspectives per attempt, corroborations required, attempts made |
-//! | `perspectives` | the deciding attempt's results, in cohort order |
-//! | `previous_attempt_results` | the earlier attempts' results (`[]` when there were none) |
+//! | `perspectives` | the deciding attempt's results: those with a verified report first, then the rest, each in cohort order |
+//! | `previous_attempt_results` | the earlier attempts' results, ordered the same way (`[]` when there were none) |
 //!
 //! Per perspective, `{"perspective_code", "check_response": {...}}` as the
 //! spec's schema and the reference server have it:
@@ -134,10 +134,15 @@ impl<'a> MpicResponse<'a> {
             CheckParameters::Dcv(params) => Some(params),
             CheckParameters::Caa(_) => None,
         };
+        // Those that answered with a verified report first, each group in
+        // cohort order: clients read `perspectives[0]`'s details (Open
+        // MPIC's compliance suite does), and Open MPIC, which waits for
+        // every answer, never puts a cancelled call there.
         let respond = |attempt: &AttemptRecord| -> Vec<PerspectiveResponse> {
-            attempt
-                .results
-                .iter()
+            let mut results: Vec<&PerspectiveResult> = attempt.results.iter().collect();
+            results.sort_by_key(|r| r.verified.is_none());
+            results
+                .into_iter()
                 .map(|r| perspective_response(spec.check_type, dcv, r, decided_at_ms))
                 .collect()
         };

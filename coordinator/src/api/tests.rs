@@ -308,6 +308,13 @@ async fn a_valid_caa_request_is_answered_in_open_mpic_form() {
             })
         );
     }
+    // Those that answered come first (clients read `perspectives[0]`).
+    assert!(
+        perspectives[..passed.len()]
+            .iter()
+            .all(|p| p["check_response"]["check_passed"] == true),
+        "{body:#}"
+    );
     // Those not needed for quorum were cancelled and say so.
     for p in perspectives
         .iter()
