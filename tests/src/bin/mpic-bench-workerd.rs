@@ -304,7 +304,6 @@ async fn run(args: &Args) -> Result<(), String> {
     let group = one.process.process_group();
     let call = caa_call(one.site.id);
     let key = one.key.verifying_key();
-    let client = reqwest::Client::new();
     for _ in 0..3 {
         perspective_client::call(&one.url(), &key, &call)
             .await
@@ -320,29 +319,7 @@ async fn run(args: &Args) -> Result<(), String> {
         "| request | n | workerd CPU per request | (before subtracting idle) | wrangler node proxy CPU | wall per request |"
     );
     let n = args.cpu_checks;
-    let identity_url = format!("{}/v1/identity", one.url());
-    cpu_per_request("GET /v1/identity", group, n, idle, || async {
-        let response = client
-            .get(&identity_url)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        response.bytes().await.map_err(|e| e.to_string())?;
-        Ok(())
-    })
-    .await?;
-    let check_url = format!("{}/v1/check", one.url());
-    cpu_per_request("POST /v1/check, unsigned (401)", group, n, idle, || async {
-        let response = client
-            .post(&check_url)
-            .body("{}")
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        response.bytes().await.map_err(|e| e.to_string())?;
-        Ok(())
-    })
-    .await?;
+    identity_and_refusal(&one.url(), group, n, idle).await?;
     cpu_per_request(
         "POST /v1/check, CAA (2 DoH lookups)",
         group,
@@ -428,29 +405,7 @@ async fn bare(n: usize) -> Result<(), String> {
         "| request (bare workerd) | n | workerd CPU per request | (before subtracting idle) | (no proxy) | wall per request |"
     );
     let client = reqwest::Client::new();
-    let identity_url = format!("{}/v1/identity", workerd.base_url());
-    cpu_per_request("GET /v1/identity", group, n, idle, || async {
-        let response = client
-            .get(&identity_url)
-            .send()
-            .await
-            .map_err(|e| text(&e))?;
-        response.bytes().await.map_err(|e| text(&e))?;
-        Ok(())
-    })
-    .await?;
-    let check_url = format!("{}/v1/check", workerd.base_url());
-    cpu_per_request("POST /v1/check, unsigned (401)", group, n, idle, || async {
-        let response = client
-            .post(&check_url)
-            .body("{}")
-            .send()
-            .await
-            .map_err(|e| text(&e))?;
-        response.bytes().await.map_err(|e| text(&e))?;
-        Ok(())
-    })
-    .await?;
+    identity_and_refusal(&workerd.base_url(), group, n, idle).await?;
     // One DoH lookup fewer than the typical check: the difference is what
     // one subrequest costs, the rest is the check's own work.
     let caa_one_lookup = caa_call_for(site.id, victim::DOMAIN);
@@ -486,16 +441,52 @@ async fn bare(n: usize) -> Result<(), String> {
         group,
         n,
         idle,
-        || async {
-            let response = client.get(&floor_url).send().await.map_err(|e| text(&e))?;
-            response.bytes().await.map_err(|e| text(&e))?;
-            Ok(())
-        },
+        || get(&client, &floor_url),
     )
     .await?;
     drop(floor);
     web.stop().await;
     dns.stop().await;
+    Ok(())
+}
+
+/// CPU per request of `GET /v1/identity` and of a refused call at
+/// `base_url`.
+async fn identity_and_refusal(
+    base_url: &str,
+    group: u32,
+    n: usize,
+    idle: (f64, f64),
+) -> Result<(), String> {
+    let client = reqwest::Client::new();
+    let identity_url = format!("{base_url}/v1/identity");
+    cpu_per_request("GET /v1/identity", group, n, idle, || {
+        get(&client, &identity_url)
+    })
+    .await?;
+    let check_url = format!("{base_url}/v1/check");
+    cpu_per_request("POST /v1/check, unsigned (401)", group, n, idle, || {
+        post_unsigned(&client, &check_url)
+    })
+    .await
+}
+
+/// One GET of `url`, its body read.
+async fn get(client: &reqwest::Client, url: &str) -> Result<(), String> {
+    let response = client.get(url).send().await.map_err(|e| e.to_string())?;
+    response.bytes().await.map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// One unsigned `POST` of `{}` to `url` (refused), its body read.
+async fn post_unsigned(client: &reqwest::Client, url: &str) -> Result<(), String> {
+    let response = client
+        .post(url)
+        .body("{}")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    response.bytes().await.map_err(|e| e.to_string())?;
     Ok(())
 }
 
