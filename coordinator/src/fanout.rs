@@ -217,7 +217,7 @@ pub async fn run_attempt<T: PerspectiveTransport + ?Sized>(
                     Ok(answer) => answer,
                     Err(_) => Err(CallError::Timeout),
                 };
-                (i, answer, sent.elapsed())
+                (i, prepared, answer, sent.elapsed())
             }),
             Err(e) => {
                 let (outcome, status) = not_corroborated(NonCorroboration::from(e));
@@ -236,11 +236,7 @@ pub async fn run_attempt<T: PerspectiveTransport + ?Sized>(
 
     let mut decision = quorum::decide(plan.policy, plan.requirements, &outcomes);
     while decision == quorum::Decision::Undecided {
-        let Some((i, answer, elapsed)) = calls.next().await else {
-            break;
-        };
-        let Ok(prepared) = &prepared else {
-            // No call is made without a prepared request.
+        let Some((i, prepared, answer, elapsed)) = calls.next().await else {
             break;
         };
         let (outcome, result) = judge(plan, members[i], prepared, answer, elapsed);
