@@ -68,10 +68,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Extension;
+use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
 use axum::http::header::{CONTENT_TYPE, HeaderValue};
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -85,6 +86,7 @@ use mpic_core::check::{CheckRequest, ReadRequest, UnknownFields, parse_unique_ke
 use crate::check_call::CheckSpec;
 use crate::config::PrimaryConfig;
 use crate::config::{ApiConfig, Config};
+use crate::evidence::{Bundle, RecordContext, Recorder, StoreError};
 use crate::native_network::{LocalPorts, NativeNetworkConfig, NativeNetworkError};
 use crate::orchestration::Overrides;
 use crate::primary::PrimaryPerspective;
@@ -108,14 +110,17 @@ pub struct ApiState<T> {
     /// One permit per running check.
     checks: Arc<Semaphore>,
     settings: ApiConfig,
+    /// Where each decision is stored before it is answered; `None` only
+    /// with `[evidence] enabled = false`.
+    recorder: Option<Recorder>,
 }
 
 impl<T> ApiState<T> {
     /// The API for `coordinator`, with the `[api]` settings of its
     /// configuration.
-    pub fn new(coordinator: Arc<Coordinator<T>>) -> Self
+    pub fn new(coordinator: Arc<Coordinator<T>>, recorder: Option<Recorder>) -> Self
     where
-        T: PerspectiveTransport,
+        T: PerspectiveTransport + 'static,
     {
         let settings = coordinator.config().api.clone();
         Self {
@@ -124,6 +129,7 @@ impl<T> ApiState<T> {
             checks: Arc::new(Semaphore::new(settings.max_concurrent_checks)),
             coordinator,
             settings,
+            recorder,
         }
     }
 
@@ -136,11 +142,18 @@ impl<T> ApiState<T> {
 }
 
 /// The API's routes and middleware for `coordinator`.
-pub fn router<T: PerspectiveTransport + 'static>(coordinator: Arc<Coordinator<T>>) -> Router {
-    let state = Arc::new(ApiState::new(coordinator));
+/// With a `recorder`, every decision is stored before it is answered, and
+/// `GET /evidence/{id}` serves the records.
+pub fn router<T: PerspectiveTransport + 'static>(
+    coordinator: Arc<Coordinator<T>>,
+    recorder: Option<Recorder>,
+) -> Router {
+    let state = Arc::new(ApiState::new(coordinator, recorder));
     let limit = state.settings.max_body_bytes;
 
-    let mut keyed = Router::new().route("/mpic", post(post_mpic::<T>));
+    let mut keyed = Router::new()
+        .route("/mpic", post(post_mpic::<T>))
+        .route("/evidence/{id}", get(get_evidence::<T>));
     let mut open = Router::new().route("/healthz", get(healthz));
     if state.settings.metrics_public {
         open = open.route("/metrics", get(get_metrics::<T>));
@@ -175,6 +188,8 @@ pub enum ServeError {
     Serve(#[source] io::Error),
     #[error("[primary]: {0}")]
     Primary(#[from] NativeNetworkError),
+    #[error("[evidence]: {0}")]
+    Evidence(#[from] StoreError),
 }
 
 /// Runs the API for `config` over HTTPS transport to its perspectives, on
@@ -192,6 +207,7 @@ pub async fn serve(
         Some(primary) => Some(start_primary(primary, local).await?),
         None => None,
     };
+    let recorder = crate::evidence::start_recorder(&config).await?;
     let mut coordinator = Coordinator::new(config, HttpTransport::new()?)?;
     if let Some(primary) = primary {
         coordinator = coordinator.with_primary(primary);
@@ -200,7 +216,7 @@ pub async fn serve(
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
-    serve_on(coordinator, listener, shutdown_signal()).await
+    serve_on(coordinator, recorder, listener, shutdown_signal()).await
 }
 
 /// The configured primary perspective (see [`PrimaryPerspective::start`]).
@@ -218,6 +234,7 @@ async fn start_primary(
 /// requests in flight finish.
 pub async fn serve_on<T: PerspectiveTransport + 'static>(
     coordinator: Arc<Coordinator<T>>,
+    recorder: Option<Recorder>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
@@ -234,7 +251,15 @@ pub async fn serve_on<T: PerspectiveTransport + 'static>(
         max_concurrent_checks = api.max_concurrent_checks,
         "listening"
     );
-    axum::serve(listener, router(coordinator))
+    match &recorder {
+        Some(recorder) => {
+            tracing::info!(target: "mpic::evidence", store = %recorder.store().describe(), "every decision is stored before it is answered")
+        }
+        None => {
+            tracing::warn!(target: "mpic::evidence", "[evidence] enabled = false: decisions are NOT stored (BR 5.4.1 requires them to be recorded)")
+        }
+    }
+    axum::serve(listener, router(coordinator, recorder))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(ServeError::Serve)?;
@@ -346,6 +371,7 @@ async fn require_api_key<T: Send + Sync + 'static>(
     request
         .extensions_mut()
         .insert(ClientIdentities(client.identities.clone()));
+    request.extensions_mut().insert(name.clone());
     let mut response = next.run(request).await;
     response.extensions_mut().insert(name);
     response
@@ -375,6 +401,7 @@ async fn get_metrics<T: Send + Sync + 'static>(State(state): State<Arc<ApiState<
 async fn post_mpic<T: PerspectiveTransport + 'static>(
     State(state): State<Arc<ApiState<T>>>,
     identities: Option<Extension<ClientIdentities>>,
+    client: Option<Extension<ClientName>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let body = match body {
@@ -426,11 +453,21 @@ async fn post_mpic<T: PerspectiveTransport + 'static>(
         return ApiError::from(e).into_response();
     }
     let trace = spec.request.trace_identifier.clone().map(TraceIdentifier);
-    let mut response = run_check(&state, &spec, &echo, &ignored_fields).await;
+    let received = Received {
+        body: String::from_utf8_lossy(&body).into_owned(),
+        client: client.map(|Extension(ClientName(name))| name),
+    };
+    let mut response = run_check(&state, &spec, &echo, &ignored_fields, received).await;
     if let Some(trace) = trace {
         response.extensions_mut().insert(trace);
     }
     response
+}
+
+/// The request as it came, for its evidence record.
+struct Received {
+    body: String,
+    client: Option<String>,
 }
 
 async fn run_check<T: PerspectiveTransport + 'static>(
@@ -438,6 +475,7 @@ async fn run_check<T: PerspectiveTransport + 'static>(
     spec: &CheckSpec,
     echo: &Echo,
     ignored_fields: &[String],
+    received: Received,
 ) -> Response {
     let Ok(_permit) = Arc::clone(&state.checks).try_acquire_owned() else {
         return ApiError::Busy {
@@ -451,7 +489,24 @@ async fn run_check<T: PerspectiveTransport + 'static>(
         Err(e) => return ApiError::from(e).into_response(),
     };
     state.metrics.record_decision(&decision);
-    let body = response::MpicResponse::new(spec, &decision, echo, ignored_fields, clock::now_ms());
+    let decided_at_ms = clock::now_ms();
+    let evidence_id = match &state.recorder {
+        Some(recorder) => {
+            let context = RecordContext {
+                decided_at_ms,
+                client: received.client,
+                request: received.body,
+            };
+            match recorder.record(&decision, context).await {
+                Ok(id) => Some(id),
+                Err(e) => return ApiError::EvidenceStore(e).into_response(),
+            }
+        }
+        None => None,
+    };
+    let mut body =
+        response::MpicResponse::new(spec, &decision, echo, ignored_fields, decided_at_ms);
+    body.x_mpic.evidence_id = evidence_id.as_deref();
     match serde_json::to_vec(&body) {
         Ok(json) => (
             [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
@@ -459,6 +514,27 @@ async fn run_check<T: PerspectiveTransport + 'static>(
         )
             .into_response(),
         Err(e) => ApiError::Internal(format!("cannot serialise the response: {e}")).into_response(),
+    }
+}
+
+/// `GET /evidence/{id}`: the record as a self-contained bundle
+/// ([`Bundle`]), for the client whose request made it; any other id is
+/// 404, so a client cannot tell whether another's record exists.
+async fn get_evidence<T: Send + Sync + 'static>(
+    State(state): State<Arc<ApiState<T>>>,
+    client: Option<Extension<ClientName>>,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(recorder) = &state.recorder else {
+        return ApiError::NotFound.into_response();
+    };
+    let client = client.map(|Extension(ClientName(name))| name);
+    match recorder.store().get(&id).await {
+        Ok(Some(stored)) if client.is_some() && stored.sealed.columns.client == client => {
+            Json(Bundle::of(&stored)).into_response()
+        }
+        Ok(_) => ApiError::NotFound.into_response(),
+        Err(e) => ApiError::EvidenceStore(e).into_response(),
     }
 }
 

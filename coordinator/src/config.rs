@@ -43,6 +43,14 @@
 //! # request_timeout_ms = 35000    # whole HTTP request (default: deadline_ms + 5000)
 //! # metrics_public = false        # true: GET /metrics needs no API key
 //! # reject_unknown_fields = false # true: 400 for request fields Open MPIC does not define
+//!
+//! [evidence]                     # every decision's signed record (default: SQLite beside this file)
+//! # path = "evidence.sqlite3"     # SQLite file
+//! # url_env = "MPIC_EVIDENCE_URL" # or url = "postgres://mpic@db.internal/mpic": PostgreSQL
+//! # writer = "coordinator-1"      # this coordinator's hash chain (default: the host name)
+//! # keep_days = 760               # what `mpic evidence prune` keeps (BR 5.4.3: 2 years + margin)
+//! # enabled = false               # store nothing: for benchmarks only, never for issuance
+//!
 //! [[api.client]]
 //! name = "issuance"
 //! key_sha256 = "…"   # hex SHA-256 of the client's API key; the key itself is never stored
@@ -140,8 +148,50 @@ pub struct Config {
     /// (see [`crate::primary`]).
     pub primary: Option<PrimaryConfig>,
     pub api: ApiConfig,
+    /// Where every decision's record is kept ([`crate::evidence`]).
+    pub evidence: EvidenceConfig,
+    /// Hex SHA-256 of the configuration text (of no text, for a
+    /// configuration assembled in code); every evidence record keeps it.
+    pub digest: String,
     /// Problems that do not stop the coordinator from running.
     pub warnings: Vec<Problem>,
+}
+
+/// `[evidence]` when unset: SQLite in this file beside the configuration.
+pub const DEFAULT_EVIDENCE_FILE: &str = "evidence.sqlite3";
+/// `[evidence] keep_days` when unset: BR 5.4.3's two years, plus a month.
+pub const DEFAULT_KEEP_DAYS: u32 = 2 * 366 + 31;
+/// The fewest `keep_days` accepted: BR 5.4.3's two years.
+pub const MIN_KEEP_DAYS: u32 = 2 * 365;
+
+/// `[evidence]`: where decision records go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceConfig {
+    /// `None` only with `enabled = false`.
+    pub store: Option<crate::evidence::StoreLocation>,
+    /// This coordinator's chain.
+    pub writer: String,
+    pub keep_days: u32,
+}
+
+impl EvidenceConfig {
+    /// No store (configurations assembled in code).
+    pub fn disabled() -> Self {
+        Self {
+            store: None,
+            writer: default_writer(),
+            keep_days: DEFAULT_KEEP_DAYS,
+        }
+    }
+}
+
+/// The host name, or `mpic` when it cannot be read.
+pub fn default_writer() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "mpic".into())
 }
 
 impl Config {
@@ -174,6 +224,8 @@ impl Config {
                 metrics_public: false,
                 reject_unknown_fields: false,
             },
+            evidence: EvidenceConfig::disabled(),
+            digest: crate::evidence::config_digest(b""),
             warnings: Vec::new(),
         }
     }
@@ -420,6 +472,7 @@ impl Config {
         match config {
             Some(mut config) if !problems.has_errors() => {
                 config.warnings = problems.0;
+                config.digest = crate::evidence::config_digest(text.as_bytes());
                 Ok(config)
             }
             _ => Err(TextError::Invalid(problems)),
@@ -448,6 +501,17 @@ struct ConfigFile {
     perspectives: Vec<Option<PerspectiveSection>>,
     primary: Option<PrimarySection>,
     api: ApiSection,
+    evidence: EvidenceSection,
+}
+
+#[derive(Default, Deserialize)]
+struct EvidenceSection {
+    enabled: Option<bool>,
+    path: Option<PathBuf>,
+    url: Option<String>,
+    url_env: Option<String>,
+    writer: Option<String>,
+    keep_days: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -607,6 +671,11 @@ impl ConfigFile {
                 "primary" => {
                     file.primary = read_section(value, "primary", problems);
                 }
+                "evidence" => {
+                    if let Some(s) = read_section(value, "evidence", problems) {
+                        file.evidence = s;
+                    }
+                }
                 "perspective" => match value {
                     toml::Value::Array(entries) => {
                         for (i, entry) in entries.into_iter().enumerate() {
@@ -621,7 +690,7 @@ impl ConfigFile {
                 },
                 other => problems.error(
                     other,
-                    "unknown section or key (expected coordinator, defaults, perspective, primary, api)",
+                    "unknown section or key (expected coordinator, defaults, perspective, primary, api, evidence)",
                 ),
             }
         }
@@ -637,6 +706,7 @@ impl ConfigFile {
         let perspectives = self.perspectives(problems);
         let primary = self.primary(primary_location, problems);
         let api = self.api(defaults.as_ref(), problems);
+        let evidence = self.evidence(env, problems);
 
         if let (Some(defaults), Some(perspectives)) = (&defaults, &perspectives) {
             check_cohorts_possible(defaults, perspectives, primary_location, problems);
@@ -659,7 +729,93 @@ impl ConfigFile {
             perspectives: perspectives?,
             primary: primary?,
             api: api?,
+            evidence: evidence?,
+            digest: String::new(),
             warnings: Vec::new(),
+        })
+    }
+
+    fn evidence(&self, env: &Environment<'_>, problems: &mut Problems) -> Option<EvidenceConfig> {
+        use crate::evidence::StoreLocation;
+        let e = &self.evidence;
+        let writer = match &e.writer {
+            None => default_writer(),
+            Some(w) if !w.is_empty() && w.len() <= 128 && !w.chars().any(char::is_control) => {
+                w.clone()
+            }
+            Some(_) => {
+                problems.error(
+                    "evidence.writer",
+                    "must be 1 to 128 characters without control characters",
+                );
+                return None;
+            }
+        };
+        let keep_days = e.keep_days.unwrap_or(DEFAULT_KEEP_DAYS);
+        if keep_days < MIN_KEEP_DAYS {
+            problems.error(
+                "evidence.keep_days",
+                format!(
+                    "{keep_days} is less than BR 5.4.3's two years ({MIN_KEEP_DAYS} days): records must be kept at least that long"
+                ),
+            );
+            return None;
+        }
+        let url = match (&e.url, &e.url_env) {
+            (Some(_), Some(_)) => {
+                problems.error("evidence", "set url or url_env, not both");
+                return None;
+            }
+            (Some(url), None) => Some(url.clone()),
+            (None, Some(var)) => match (env.var)(var) {
+                Some(url) if !url.is_empty() => Some(url),
+                _ => {
+                    problems.error(
+                        "evidence.url_env",
+                        format!("environment variable {var} is not set"),
+                    );
+                    return None;
+                }
+            },
+            (None, None) => None,
+        };
+        let store = match (e.enabled, url, &e.path) {
+            (Some(false), None, None) => {
+                problems.warning(
+                    "evidence.enabled",
+                    "false: decisions are not stored; BR 5.4.1 needs them recorded (for benchmarks only)",
+                );
+                None
+            }
+            (Some(false), ..) => {
+                problems.error("evidence.enabled", "false, yet a path or url is set");
+                return None;
+            }
+            (_, Some(_), Some(_)) => {
+                problems.error(
+                    "evidence",
+                    "set path (SQLite) or url (PostgreSQL), not both",
+                );
+                return None;
+            }
+            (_, Some(url), None) => {
+                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    problems.error("evidence.url", "must be a postgres:// or postgresql:// URL");
+                    return None;
+                }
+                Some(StoreLocation::Postgres(url))
+            }
+            (_, None, path) => {
+                let path = path
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_EVIDENCE_FILE));
+                Some(StoreLocation::Sqlite(env.base_dir.join(path)))
+            }
+        };
+        Some(EvidenceConfig {
+            store,
+            writer,
+            keep_days,
         })
     }
 

@@ -1,163 +1,322 @@
-//! What a check decided and why: every perspective's result with the signed
-//! report it sent, per attempt, so a decision can be audited later (BR 5.4.1).
+//! The evidence store: every decision kept, signed and re-verifiable.
+//!
+//! For each decision that `mpic serve` or `mpic check --config` makes, the
+//! [`Recorder`] appends one record ([`RecordBody`]): the request as
+//! received, the configuration's digest, the coordinator's and every asked
+//! perspective's key, and the [`crate::Decision`] with each attempt's cohort,
+//! signed request envelope, and each perspective's signed report or the
+//! typed reason none came, the primary's result, and the decision's reasons.
+//! The coordinator signs the record ([`receipt`], a "decision receipt"), and
+//! each record names the hash of its writer's previous one, so deleting or
+//! altering a record breaks the chain.
+//!
+//! **Fail closed.** [`Recorder::record`] returns only after the record's
+//! transaction committed; the front ends answer nothing (503, exit 2) when
+//! it fails, so no decision is ever answered that is not stored.
+//!
+//! **Stragglers.** Calls still running when an attempt was decided run on
+//! (see [`crate::fanout`]); once the record is stored, their judged results
+//! are appended beside it as "arrived after the decision". They never
+//! change it.
+//!
+//! [`audit`] re-verifies records offline, trusting nothing the coordinator
+//! concluded; [`Bundle`] carries one record to an auditor.
 
-use mpic_core::quorum::{self, NonCorroboration, Tally};
-use mpic_core::report::{Observation, ReportBody, SignedReport, Verdict};
-use mpic_core::rir::Rir;
+pub mod audit;
+mod postgres;
+pub mod receipt;
+pub mod record;
+mod sqlite;
+mod store;
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
 
-use crate::check_call::CheckType;
-use crate::orchestration::Adjustment;
+pub use self::postgres::PostgresStore;
+pub use self::record::{Columns, Draft, RecordBody, RecordContext, Sealed};
+pub use self::sqlite::SqliteStore;
+pub use self::store::{
+    EvidenceStore, ListFilter, PruneBoundary, StoreError, StoreLocation, StoredRecord,
+};
+use crate::config::PerspectiveConfig;
+use crate::decision::{Decision, LateResult};
 
-/// Why a perspective that was asked has no result.
-pub const CANCELLED_DETAIL: &str = "cancelled: decision already certain";
+/// The most records one transaction commits. A commit (an fsync) is most
+/// of an append's cost, so records that queue while one commits share the
+/// next.
+const MAX_BATCH: usize = 64;
+/// Appends waiting for the writer; beyond this, callers wait to queue.
+const QUEUE: usize = 1024;
 
-/// Where one perspective ended up in one attempt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum ResultStatus {
-    /// A verified report with verdict `pass`.
-    Corroborated,
-    /// No report, a report that did not verify, or a verdict other than `pass`.
-    NotCorroborated { reason: NonCorroboration },
-    /// Still pending when quorum became certain; its call was dropped (the
-    /// result's `detail` says [`CANCELLED_DETAIL`]).
-    Cancelled,
+/// Appends decision records to a store, in one chain for its writer.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Recorder {
+    store: EvidenceStore,
+    queue: mpsc::Sender<Append>,
+    perspectives: Arc<[PerspectiveConfig]>,
+    key: SigningKey,
+    config_digest: String,
 }
 
-impl ResultStatus {
-    /// Short form for log lines: `corroborated`, `not_corroborated:timeout`,
-    /// `cancelled`.
-    pub fn summary(&self) -> String {
-        match self {
-            ResultStatus::Corroborated => "corroborated".into(),
-            ResultStatus::Cancelled => "cancelled".into(),
-            ResultStatus::NotCorroborated { reason } => {
-                let kind = serde_json::to_value(reason)
-                    .ok()
-                    .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
-                    .unwrap_or_else(|| "unknown".into());
-                format!("not_corroborated:{kind}")
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("store", &self.store.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Append {
+    draft: Draft,
+    reply: oneshot::Sender<Result<Sealed, StoreError>>,
+}
+
+impl Recorder {
+    /// Starts the writer task for `writer`'s chain. `config_digest` is the
+    /// hex SHA-256 of the configuration file.
+    pub fn start(
+        store: EvidenceStore,
+        writer: String,
+        key: SigningKey,
+        config_digest: String,
+        perspectives: &[PerspectiveConfig],
+    ) -> Self {
+        let (queue, appends) = mpsc::channel(QUEUE);
+        tokio::spawn(write_batches(store.clone(), writer, key.clone(), appends));
+        Self {
+            store,
+            queue,
+            perspectives: perspectives.into(),
+            key,
+            config_digest,
+        }
+    }
+
+    pub fn store(&self) -> &EvidenceStore {
+        &self.store
+    }
+
+    /// Stores `decision`'s record and returns its id once committed; then
+    /// keeps its stragglers' results as they arrive.
+    pub async fn record(
+        &self,
+        decision: &Decision,
+        context: RecordContext,
+    ) -> Result<String, StoreError> {
+        let draft = Draft::new(
+            decision,
+            context,
+            &self.perspectives,
+            &self.key,
+            &self.config_digest,
+        )?;
+        let (reply, committed) = oneshot::channel();
+        let unavailable = |detail: &str| StoreError::Unavailable {
+            store: self.store.describe(),
+            detail: detail.to_owned(),
+        };
+        self.queue
+            .send(Append { draft, reply })
+            .await
+            .map_err(|_| unavailable("the writer task has stopped"))?;
+        let sealed = committed
+            .await
+            .map_err(|_| unavailable("the writer task stopped before the commit"))??;
+        let id = sealed.columns.id;
+        if let Some(stragglers) = decision.stragglers.take() {
+            tokio::spawn(keep_late(self.store.clone(), id.clone(), stragglers));
+        }
+        Ok(id)
+    }
+}
+
+/// The recorder `config`'s `[evidence]` asks for: its store opened (and
+/// migrated) and its writer started; `None` when `enabled = false`.
+pub async fn start_recorder(config: &crate::Config) -> Result<Option<Recorder>, StoreError> {
+    let Some(location) = &config.evidence.store else {
+        return Ok(None);
+    };
+    let store = EvidenceStore::open(location).await?;
+    Ok(Some(Recorder::start(
+        store,
+        config.evidence.writer.clone(),
+        config.signing_key.clone(),
+        config.digest.clone(),
+        &config.perspectives,
+    )))
+}
+
+/// Hex SHA-256 of a configuration file's bytes, as records keep it.
+pub fn config_digest(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    record::hex(&sha2::Sha256::digest(bytes))
+}
+
+/// The writer task: commits queued appends in batches, in queue order.
+async fn write_batches(
+    store: EvidenceStore,
+    writer: String,
+    key: SigningKey,
+    mut appends: mpsc::Receiver<Append>,
+) {
+    while let Some(first) = appends.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match appends.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        let (drafts, replies): (Vec<Draft>, Vec<_>) =
+            batch.into_iter().map(|a| (a.draft, a.reply)).unzip();
+        match store.append(&writer, &key, drafts).await {
+            Ok(sealed) => {
+                for (reply, sealed) in replies.into_iter().zip(sealed) {
+                    // The caller may have gone (its HTTP request timed out);
+                    // the record is stored either way.
+                    let _ = reply.send(Ok(sealed));
+                }
+            }
+            Err(e) => {
+                tracing::error!(target: "mpic::evidence", store = %store.describe(), error = %e, records = replies.len(), "evidence records not stored; their decisions are not answered");
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
             }
         }
     }
 }
 
-/// One perspective's part in one attempt.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PerspectiveResult {
-    pub perspective_id: String,
-    /// From configuration (what quorum counted), not from the report.
-    pub rir: Rir,
-    pub region: String,
-    #[serde(flatten)]
-    pub status: ResultStatus,
-    /// Human-readable explanation (the full error, or the report's reason).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// Time from sending to the answer, when there was one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub elapsed_ms: Option<u64>,
-    /// The report as received, verified or not (evidence either way).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub report: Option<SignedReport>,
-    /// The report's contents, present only when it verified.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verified: Option<ReportBody>,
-}
-
-/// One attempt: one cohort, one set of nonces, one quorum decision.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AttemptRecord {
-    /// 1 for the first.
-    pub attempt: u32,
-    /// Perspective ids, in the order asked.
-    pub cohort: Vec<String>,
-    pub decision: quorum::Decision,
-    /// Counts when the decision was made; `pending` are the cancelled ones.
-    pub tally: Tally,
-    /// Corroborations this attempt needed, when the policy could apply.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub required_corroborations: Option<usize>,
-    /// In cohort order.
-    pub results: Vec<PerspectiveResult>,
-}
-
-impl AttemptRecord {
-    pub fn is_valid(&self) -> bool {
-        self.decision == quorum::Decision::Valid
+/// Appends a decision's late results once every straggler has finished.
+async fn keep_late(
+    store: EvidenceStore,
+    id: String,
+    mut stragglers: mpsc::UnboundedReceiver<LateResult>,
+) {
+    let mut late = Vec::new();
+    while let Some(result) = stragglers.recv().await {
+        late.push(result);
     }
-
-    /// BR 5.4.1 quorum result, e.g. `5/6`.
-    pub fn quorum_result(&self) -> String {
-        self.tally.to_string()
+    if let Err(e) = store.append_late(&id, &late).await {
+        tracing::warn!(target: "mpic::evidence", record = %id, error = %e, late = late.len(), "late results not stored");
     }
 }
 
-/// The outcome of a whole check, every attempt included.
+/// One record, self-contained, for an auditor: `mpic evidence export`
+/// writes it and `mpic evidence verify --bundle` checks it without the
+/// store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Decision {
-    /// Quorum met in some attempt. Never true without that attempt's verified
-    /// reports in `attempts`.
-    pub is_valid: bool,
-    /// False when the coordinator itself failed (no cohort could be chosen).
-    pub mpic_completed: bool,
+#[serde(deny_unknown_fields)]
+pub struct Bundle {
+    /// `mpic-evidence-bundle-1`.
+    pub format: String,
+    /// The receipt's signed bytes, base64.
+    pub record: String,
+    /// The coordinator's signature over them, base64.
+    pub signature: String,
+    /// SHA-256 of the signed bytes, hex.
+    pub hash: String,
+    /// The listing columns as stored.
+    pub columns: BundleColumns,
+    pub late: Vec<LateResult>,
+    /// The record, decoded, for reading; `verify` ignores it and reads the
+    /// signed bytes.
+    pub decoded: Option<serde_json::Value>,
+}
+
+/// [`Columns`] in a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleColumns {
+    pub id: String,
+    pub writer: String,
+    pub sequence: u64,
+    pub decided_at_ms: u64,
     pub target: String,
-    pub check_type: CheckType,
-    /// BR 5.4.1 quorum result of the last attempt, e.g. `5/6`.
-    pub quorum: String,
-    /// Why the check is not valid; empty when it is.
-    pub reasons: Vec<String>,
-    /// Perspectives per attempt.
-    pub perspective_count: usize,
-    /// Corroborations required in the last attempt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quorum_count: Option<usize>,
-    /// In order; the last one decided.
-    pub attempts: Vec<AttemptRecord>,
-    /// The primary network perspective's own check, when one ran
-    /// (see [`crate::primary`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub primary: Option<PrimaryResult>,
-    /// The request's orchestration values used otherwise than sent.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub orchestration_adjustments: Vec<Adjustment>,
+    pub check_type: String,
+    pub is_valid: bool,
+    pub client: Option<String>,
 }
 
-/// What the primary network perspective (this host) saw, and whether the
-/// remote perspectives corroborate it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PrimaryResult {
-    pub verdict: Verdict,
-    /// One line for people reading logs.
-    pub reason: String,
-    /// What it observed, in the same form as a report's observation; absent
-    /// only when the observation itself could not be recorded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observation: Option<Observation>,
-    /// The resolvers it asked.
-    pub resolvers: Vec<String>,
-    pub elapsed_ms: u64,
-    /// The primary passed and the remote perspectives met quorum.
-    pub corroborated_by_remote: bool,
+/// The bundle format this build writes and reads.
+pub const BUNDLE_FORMAT: &str = "mpic-evidence-bundle-1";
+
+/// Why a bundle cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BundleError {
+    #[error("not an evidence bundle: {0}")]
+    Malformed(String),
+    #[error("bundle format `{0}` is not {BUNDLE_FORMAT}")]
+    Format(String),
 }
 
-impl Decision {
-    /// The attempt that decided (Open MPIC `perspectives`).
-    pub fn final_attempt(&self) -> Option<&AttemptRecord> {
-        self.attempts.last()
-    }
-
-    /// The attempts before it (Open MPIC `previous_attempt_results`).
-    pub fn previous_attempts(&self) -> &[AttemptRecord] {
-        match self.attempts.split_last() {
-            Some((_, previous)) => previous,
-            None => &[],
+impl Bundle {
+    pub fn of(stored: &StoredRecord) -> Self {
+        let sealed = &stored.sealed;
+        let c = &sealed.columns;
+        let decoded = receipt::record_json(&sealed.record)
+            .ok()
+            .and_then(|json| serde_json::from_slice(json).ok());
+        Self {
+            format: BUNDLE_FORMAT.into(),
+            record: STANDARD.encode(&sealed.record),
+            signature: STANDARD.encode(&sealed.signature),
+            hash: record::hex(&sealed.hash),
+            columns: BundleColumns {
+                id: c.id.clone(),
+                writer: c.writer.clone(),
+                sequence: c.sequence,
+                decided_at_ms: c.decided_at_ms,
+                target: c.target.clone(),
+                check_type: c.check_type.clone(),
+                is_valid: c.is_valid,
+                client: c.client.clone(),
+            },
+            late: stored.late.clone(),
+            decoded,
         }
     }
 
-    /// Open MPIC `attempt_count`.
-    pub fn attempt_count(&self) -> usize {
-        self.attempts.len()
+    /// The record as the store would hold it.
+    pub fn into_stored(self) -> Result<StoredRecord, BundleError> {
+        if self.format != BUNDLE_FORMAT {
+            return Err(BundleError::Format(self.format));
+        }
+        let decode = |what: &str, text: &str| {
+            STANDARD
+                .decode(text)
+                .map_err(|e| BundleError::Malformed(format!("{what} is not base64: {e}")))
+        };
+        let hash = record::hex_decode(&self.hash)
+            .and_then(|h| <[u8; 32]>::try_from(h).ok())
+            .ok_or_else(|| BundleError::Malformed("hash is not 64 hex digits".into()))?;
+        let c = self.columns;
+        Ok(StoredRecord {
+            sealed: Sealed {
+                columns: Columns {
+                    id: c.id,
+                    writer: c.writer,
+                    sequence: c.sequence,
+                    decided_at_ms: c.decided_at_ms,
+                    target: c.target,
+                    check_type: c.check_type,
+                    is_valid: c.is_valid,
+                    client: c.client,
+                },
+                record: decode("record", &self.record)?,
+                signature: decode("signature", &self.signature)?,
+                hash,
+            },
+            late: self.late,
+        })
     }
 }
+
+#[cfg(test)]
+mod tests;

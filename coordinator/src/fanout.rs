@@ -10,12 +10,17 @@
 //! member's configured key, so it counts only for the perspective, attempt
 //! and request it answers. The RIR that quorum counts is the configured one.
 //!
-//! Calls are polled together in one task ([`FuturesUnordered`]); returning
-//! drops the ones still running: the decision never waits for them and they
-//! never count. Their results are marked [`CANCELLED_DETAIL`]. (The HTTP
-//! transport lets such an exchange finish in its own task, bounded by the
-//! call's deadline, so that its connection is reused.)
+//! Calls are polled together in one task ([`FuturesUnordered`]). The
+//! decision never waits for the ones still running when quorum is certain,
+//! and they never count: their results in the attempt are marked
+//! [`CANCELLED_DETAIL`]. With a [`LateSink`] they run on in a task of their
+//! own until they answer or their deadline passes, and each is judged as any
+//! answer is and sent to the sink as a [`LateResult`], so that the evidence
+//! store keeps them ("arrived after the decision"). Without one they are
+//! dropped. (The HTTP transport lets a dropped exchange finish in its own
+//! task too, so that its connection is reused.)
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
@@ -26,12 +31,15 @@ use mpic_core::nonce::Nonce;
 use mpic_core::quorum::{self, NonCorroboration, Outcome, Policy, Requirements, Tally};
 use mpic_core::report::{self, Expectations, ReportBody, SignedReport, Verdict};
 use mpic_core::request_auth::{self, RequestEnvelope};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::check_call::{CheckCall, CheckSpec};
 use crate::clock;
 use crate::config::PerspectiveConfig;
-use crate::evidence::{AttemptRecord, CANCELLED_DETAIL, PerspectiveResult, ResultStatus};
+use crate::decision::{
+    AttemptRecord, CANCELLED_DETAIL, LateResult, PerspectiveResult, ResultStatus,
+};
 use crate::transport::{CallError, PerspectiveTransport};
 
 /// Nonce length: the most `request_auth` allows.
@@ -54,7 +62,11 @@ pub struct AttemptPlan<'a> {
     pub max_future_skew: Duration,
 }
 
+/// Where the results of calls still running at the decision go.
+pub type LateSink = mpsc::UnboundedSender<LateResult>;
+
 /// A request ready to send, with what its report must carry.
+#[derive(Clone)]
 struct Prepared {
     envelope: RequestEnvelope,
     nonce: Nonce,
@@ -120,9 +132,26 @@ fn not_corroborated(reason: NonCorroboration) -> (Outcome, ResultStatus) {
     )
 }
 
+/// What judging a report needs from the plan, owned, so that late answers
+/// are judged exactly as the counted ones.
+#[derive(Debug, Clone, Copy)]
+struct Judging {
+    max_report_age: Duration,
+    max_future_skew: Duration,
+}
+
+impl Judging {
+    fn of(plan: &AttemptPlan<'_>) -> Self {
+        Self {
+            max_report_age: plan.max_report_age,
+            max_future_skew: plan.max_future_skew,
+        }
+    }
+}
+
 /// Judges one answer: what quorum counts, and the evidence kept.
 fn judge(
-    plan: &AttemptPlan<'_>,
+    plan: Judging,
     perspective: &PerspectiveConfig,
     prepared: &Prepared,
     answer: Result<SignedReport, CallError>,
@@ -194,9 +223,10 @@ fn judge(
 }
 
 /// Runs one attempt to a decision; see the module documentation.
-pub async fn run_attempt<T: PerspectiveTransport + ?Sized>(
-    transport: &T,
+pub async fn run_attempt<T: PerspectiveTransport + 'static>(
+    transport: &Arc<T>,
     plan: &AttemptPlan<'_>,
+    late: Option<&LateSink>,
 ) -> AttemptRecord {
     let members = &plan.members;
     let mut outcomes: Vec<Outcome> = members
@@ -207,18 +237,26 @@ pub async fn run_attempt<T: PerspectiveTransport + ?Sized>(
 
     let call_deadline = (Instant::now() + plan.call_timeout).min(plan.deadline);
     let prepared = prepare(plan);
+    let judging = Judging::of(plan);
     let mut calls = FuturesUnordered::new();
     for (i, &perspective) in members.iter().enumerate() {
         match &prepared {
-            Ok(prepared) => calls.push(async move {
-                let sent = Instant::now();
-                let call = transport.call(perspective, prepared.envelope.clone(), call_deadline);
-                let answer = match tokio::time::timeout_at(call_deadline, call).await {
-                    Ok(answer) => answer,
-                    Err(_) => Err(CallError::Timeout),
-                };
-                (i, prepared, answer, sent.elapsed())
-            }),
+            Ok(prepared) => {
+                // Owned, so that a call still running at the decision can
+                // run on in a task of its own.
+                let transport = Arc::clone(transport);
+                let perspective = perspective.clone();
+                let envelope = prepared.envelope.clone();
+                calls.push(async move {
+                    let sent = Instant::now();
+                    let call = transport.call(&perspective, envelope, call_deadline);
+                    let answer = match tokio::time::timeout_at(call_deadline, call).await {
+                        Ok(answer) => answer,
+                        Err(_) => Err(CallError::Timeout),
+                    };
+                    (i, answer, sent.elapsed())
+                });
+            }
             Err(e) => {
                 let (outcome, status) = not_corroborated(NonCorroboration::from(e));
                 outcomes[i] = outcome;
@@ -236,16 +274,29 @@ pub async fn run_attempt<T: PerspectiveTransport + ?Sized>(
 
     let mut decision = quorum::decide(plan.policy, plan.requirements, &outcomes);
     while decision == quorum::Decision::Undecided {
-        let Some((i, prepared, answer, elapsed)) = calls.next().await else {
+        let (Some((i, answer, elapsed)), Ok(prepared)) = (calls.next().await, &prepared) else {
             break;
         };
-        let (outcome, result) = judge(plan, members[i], prepared, answer, elapsed);
+        let (outcome, result) = judge(judging, members[i], prepared, answer, elapsed);
         outcomes[i] = outcome;
         results[i] = Some(result);
         decision = quorum::decide(plan.policy, plan.requirements, &outcomes);
     }
-    // Cancels every call still running.
-    drop(calls);
+    match (late, &prepared) {
+        (Some(sink), Ok(prepared)) if !calls.is_empty() => {
+            let members: Vec<PerspectiveConfig> = members.iter().map(|&p| p.clone()).collect();
+            run_on(
+                calls,
+                members,
+                prepared.clone(),
+                judging,
+                plan.attempt,
+                sink.clone(),
+            );
+        }
+        // Cancels every call still running.
+        _ => drop(calls),
+    }
 
     let tally = Tally::of(&outcomes);
     let results = results
@@ -279,8 +330,42 @@ pub async fn run_attempt<T: PerspectiveTransport + ?Sized>(
         decision,
         tally,
         required_corroborations: plan.policy.required_corroborations(members.len()).ok(),
+        policy: Some(plan.policy),
+        request: prepared.ok().map(|p| p.envelope),
         results,
     }
+}
+
+/// Lets the calls still running at the decision finish in a task of their
+/// own (each is bounded by its call deadline), and sends each judged answer
+/// to `sink`. They never count: the attempt has already been decided.
+fn run_on<F>(
+    mut calls: FuturesUnordered<F>,
+    members: Vec<PerspectiveConfig>,
+    prepared: Prepared,
+    judging: Judging,
+    attempt: u32,
+    sink: LateSink,
+) where
+    F: Future<Output = (usize, Result<SignedReport, CallError>, Duration)> + Send + 'static,
+{
+    tokio::spawn(async move {
+        while let Some((i, answer, elapsed)) = calls.next().await {
+            let Some(perspective) = members.get(i) else {
+                continue;
+            };
+            let (_, result) = judge(judging, perspective, &prepared, answer, elapsed);
+            let late = LateResult {
+                attempt,
+                arrived_at_ms: clock::now_ms(),
+                result,
+            };
+            if sink.send(late).is_err() {
+                // Nobody keeps late results for this check any more.
+                return;
+            }
+        }
+    });
 }
 
 #[cfg(test)]

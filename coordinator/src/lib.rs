@@ -17,6 +17,7 @@ pub mod check_call;
 pub mod clock;
 pub mod cohort;
 pub mod config;
+pub mod decision;
 pub mod embedded;
 pub mod evidence;
 pub mod fanout;
@@ -41,8 +42,8 @@ use crate::orchestration::{Orchestration, OverrideError, Overrides};
 pub use crate::check_call::{CheckCall, CheckSpec, CheckType};
 pub use crate::cohort::{Cohort, CohortError, CohortSelector};
 pub use crate::config::{Config, PerspectiveConfig};
-pub use crate::evidence::{
-    AttemptRecord, Decision, PerspectiveResult, PrimaryResult, ResultStatus,
+pub use crate::decision::{
+    AttemptRecord, Decision, LateResult, PerspectiveResult, PrimaryResult, ResultStatus, Stragglers,
 };
 pub use crate::orchestration::OverrideIssue;
 pub use crate::primary::PrimaryPerspective;
@@ -55,7 +56,7 @@ pub struct Coordinator<T> {
     /// Selectors for perspective counts other than the configured one, made
     /// when a request first asks for that count (at most one per count).
     other_selectors: Mutex<HashMap<usize, Result<Arc<CohortSelector>, CohortError>>>,
-    transport: T,
+    transport: Arc<T>,
     /// The CA's own look at every check, when configured: a decision is
     /// valid only if it passes too ([`primary`]).
     primary: Option<PrimaryPerspective>,
@@ -72,7 +73,7 @@ impl<T: std::fmt::Debug> std::fmt::Debug for Coordinator<T> {
     }
 }
 
-impl<T: PerspectiveTransport> Coordinator<T> {
+impl<T: PerspectiveTransport + 'static> Coordinator<T> {
     /// Fails only when no cohort can be formed, which a validated
     /// configuration already excludes.
     pub fn new(config: Config, transport: T) -> Result<Self, CohortError> {
@@ -86,7 +87,7 @@ impl<T: PerspectiveTransport> Coordinator<T> {
             config,
             selector: Arc::new(selector),
             other_selectors: Mutex::new(HashMap::new()),
-            transport,
+            transport: Arc::new(transport),
             primary: None,
         })
     }
@@ -201,6 +202,7 @@ impl<T: PerspectiveTransport> Coordinator<T> {
         let mut attempts: Vec<AttemptRecord> = Vec::new();
         let mut reasons: Vec<String> = Vec::new();
         let mut completed = true;
+        let (late_sink, late_results) = tokio::sync::mpsc::unbounded_channel();
 
         // With cohort_for_single_attempt, the cohorts before it are chosen
         // (never run) so that its cohort is the one that attempt would use.
@@ -251,7 +253,7 @@ impl<T: PerspectiveTransport> Coordinator<T> {
                 max_report_age: defaults.max_report_age,
                 max_future_skew: defaults.max_future_skew,
             };
-            let record = fanout::run_attempt(&self.transport, &plan).await;
+            let record = fanout::run_attempt(&self.transport, &plan, Some(&late_sink)).await;
             cohorts.push(cohort);
             let settled = match &record.decision {
                 quorum::Decision::Valid => true,
@@ -290,6 +292,7 @@ impl<T: PerspectiveTransport> Coordinator<T> {
             attempts,
             primary: None,
             orchestration_adjustments: plan.adjustments,
+            stragglers: Stragglers::new(late_results),
         };
         log_decision(&decision);
         decision

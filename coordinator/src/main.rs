@@ -77,6 +77,17 @@ enum Command {
     Serve(ServeArgs),
     /// Ask each configured perspective who it is and compare with the configuration.
     Perspectives(cli::perspectives::PerspectivesArgs),
+    /// Read, re-verify, export and prune the stored decision records.
+    #[command(
+        subcommand,
+        after_help = "Every decision of `mpic serve` and `mpic check --config` is stored, signed by \
+            the coordinator and hash-chained, before it is answered. Examples:\n  \
+            mpic evidence list --domain example.com\n  \
+            mpic evidence show 5f0c…\n  \
+            mpic evidence verify --all --chain\n  \
+            mpic evidence export 5f0c… > bundle.json && mpic evidence verify --bundle bundle.json"
+    )]
+    Evidence(cli::evidence::EvidenceCommand),
 }
 
 #[derive(Args)]
@@ -149,6 +160,7 @@ fn main() -> ExitCode {
         Command::Check(args) => cli::check::run(*args),
         Command::Serve(args) => serve(&args),
         Command::Perspectives(args) => cli::perspectives::run(&args),
+        Command::Evidence(command) => cli::evidence::run(command),
     };
     match result {
         Ok(code) => code,

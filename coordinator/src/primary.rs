@@ -45,7 +45,7 @@ use tokio::time::Instant;
 use crate::Coordinator;
 use crate::check_call::CheckSpec;
 use crate::clock;
-use crate::evidence::{Decision, PrimaryResult};
+use crate::decision::{Decision, PrimaryResult};
 use crate::native_network::{
     NativeNetwork, NativeNetworkConfig, NativeNetworkError, ReqwestDohTransport,
 };
@@ -193,6 +193,7 @@ mod tests {
             attempts: vec![],
             primary: None,
             orchestration_adjustments: Vec::new(),
+            stragglers: Default::default(),
         }
     }
 

@@ -114,6 +114,8 @@ pub fn config(perspectives: Vec<PerspectiveConfig>, count: usize, policy: Policy
             metrics_public: false,
             reject_unknown_fields: false,
         },
+        evidence: crate::config::EvidenceConfig::disabled(),
+        digest: crate::evidence::config_digest(b""),
         warnings: Vec::new(),
     }
 }

@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::Signature;
 use futures_util::future::join_all;
 use mpic_coordinator::api::open_mpic_schema::OpenMpicSchema;
-use mpic_coordinator::evidence::{AttemptRecord, ResultStatus};
+use mpic_coordinator::decision::{AttemptRecord, ResultStatus};
 use mpic_core::caa::{CaaObservation, CaaOutcome};
 use mpic_core::perspective::{CheckObservation, Identity};
 use mpic_core::quorum::{NonCorroboration, Requirements, br_minimum_corroborations};
@@ -454,7 +454,7 @@ fn corroboration_is_genuine(
     asked: &str,
     id: &str,
     perspective: &Known,
-    result: &mpic_coordinator::evidence::PerspectiveResult,
+    result: &mpic_coordinator::decision::PerspectiveResult,
 ) -> Result<(), String> {
     let (Some(signed), Some(body)) = (&result.report, &result.verified) else {
         return Err("corroborated without a verified report".into());

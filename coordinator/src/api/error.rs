@@ -83,6 +83,10 @@ pub enum ApiError {
     Timeout { after: Duration },
     #[error("internal error: {0}")]
     Internal(String),
+    /// The decision's record could not be stored, so the decision is not
+    /// answered (fail closed).
+    #[error("{0}; the decision was not stored, so it is not answered: retry")]
+    EvidenceStore(crate::evidence::StoreError),
 }
 
 impl ApiError {
@@ -96,6 +100,7 @@ impl ApiError {
             ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::EvidenceStore(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -109,6 +114,7 @@ impl ApiError {
             ApiError::Busy { .. } => "too-many-concurrent-checks",
             ApiError::Timeout { .. } => "request-timeout",
             ApiError::Internal(_) => "internal-error",
+            ApiError::EvidenceStore(_) => "evidence-store-unavailable",
         }
     }
 }
@@ -175,7 +181,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => {
                 headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            ApiError::Busy { .. } => {
+            ApiError::Busy { .. } | ApiError::EvidenceStore(_) => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
             }
             _ => {}

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Mutex, PoisonError};
 
-use crate::evidence::{Decision, ResultStatus};
+use crate::decision::{Decision, ResultStatus};
 
 use super::response::reason_kind;
 
@@ -245,7 +245,7 @@ mod tests {
 
     use super::*;
     use crate::check_call::CheckType;
-    use crate::evidence::{AttemptRecord, PerspectiveResult};
+    use crate::decision::{AttemptRecord, PerspectiveResult};
 
     fn result(id: &str, status: ResultStatus, elapsed_ms: Option<u64>) -> PerspectiveResult {
         PerspectiveResult {
@@ -272,12 +272,15 @@ mod tests {
             quorum_count: Some(1),
             primary: None,
             orchestration_adjustments: Vec::new(),
+            stragglers: Default::default(),
             attempts: vec![AttemptRecord {
                 attempt: 1,
                 cohort: results.iter().map(|r| r.perspective_id.clone()).collect(),
                 decision: quorum::Decision::Valid,
                 tally: Tally::default(),
                 required_corroborations: Some(1),
+                policy: None,
+                request: None,
                 results,
             }],
         }

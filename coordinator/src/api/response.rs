@@ -48,7 +48,7 @@ use serde::Serialize;
 use super::details::{self, Details};
 use super::echo::Echo;
 use crate::check_call::CheckSpec;
-use crate::evidence::{AttemptRecord, Decision, PerspectiveResult, PrimaryResult, ResultStatus};
+use crate::decision::{AttemptRecord, Decision, PerspectiveResult, PrimaryResult, ResultStatus};
 use crate::orchestration::Adjustment;
 
 /// An Open MPIC response body.
@@ -115,6 +115,10 @@ pub struct Evidence<'a> {
     pub primary: Option<&'a PrimaryResult>,
     pub ignored_fields: &'a [String],
     pub orchestration_adjustments: &'a [Adjustment],
+    /// The stored record of this decision (`GET /evidence/{id}`); absent
+    /// only when `[evidence] enabled = false`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence_id: Option<&'a str>,
 }
 
 impl<'a> MpicResponse<'a> {
@@ -178,6 +182,7 @@ impl<'a> MpicResponse<'a> {
                 primary: decision.primary.as_ref(),
                 ignored_fields,
                 orchestration_adjustments: &decision.orchestration_adjustments,
+                evidence_id: None,
             },
         }
     }

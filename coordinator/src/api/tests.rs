@@ -184,7 +184,7 @@ fn coordinator_with(
 }
 
 fn app(answers: &[(&str, Answer)]) -> Router {
-    router(coordinator_with(answers, |_| {}))
+    router(coordinator_with(answers, |_| {}), None)
 }
 
 fn post(body: impl Into<Body>) -> Request<Body> {
@@ -343,9 +343,10 @@ async fn a_valid_caa_request_is_answered_in_open_mpic_form() {
 #[tokio::test]
 async fn all_agree_is_valid_and_every_perspective_is_shown_passing() {
     // Strict quorum: all six must answer, so none is cancelled.
-    let app = router(coordinator_with(&[], |c| {
-        c.defaults.policy = Policy::Strict
-    }));
+    let app = router(
+        coordinator_with(&[], |c| c.defaults.policy = Policy::Strict),
+        None,
+    );
     let (status, response) = send(&app, post_json(&caa_request())).await;
     assert_eq!(status, StatusCode::OK);
     let body = json_body(response).await;
@@ -418,9 +419,12 @@ async fn three_of_six_dissenting_is_not_valid() {
 
 #[tokio::test]
 async fn orchestration_parameters_are_honoured() {
-    let app = router(coordinator_with(&[("iad", Answer::Fail)], |config| {
-        config.defaults.min_perspective_count = 5;
-    }));
+    let app = router(
+        coordinator_with(&[("iad", Answer::Fail)], |config| {
+            config.defaults.min_perspective_count = 5;
+        }),
+        None,
+    );
     let mut request = caa_request();
     request["orchestration_parameters"] =
         json!({"perspective_count": 5, "quorum_count": 5, "max_attempts": 1});
@@ -584,9 +588,10 @@ async fn unknown_fields_are_ignored_and_named_unless_the_ca_refuses_them() {
         json!({"certificate_type": "tls-server", "caa_domains": null, "allow_lookup_failure": false})
     );
 
-    let strict = router(coordinator_with(&[], |c| {
-        c.api.reject_unknown_fields = true
-    }));
+    let strict = router(
+        coordinator_with(&[], |c| c.api.reject_unknown_fields = true),
+        None,
+    );
     let (status, response) = send(&strict, post_json(&request)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let mut issues = issues_of(response).await;
@@ -704,9 +709,13 @@ async fn requests_that_would_weaken_a_check_are_400_naming_the_field() {
 #[tokio::test]
 async fn a_client_may_check_caa_only_as_its_own_ca_identities() {
     let brand = mpic_core::name::DomainName::parse("brand.example").unwrap();
-    let app = router(coordinator_with(&[], |config| {
-        config.api.clients[0].identities = CaIdentities::of_the_ca(std::slice::from_ref(&brand));
-    }));
+    let app = router(
+        coordinator_with(&[], |config| {
+            config.api.clients[0].identities =
+                CaIdentities::of_the_ca(std::slice::from_ref(&brand));
+        }),
+        None,
+    );
     let with_domains = |domains: Value| {
         let mut request = caa_request();
         request["caa_check_parameters"] = json!({"caa_domains": domains});
@@ -831,7 +840,7 @@ async fn healthz_needs_no_key_and_metrics_does() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(json_body(response).await["error"], "not-found");
 
-    let public = router(coordinator_with(&[], |c| c.api.metrics_public = true));
+    let public = router(coordinator_with(&[], |c| c.api.metrics_public = true), None);
     let (status, _) = send(
         &public,
         Request::get("/metrics").body(Body::empty()).unwrap(),
@@ -891,7 +900,7 @@ async fn metrics_count_requests_decisions_and_perspective_calls() {
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_413() {
-    let app = router(coordinator_with(&[], |c| c.api.max_body_bytes = 2048));
+    let app = router(coordinator_with(&[], |c| c.api.max_body_bytes = 2048), None);
     let mut request = caa_request();
     request["trace_identifier"] = json!("x".repeat(4096));
     let (status, response) = send(&app, post_json(&request)).await;
@@ -913,7 +922,7 @@ async fn beyond_the_concurrency_limit_is_503_not_a_queue() {
     });
     let gate = Arc::clone(&coordinator.transport.gate);
     let started = Arc::clone(&coordinator.transport.started);
-    let app = router(coordinator);
+    let app = router(coordinator, None);
 
     let first = tokio::spawn(app.clone().oneshot(post_json(&caa_request())));
     tokio::time::timeout(PATIENCE, started.acquire())
@@ -951,7 +960,7 @@ async fn a_request_past_the_timeout_is_504() {
         c.api.request_timeout = Duration::from_millis(200);
         c.defaults.policy = Policy::Strict;
     });
-    let app = router(coordinator);
+    let app = router(coordinator, None);
     // The gate never opens; the request timeout ends the request and drops
     // the check.
     let (status, response) = send(&app, post_json(&caa_request())).await;
@@ -965,7 +974,7 @@ async fn a_server_on_loopback_answers_and_shuts_down_gracefully() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve_on(coordinator, listener, async {
+    let server = tokio::spawn(serve_on(coordinator, None, listener, async {
         let _ = stopped.await;
     }));
 
@@ -995,4 +1004,91 @@ async fn a_server_on_loopback_answers_and_shuts_down_gracefully() {
         .expect("the server stopped")
         .unwrap()
         .unwrap();
+}
+
+/// The API with an SQLite evidence store in `dir`, and a second client.
+async fn app_with_store(dir: &std::path::Path) -> (Router, crate::evidence::EvidenceStore) {
+    use crate::evidence::{EvidenceStore, Recorder, StoreLocation};
+    let store = EvidenceStore::open(&StoreLocation::Sqlite(dir.join("evidence.sqlite3")))
+        .await
+        .unwrap();
+    let coordinator = coordinator_with(&[("sin", Answer::Fail)], |config| {
+        let other = ApiClient {
+            name: "other".into(),
+            key_sha256: Sha256::digest(b"another client's key").into(),
+            identities: config.api.clients[0].identities.clone(),
+        };
+        config.api.clients.push(other);
+    });
+    let recorder = Recorder::start(
+        store.clone(),
+        "api-test".into(),
+        coordinator.config().signing_key.clone(),
+        coordinator.config().digest.clone(),
+        &coordinator.config().perspectives,
+    );
+    (router(coordinator, Some(recorder)), store)
+}
+
+fn get_evidence(id: &str, key: &str) -> Request<Body> {
+    Request::get(format!("/evidence/{id}"))
+        .header("authorization", format!("Bearer {key}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn each_decision_is_stored_before_it_is_answered_and_served_to_its_client_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, store) = app_with_store(dir.path()).await;
+    let request = serde_json::to_vec(&caa_request()).unwrap();
+    let (status, response) = send(&app, post(request.clone())).await;
+    assert_eq!(status, StatusCode::OK);
+    let body = json_body(response).await;
+    let id = body["x_mpic"]["evidence_id"].as_str().unwrap().to_owned();
+
+    // Stored, with the request exactly as sent and the client that sent it.
+    let stored = store.get(&id).await.unwrap().unwrap();
+    let audit = crate::evidence::audit::audit_record(&stored);
+    assert!(audit.passed(), "{:?}", audit.findings);
+    let record: crate::evidence::RecordBody = serde_json::from_slice(
+        crate::evidence::receipt::record_json(&stored.sealed.record).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record.request.as_bytes(), request.as_slice());
+    assert_eq!(record.client.as_deref(), Some("issuance"));
+    assert_eq!(
+        record.decision.is_valid,
+        body["is_valid"].as_bool().unwrap()
+    );
+
+    // Its client gets the bundle; another client and a made-up id get 404.
+    let (status, response) = send(&app, get_evidence(&id, API_KEY)).await;
+    assert_eq!(status, StatusCode::OK);
+    let bundle: crate::evidence::Bundle =
+        serde_json::from_value(json_body(response).await).unwrap();
+    assert!(crate::evidence::audit::audit_record(&bundle.into_stored().unwrap()).passed());
+    let (status, _) = send(&app, get_evidence(&id, "another client's key")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = send(&app, get_evidence(&"0".repeat(32), API_KEY)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = send(&app, get_evidence(&id, "no such key")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_decision_the_store_cannot_keep_is_503_never_an_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _store) = app_with_store(dir.path()).await;
+    // The store breaks under the running coordinator.
+    let connection = rusqlite::Connection::open(dir.path().join("evidence.sqlite3")).unwrap();
+    connection
+        .execute_batch("DROP TABLE decision_records")
+        .unwrap();
+    let (status, response) = send(&app, post_json(&caa_request())).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key("retry-after"));
+    let body = json_body(response).await;
+    assert_eq!(body["error"], "evidence-store-unavailable", "{body:#}");
+    assert!(body.get("is_valid").is_none(), "{body:#}");
 }

@@ -11,13 +11,14 @@ use clap::{Args, Subcommand};
 use mpic_coordinator::ca_identity::CaIdentities;
 use mpic_coordinator::check_call::CheckSpec;
 use mpic_coordinator::config::Config;
+use mpic_coordinator::decision::{Decision, PerspectiveResult, ResultStatus};
 use mpic_coordinator::embedded::{self, EmbeddedOptions, NOT_BR_COMPLIANT_NOTICE};
-use mpic_coordinator::evidence::{Decision, PerspectiveResult, ResultStatus};
+use mpic_coordinator::evidence::{self, RecordContext};
 use mpic_coordinator::native_network::{
     DEFAULT_DOH_URL, LocalPorts, NativeNetworkConfig, NativeNetworkError,
 };
 use mpic_coordinator::primary::PrimaryPerspective;
-use mpic_coordinator::{Coordinator, HttpTransport, PerspectiveTransport};
+use mpic_coordinator::{Coordinator, HttpTransport, PerspectiveTransport, clock};
 use mpic_core::check::{CheckParameters, CheckRequest};
 use mpic_core::dnssec_self_test::DnssecTestNames;
 use mpic_core::name::DomainName;
@@ -135,8 +136,15 @@ pub struct UsageError(pub String);
 
 /// How the perspectives were reached, for the output.
 enum Mode {
-    InProcess { count: usize },
-    Remote { config: PathBuf },
+    InProcess {
+        count: usize,
+    },
+    /// `evidence_id`: the stored record (`None` with `[evidence] enabled =
+    /// false`).
+    Remote {
+        config: PathBuf,
+        evidence_id: Option<String>,
+    },
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -295,12 +303,30 @@ async fn check(
                 }
                 _ => None,
             };
+            // Opened before the check: a store that is down stops it here.
+            let recorder = evidence::start_recorder(&config).await?;
             let transport = HttpTransport::new()?;
             let decision = corroborate(config, transport, primary, spec).await?;
+            let evidence_id = match recorder {
+                Some(recorder) => {
+                    let context = RecordContext {
+                        decided_at_ms: clock::now_ms(),
+                        client: None,
+                        request: serde_json::to_string(&spec.request)?,
+                    };
+                    // Fail closed: an unstored decision is not shown (exit 2).
+                    let id = recorder.record(&decision, context).await.map_err(|e| {
+                        anyhow::anyhow!("{e}; the decision was not stored, so it is not shown")
+                    })?;
+                    Some(id)
+                }
+                None => None,
+            };
             Ok((
                 decision,
                 Mode::Remote {
                     config: path.clone(),
+                    evidence_id,
                 },
             ))
         }
@@ -360,7 +386,7 @@ async fn primary_perspective(config: NativeNetworkConfig) -> anyhow::Result<Prim
         })
 }
 
-async fn corroborate<T: PerspectiveTransport>(
+async fn corroborate<T: PerspectiveTransport + 'static>(
     config: Config,
     transport: T,
     primary: Option<PrimaryPerspective>,
@@ -388,9 +414,13 @@ fn json_output(decision: &Decision, mode: &Mode) -> Value {
                 map.insert("br_compliant".into(), false.into());
                 map.insert("notice".into(), NOT_BR_COMPLIANT_NOTICE.into());
             }
-            Mode::Remote { config } => {
+            Mode::Remote {
+                config,
+                evidence_id,
+            } => {
                 map.insert("mode".into(), "remote".into());
                 map.insert("config".into(), config.display().to_string().into());
+                map.insert("evidence_id".into(), evidence_id.clone().into());
             }
         }
     }
@@ -491,10 +521,16 @@ fn render(decision: &Decision, mode: &Mode, spec: &CheckSpec) -> String {
             "{what} check of {} through {count} in-process perspectives\n",
             decision.target
         ),
-        Mode::Remote { config } => format!(
-            "{what} check of {} through remote perspectives ({})\n",
+        Mode::Remote {
+            config,
+            evidence_id,
+        } => format!(
+            "{what} check of {} through remote perspectives ({}); evidence record {}\n",
             decision.target,
-            config.display()
+            config.display(),
+            evidence_id
+                .as_deref()
+                .unwrap_or("not kept ([evidence] enabled = false)")
         ),
     };
     let several = decision.attempts.len() > 1;
@@ -575,7 +611,7 @@ mod tests {
     use mpic_core::rir::Rir;
 
     use super::*;
-    use mpic_coordinator::evidence::AttemptRecord;
+    use mpic_coordinator::decision::AttemptRecord;
 
     fn result(id: &str, status: ResultStatus, detail: &str) -> PerspectiveResult {
         PerspectiveResult {
@@ -605,12 +641,15 @@ mod tests {
             perspective_count: 2,
             quorum_count: Some(2),
             orchestration_adjustments: Vec::new(),
+            stragglers: Default::default(),
             attempts: vec![AttemptRecord {
                 attempt: 1,
                 cohort: vec!["p1".into(), "p2".into()],
                 decision: quorum::Decision::Undecided,
                 tally: Tally::default(),
                 required_corroborations: Some(2),
+                policy: None,
+                request: None,
                 results: vec![
                     result(
                         "p1",
@@ -667,6 +706,7 @@ mod tests {
         }
         let remote = Mode::Remote {
             config: "mpic.toml".into(),
+            evidence_id: Some("0123".into()),
         };
         let text = render(&decision(true), &remote, &caa_spec());
         assert!(!text.contains("NOT BR-COMPLIANT"), "{text}");

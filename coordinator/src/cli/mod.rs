@@ -1,7 +1,8 @@
-//! The `mpic check` and `mpic perspectives` commands (the binary's own
+//! The `mpic check`, `mpic evidence` and `mpic perspectives` commands (the binary's own
 //! modules; the work is done by the library).
 
 pub mod check;
+pub mod evidence;
 pub mod perspectives;
 pub mod request;
 pub mod stdout;

@@ -14,7 +14,7 @@ use mpic_core::request_auth::{self, AuthError};
 use super::*;
 use crate::Coordinator;
 use crate::check_call::CheckSpec;
-use crate::evidence::ResultStatus;
+use crate::decision::ResultStatus;
 
 const KEY_AUTHORIZATION: &str = "token.thumbprint";
 

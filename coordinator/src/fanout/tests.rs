@@ -21,6 +21,8 @@ pub(crate) enum Behaviour {
     Error,
     /// Never answers (until its call is dropped).
     Hang,
+    /// Passes, after 300 ms: later than the others decide.
+    Late,
     Http500,
     /// 200 with a body that is not a report.
     Garbage,
@@ -140,6 +142,9 @@ impl PerspectiveTransport for FakePerspectives {
                 body.verdict = Verdict::Error;
                 body.reason = "resolver SERVFAIL".into();
             }
+            Behaviour::Late => {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
             Behaviour::Hang => {
                 self.hang.started.fetch_add(1, Ordering::SeqCst);
                 let _counter = DropCounter(&self.hang.dropped);
@@ -238,8 +243,8 @@ fn status_of<'a>(record: &'a AttemptRecord, id: &str) -> &'a ResultStatus {
 #[tokio::test]
 async fn all_agree_is_valid_with_verified_evidence() {
     let setup = Setup::new(SIX);
-    let fakes = FakePerspectives::new();
-    let record = run_attempt(&fakes, &setup.plan(Policy::Strict)).await;
+    let fakes = Arc::new(FakePerspectives::new());
+    let record = run_attempt(&fakes, &setup.plan(Policy::Strict), None).await;
     assert_eq!(record.decision, quorum::Decision::Valid);
     assert_eq!(record.quorum_result(), "6/6");
     assert_eq!(record.required_corroborations, Some(6));
@@ -286,11 +291,11 @@ async fn one_dissent_of_five_is_valid_under_br_and_invalid_under_strict() {
     let setup = Setup::new(FIVE);
     let fakes = || FakePerspectives::new().with("fra", Behaviour::Fail);
 
-    let br = run_attempt(&fakes(), &setup.plan(Policy::Br)).await;
+    let br = run_attempt(&Arc::new(fakes()), &setup.plan(Policy::Br), None).await;
     assert_eq!(br.decision, quorum::Decision::Valid);
     assert_eq!(br.required_corroborations, Some(4));
 
-    let strict = run_attempt(&fakes(), &setup.plan(Policy::Strict)).await;
+    let strict = run_attempt(&Arc::new(fakes()), &setup.plan(Policy::Strict), None).await;
     assert!(matches!(
         strict.decision,
         quorum::Decision::Invalid(InvalidReason::TooFewCorroborations { required: 5, .. })
@@ -308,11 +313,13 @@ async fn one_dissent_of_five_is_valid_under_br_and_invalid_under_strict() {
 #[tokio::test]
 async fn three_of_six_dissenting_is_invalid() {
     let setup = Setup::new(SIX);
-    let fakes = FakePerspectives::new()
-        .with("iad", Behaviour::Fail)
-        .with("fra", Behaviour::Error)
-        .with("sin", Behaviour::Http500);
-    let record = run_attempt(&fakes, &setup.plan(Policy::Br)).await;
+    let fakes = Arc::new(
+        FakePerspectives::new()
+            .with("iad", Behaviour::Fail)
+            .with("fra", Behaviour::Error)
+            .with("sin", Behaviour::Http500),
+    );
+    let record = run_attempt(&fakes, &setup.plan(Policy::Br), None).await;
     assert_eq!(
         record.decision,
         quorum::Decision::Invalid(InvalidReason::TooFewCorroborations {
@@ -330,12 +337,14 @@ async fn corroborators_in_one_rir_are_invalid_whatever_the_reports_claim() {
     // Four in ARIN by configuration; the two others fail. The reports claim
     // AFRINIC, which must not count.
     let setup = Setup::new(&["iad", "dfw", "lax", "yyz", "fra", "sin"]);
-    let fakes = FakePerspectives::new()
-        .with("iad", Behaviour::ClaimsAfrinic)
-        .with("dfw", Behaviour::ClaimsAfrinic)
-        .with("fra", Behaviour::Fail)
-        .with("sin", Behaviour::Fail);
-    let record = run_attempt(&fakes, &setup.plan(Policy::Br)).await;
+    let fakes = Arc::new(
+        FakePerspectives::new()
+            .with("iad", Behaviour::ClaimsAfrinic)
+            .with("dfw", Behaviour::ClaimsAfrinic)
+            .with("fra", Behaviour::Fail)
+            .with("sin", Behaviour::Fail),
+    );
+    let record = run_attempt(&fakes, &setup.plan(Policy::Br), None).await;
     assert_eq!(
         record.decision,
         quorum::Decision::Invalid(InvalidReason::TooFewRirs {
@@ -354,9 +363,9 @@ async fn corroborators_in_one_rir_are_invalid_whatever_the_reports_claim() {
 #[tokio::test(start_paused = true)]
 async fn a_hanging_perspective_does_not_delay_a_decision_already_certain() {
     let setup = Setup::new(SIX);
-    let fakes = FakePerspectives::new().with("syd", Behaviour::Hang);
+    let fakes = Arc::new(FakePerspectives::new().with("syd", Behaviour::Hang));
     let started = Instant::now();
-    let record = run_attempt(&fakes, &setup.plan(Policy::Br)).await;
+    let record = run_attempt(&fakes, &setup.plan(Policy::Br), None).await;
     assert_eq!(record.decision, quorum::Decision::Valid);
     // The hanging call was started, never finished, and was dropped when the
     // decision became certain; had the engine waited for it, the paused clock
@@ -377,9 +386,9 @@ async fn a_hanging_perspective_does_not_delay_a_decision_already_certain() {
 #[tokio::test(start_paused = true)]
 async fn a_hanging_perspective_that_matters_times_out_at_its_deadline() {
     let setup = Setup::new(SIX);
-    let fakes = FakePerspectives::new().with("syd", Behaviour::Hang);
+    let fakes = Arc::new(FakePerspectives::new().with("syd", Behaviour::Hang));
     let started = Instant::now();
-    let record = run_attempt(&fakes, &setup.plan(Policy::Strict)).await;
+    let record = run_attempt(&fakes, &setup.plan(Policy::Strict), None).await;
     assert_eq!(
         status_of(&record, "syd"),
         &ResultStatus::NotCorroborated {
@@ -393,11 +402,11 @@ async fn a_hanging_perspective_that_matters_times_out_at_its_deadline() {
 #[tokio::test(start_paused = true)]
 async fn no_call_outlives_the_overall_deadline() {
     let setup = Setup::new(SIX);
-    let fakes = FakePerspectives::new().with("syd", Behaviour::Hang);
+    let fakes = Arc::new(FakePerspectives::new().with("syd", Behaviour::Hang));
     let mut plan = setup.plan(Policy::Strict);
     plan.deadline = Instant::now() + Duration::from_secs(3);
     let started = Instant::now();
-    let record = run_attempt(&fakes, &plan).await;
+    let record = run_attempt(&fakes, &plan, None).await;
     assert_eq!(started.elapsed(), Duration::from_secs(3));
     assert!(!record.is_valid());
 }
@@ -459,8 +468,8 @@ async fn bad_reports_are_refused_each_with_its_reason() {
     ];
     let setup = Setup::new(SIX);
     for (behaviour, check) in cases {
-        let fakes = FakePerspectives::new().with("iad", behaviour);
-        let record = run_attempt(&fakes, &setup.plan(Policy::Strict)).await;
+        let fakes = Arc::new(FakePerspectives::new().with("iad", behaviour));
+        let record = run_attempt(&fakes, &setup.plan(Policy::Strict), None).await;
         assert!(!record.is_valid(), "{behaviour:?}");
         let iad = &record.results[0];
         match &iad.status {
@@ -478,8 +487,8 @@ async fn bad_reports_are_refused_each_with_its_reason() {
 #[tokio::test]
 async fn a_cohort_below_the_br_minimum_is_invalid_without_calling_anyone() {
     let setup = Setup::new(&["iad", "fra", "sin"]);
-    let fakes = FakePerspectives::new();
-    let record = run_attempt(&fakes, &setup.plan(Policy::Br)).await;
+    let fakes = Arc::new(FakePerspectives::new());
+    let record = run_attempt(&fakes, &setup.plan(Policy::Br), None).await;
     assert_eq!(
         record.decision,
         quorum::Decision::Invalid(InvalidReason::TooFewPerspectives {

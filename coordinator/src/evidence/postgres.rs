@@ -1,0 +1,492 @@
+//! The PostgreSQL backend, for several coordinators sharing one database.
+//!
+//! One connection per process, made when first needed and dropped on any
+//! error, so that a database that went away is reconnected on the next call
+//! (and calls fail, never hang, meanwhile: connecting is bounded by
+//! [`CONNECT_TIMEOUT`]). Commits are durable with PostgreSQL's default
+//! `synchronous_commit = on`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use tokio::sync::Mutex;
+use tokio_postgres::{Client, NoTls};
+
+use super::receipt::GENESIS_HASH;
+use super::record::{Columns, Draft, Sealed};
+use super::sqlite::{to_i64, to_u64};
+use super::store::{
+    self, ListFilter, PruneBoundary, StoreError, StoreLocation, StoredRecord, late_json, seal_all,
+};
+use crate::decision::LateResult;
+
+/// How long connecting may take before the store counts as unavailable.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serialises schema migrations across coordinators starting together.
+const MIGRATION_LOCK: i64 = 0x6d70_6963_6576_6964; // "mpicevid"
+
+#[derive(Clone)]
+pub struct PostgresStore {
+    url: String,
+    client: Arc<Mutex<Option<Client>>>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("store", &self.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    pub async fn open(url: String) -> Result<Self, StoreError> {
+        let store = Self {
+            url,
+            client: Arc::new(Mutex::new(None)),
+        };
+        let mut guard = store.client.lock().await;
+        let client = store.connected(&mut guard).await?;
+        migrate(client, &store.describe()).await?;
+        drop(guard);
+        Ok(store)
+    }
+
+    pub fn describe(&self) -> String {
+        StoreLocation::Postgres(self.url.clone()).describe()
+    }
+
+    fn unavailable(&self, detail: impl std::fmt::Display) -> StoreError {
+        StoreError::Unavailable {
+            store: self.describe(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// The connection, made if there is none.
+    async fn connected<'a>(
+        &self,
+        slot: &'a mut Option<Client>,
+    ) -> Result<&'a mut Client, StoreError> {
+        if slot.as_ref().is_some_and(Client::is_closed) {
+            *slot = None;
+        }
+        if slot.is_none() {
+            let connect = tokio_postgres::connect(&self.url, NoTls);
+            let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+                .await
+                .map_err(|_| self.unavailable("connecting timed out"))?
+                .map_err(|e| self.unavailable(error_text(&e)))?;
+            let store = self.describe();
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::warn!(target: "mpic::evidence", %store, error = %error_text(&e), "connection to the evidence store ended");
+                }
+            });
+            *slot = Some(client);
+        }
+        slot.as_mut()
+            .ok_or_else(|| self.unavailable("no connection"))
+    }
+
+    /// Runs `f` with the connection; drops the connection if `f` fails, so
+    /// the next call connects afresh.
+    async fn with<R>(
+        &self,
+        f: impl AsyncFnOnce(&mut Client) -> Result<R, tokio_postgres::Error>,
+    ) -> Result<R, StoreError> {
+        let mut guard = self.client.lock().await;
+        let client = self.connected(&mut guard).await?;
+        match f(client).await {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                *guard = None;
+                Err(self.unavailable(error_text(&e)))
+            }
+        }
+    }
+
+    pub async fn append(
+        &self,
+        writer: &str,
+        key: &SigningKey,
+        drafts: Vec<Draft>,
+    ) -> Result<Vec<Sealed>, StoreError> {
+        self.with(async |client| {
+            let tx = client.transaction().await?;
+            tx.execute(
+                "INSERT INTO chain_heads (writer, sequence, hash) VALUES ($1, 0, $2) \
+                     ON CONFLICT (writer) DO NOTHING",
+                &[&writer, &GENESIS_HASH.as_slice()],
+            )
+            .await?;
+            let head = tx
+                .query_one(
+                    "SELECT sequence, hash FROM chain_heads WHERE writer = $1 FOR UPDATE",
+                    &[&writer],
+                )
+                .await?;
+            let sequence = to_u64(head.get(0));
+            let hash: Vec<u8> = head.get(1);
+            let sealed = match seal_all(
+                drafts,
+                writer,
+                key,
+                sequence,
+                hash.try_into().unwrap_or(GENESIS_HASH),
+            ) {
+                Ok(sealed) => sealed,
+                Err(e) => return Ok(Err(e)),
+            };
+            let insert = tx
+                .prepare(
+                    "INSERT INTO decision_records (id, writer, sequence, decided_at_ms, \
+                         target, check_type, is_valid, client, record, signature, hash) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .await?;
+            for record in &sealed {
+                let c = &record.columns;
+                tx.execute(
+                    &insert,
+                    &[
+                        &c.id,
+                        &c.writer,
+                        &to_i64(c.sequence),
+                        &to_i64(c.decided_at_ms),
+                        &c.target,
+                        &c.check_type,
+                        &c.is_valid,
+                        &c.client,
+                        &record.record,
+                        &record.signature,
+                        &record.hash.as_slice(),
+                    ],
+                )
+                .await?;
+            }
+            if let Some(last) = sealed.last() {
+                tx.execute(
+                    "UPDATE chain_heads SET sequence = $2, hash = $3 WHERE writer = $1",
+                    &[
+                        &writer,
+                        &to_i64(last.columns.sequence),
+                        &last.hash.as_slice(),
+                    ],
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(Ok(sealed))
+        })
+        .await?
+    }
+
+    pub async fn append_late(
+        &self,
+        record_id: &str,
+        late: &[LateResult],
+    ) -> Result<(), StoreError> {
+        self.with(async |client| {
+            let tx = client.transaction().await?;
+            for result in late {
+                tx.execute(
+                    "INSERT INTO late_results (record_id, arrived_at_ms, result) VALUES ($1, $2, $3)",
+                    &[&record_id, &to_i64(result.arrived_at_ms), &late_json(result)],
+                )
+                .await?;
+            }
+            tx.commit().await
+        })
+        .await
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<StoredRecord>, StoreError> {
+        let found = self
+            .with(async |client| {
+                let row = client
+                    .query_opt(&format!("{SELECT_RECORD} WHERE id = $1"), &[&id])
+                    .await?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let late = read_late(client, id).await?;
+                Ok(Some((read_row(&row), late)))
+            })
+            .await?;
+        found.map(|(row, late)| self.stored(row, late)).transpose()
+    }
+
+    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<Columns>, StoreError> {
+        let rows = self
+            .with(async |client| {
+                client
+                    .query(
+                        &format!(
+                            "{SELECT_RECORD} WHERE ($1::TEXT IS NULL OR target = $1) \
+                             AND ($2::BIGINT IS NULL OR decided_at_ms >= $2) \
+                             AND ($3::BIGINT IS NULL OR decided_at_ms < $3) \
+                             AND ($4::BOOLEAN IS NULL OR is_valid = $4) \
+                             AND ($5::TEXT IS NULL OR client = $5) \
+                             ORDER BY decided_at_ms DESC, writer, sequence DESC LIMIT $6"
+                        ),
+                        &[
+                            &filter.target,
+                            &filter.since_ms.map(to_i64),
+                            &filter.until_ms.map(to_i64),
+                            &filter.is_valid,
+                            &filter.client,
+                            &i64::from(filter.limit),
+                        ],
+                    )
+                    .await
+            })
+            .await?;
+        Ok(rows.iter().map(|row| read_row(row).0).collect())
+    }
+
+    pub async fn all(&self) -> Result<Vec<StoredRecord>, StoreError> {
+        let rows = self
+            .with(async |client| {
+                let rows = client
+                    .query(&format!("{SELECT_RECORD} ORDER BY writer, sequence"), &[])
+                    .await?;
+                let late = client
+                    .query(
+                        "SELECT record_id, result FROM late_results ORDER BY arrived_at_ms",
+                        &[],
+                    )
+                    .await?;
+                Ok((rows, late))
+            })
+            .await?;
+        let (rows, late) = rows;
+        let mut late_by_record: std::collections::HashMap<String, Vec<String>> =
+            std::collections::HashMap::new();
+        for row in &late {
+            late_by_record
+                .entry(row.get(0))
+                .or_default()
+                .push(row.get(1));
+        }
+        rows.iter()
+            .map(|row| {
+                let row = read_row(row);
+                let late = late_by_record.remove(&row.0.id).unwrap_or_default();
+                self.stored(row, late)
+            })
+            .collect()
+    }
+
+    pub async fn prune_boundaries(&self) -> Result<Vec<PruneBoundary>, StoreError> {
+        let rows = self
+            .with(async |client| {
+                client
+                    .query(
+                        "SELECT writer, last_sequence, last_hash, deleted, cutoff_ms, pruned_at_ms \
+                         FROM prunes ORDER BY pruned_at_ms, writer",
+                        &[],
+                    )
+                    .await
+            })
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let hash: Vec<u8> = row.get(2);
+                PruneBoundary {
+                    writer: row.get(0),
+                    last_sequence: to_u64(row.get(1)),
+                    last_hash: hash.try_into().unwrap_or(GENESIS_HASH),
+                    deleted: to_u64(row.get(3)),
+                    cutoff_ms: to_u64(row.get(4)),
+                    pruned_at_ms: to_u64(row.get(5)),
+                }
+            })
+            .collect())
+    }
+
+    pub async fn prune(
+        &self,
+        cutoff_ms: u64,
+        now_ms: u64,
+    ) -> Result<Vec<PruneBoundary>, StoreError> {
+        self.with(async |client| {
+            let tx = client.transaction().await?;
+            let cut = tx
+                .query(
+                    "SELECT r.writer, c.deleted, c.last_sequence, r.hash FROM decision_records r \
+                     JOIN (SELECT writer, COUNT(*) AS deleted, MAX(sequence) AS last_sequence \
+                           FROM decision_records WHERE decided_at_ms < $1 GROUP BY writer) c \
+                     ON r.writer = c.writer AND r.sequence = c.last_sequence ORDER BY r.writer",
+                    &[&to_i64(cutoff_ms)],
+                )
+                .await?;
+            let mut boundaries = Vec::with_capacity(cut.len());
+            for row in &cut {
+                let hash: Vec<u8> = row.get(3);
+                let b = PruneBoundary {
+                    writer: row.get(0),
+                    deleted: to_u64(row.get(1)),
+                    last_sequence: to_u64(row.get(2)),
+                    last_hash: hash.try_into().unwrap_or(GENESIS_HASH),
+                    cutoff_ms,
+                    pruned_at_ms: now_ms,
+                };
+                tx.execute(
+                    "DELETE FROM late_results WHERE record_id IN (SELECT id FROM decision_records \
+                     WHERE writer = $1 AND sequence <= $2)",
+                    &[&b.writer, &to_i64(b.last_sequence)],
+                )
+                .await?;
+                tx.execute(
+                    "DELETE FROM decision_records WHERE writer = $1 AND sequence <= $2",
+                    &[&b.writer, &to_i64(b.last_sequence)],
+                )
+                .await?;
+                tx.execute(
+                    "INSERT INTO prunes (pruned_at_ms, cutoff_ms, writer, deleted, last_sequence, \
+                     last_hash) VALUES ($1, $2, $3, $4, $5, $6)",
+                    &[
+                        &to_i64(now_ms),
+                        &to_i64(cutoff_ms),
+                        &b.writer,
+                        &to_i64(b.deleted),
+                        &to_i64(b.last_sequence),
+                        &b.last_hash.as_slice(),
+                    ],
+                )
+                .await?;
+                boundaries.push(b);
+            }
+            tx.commit().await?;
+            Ok(boundaries)
+        })
+        .await
+    }
+
+    fn stored(&self, row: Row, late: Vec<String>) -> Result<StoredRecord, StoreError> {
+        let (columns, record, signature, hash) = row;
+        let unreadable = |detail: String| StoreError::Unreadable {
+            store: self.describe(),
+            id: columns.id.clone(),
+            detail,
+        };
+        let hash: [u8; 32] = hash
+            .try_into()
+            .map_err(|_| unreadable("the stored hash is not 32 bytes".into()))?;
+        let late = late
+            .iter()
+            .map(|json| serde_json::from_str(json))
+            .collect::<Result<Vec<LateResult>, _>>()
+            .map_err(|e| unreadable(format!("a late result: {e}")))?;
+        Ok(StoredRecord {
+            sealed: Sealed {
+                columns,
+                record,
+                signature,
+                hash,
+            },
+            late,
+        })
+    }
+}
+
+const SELECT_RECORD: &str = "SELECT id, writer, sequence, decided_at_ms, target, check_type, \
+     is_valid, client, record, signature, hash FROM decision_records";
+
+type Row = (Columns, Vec<u8>, Vec<u8>, Vec<u8>);
+
+fn read_row(row: &tokio_postgres::Row) -> Row {
+    (
+        Columns {
+            id: row.get(0),
+            writer: row.get(1),
+            sequence: to_u64(row.get(2)),
+            decided_at_ms: to_u64(row.get(3)),
+            target: row.get(4),
+            check_type: row.get(5),
+            is_valid: row.get(6),
+            client: row.get(7),
+        },
+        row.get(8),
+        row.get(9),
+        row.get(10),
+    )
+}
+
+async fn read_late(client: &Client, id: &str) -> Result<Vec<String>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT result FROM late_results WHERE record_id = $1 ORDER BY arrived_at_ms",
+            &[&id],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
+async fn migrate(client: &mut Client, describe: &str) -> Result<(), StoreError> {
+    let fail = |version: u32, e: tokio_postgres::Error| StoreError::Migration {
+        store: describe.to_owned(),
+        version,
+        detail: error_text(&e),
+    };
+    let tx = client.transaction().await.map_err(|e| fail(0, e))?;
+    // Coordinators starting together wait here for the first one.
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(|e| fail(0, e))?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations \
+         (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)",
+    )
+    .await
+    .map_err(|e| fail(0, e))?;
+    let applied: i64 = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await
+        .map_err(|e| fail(0, e))?
+        .get(0);
+    let applied = u32::try_from(applied).unwrap_or(u32::MAX);
+    let migrations = store::migrations("postgres");
+    let known = migrations.last().map_or(0, |m| m.version);
+    if applied > known {
+        return Err(StoreError::SchemaTooNew {
+            store: describe.to_owned(),
+            found: applied,
+            known,
+        });
+    }
+    for migration in migrations.into_iter().filter(|m| m.version > applied) {
+        tx.batch_execute(migration.sql)
+            .await
+            .map_err(|e| fail(migration.version, e))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at_ms) VALUES ($1, $2)",
+            &[
+                &i64::from(migration.version),
+                &to_i64(crate::clock::now_ms()),
+            ],
+        )
+        .await
+        .map_err(|e| fail(migration.version, e))?;
+    }
+    tx.commit().await.map_err(|e| fail(known, e))
+}
+
+/// The error with its source: tokio-postgres' own text is often just "db
+/// error".
+fn error_text(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => match std::error::Error::source(e) {
+            Some(source) => format!("{e}: {source}"),
+            None => e.to_string(),
+        },
+    }
+}
