@@ -72,6 +72,9 @@ pub struct CoordinatorProcess {
     child: Child,
     addr: SocketAddr,
     log_path: PathBuf,
+    config_path: PathBuf,
+    log_filter: String,
+    args: Vec<String>,
     /// Holds the configuration and the log; removed on drop.
     _dir: tempfile::TempDir,
 }
@@ -96,32 +99,51 @@ impl CoordinatorProcess {
         args: &[String],
     ) -> Result<Self, CoordinatorProcessError> {
         let dir = tempfile::Builder::new().prefix("mpic-serve-").tempdir()?;
-        let config = dir.path().join("mpic.toml");
-        std::fs::write(&config, config_toml)?;
+        let config_path = dir.path().join("mpic.toml");
+        std::fs::write(&config_path, config_toml)?;
         let log_path = dir.path().join("serve.log");
-        let log = File::create(&log_path)?;
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?));
-        let child = Command::new(mpic_binary()?)
-            .arg("serve")
-            .arg("--config")
-            .arg(&config)
-            .arg("--listen")
-            .arg(addr.to_string())
-            .args(args)
-            .env_remove("MPIC_CONFIG")
-            .env("RUST_LOG", log_filter)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()?;
+        let child = spawn(&config_path, &log_path, addr, log_filter, args)?;
         let mut process = Self {
             child,
             addr,
             log_path,
+            config_path,
+            log_filter: log_filter.to_owned(),
+            args: args.to_vec(),
             _dir: dir,
         };
         process.wait_until_serving().await?;
         Ok(process)
+    }
+
+    /// The configuration file it runs with (beside it: the default SQLite
+    /// evidence store).
+    pub fn config_path(&self) -> &std::path::Path {
+        &self.config_path
+    }
+
+    /// `kill -9`: no shutdown, no flush, requests in flight cut off.
+    pub fn kill_hard(&mut self) -> Result<ExitStatus, CoordinatorProcessError> {
+        self.child.kill()?;
+        Ok(self.child.wait()?)
+    }
+
+    /// Starts it again (after [`CoordinatorProcess::kill_hard`] or a stop)
+    /// with the same configuration, address and log (appended).
+    pub async fn restart(&mut self) -> Result<(), CoordinatorProcessError> {
+        if self.child.try_wait()?.is_none() {
+            self.child.kill()?;
+            self.child.wait()?;
+        }
+        self.child = spawn(
+            &self.config_path,
+            &self.log_path,
+            self.addr,
+            &self.log_filter,
+            &self.args,
+        )?;
+        self.wait_until_serving().await
     }
 
     async fn wait_until_serving(&mut self) -> Result<(), CoordinatorProcessError> {
@@ -197,6 +219,31 @@ impl CoordinatorProcess {
         self.child.kill()?;
         Ok(self.child.wait()?)
     }
+}
+
+/// `mpic serve --config CONFIG --listen ADDR ARGS`, its output appended to
+/// `log_path`.
+fn spawn(
+    config: &std::path::Path,
+    log_path: &std::path::Path,
+    addr: SocketAddr,
+    log_filter: &str,
+    args: &[String],
+) -> Result<Child, CoordinatorProcessError> {
+    let log = File::options().create(true).append(true).open(log_path)?;
+    Ok(Command::new(mpic_binary()?)
+        .arg("serve")
+        .arg("--config")
+        .arg(config)
+        .arg("--listen")
+        .arg(addr.to_string())
+        .args(args)
+        .env_remove("MPIC_CONFIG")
+        .env("RUST_LOG", log_filter)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()?)
 }
 
 impl Drop for CoordinatorProcess {

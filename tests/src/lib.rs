@@ -17,6 +17,7 @@ pub mod memory_watch;
 pub mod mpic_binary;
 pub mod native_perspective;
 pub mod perspective_client;
+pub mod postgres_server;
 pub mod tcp_sink;
 pub mod victim;
 pub mod workerd;
