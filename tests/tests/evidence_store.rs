@@ -9,6 +9,8 @@
 //! `Responder` (five honest ones and one that never answers, so every check
 //! has a call still running at its decision: a straggler).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
