@@ -7,6 +7,7 @@ pub mod coordinator_process;
 pub mod decisions;
 pub mod dns_fixture;
 pub mod doh_client;
+pub mod evidence_audit;
 pub mod hostile_perspective;
 pub mod hostile_tcp;
 pub mod http_fixture;

@@ -146,6 +146,8 @@ pub struct World {
     /// Serves on 127.0.0.2, same port: where a poisoned view points them.
     pub attacker_http: HttpServer,
     pub perspectives: Vec<WorldPerspective>,
+    /// Where a scenario keeps its decisions' evidence.
+    evidence: tempfile::TempDir,
 }
 
 /// The attacker's web server address: poisoned views resolve victims here.
@@ -199,7 +201,15 @@ impl World {
             honest_http,
             attacker_http,
             perspectives,
+            evidence: tempfile::Builder::new()
+                .prefix("mpic-evidence-")
+                .tempdir()?,
         })
+    }
+
+    /// A directory for this world's evidence store, removed with it.
+    pub fn evidence_dir(&self) -> &std::path::Path {
+        self.evidence.path()
     }
 
     pub fn perspective(&self, id: &str) -> Option<&WorldPerspective> {

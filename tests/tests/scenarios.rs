@@ -10,6 +10,7 @@ use mpic_coordinator::{CheckSpec, Decision, ResultStatus};
 use mpic_core::quorum::NonCorroboration;
 use mpic_core::report::Rir;
 use mpic_tests::decisions::{result, summary};
+use mpic_tests::evidence_audit;
 use mpic_tests::tcp_sink::TcpSink;
 use mpic_tests::victim;
 use mpic_tests::world::{CoordinatorSetup, SIX_SITES, Site, World};
@@ -32,8 +33,14 @@ async fn start_world(sites: &[Site]) -> World {
     world
 }
 
+/// Every decision is also stored as evidence and re-verified offline.
 async fn decide(world: &World, setup: &CoordinatorSetup, spec: &CheckSpec) -> Decision {
-    world.coordinator(setup).unwrap().check(spec).await
+    let coordinator = world.coordinator(setup).unwrap();
+    let decision = coordinator.check(spec).await;
+    evidence_audit::keep_and_verify(&coordinator, &decision, world.evidence_dir())
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", summary(&decision)));
+    decision
 }
 
 /// `affected` perspectives must not corroborate, and their reason (when they
