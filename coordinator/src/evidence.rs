@@ -16,8 +16,8 @@
 //!
 //! **Stragglers.** Calls still running when an attempt was decided run on
 //! (see [`crate::fanout`]); once the record is stored, their judged results
-//! are appended beside it as "arrived after the decision". They never
-//! change it.
+//! are appended beside it, as they arrive, as "arrived after the decision".
+//! They never change it.
 //!
 //! [`audit`] re-verifies records offline, trusting nothing the coordinator
 //! concluded; [`Bundle`] carries one record to an auditor.
@@ -59,6 +59,7 @@ const QUEUE: usize = 1024;
 pub struct Recorder {
     store: EvidenceStore,
     queue: mpsc::Sender<Append>,
+    late: mpsc::UnboundedSender<(String, LateResult)>,
     perspectives: Arc<[PerspectiveConfig]>,
     key: SigningKey,
     config_digest: String,
@@ -89,9 +90,12 @@ impl Recorder {
     ) -> Self {
         let (queue, appends) = mpsc::channel(QUEUE);
         tokio::spawn(write_batches(store.clone(), writer, key.clone(), appends));
+        let (late, late_results) = mpsc::unbounded_channel();
+        tokio::spawn(write_late_batches(store.clone(), late_results));
         Self {
             store,
             queue,
+            late,
             perspectives: perspectives.into(),
             key,
             config_digest,
@@ -130,7 +134,7 @@ impl Recorder {
             .map_err(|_| unavailable("the writer task stopped before the commit"))??;
         let id = sealed.columns.id;
         if let Some(stragglers) = decision.stragglers.take() {
-            tokio::spawn(keep_late(self.store.clone(), id.clone(), stragglers));
+            tokio::spawn(forward_late(id.clone(), stragglers, self.late.clone()));
         }
         Ok(id)
     }
@@ -193,18 +197,39 @@ async fn write_batches(
     }
 }
 
-/// Appends a decision's late results once every straggler has finished.
-async fn keep_late(
-    store: EvidenceStore,
+/// Passes a decision's late results on to the late writer as they arrive.
+async fn forward_late(
     id: String,
     mut stragglers: mpsc::UnboundedReceiver<LateResult>,
+    late: mpsc::UnboundedSender<(String, LateResult)>,
 ) {
-    let mut late = Vec::new();
-    while let Some(result) = stragglers.recv().await {
-        late.push(result);
+    while let Some(mut result) = stragglers.recv().await {
+        // As in the record: the signed report, not its decoded copy.
+        result.result.verified = None;
+        if late.send((id.clone(), result)).is_err() {
+            return;
+        }
     }
-    if let Err(e) = store.append_late(&id, &late).await {
-        tracing::warn!(target: "mpic::evidence", record = %id, error = %e, late = late.len(), "late results not stored");
+}
+
+/// The late writer: commits late results in batches, as the writer task
+/// does records. Their records are already committed; a late result that
+/// cannot be stored is logged and lost, and changes no decision.
+async fn write_late_batches(
+    store: EvidenceStore,
+    mut late: mpsc::UnboundedReceiver<(String, LateResult)>,
+) {
+    while let Some(first) = late.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match late.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = store.append_late(&batch).await {
+            tracing::warn!(target: "mpic::evidence", error = %e, late = batch.len(), "late results not stored");
+        }
     }
 }
 

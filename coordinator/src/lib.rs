@@ -60,6 +60,9 @@ pub struct Coordinator<T> {
     /// The CA's own look at every check, when configured: a decision is
     /// valid only if it passes too ([`primary`]).
     primary: Option<PrimaryPerspective>,
+    /// Whether calls still running at a decision run on and report
+    /// ([`Decision::stragglers`]).
+    keep_late_results: bool,
 }
 
 impl<T: std::fmt::Debug> std::fmt::Debug for Coordinator<T> {
@@ -89,6 +92,7 @@ impl<T: PerspectiveTransport + 'static> Coordinator<T> {
             other_selectors: Mutex::new(HashMap::new()),
             transport: Arc::new(transport),
             primary: None,
+            keep_late_results: true,
         })
     }
 
@@ -98,6 +102,15 @@ impl<T: PerspectiveTransport + 'static> Coordinator<T> {
     /// corroborates it (see [`primary`]).
     pub fn with_primary(mut self, primary: PrimaryPerspective) -> Self {
         self.primary = Some(primary);
+        self
+    }
+
+    /// With `false`, calls still running when an attempt is decided are
+    /// dropped instead of running on, and no decision has late results:
+    /// what the coordinator did before the evidence store, kept to measure
+    /// the difference (BENCHMARKS.md). Default `true`.
+    pub fn with_late_results(mut self, keep: bool) -> Self {
+        self.keep_late_results = keep;
         self
     }
 
@@ -253,7 +266,8 @@ impl<T: PerspectiveTransport + 'static> Coordinator<T> {
                 max_report_age: defaults.max_report_age,
                 max_future_skew: defaults.max_future_skew,
             };
-            let record = fanout::run_attempt(&self.transport, &plan, Some(&late_sink)).await;
+            let late = self.keep_late_results.then_some(&late_sink);
+            let record = fanout::run_attempt(&self.transport, &plan, late).await;
             cohorts.push(cohort);
             let settled = match &record.decision {
                 quorum::Decision::Valid => true,

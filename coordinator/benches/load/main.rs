@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use ed25519_dalek::SigningKey;
 use mpic_coordinator::config::{Config, Defaults, PerspectiveConfig};
+use mpic_coordinator::evidence::{EvidenceStore, RecordContext, Recorder, StoreLocation};
 use mpic_coordinator::{
     CallError, CheckSpec, Coordinator, Decision, HttpTransport, PerspectiveTransport,
 };
@@ -131,6 +132,18 @@ struct Args {
     /// with Open MPIC's in-process perspectives.
     #[arg(long, default_value = "http", value_parser = ["http", "http2", "in-process"])]
     transport: String,
+    /// Store every decision as `mpic serve` does: `sqlite` (a file in a
+    /// temporary directory) or `postgres` (at --evidence-url); `none` keeps
+    /// nothing.
+    #[arg(long, default_value = "none", value_parser = ["none", "sqlite", "postgres"])]
+    evidence: String,
+    /// The PostgreSQL URL for `--evidence postgres`.
+    #[arg(long, value_name = "URL")]
+    evidence_url: Option<String>,
+    /// `keep`: calls still running at a decision run on and their results
+    /// are kept (as `mpic serve` does); `drop`: they are dropped.
+    #[arg(long, default_value = "keep", value_parser = ["keep", "drop"])]
+    late_results: String,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -376,6 +389,7 @@ fn deciding_times(
 
 async fn drive<T: PerspectiveTransport + 'static>(
     coordinator: Arc<Coordinator<TimedTransport<T>>>,
+    recorder: Option<Recorder>,
     arrivals: Arrivals,
     sent: SentTimes,
     concurrency: usize,
@@ -390,6 +404,7 @@ async fn drive<T: PerspectiveTransport + 'static>(
         let sent = Arc::clone(&sent);
         let arrivals = Arc::clone(&arrivals);
         let next = Arc::clone(&next);
+        let recorder = recorder.clone();
         workers.push(tokio::spawn(async move {
             let mut samples = Vec::new();
             loop {
@@ -404,6 +419,14 @@ async fn drive<T: PerspectiveTransport + 'static>(
                 let spec = CheckSpec::from_json(json.as_bytes()).unwrap();
                 let started = Instant::now();
                 let decision = coordinator.check(&spec).await;
+                if let Some(recorder) = &recorder {
+                    let context = RecordContext {
+                        decided_at_ms: mpic_coordinator::clock::now_ms(),
+                        client: Some("bench".into()),
+                        request: json,
+                    };
+                    recorder.record(&decision, context).await.unwrap();
+                }
                 let done = Instant::now();
                 let done_cpu = thread_cpu();
                 let done_thread = std::thread::current().id();
@@ -490,6 +513,34 @@ fn run(args: &Args) -> Result<(), String> {
     };
     let arrivals: Arrivals = Arc::new(Mutex::new(HashMap::new()));
     let config = config(perspectives, policy, call_timeout);
+    let evidence_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let location = match args.evidence.as_str() {
+        "sqlite" => Some(StoreLocation::Sqlite(
+            evidence_dir.path().join("evidence.sqlite3"),
+        )),
+        "postgres" => Some(StoreLocation::Postgres(
+            args.evidence_url
+                .clone()
+                .ok_or("--evidence postgres needs --evidence-url")?,
+        )),
+        _ => None,
+    };
+    let recorder = match location {
+        Some(location) => Some(coordinator_runtime.block_on(async {
+            let store = EvidenceStore::open(&location)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>(Recorder::start(
+                store,
+                format!("bench-{}", std::process::id()),
+                config.signing_key.clone(),
+                config.digest.clone(),
+                &config.perspectives,
+            ))
+        })?),
+        None => None,
+    };
+    let keep_late = args.late_results == "keep";
     let perspective_handle = perspective_runtime.handle().clone();
     let runtimes = Runtimes {
         coordinator: coordinator_runtime,
@@ -503,8 +554,12 @@ fn run(args: &Args) -> Result<(), String> {
             },
             arrivals: Arc::clone(&arrivals),
         };
-        let coordinator = Arc::new(Coordinator::new(config, transport).map_err(|e| e.to_string())?);
-        measure(args, runtimes, coordinator, arrivals, sent)
+        let coordinator = Arc::new(
+            Coordinator::new(config, transport)
+                .map_err(|e| e.to_string())?
+                .with_late_results(keep_late),
+        );
+        measure(args, runtimes, coordinator, recorder, arrivals, sent)
     } else {
         let inner = if args.transport == "http2" {
             HttpTransport::http2_prior_knowledge()
@@ -515,8 +570,12 @@ fn run(args: &Args) -> Result<(), String> {
             inner: inner.map_err(|e| e.to_string())?,
             arrivals: Arc::clone(&arrivals),
         };
-        let coordinator = Arc::new(Coordinator::new(config, transport).map_err(|e| e.to_string())?);
-        measure(args, runtimes, coordinator, arrivals, sent)
+        let coordinator = Arc::new(
+            Coordinator::new(config, transport)
+                .map_err(|e| e.to_string())?
+                .with_late_results(keep_late),
+        );
+        measure(args, runtimes, coordinator, recorder, arrivals, sent)
     }
 }
 
@@ -533,12 +592,13 @@ fn measure<T: PerspectiveTransport + 'static>(
     args: &Args,
     runtimes: Runtimes,
     coordinator: Arc<Coordinator<TimedTransport<T>>>,
+    recorder: Option<Recorder>,
     arrivals: Arrivals,
     sent: SentTimes,
 ) -> Result<(), String> {
     println!("machine: {}", process_stats::machine_summary());
     println!(
-        "run {:?}: {} perspectives ({} slow at {} ms), quorum {}, delay {} {}..{} ms, concurrency {}, {} checks, logging {}",
+        "run {:?}: {} perspectives ({} slow at {} ms), quorum {}, delay {} {}..{} ms, concurrency {}, {} checks, logging {}, evidence {}, late results {}",
         args.label,
         args.perspectives,
         args.slow,
@@ -554,12 +614,15 @@ fn measure<T: PerspectiveTransport + 'static>(
         } else {
             "formatted to a sink"
         },
+        args.evidence,
+        args.late_results,
     );
 
     let stop_at = Instant::now() + Duration::from_secs(args.time_limit_s);
     // Warm-up: open the connections, fault in the code; not measured.
     let warmup = runtimes.coordinator.block_on(drive(
         Arc::clone(&coordinator),
+        recorder.clone(),
         Arc::clone(&arrivals),
         Arc::clone(&sent),
         args.concurrency,
@@ -576,6 +639,7 @@ fn measure<T: PerspectiveTransport + 'static>(
     let started = Instant::now();
     let mut samples = runtimes.coordinator.block_on(drive(
         Arc::clone(&coordinator),
+        recorder.clone(),
         Arc::clone(&arrivals),
         Arc::clone(&sent),
         args.concurrency,
@@ -697,6 +761,8 @@ fn report(
             "cpu_ms_per_decision": (per_1000(coordinator_cpu) * 1000.0).round() / 1000.0,
             "p50_ms": latency.p50.as_secs_f64() * 1000.0,
             "p99_ms": latency.p99.as_secs_f64() * 1000.0,
+            "evidence": args.evidence,
+            "late_results": args.late_results,
         })
     );
 }

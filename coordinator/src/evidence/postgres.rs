@@ -184,17 +184,18 @@ impl PostgresStore {
         .await?
     }
 
-    pub async fn append_late(
-        &self,
-        record_id: &str,
-        late: &[LateResult],
-    ) -> Result<(), StoreError> {
+    pub async fn append_late(&self, late: &[(String, LateResult)]) -> Result<(), StoreError> {
         self.with(async |client| {
             let tx = client.transaction().await?;
-            for result in late {
-                tx.execute(
+            let insert = tx
+                .prepare(
                     "INSERT INTO late_results (record_id, arrived_at_ms, result) VALUES ($1, $2, $3)",
-                    &[&record_id, &to_i64(result.arrived_at_ms), &late_json(result)],
+                )
+                .await?;
+            for (record_id, result) in late {
+                tx.execute(
+                    &insert,
+                    &[record_id, &to_i64(result.arrived_at_ms), &late_json(result)],
                 )
                 .await?;
             }

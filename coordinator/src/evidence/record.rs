@@ -44,7 +44,8 @@ pub struct RecordBody {
     /// The configured key of every perspective asked, by id: the keys each
     /// report is checked with.
     pub perspective_keys: BTreeMap<String, String>,
-    /// The decision with its attempts, results, signed requests and reports.
+    /// The decision with its attempts, results, signed requests and signed
+    /// reports (without their decoded bodies: [`without_decoded_reports`]).
     pub decision: Decision,
 }
 
@@ -87,6 +88,8 @@ impl Draft {
             .filter(|p| asked.contains(p.id.as_str()))
             .map(|p| (p.id.clone(), keys::format_verifying_key(&p.public_key)))
             .collect();
+        let mut decision = decision.clone();
+        without_decoded_reports(&mut decision);
         Ok(Self {
             id: new_record_id().map_err(|_| ReceiptError::Malformed("no randomness"))?,
             decided_at_ms: context.decided_at_ms,
@@ -95,7 +98,7 @@ impl Draft {
             config_digest: config_digest.to_owned(),
             coordinator_key: keys::format_verifying_key(&coordinator_key.verifying_key()),
             perspective_keys,
-            decision: decision.clone(),
+            decision,
         })
     }
 
@@ -132,6 +135,17 @@ impl Draft {
             signature,
             hash,
         })
+    }
+}
+
+/// Drops each result's decoded report body: it is in the signed report
+/// beside it, which is what an audit reads, and keeping both would double a
+/// record.
+pub fn without_decoded_reports(decision: &mut Decision) {
+    for attempt in &mut decision.attempts {
+        for result in &mut attempt.results {
+            result.verified = None;
+        }
     }
 }
 

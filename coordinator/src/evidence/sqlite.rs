@@ -84,13 +84,17 @@ impl SqliteStore {
                 Ok(sealed) => sealed,
                 Err(e) => return Ok(Err(e)),
             };
-            for record in &sealed {
-                let c = &record.columns;
-                tx.execute(
+            {
+                // Cached: an append is one statement per record, and parsing
+                // it each time showed in profiles.
+                let mut insert = tx.prepare_cached(
                     "INSERT INTO decision_records (id, writer, sequence, decided_at_ms, \
-                         target, check_type, is_valid, client, record, signature, hash) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                    params![
+                     target, check_type, is_valid, client, record, signature, hash) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )?;
+                for record in &sealed {
+                    let c = &record.columns;
+                    insert.execute(params![
                         c.id,
                         c.writer,
                         to_i64(c.sequence),
@@ -102,8 +106,8 @@ impl SqliteStore {
                         record.record,
                         record.signature,
                         record.hash.as_slice(),
-                    ],
-                )?;
+                    ])?;
+                }
             }
             if let Some(last) = sealed.last() {
                 tx.execute(
@@ -119,23 +123,20 @@ impl SqliteStore {
         .await?
     }
 
-    pub async fn append_late(
-        &self,
-        record_id: &str,
-        late: &[LateResult],
-    ) -> Result<(), StoreError> {
-        let record_id = record_id.to_owned();
-        let rows: Vec<(u64, String)> = late
+    pub async fn append_late(&self, late: &[(String, LateResult)]) -> Result<(), StoreError> {
+        let rows: Vec<(String, u64, String)> = late
             .iter()
-            .map(|l| (l.arrived_at_ms, late_json(l)))
+            .map(|(id, l)| (id.clone(), l.arrived_at_ms, late_json(l)))
             .collect();
         self.with(move |connection| {
             let tx = connection.transaction()?;
-            for (arrived_at_ms, json) in &rows {
-                tx.execute(
+            {
+                let mut insert = tx.prepare_cached(
                     "INSERT INTO late_results (record_id, arrived_at_ms, result) VALUES (?1, ?2, ?3)",
-                    params![record_id, to_i64(*arrived_at_ms), json],
                 )?;
+                for (record_id, arrived_at_ms, json) in &rows {
+                    insert.execute(params![record_id, to_i64(*arrived_at_ms), json])?;
+                }
             }
             tx.commit()
         })

@@ -159,18 +159,15 @@ impl EvidenceStore {
         }
     }
 
-    /// Keeps results that arrived after `record_id`'s decision.
-    pub async fn append_late(
-        &self,
-        record_id: &str,
-        late: &[LateResult],
-    ) -> Result<(), StoreError> {
+    /// Keeps results that arrived after their decisions: `(record id,
+    /// result)` pairs, in one transaction.
+    pub async fn append_late(&self, late: &[(String, LateResult)]) -> Result<(), StoreError> {
         if late.is_empty() {
             return Ok(());
         }
         match self {
-            Self::Sqlite(s) => s.append_late(record_id, late).await,
-            Self::Postgres(s) => s.append_late(record_id, late).await,
+            Self::Sqlite(s) => s.append_late(late).await,
+            Self::Postgres(s) => s.append_late(late).await,
         }
     }
 
