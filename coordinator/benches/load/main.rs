@@ -387,9 +387,24 @@ fn deciding_times(
     (Some(arrived), left)
 }
 
-async fn drive<T: PerspectiveTransport + 'static>(
+/// What decides each check, and what stores it (as `mpic serve` does) when
+/// the run keeps evidence.
+struct Decider<T> {
     coordinator: Arc<Coordinator<TimedTransport<T>>>,
     recorder: Option<Recorder>,
+}
+
+impl<T> Clone for Decider<T> {
+    fn clone(&self) -> Self {
+        Self {
+            coordinator: Arc::clone(&self.coordinator),
+            recorder: self.recorder.clone(),
+        }
+    }
+}
+
+async fn drive<T: PerspectiveTransport + 'static>(
+    decider: Decider<T>,
     arrivals: Arrivals,
     sent: SentTimes,
     concurrency: usize,
@@ -400,11 +415,13 @@ async fn drive<T: PerspectiveTransport + 'static>(
     let next = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
-        let coordinator = Arc::clone(&coordinator);
+        let Decider {
+            coordinator,
+            recorder,
+        } = decider.clone();
         let sent = Arc::clone(&sent);
         let arrivals = Arc::clone(&arrivals);
         let next = Arc::clone(&next);
-        let recorder = recorder.clone();
         workers.push(tokio::spawn(async move {
             let mut samples = Vec::new();
             loop {
@@ -620,9 +637,12 @@ fn measure<T: PerspectiveTransport + 'static>(
 
     let stop_at = Instant::now() + Duration::from_secs(args.time_limit_s);
     // Warm-up: open the connections, fault in the code; not measured.
+    let decider = Decider {
+        coordinator,
+        recorder,
+    };
     let warmup = runtimes.coordinator.block_on(drive(
-        Arc::clone(&coordinator),
-        recorder.clone(),
+        decider.clone(),
         Arc::clone(&arrivals),
         Arc::clone(&sent),
         args.concurrency,
@@ -638,8 +658,7 @@ fn measure<T: PerspectiveTransport + 'static>(
     let process_before = process_stats::process_cpu();
     let started = Instant::now();
     let mut samples = runtimes.coordinator.block_on(drive(
-        Arc::clone(&coordinator),
-        recorder.clone(),
+        decider.clone(),
         Arc::clone(&arrivals),
         Arc::clone(&sent),
         args.concurrency,
@@ -653,7 +672,7 @@ fn measure<T: PerspectiveTransport + 'static>(
     let peak_kib = process_stats::peak_rss_kib().unwrap_or(0);
 
     // Stop the perspectives (and their pending slow answers) and the client.
-    drop(coordinator);
+    drop(decider);
     runtimes
         .coordinator
         .shutdown_timeout(Duration::from_secs(1));
