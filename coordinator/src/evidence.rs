@@ -49,9 +49,9 @@ use crate::decision::{Decision, LateResult};
 /// The most records one transaction commits. A commit (an fsync) is most
 /// of an append's cost, so records that queue while one commits share the
 /// next.
-const MAX_BATCH: usize = 64;
+pub const MAX_BATCH: usize = 64;
 /// Appends waiting for the writer; beyond this, callers wait to queue.
-const QUEUE: usize = 1024;
+pub const QUEUE: usize = 1024;
 
 /// Appends decision records to a store, in one chain for its writer.
 /// Cheap to clone.
@@ -162,6 +162,21 @@ pub fn config_digest(bytes: &[u8]) -> String {
     record::hex(&sha2::Sha256::digest(bytes))
 }
 
+/// The next item and as many more as are already queued, up to
+/// [`MAX_BATCH`]; `None` once the queue is closed and empty.
+async fn next_batch<T>(queue: &mut mpsc::Receiver<T>) -> Option<Vec<T>> {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let taken = queue.recv_many(&mut batch, MAX_BATCH).await;
+    (taken > 0).then_some(batch)
+}
+
+/// [`next_batch`] for an unbounded queue.
+async fn next_batch_unbounded<T>(queue: &mut mpsc::UnboundedReceiver<T>) -> Option<Vec<T>> {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let taken = queue.recv_many(&mut batch, MAX_BATCH).await;
+    (taken > 0).then_some(batch)
+}
+
 /// The writer task: commits queued appends in batches, in queue order.
 async fn write_batches(
     store: EvidenceStore,
@@ -169,14 +184,7 @@ async fn write_batches(
     key: SigningKey,
     mut appends: mpsc::Receiver<Append>,
 ) {
-    while let Some(first) = appends.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match appends.try_recv() {
-                Ok(more) => batch.push(more),
-                Err(_) => break,
-            }
-        }
+    while let Some(batch) = next_batch(&mut appends).await {
         let (drafts, replies): (Vec<Draft>, Vec<_>) =
             batch.into_iter().map(|a| (a.draft, a.reply)).unzip();
         match store.append(&writer, &key, drafts).await {
@@ -219,14 +227,7 @@ async fn write_late_batches(
     store: EvidenceStore,
     mut late: mpsc::UnboundedReceiver<(String, LateResult)>,
 ) {
-    while let Some(first) = late.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match late.try_recv() {
-                Ok(more) => batch.push(more),
-                Err(_) => break,
-            }
-        }
+    while let Some(batch) = next_batch_unbounded(&mut late).await {
         if let Err(e) = store.append_late(&batch).await {
             tracing::warn!(target: "mpic::evidence", error = %e, late = batch.len(), "late results not stored");
         }
@@ -248,25 +249,11 @@ pub struct Bundle {
     /// SHA-256 of the signed bytes, hex.
     pub hash: String,
     /// The listing columns as stored.
-    pub columns: BundleColumns,
+    pub columns: Columns,
     pub late: Vec<LateResult>,
     /// The record, decoded, for reading; `verify` ignores it and reads the
     /// signed bytes.
     pub decoded: Option<serde_json::Value>,
-}
-
-/// [`Columns`] in a bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BundleColumns {
-    pub id: String,
-    pub writer: String,
-    pub sequence: u64,
-    pub decided_at_ms: u64,
-    pub target: String,
-    pub check_type: String,
-    pub is_valid: bool,
-    pub client: Option<String>,
 }
 
 /// The bundle format this build writes and reads.
@@ -284,7 +271,6 @@ pub enum BundleError {
 impl Bundle {
     pub fn of(stored: &StoredRecord) -> Self {
         let sealed = &stored.sealed;
-        let c = &sealed.columns;
         let decoded = receipt::record_json(&sealed.record)
             .ok()
             .and_then(|json| serde_json::from_slice(json).ok());
@@ -293,16 +279,7 @@ impl Bundle {
             record: STANDARD.encode(&sealed.record),
             signature: STANDARD.encode(&sealed.signature),
             hash: record::hex(&sealed.hash),
-            columns: BundleColumns {
-                id: c.id.clone(),
-                writer: c.writer.clone(),
-                sequence: c.sequence,
-                decided_at_ms: c.decided_at_ms,
-                target: c.target.clone(),
-                check_type: c.check_type.clone(),
-                is_valid: c.is_valid,
-                client: c.client.clone(),
-            },
+            columns: sealed.columns.clone(),
             late: stored.late.clone(),
             decoded,
         }
@@ -321,19 +298,9 @@ impl Bundle {
         let hash = record::hex_decode(&self.hash)
             .and_then(|h| <[u8; 32]>::try_from(h).ok())
             .ok_or_else(|| BundleError::Malformed("hash is not 64 hex digits".into()))?;
-        let c = self.columns;
         Ok(StoredRecord {
             sealed: Sealed {
-                columns: Columns {
-                    id: c.id,
-                    writer: c.writer,
-                    sequence: c.sequence,
-                    decided_at_ms: c.decided_at_ms,
-                    target: c.target,
-                    check_type: c.check_type,
-                    is_valid: c.is_valid,
-                    client: c.client,
-                },
+                columns: self.columns,
                 record: decode("record", &self.record)?,
                 signature: decode("signature", &self.signature)?,
                 hash,

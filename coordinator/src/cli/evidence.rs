@@ -284,7 +284,7 @@ fn render(stored: &StoredRecord, body: &RecordBody) -> String {
         for r in &attempt.results {
             table.row(vec![
                 r.perspective_id.clone(),
-                format!("{:?}", r.rir).to_lowercase(),
+                r.rir.as_str().to_owned(),
                 r.region.clone(),
                 r.status.summary(),
                 if r.report.is_some() { "yes" } else { "-" }.into(),

@@ -913,3 +913,89 @@ fn api_clients_have_ca_identities_defaulting_to_the_cas_own() {
         );
     }
 }
+
+#[test]
+fn evidence_defaults_to_sqlite_beside_the_file_and_each_mistake_is_named() {
+    let vars: &'static HashMap<&'static str, String> = Box::leak(Box::new(HashMap::from([(
+        "MPIC_EVIDENCE_URL",
+        "postgres://mpic@db.internal/mpic".to_owned(),
+    )])));
+    let at = |extra: &str| {
+        Config::from_toml(
+            &format!("{}\n{extra}", good_toml()),
+            &env_at(NOV_2026, Path::new("/etc/mpic"), vars),
+        )
+    };
+    let config = at("").unwrap();
+    assert_eq!(
+        config.evidence.store,
+        Some(crate::evidence::StoreLocation::Sqlite(
+            "/etc/mpic/evidence.sqlite3".into()
+        ))
+    );
+    assert_eq!(config.evidence.keep_days, DEFAULT_KEEP_DAYS);
+    assert!(!config.evidence.writer.is_empty());
+    assert_eq!(config.digest.len(), 64);
+
+    let postgres =
+        at("[evidence]\nurl_env = \"MPIC_EVIDENCE_URL\"\nwriter = \"coordinator-2\"").unwrap();
+    assert_eq!(
+        postgres.evidence.store,
+        Some(crate::evidence::StoreLocation::Postgres(
+            "postgres://mpic@db.internal/mpic".into()
+        ))
+    );
+    assert_eq!(postgres.evidence.writer, "coordinator-2");
+
+    let off = at("[evidence]\nenabled = false").unwrap();
+    assert_eq!(off.evidence.store, None);
+    assert!(
+        off.warnings
+            .iter()
+            .any(|w| w.at == "evidence.enabled" && w.message.contains("not stored"))
+    );
+
+    for (extra, where_, says) in [
+        (
+            "[evidence]\nkeep_days = 365",
+            "evidence.keep_days",
+            "two years",
+        ),
+        (
+            "[evidence]\npath = \"e.db\"\nurl = \"postgres://x/y\"",
+            "evidence",
+            "not both",
+        ),
+        (
+            "[evidence]\nurl = \"mysql://x/y\"",
+            "evidence.url",
+            "postgres://",
+        ),
+        (
+            "[evidence]\nurl_env = \"UNSET_VAR\"",
+            "evidence.url_env",
+            "not set",
+        ),
+        (
+            "[evidence]\nenabled = false\npath = \"e.db\"",
+            "evidence.enabled",
+            "path or url",
+        ),
+        ("[evidence]\nwriter = \"\"", "evidence.writer", "1 to 128"),
+        (
+            "[evidence]\nkeep_day = 800",
+            "evidence.keep_day",
+            "unknown key",
+        ),
+    ] {
+        let Err(TextError::Invalid(found)) = at(extra) else {
+            panic!("{extra:?} was accepted");
+        };
+        assert!(
+            found
+                .errors()
+                .any(|p| p.at == where_ && p.message.contains(says)),
+            "{extra:?}: {found}"
+        );
+    }
+}

@@ -17,7 +17,8 @@ use super::receipt::GENESIS_HASH;
 use super::record::{Columns, Draft, Sealed};
 use super::sqlite::{to_i64, to_u64};
 use super::store::{
-    self, ListFilter, PruneBoundary, StoreError, StoreLocation, StoredRecord, late_json, seal_all,
+    self, ListFilter, PruneBoundary, Row, StoreError, StoreLocation, StoredRecord, late_json,
+    seal_all, stored,
 };
 use crate::decision::LateResult;
 
@@ -217,7 +218,9 @@ impl PostgresStore {
                 Ok(Some((read_row(&row), late)))
             })
             .await?;
-        found.map(|(row, late)| self.stored(row, late)).transpose()
+        found
+            .map(|(row, late)| stored(&self.describe(), row, &late))
+            .transpose()
     }
 
     pub async fn list(&self, filter: &ListFilter) -> Result<Vec<Columns>, StoreError> {
@@ -276,7 +279,7 @@ impl PostgresStore {
             .map(|row| {
                 let row = read_row(row);
                 let late = late_by_record.remove(&row.0.id).unwrap_or_default();
-                self.stored(row, late)
+                stored(&self.describe(), row, &late)
             })
             .collect()
     }
@@ -367,38 +370,10 @@ impl PostgresStore {
         })
         .await
     }
-
-    fn stored(&self, row: Row, late: Vec<String>) -> Result<StoredRecord, StoreError> {
-        let (columns, record, signature, hash) = row;
-        let unreadable = |detail: String| StoreError::Unreadable {
-            store: self.describe(),
-            id: columns.id.clone(),
-            detail,
-        };
-        let hash: [u8; 32] = hash
-            .try_into()
-            .map_err(|_| unreadable("the stored hash is not 32 bytes".into()))?;
-        let late = late
-            .iter()
-            .map(|json| serde_json::from_str(json))
-            .collect::<Result<Vec<LateResult>, _>>()
-            .map_err(|e| unreadable(format!("a late result: {e}")))?;
-        Ok(StoredRecord {
-            sealed: Sealed {
-                columns,
-                record,
-                signature,
-                hash,
-            },
-            late,
-        })
-    }
 }
 
 const SELECT_RECORD: &str = "SELECT id, writer, sequence, decided_at_ms, target, check_type, \
      is_valid, client, record, signature, hash FROM decision_records";
-
-type Row = (Columns, Vec<u8>, Vec<u8>, Vec<u8>);
 
 fn read_row(row: &tokio_postgres::Row) -> Row {
     (

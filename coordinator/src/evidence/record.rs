@@ -160,7 +160,8 @@ pub struct RecordContext {
 }
 
 /// The listing columns stored beside the signed bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Columns {
     pub id: String,
     pub writer: String,

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 use super::receipt::GENESIS_HASH;
 use super::record::{Columns, Draft, Sealed};
 use super::store::{
-    self, ListFilter, PruneBoundary, StoreError, StoredRecord, late_json, seal_all,
+    self, ListFilter, PruneBoundary, Row, StoreError, StoredRecord, late_json, seal_all, stored,
 };
 use crate::decision::LateResult;
 
@@ -157,7 +157,8 @@ impl SqliteStore {
                 Ok(Some((found, late)))
             })
             .await?;
-        rows.map(|(row, late)| self.stored(row, late)).transpose()
+        rows.map(|(row, late)| stored(&self.describe(), row, &late))
+            .transpose()
     }
 
     pub async fn list(&self, filter: &ListFilter) -> Result<Vec<Columns>, StoreError> {
@@ -208,7 +209,7 @@ impl SqliteStore {
             })
             .await?;
         rows.into_iter()
-            .map(|(row, late)| self.stored(row, late))
+            .map(|(row, late)| stored(&self.describe(), row, &late))
             .collect()
     }
 
@@ -298,38 +299,10 @@ impl SqliteStore {
         })
         .await
     }
-
-    fn stored(&self, row: Row, late: Vec<String>) -> Result<StoredRecord, StoreError> {
-        let (columns, record, signature, hash) = row;
-        let unreadable = |detail: String| StoreError::Unreadable {
-            store: self.describe(),
-            id: columns.id.clone(),
-            detail,
-        };
-        let hash: [u8; 32] = hash
-            .try_into()
-            .map_err(|_| unreadable("the stored hash is not 32 bytes".into()))?;
-        let late = late
-            .iter()
-            .map(|json| serde_json::from_str(json))
-            .collect::<Result<Vec<LateResult>, _>>()
-            .map_err(|e| unreadable(format!("a late result: {e}")))?;
-        Ok(StoredRecord {
-            sealed: Sealed {
-                columns,
-                record,
-                signature,
-                hash,
-            },
-            late,
-        })
-    }
 }
 
 const SELECT_RECORD: &str = "SELECT id, writer, sequence, decided_at_ms, target, check_type, \
      is_valid, client, record, signature, hash FROM decision_records";
-
-type Row = (Columns, Vec<u8>, Vec<u8>, Vec<u8>);
 
 fn read_row(row: &rusqlite::Row<'_>) -> Result<Row, rusqlite::Error> {
     Ok((

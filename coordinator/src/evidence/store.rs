@@ -230,6 +230,38 @@ pub(super) fn migrations(backend: &str) -> Vec<Migration> {
     }
 }
 
+/// A record's row as both backends read it: the listing columns, the
+/// signed bytes, the signature and the stored hash.
+pub(super) type Row = (Columns, Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// `row` and its late results' JSON as a [`StoredRecord`]; `store` names
+/// the store in errors.
+pub(super) fn stored(store: &str, row: Row, late: &[String]) -> Result<StoredRecord, StoreError> {
+    let (columns, record, signature, hash) = row;
+    let unreadable = |detail: String| StoreError::Unreadable {
+        store: store.to_owned(),
+        id: columns.id.clone(),
+        detail,
+    };
+    let hash: [u8; 32] = hash
+        .try_into()
+        .map_err(|_| unreadable("the stored hash is not 32 bytes".into()))?;
+    let late = late
+        .iter()
+        .map(|json| serde_json::from_str(json))
+        .collect::<Result<Vec<LateResult>, _>>()
+        .map_err(|e| unreadable(format!("a late result: {e}")))?;
+    Ok(StoredRecord {
+        sealed: Sealed {
+            columns,
+            record,
+            signature,
+            hash,
+        },
+        late,
+    })
+}
+
 /// The late results' JSON column.
 pub(super) fn late_json(late: &LateResult) -> String {
     // A LateResult is plain data; serialising it cannot fail.
