@@ -713,6 +713,16 @@ async fn run(plan: &Plan) {
         "mpic serve died:\n{}",
         coordinator.log()
     );
+    // Calls still running at a decision run on until their timeout (their
+    // late results are kept), each on a pooled connection: the coordinator
+    // holds at most a client connection and a cohort of calls per check in
+    // flight, plus as many again for the calls that run on. Anything that
+    // grew with the number of decisions would pass this by far.
+    let files_bound = plan.concurrency * (1 + 2 * COHORT_SIZE);
+    assert!(
+        child_files <= files_bound,
+        "the coordinator held {child_files} open files halfway, over {files_bound}"
+    );
     let joined = joined
         .unwrap_or_else(|_| panic!("checks still in flight {DRAIN_LIMIT:?} after the run ended"));
 
