@@ -208,7 +208,11 @@ pub async fn serve(
         None => None,
     };
     let recorder = crate::evidence::start_recorder(&config).await?;
-    let mut coordinator = Coordinator::new(config, HttpTransport::new()?)?;
+    // Calls still running at a decision run on only when their results are
+    // kept.
+    let keep_late = recorder.is_some();
+    let mut coordinator =
+        Coordinator::new(config, HttpTransport::new()?)?.with_late_results(keep_late);
     if let Some(primary) = primary {
         coordinator = coordinator.with_primary(primary);
     }
@@ -499,7 +503,10 @@ async fn run_check<T: PerspectiveTransport + 'static>(
             };
             match recorder.record(&decision, context).await {
                 Ok(id) => Some(id),
-                Err(e) => return ApiError::EvidenceStore(e).into_response(),
+                Err(e) => {
+                    tracing::error!(target: "mpic::evidence", error = %e, identifier = %decision.target, "decision not stored, so not answered (503)");
+                    return ApiError::EvidenceStore(e).into_response();
+                }
             }
         }
         None => None,
@@ -528,13 +535,24 @@ async fn get_evidence<T: Send + Sync + 'static>(
     let Some(recorder) = &state.recorder else {
         return ApiError::NotFound.into_response();
     };
+    // Reads share the store with the writer: they take a check's slot, so
+    // they are bounded as checks are.
+    let Ok(_permit) = Arc::clone(&state.checks).try_acquire_owned() else {
+        return ApiError::Busy {
+            limit: state.settings.max_concurrent_checks,
+        }
+        .into_response();
+    };
     let client = client.map(|Extension(ClientName(name))| name);
     match recorder.store().get(&id).await {
         Ok(Some(stored)) if client.is_some() && stored.sealed.columns.client == client => {
             Json(Bundle::of(&stored)).into_response()
         }
         Ok(_) => ApiError::NotFound.into_response(),
-        Err(e) => ApiError::EvidenceStore(e).into_response(),
+        Err(e) => {
+            tracing::error!(target: "mpic::evidence", error = %e, "GET /evidence: the store failed (503)");
+            ApiError::EvidenceStore(e).into_response()
+        }
     }
 }
 

@@ -49,6 +49,7 @@
 //! # url_env = "MPIC_EVIDENCE_URL" # or url = "postgres://mpic@db.internal/mpic": PostgreSQL
 //! # writer = "coordinator-1"      # this coordinator's hash chain (default: the host name)
 //! # keep_days = 760               # what `mpic evidence prune` keeps (BR 5.4.3: 2 years + margin)
+//! # trusted_keys = ["ed25519:…"]  # earlier coordinator keys `mpic evidence verify` accepts
 //! # enabled = false               # store nothing: for benchmarks only, never for issuance
 //!
 //! [[api.client]]
@@ -172,6 +173,10 @@ pub struct EvidenceConfig {
     /// This coordinator's chain.
     pub writer: String,
     pub keep_days: u32,
+    /// Earlier coordinator keys whose records and prune notes `mpic
+    /// evidence verify` accepts, beside the configured signing key (after a
+    /// key rotation).
+    pub trusted_keys: Vec<VerifyingKey>,
 }
 
 impl EvidenceConfig {
@@ -181,6 +186,7 @@ impl EvidenceConfig {
             store: None,
             writer: default_writer(),
             keep_days: DEFAULT_KEEP_DAYS,
+            trusted_keys: Vec::new(),
         }
     }
 }
@@ -512,6 +518,8 @@ struct EvidenceSection {
     url_env: Option<String>,
     writer: Option<String>,
     keep_days: Option<u32>,
+    #[serde(default)]
+    trusted_keys: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -812,10 +820,21 @@ impl ConfigFile {
                 Some(StoreLocation::Sqlite(env.base_dir.join(path)))
             }
         };
+        let mut trusted_keys = Vec::new();
+        for (i, text) in e.trusted_keys.iter().enumerate() {
+            match keys::parse_verifying_key(text) {
+                Ok(key) => trusted_keys.push(key),
+                Err(err) => {
+                    problems.error(format!("evidence.trusted_keys[{i}]"), err.to_string());
+                    return None;
+                }
+            }
+        }
         Some(EvidenceConfig {
             store,
             writer,
             keep_days,
+            trusted_keys,
         })
     }
 

@@ -24,6 +24,7 @@
 
 pub mod audit;
 mod postgres;
+pub mod prune_note;
 pub mod receipt;
 pub mod record;
 mod sqlite;
@@ -41,7 +42,8 @@ pub use self::postgres::PostgresStore;
 pub use self::record::{Columns, Draft, RecordBody, RecordContext, Sealed};
 pub use self::sqlite::SqliteStore;
 pub use self::store::{
-    EvidenceStore, ListFilter, PruneBoundary, StoreError, StoreLocation, StoredRecord,
+    ChainHead, EvidenceStore, ListFilter, PAGE, PruneBoundary, StoreError, StoreLocation,
+    StoredRecord,
 };
 use crate::config::PerspectiveConfig;
 use crate::decision::{Decision, LateResult};
@@ -154,6 +156,14 @@ pub async fn start_recorder(config: &crate::Config) -> Result<Option<Recorder>, 
         config.digest.clone(),
         &config.perspectives,
     )))
+}
+
+/// The coordinator keys an audit under `config` trusts: its signing key and
+/// `[evidence] trusted_keys`.
+pub fn trusted_keys(config: &crate::Config) -> Vec<ed25519_dalek::VerifyingKey> {
+    let mut keys = vec![config.signing_key.verifying_key()];
+    keys.extend(config.evidence.trusted_keys.iter().copied());
+    keys
 }
 
 /// Hex SHA-256 of a configuration file's bytes, as records keep it.

@@ -124,7 +124,16 @@ fn serve_answers_and_stops_on_sigterm() {
     use std::time::{Duration, Instant};
 
     const PATIENCE: Duration = Duration::from_secs(30);
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/mpic.example.toml");
+    // A copy: the default evidence store is made beside the configuration,
+    // which must not be the source tree.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("mpic.toml");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/mpic.example.toml"),
+        &copy,
+    )
+    .unwrap();
+    let example = copy.to_str().unwrap();
     let seed = stdout(&mpic(&["keygen"], &[]))
         .lines()
         .next()
@@ -179,6 +188,8 @@ fn serve_answers_and_stops_on_sigterm() {
     stream.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.ends_with("ok\n"), "{answer}");
+    // Without [evidence], the store is SQLite beside the configuration.
+    assert!(dir.path().join("evidence.sqlite3").exists());
 
     let pid = child.id().to_string();
     assert!(

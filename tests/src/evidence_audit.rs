@@ -41,7 +41,8 @@ pub async fn keep_and_verify<T: PerspectiveTransport + 'static>(
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("record {id} was not stored"))?;
-    let audit = audit_record(&stored);
+    let trusted = mpic_coordinator::evidence::trusted_keys(config);
+    let audit = audit_record(&stored, &trusted);
     if !audit.passed() {
         return Err(format!("record {id} does not verify: {:?}", audit.findings));
     }
@@ -49,7 +50,8 @@ pub async fn keep_and_verify<T: PerspectiveTransport + 'static>(
         return Err(format!("record {id} is valid with no verified report"));
     }
     let all = store.all().await.map_err(|e| e.to_string())?;
-    let breaks = audit_chains(&all, &[]);
+    let heads = store.chain_heads().await.map_err(|e| e.to_string())?;
+    let breaks = audit_chains(&all, &[], &heads, &trusted);
     if !breaks.is_empty() {
         return Err(format!("chain broken: {breaks:?}"));
     }

@@ -222,7 +222,8 @@ impl PostgresServer {
             return Ok(());
         };
         // The postmaster itself (runuser does not pass signals on).
-        kill(self.postmaster(&child)?, Signal::SIGINT)?;
+        let postmaster = self.postmaster(&child)?;
+        kill(postmaster, Signal::SIGINT)?;
         let deadline = Instant::now() + STOP_DEADLINE;
         while Instant::now() < deadline {
             if child.try_wait()?.is_some() {
@@ -230,6 +231,7 @@ impl PostgresServer {
             }
             tokio::time::sleep(POLL).await;
         }
+        let _ = kill(postmaster, Signal::SIGKILL);
         child.kill()?;
         child.wait()?;
         Ok(())
@@ -239,7 +241,8 @@ impl PostgresServer {
 impl Drop for PostgresServer {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            if let Ok(pid) = self.postmaster(&child) {
+            let postmaster = self.postmaster(&child).ok();
+            if let Some(pid) = postmaster {
                 let _ = kill(pid, Signal::SIGINT);
             }
             let deadline = Instant::now() + STOP_DEADLINE;
@@ -248,6 +251,9 @@ impl Drop for PostgresServer {
                     return;
                 }
                 std::thread::sleep(POLL);
+            }
+            if let Some(pid) = postmaster {
+                let _ = kill(pid, Signal::SIGKILL);
             }
             let _ = child.kill();
             let _ = child.wait();

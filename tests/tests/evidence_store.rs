@@ -340,15 +340,28 @@ async fn two_coordinators_share_one_postgres_and_every_answered_decision_is_stor
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bundle.json");
     std::fs::write(&path, &bundle).unwrap();
-    let output = mpic_binary::run(vec![
-        "evidence".into(),
-        "verify".into(),
-        "--bundle".into(),
-        path.display().to_string(),
-    ])
-    .await
-    .unwrap();
+    // Offline, with nothing but the bundle and the key to trust.
+    let verify_bundle = |key: String| {
+        mpic_binary::run(vec![
+            "evidence".into(),
+            "verify".into(),
+            "--bundle".into(),
+            path.display().to_string(),
+            "--trusted-key".into(),
+            key,
+        ])
+    };
+    let coordinator_key =
+        mpic_core::keys::format_verifying_key(&keys::coordinator().verifying_key());
+    let output = verify_bundle(coordinator_key).await.unwrap();
     assert!(output.status.success(), "{output:?}");
+    let stranger = mpic_core::keys::format_verifying_key(&keys::perspective(9).verifying_key());
+    let output = verify_bundle(stranger).await.unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("not a trusted coordinator key"),
+        "{output:?}"
+    );
 
     a.stop().await.unwrap();
     b.stop().await.unwrap();
@@ -385,10 +398,13 @@ async fn with_postgres_stopped_the_api_answers_503_never_valid_and_recovers_when
         match ask(&client, &base, &api_key.key, n).await {
             Answer::Refused { status: 503, body } => {
                 assert_eq!(body["error"], "evidence-store-unavailable", "{body:#}");
+                // Clients learn that the store failed, not where it is.
+                let message = body["message"].as_str().unwrap();
                 assert!(
-                    body["message"].as_str().unwrap().contains("PostgreSQL"),
+                    message.contains("evidence store is unavailable"),
                     "{body:#}"
                 );
+                assert!(!message.contains("127.0.0.1"), "{body:#}");
                 assert!(body.get("is_valid").is_none(), "{body:#}");
             }
             other => panic!("with the store down: {other:?}"),

@@ -29,6 +29,7 @@ CREATE TABLE chain_heads (
 -- Results of calls still running when their attempt was decided: kept,
 -- never counted. Each holds the perspective's own signed report.
 CREATE TABLE late_results (
+    id            BIGSERIAL PRIMARY KEY,
     record_id     TEXT    NOT NULL,
     arrived_at_ms BIGINT NOT NULL,
     result        TEXT    NOT NULL
@@ -36,12 +37,14 @@ CREATE TABLE late_results (
 CREATE INDEX late_results_record ON late_results (record_id);
 
 -- What `mpic evidence prune` deleted: per writer, the last record deleted,
--- so that a chain may start after it.
+-- so that a chain may start after it; signed by the coordinator that pruned.
 CREATE TABLE prunes (
     pruned_at_ms  BIGINT NOT NULL,
     cutoff_ms     BIGINT NOT NULL,
     writer        TEXT    NOT NULL,
     deleted       BIGINT NOT NULL,
     last_sequence BIGINT NOT NULL,
-    last_hash     BYTEA   NOT NULL
+    last_hash     BYTEA   NOT NULL,
+    signer        TEXT    NOT NULL,
+    signature     BYTEA   NOT NULL
 );

@@ -36,12 +36,14 @@ CREATE TABLE late_results (
 CREATE INDEX late_results_record ON late_results (record_id);
 
 -- What `mpic evidence prune` deleted: per writer, the last record deleted,
--- so that a chain may start after it.
+-- so that a chain may start after it; signed by the coordinator that pruned.
 CREATE TABLE prunes (
     pruned_at_ms  INTEGER NOT NULL,
     cutoff_ms     INTEGER NOT NULL,
     writer        TEXT    NOT NULL,
     deleted       INTEGER NOT NULL,
     last_sequence INTEGER NOT NULL,
-    last_hash     BLOB    NOT NULL
+    last_hash     BLOB    NOT NULL,
+    signer        TEXT    NOT NULL,
+    signature     BLOB    NOT NULL
 );

@@ -83,9 +83,10 @@ pub enum ApiError {
     Timeout { after: Duration },
     #[error("internal error: {0}")]
     Internal(String),
-    /// The decision's record could not be stored, so the decision is not
-    /// answered (fail closed).
-    #[error("{0}; the decision was not stored, so it is not answered: retry")]
+    /// The evidence store failed: a decision is then not answered (fail
+    /// closed). Clients are told only that; the store's name and error go
+    /// to the log.
+    #[error("the evidence store is unavailable, so no decision is answered now: retry")]
     EvidenceStore(crate::evidence::StoreError),
 }
 

@@ -1049,7 +1049,8 @@ async fn each_decision_is_stored_before_it_is_answered_and_served_to_its_client_
 
     // Stored, with the request exactly as sent and the client that sent it.
     let stored = store.get(&id).await.unwrap().unwrap();
-    let audit = crate::evidence::audit::audit_record(&stored);
+    let trusted = [crate::test_fixtures::coordinator_key().verifying_key()];
+    let audit = crate::evidence::audit::audit_record(&stored, &trusted);
     assert!(audit.passed(), "{:?}", audit.findings);
     let record: crate::evidence::RecordBody = serde_json::from_slice(
         crate::evidence::receipt::record_json(&stored.sealed.record).unwrap(),
@@ -1067,7 +1068,9 @@ async fn each_decision_is_stored_before_it_is_answered_and_served_to_its_client_
     assert_eq!(status, StatusCode::OK);
     let bundle: crate::evidence::Bundle =
         serde_json::from_value(json_body(response).await).unwrap();
-    assert!(crate::evidence::audit::audit_record(&bundle.into_stored().unwrap()).passed());
+    assert!(
+        crate::evidence::audit::audit_record(&bundle.into_stored().unwrap(), &trusted).passed()
+    );
     let (status, _) = send(&app, get_evidence(&id, "another client's key")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = send(&app, get_evidence(&"0".repeat(32), API_KEY)).await;

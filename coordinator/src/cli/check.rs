@@ -392,8 +392,11 @@ async fn corroborate<T: PerspectiveTransport + 'static>(
     primary: Option<PrimaryPerspective>,
     spec: &CheckSpec,
 ) -> anyhow::Result<Decision> {
+    // The command exits once its decision is stored: calls still running
+    // then are dropped, not run on.
     let mut coordinator = Coordinator::new(config, transport)
-        .map_err(|e| UsageError(format!("no cohort of perspectives can be formed: {e}")))?;
+        .map_err(|e| UsageError(format!("no cohort of perspectives can be formed: {e}")))?
+        .with_late_results(false);
     if let Some(primary) = primary {
         coordinator = coordinator.with_primary(primary);
     }

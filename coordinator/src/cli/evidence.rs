@@ -7,10 +7,11 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use clap::{Args, Subcommand};
+use ed25519_dalek::VerifyingKey;
 use mpic_coordinator::config::Config;
 use mpic_coordinator::evidence::audit::{self, RecordAudit};
 use mpic_coordinator::evidence::{
-    Bundle, EvidenceStore, ListFilter, RecordBody, StoredRecord, receipt, record,
+    self, Bundle, EvidenceStore, ListFilter, RecordBody, StoredRecord, receipt, record,
 };
 use mpic_core::keys;
 
@@ -105,9 +106,14 @@ pub struct VerifyArgs {
     /// Also check each writer's hash chain (with --all).
     #[arg(long, requires = "all")]
     chain: bool,
-    /// A bundle from `mpic evidence export`, checked without the store.
+    /// A bundle from `mpic evidence export`, checked without the store
+    /// (needs --trusted-key, or a --config whose keys to trust).
     #[arg(long, value_name = "FILE", conflicts_with = "all")]
     bundle: Option<PathBuf>,
+    /// A coordinator key (`ed25519:…`) whose records to accept, besides
+    /// the configured key and [evidence] trusted_keys. Repeatable.
+    #[arg(long = "trusted-key", value_name = "KEY")]
+    trusted_keys: Vec<String>,
 }
 
 #[derive(Args)]
@@ -135,7 +141,10 @@ pub fn run(command: EvidenceCommand) -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn open(args: &StoreArgs) -> anyhow::Result<(Config, EvidenceStore)> {
+/// The configured store, opened to read (SQLite read-only: an audit
+/// changes nothing and may run on a copy), or, with `write`, as the
+/// coordinator opens it.
+async fn open(args: &StoreArgs, write: bool) -> anyhow::Result<(Config, EvidenceStore)> {
     let config = Config::load(&args.config)?;
     let Some(location) = &config.evidence.store else {
         anyhow::bail!(
@@ -143,7 +152,11 @@ async fn open(args: &StoreArgs) -> anyhow::Result<(Config, EvidenceStore)> {
             args.config.display()
         );
     };
-    let store = EvidenceStore::open(location).await?;
+    let store = if write {
+        EvidenceStore::open(location).await?
+    } else {
+        EvidenceStore::open_existing(location).await?
+    };
     Ok((config, store))
 }
 
@@ -181,7 +194,7 @@ fn time_text(ms: u64) -> String {
 }
 
 async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
-    let (_, store) = open(&args.store).await?;
+    let (_, store) = open(&args.store, false).await?;
     let filter = ListFilter {
         target: args
             .domain
@@ -235,7 +248,7 @@ fn body_of(stored: &StoredRecord) -> anyhow::Result<RecordBody> {
 }
 
 async fn show(args: ShowArgs, export: bool) -> anyhow::Result<ExitCode> {
-    let (_, store) = open(&args.store).await?;
+    let (_, store) = open(&args.store, false).await?;
     let stored = get(&store, &args.id).await?;
     if export {
         stdout::line(serde_json::to_string_pretty(&Bundle::of(&stored))?)?;
@@ -345,44 +358,81 @@ fn audit_lines(audit: &RecordAudit) -> String {
     out
 }
 
+fn parse_keys(texts: &[String]) -> anyhow::Result<Vec<VerifyingKey>> {
+    texts
+        .iter()
+        .map(|text| {
+            keys::parse_verifying_key(text)
+                .map_err(|e| anyhow::anyhow!("--trusted-key {text:?}: {e}"))
+        })
+        .collect()
+}
+
 async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let mut trusted = parse_keys(&args.trusted_keys)?;
     if let Some(path) = &args.bundle {
+        // A configuration only lends its keys here; the bundle needs no store.
+        if args.store.config.exists() {
+            trusted.extend(evidence::trusted_keys(&Config::load(&args.store.config)?));
+        }
+        if trusted.is_empty() {
+            anyhow::bail!(
+                "--bundle needs the coordinator keys to trust: --trusted-key ed25519:… (or --config)"
+            );
+        }
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let bundle: Bundle = serde_json::from_str(&text)
             .with_context(|| format!("{} is not an evidence bundle", path.display()))?;
         let stored = bundle.into_stored()?;
-        let audit = audit::audit_record(&stored);
+        let audit = audit::audit_record(&stored, &trusted);
         stdout::line(audit_lines(&audit))?;
         if let Ok(body) = body_of(&stored) {
             stdout::line(format!("      signed by {}", body.coordinator_key))?;
         }
         return Ok(exit(audit.passed()));
     }
-    let (config, store) = open(&args.store).await?;
-    let records = match &args.id {
-        Some(id) => vec![get(&store, id).await?],
-        None => store.all().await?,
-    };
-    let configured = keys::format_verifying_key(&config.signing_key.verifying_key());
-    let mut failed = 0usize;
-    let mut other_keys = std::collections::BTreeSet::new();
-    for stored in &records {
-        let audit = audit::audit_record(stored);
-        if !audit.passed() {
-            failed += 1;
-        }
-        if let Ok(body) = body_of(stored)
-            && body.coordinator_key != configured
-        {
-            other_keys.insert(body.coordinator_key);
-        }
+    let (config, store) = open(&args.store, false).await?;
+    trusted.extend(evidence::trusted_keys(&config));
+    if let Some(id) = &args.id {
+        let audit = audit::audit_record(&get(&store, id).await?, &trusted);
         stdout::line(audit_lines(&audit))?;
+        return Ok(exit(audit.passed()));
+    }
+    // The whole store, a page at a time, in chain order.
+    let boundaries = store.prune_boundaries().await?;
+    let mut chains = audit::ChainAudit::new(&boundaries, &trusted);
+    let (mut checked, mut failed) = (0u64, 0u64);
+    let mut after: Option<(String, u64)> = None;
+    loop {
+        let page = store.page_after(after.as_ref(), evidence::PAGE).await?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = Some((
+            last.sealed.columns.writer.clone(),
+            last.sealed.columns.sequence,
+        ));
+        for stored in &page {
+            let audit = audit::audit_record(stored, &trusted);
+            checked += 1;
+            if !audit.passed() {
+                failed += 1;
+            }
+            stdout::line(audit_lines(&audit))?;
+            chains.add(stored);
+        }
+    }
+    if checked == 0 {
+        stdout::line(format!(
+            "no records in {}: nothing was verified",
+            store.describe()
+        ))?;
+        return Ok(exit(false));
     }
     let mut chain_ok = true;
     if args.chain {
-        let boundaries = store.prune_boundaries().await?;
-        let breaks = audit::audit_chains(&records, &boundaries);
+        let breaks = chains.finish(&store.chain_heads().await?);
         chain_ok = breaks.is_empty();
         for b in &breaks {
             stdout::line(format!("CHAIN {b}"))?;
@@ -394,15 +444,8 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             ))?;
         }
     }
-    for key in &other_keys {
-        stdout::line(format!(
-            "note: some records are signed by {key}, not by the configured key {configured} (a rotated key?)"
-        ))?;
-    }
     stdout::line(format!(
-        "{} record(s) checked, {} failed{}",
-        records.len(),
-        failed,
+        "{checked} record(s) checked, {failed} failed{}",
         if args.chain {
             if chain_ok {
                 "; chains intact"
@@ -425,26 +468,24 @@ fn exit(passed: bool) -> ExitCode {
 }
 
 async fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
-    let (config, store) = open(&args.store).await?;
+    let (config, store) = open(&args.store, !args.dry_run).await?;
     let now = mpic_coordinator::clock::now_ms();
     let cutoff = now.saturating_sub(u64::from(config.evidence.keep_days) * DAY_MS);
     if args.dry_run {
         let older = store
-            .list(&ListFilter {
+            .count(&ListFilter {
                 until_ms: Some(cutoff),
-                limit: u32::MAX,
                 ..ListFilter::default()
             })
             .await?;
         stdout::line(format!(
-            "would delete {} record(s) decided before {} UTC (keep_days = {})",
-            older.len(),
+            "would delete up to {older} record(s) decided before {} UTC (keep_days = {})",
             time_text(cutoff),
             config.evidence.keep_days
         ))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let boundaries = store.prune(cutoff, now).await?;
+    let boundaries = store.prune(cutoff, now, &config.signing_key).await?;
     let deleted: u64 = boundaries.iter().map(|b| b.deleted).sum();
     for b in &boundaries {
         stdout::line(format!(

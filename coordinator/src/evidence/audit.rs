@@ -4,7 +4,7 @@
 //! signed record, each attempt's signed request against the coordinator's
 //! key and its cohort, every report counted as corroborating against the
 //! recorded perspective key, that request's digest and nonce, and then
-//! re-applies the quorum rules in force on the record's date to the
+//! re-applies the quorum rules in force when the check began to the
 //! outcomes the reports prove. Across records it checks each writer's hash
 //! chain. Every failure names the part that failed.
 
@@ -17,9 +17,10 @@ use mpic_core::quorum::{self, NonCorroboration, Outcome, Requirements, Tally};
 use mpic_core::report::{self, Expectations, Verdict};
 use mpic_core::request_auth::{self, VerifiedRequest};
 
+use super::prune_note;
 use super::receipt::{self, GENESIS_HASH};
 use super::record::{Columns, RecordBody, hex};
-use super::store::{PruneBoundary, StoredRecord};
+use super::store::{ChainHead, PruneBoundary, StoredRecord};
 use crate::decision::{AttemptRecord, PerspectiveResult, ResultStatus};
 
 /// How far a report's or request's times may be from the decision's: the
@@ -36,6 +37,10 @@ pub enum Finding {
     RecordUnreadable(String),
     #[error("receipt: the coordinator key `{0}` is not an Ed25519 key")]
     CoordinatorKey(String),
+    #[error(
+        "receipt: signed by {0}, which is not a trusted coordinator key (the configured key, [evidence] trusted_keys, --trusted-key)"
+    )]
+    UntrustedCoordinatorKey(String),
     #[error("receipt: the stored hash is not the hash of the signed record")]
     HashMismatch,
     #[error("listing column {column} says {stored}, the signed record says {signed}")]
@@ -60,6 +65,8 @@ pub enum Finding {
     },
     #[error("decision: recorded is_valid = {recorded}, the attempts and primary give {recomputed}")]
     Decision { recorded: bool, recomputed: bool },
+    #[error("attempt {attempt}: results: {detail}")]
+    Results { attempt: u32, detail: String },
     #[error("late result of {perspective} in attempt {attempt}: {detail}")]
     Late {
         attempt: u32,
@@ -105,10 +112,23 @@ pub enum ChainBreak {
         sequence: u64,
         id: String,
     },
+    #[error(
+        "writer {writer}: its chain head (record {sequence}) is not its last record (records deleted from the end, or the head altered)"
+    )]
+    Head { writer: String, sequence: u64 },
+    #[error(
+        "writer {writer}: the prune note up to record {last_sequence} does not count: {detail}"
+    )]
+    Prune {
+        writer: String,
+        last_sequence: u64,
+        detail: String,
+    },
 }
 
-/// Checks one stored record; see the module documentation.
-pub fn audit_record(stored: &StoredRecord) -> RecordAudit {
+/// Checks one stored record against the coordinator keys an auditor
+/// `trusted`; see the module documentation.
+pub fn audit_record(stored: &StoredRecord, trusted: &[VerifyingKey]) -> RecordAudit {
     let mut audit = RecordAudit {
         id: stored.sealed.columns.id.clone(),
         findings: Vec::new(),
@@ -123,19 +143,52 @@ pub fn audit_record(stored: &StoredRecord) -> RecordAudit {
 
     let keys = perspective_keys(&body);
     let coordinator = keys::parse_verifying_key(&body.coordinator_key).ok();
+    if let Some(key) = coordinator
+        && !trusted.contains(&key)
+    {
+        audit.findings.push(Finding::UntrustedCoordinatorKey(
+            body.coordinator_key.clone(),
+        ));
+    }
     let mut requests = BTreeMap::new();
     let mut valid_attempt = None;
+    // The rules in force when the check began: the coordinator fixes them
+    // before its first attempt, whose signed request carries that time. (A
+    // check that spans a BR phase date keeps the rules it began under.)
+    let mut rules_at = None;
     for attempt in &body.decision.attempts {
         let request = coordinator.and_then(|key| check_request(attempt, &key, &body, &mut audit));
         if let Some(request) = &request {
             requests.insert(attempt.attempt, request.clone());
+            rules_at.get_or_insert(request.timestamp_ms);
+        }
+        let asked: Vec<&str> = attempt
+            .results
+            .iter()
+            .map(|r| r.perspective_id.as_str())
+            .collect();
+        if asked
+            != attempt
+                .cohort
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+        {
+            audit.findings.push(Finding::Results {
+                attempt: attempt.attempt,
+                detail: format!(
+                    "they are for {asked:?}, not one each for the cohort {:?}",
+                    attempt.cohort
+                ),
+            });
         }
         let outcomes = attempt
             .results
             .iter()
             .map(|result| outcome(attempt, result, request.as_ref(), &keys, &body, &mut audit))
             .collect::<Vec<_>>();
-        check_quorum(attempt, &outcomes, body.decided_at_ms, &mut audit.findings);
+        let rules_at = rules_at.unwrap_or(body.decided_at_ms);
+        check_quorum(attempt, &outcomes, rules_at, &mut audit.findings);
         if attempt.is_valid() {
             valid_attempt = Some(attempt.attempt);
         }
@@ -157,9 +210,22 @@ pub fn audit_record(stored: &StoredRecord) -> RecordAudit {
             recomputed,
         });
     }
+    let mut late_seen = std::collections::BTreeSet::new();
     for late in &stored.late {
         let perspective = late.result.perspective_id.clone();
+        let cancelled = body
+            .decision
+            .attempts
+            .iter()
+            .find(|a| a.attempt == late.attempt)
+            .and_then(|a| a.results.iter().find(|r| r.perspective_id == perspective))
+            .is_some_and(|r| r.status == ResultStatus::Cancelled);
+        let first = late_seen.insert((late.attempt, perspective.clone()));
         let detail = match (requests.get(&late.attempt), &late.result.report) {
+            _ if !cancelled => Some(
+                "its perspective was not one still running when the attempt was decided".to_owned(),
+            ),
+            _ if !first => Some("a second late result of the same call".to_owned()),
             (None, _) => Some("its attempt has no verified request".to_owned()),
             (_, None) => None, // a late error without a report proves nothing either way
             (Some(request), Some(signed)) => {
@@ -290,11 +356,23 @@ fn check_request(
             return None;
         }
     };
+    let decision = &body.decision;
     match serde_json::from_slice::<CheckCall>(&verified.body) {
-        Ok(call) if call.perspective_ids == attempt.cohort && call.attempt == attempt.attempt => {}
+        Ok(call)
+            if call.perspective_ids == attempt.cohort
+                && call.attempt == attempt.attempt
+                && call.check.target.to_string() == decision.target
+                && call.check.check_type() == decision.check_type => {}
         Ok(call) => fail(format!(
-            "names attempt {} and perspectives {:?}; the record says attempt {} and cohort {:?}",
-            call.attempt, call.perspective_ids, attempt.attempt, attempt.cohort
+            "asks for {} of {} in attempt {} of {:?}; the record says {} of {} in attempt {} of cohort {:?}",
+            call.check.check_type().as_str(),
+            call.check.target,
+            call.attempt,
+            call.perspective_ids,
+            decision.check_type.as_str(),
+            decision.target,
+            attempt.attempt,
+            attempt.cohort
         )),
         Err(e) => fail(format!("its body is not a check call: {e}")),
     }
@@ -382,7 +460,7 @@ fn outcome(
 fn check_quorum(
     attempt: &AttemptRecord,
     outcomes: &[Outcome],
-    decided_at_ms: u64,
+    rules_at_ms: u64,
     findings: &mut Vec<Finding>,
 ) {
     let Some(policy) = attempt.policy else {
@@ -393,7 +471,7 @@ fn check_quorum(
         });
         return;
     };
-    let requirements = Requirements::for_unix_ms(decided_at_ms);
+    let requirements = Requirements::for_unix_ms(rules_at_ms);
     let recomputed = quorum::decide(policy, requirements, outcomes);
     let tally = Tally::of(outcomes);
     if recomputed != attempt.decision || tally != attempt.tally {
@@ -405,15 +483,54 @@ fn check_quorum(
     }
 }
 
-/// A record's place in its writer's chain: its sequence, the record, and
-/// its body when it could be read.
-type ChainLink<'a> = (u64, &'a StoredRecord, Option<RecordBody>);
+/// Checks writers' chains record by record, in (writer, sequence) order, so
+/// that a store of any size is audited in pages: [`ChainAudit::add`] each
+/// record, then [`ChainAudit::finish`] with the stored chain heads.
+#[derive(Debug)]
+pub struct ChainAudit {
+    /// Per writer, where its chain may start: after its latest prune cut
+    /// whose note verified.
+    starts: BTreeMap<String, (u64, [u8; 32])>,
+    /// The writer being read, and the sequence and hash the next record
+    /// must continue from.
+    current: Option<(String, u64, [u8; 32])>,
+    /// Each writer's last record read: (sequence, hash).
+    ends: BTreeMap<String, (u64, [u8; 32])>,
+    breaks: Vec<ChainBreak>,
+}
 
-/// Checks every writer's chain in `records`; `boundaries` say where prune
-/// legitimately cut one.
-pub fn audit_chains(records: &[StoredRecord], boundaries: &[PruneBoundary]) -> Vec<ChainBreak> {
-    let mut by_writer: BTreeMap<String, Vec<ChainLink<'_>>> = BTreeMap::new();
-    for record in records {
+impl ChainAudit {
+    /// `boundaries` are the prune notes; one counts only if a `trusted` key
+    /// signed it and it cut nothing younger than BR 5.4.3's two years.
+    pub fn new(boundaries: &[PruneBoundary], trusted: &[VerifyingKey]) -> Self {
+        let mut starts: BTreeMap<String, (u64, [u8; 32])> = BTreeMap::new();
+        let mut breaks = Vec::new();
+        for b in boundaries {
+            match prune_note::check(b, trusted) {
+                Ok(()) => {
+                    let start = (b.last_sequence + 1, b.last_hash);
+                    let entry = starts.entry(b.writer.clone()).or_insert(start);
+                    if start.0 > entry.0 {
+                        *entry = start;
+                    }
+                }
+                Err(detail) => breaks.push(ChainBreak::Prune {
+                    writer: b.writer.clone(),
+                    last_sequence: b.last_sequence,
+                    detail,
+                }),
+            }
+        }
+        Self {
+            starts,
+            current: None,
+            ends: BTreeMap::new(),
+            breaks,
+        }
+    }
+
+    /// The next record in (writer, sequence) order.
+    pub fn add(&mut self, record: &StoredRecord) {
         let body = receipt::record_json(&record.sealed.record)
             .ok()
             .and_then(|json| serde_json::from_slice::<RecordBody>(json).ok());
@@ -424,51 +541,100 @@ pub fn audit_chains(records: &[StoredRecord], boundaries: &[PruneBoundary]) -> V
                 record.sealed.columns.sequence,
             ),
         };
-        by_writer
-            .entry(writer)
-            .or_default()
-            .push((sequence, record, body));
-    }
-    let mut breaks = Vec::new();
-    for (writer, mut chain) in by_writer {
-        let writer = writer.as_str();
-        chain.sort_by_key(|(sequence, ..)| *sequence);
-        // Where this chain may start: after the latest prune boundary.
-        let (mut expected_sequence, mut expected_previous) = boundaries
-            .iter()
-            .filter(|b| b.writer == writer)
-            .max_by_key(|b| b.last_sequence)
-            .map_or((1, GENESIS_HASH), |b| (b.last_sequence + 1, b.last_hash));
-        for (sequence, record, body) in chain {
-            let id = record.sealed.columns.id.clone();
-            if sequence < expected_sequence {
-                breaks.push(ChainBreak::Duplicate {
-                    writer: writer.to_owned(),
-                    sequence,
-                    id,
-                });
-                continue;
-            }
-            if sequence > expected_sequence {
-                breaks.push(ChainBreak::Missing {
-                    writer: writer.to_owned(),
-                    from: expected_sequence,
-                    to: sequence - 1,
-                });
-            } else if body.as_ref().and_then(RecordBody::previous_hash_bytes)
-                != Some(expected_previous)
-            {
-                breaks.push(ChainBreak::Link {
-                    writer: writer.to_owned(),
-                    sequence,
-                    id,
-                });
-            }
-            expected_sequence = sequence + 1;
-            expected_previous = receipt::hash(&record.sealed.record);
+        let id = record.sealed.columns.id.clone();
+        let (expected_sequence, expected_previous) = match &self.current {
+            Some((w, next, previous)) if *w == writer => (*next, *previous),
+            _ => self
+                .starts
+                .get(&writer)
+                .copied()
+                .unwrap_or((1, GENESIS_HASH)),
+        };
+        if sequence < expected_sequence {
+            self.breaks.push(ChainBreak::Duplicate {
+                writer,
+                sequence,
+                id,
+            });
+            return;
         }
+        if sequence > expected_sequence {
+            self.breaks.push(ChainBreak::Missing {
+                writer: writer.clone(),
+                from: expected_sequence,
+                to: sequence - 1,
+            });
+        } else if body.as_ref().and_then(RecordBody::previous_hash_bytes) != Some(expected_previous)
+        {
+            self.breaks.push(ChainBreak::Link {
+                writer: writer.clone(),
+                sequence,
+                id,
+            });
+        }
+        let hash = receipt::hash(&record.sealed.record);
+        self.ends.insert(writer.clone(), (sequence, hash));
+        self.current = Some((writer, sequence + 1, hash));
     }
-    breaks
+
+    /// The breaks found, with each writer's end checked against its stored
+    /// chain head, so that records deleted from a chain's end show too.
+    pub fn finish(mut self, heads: &[ChainHead]) -> Vec<ChainBreak> {
+        for head in heads {
+            let end = self
+                .ends
+                .get(&head.writer)
+                .copied()
+                .or_else(|| {
+                    // Every record pruned: the chain ends at the cut.
+                    self.starts
+                        .get(&head.writer)
+                        .map(|&(next, previous)| (next - 1, previous))
+                })
+                .unwrap_or((0, GENESIS_HASH));
+            if end.0 < head.sequence {
+                self.breaks.push(ChainBreak::Missing {
+                    writer: head.writer.clone(),
+                    from: end.0 + 1,
+                    to: head.sequence,
+                });
+            } else if end != (head.sequence, head.hash) {
+                self.breaks.push(ChainBreak::Head {
+                    writer: head.writer.clone(),
+                    sequence: head.sequence,
+                });
+            }
+        }
+        for writer in self.ends.keys() {
+            if !heads.iter().any(|h| &h.writer == writer) {
+                self.breaks.push(ChainBreak::Head {
+                    writer: writer.clone(),
+                    sequence: 0,
+                });
+            }
+        }
+        self.breaks
+    }
+}
+
+/// Checks every writer's chain in `records` (any order) at once; see
+/// [`ChainAudit`].
+pub fn audit_chains(
+    records: &[StoredRecord],
+    boundaries: &[PruneBoundary],
+    heads: &[ChainHead],
+    trusted: &[VerifyingKey],
+) -> Vec<ChainBreak> {
+    let mut ordered: Vec<&StoredRecord> = records.iter().collect();
+    ordered.sort_by(|a, b| {
+        (&a.sealed.columns.writer, a.sealed.columns.sequence)
+            .cmp(&(&b.sealed.columns.writer, b.sealed.columns.sequence))
+    });
+    let mut chains = ChainAudit::new(boundaries, trusted);
+    for record in ordered {
+        chains.add(record);
+    }
+    chains.finish(heads)
 }
 
 /// `hex` of a record's hash, for people.

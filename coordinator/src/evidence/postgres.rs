@@ -13,17 +13,27 @@ use ed25519_dalek::SigningKey;
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls};
 
+use super::prune_note;
 use super::receipt::GENESIS_HASH;
 use super::record::{Columns, Draft, Sealed};
-use super::sqlite::{to_i64, to_u64};
+use super::sqlite::{damaged_head, to_i64, to_u64};
 use super::store::{
-    self, ListFilter, PruneBoundary, Row, StoreError, StoreLocation, StoredRecord, late_json,
-    seal_all, stored,
+    self, ChainHead, ListFilter, PruneBoundary, Row, StoreError, StoreLocation, StoredRecord,
+    late_json, seal_all, stored,
 };
 use crate::decision::LateResult;
 
 /// How long connecting may take before the store counts as unavailable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one operation (an append with its commit, a read) may take
+/// before the connection is dropped and the store counts as unavailable: a
+/// server that stops answering must not hold the writer forever.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Set on each new connection: a lock or statement that waits longer fails
+/// (and the operation with it) instead of queueing behind a stuck session.
+const SESSION_SETTINGS: &str =
+    "SET lock_timeout = '5s'; SET statement_timeout = '10s'; SET synchronous_commit = on";
 
 /// Serialises schema migrations across coordinators starting together.
 const MIGRATION_LOCK: i64 = 0x6d70_6963_6576_6964; // "mpicevid"
@@ -53,6 +63,14 @@ impl PostgresStore {
         migrate(client, &store.describe()).await?;
         drop(guard);
         Ok(store)
+    }
+
+    /// The store at `url`, connected when first used, with no migration.
+    pub fn open_existing(url: String) -> Self {
+        Self {
+            url,
+            client: Arc::new(Mutex::new(None)),
+        }
     }
 
     pub fn describe(&self) -> String {
@@ -86,6 +104,10 @@ impl PostgresStore {
                     tracing::warn!(target: "mpic::evidence", %store, error = %error_text(&e), "connection to the evidence store ended");
                 }
             });
+            tokio::time::timeout(OPERATION_TIMEOUT, client.batch_execute(SESSION_SETTINGS))
+                .await
+                .map_err(|_| self.unavailable("setting up the session timed out"))?
+                .map_err(|e| self.unavailable(error_text(&e)))?;
             *slot = Some(client);
         }
         slot.as_mut()
@@ -100,11 +122,19 @@ impl PostgresStore {
     ) -> Result<R, StoreError> {
         let mut guard = self.client.lock().await;
         let client = self.connected(&mut guard).await?;
-        match f(client).await {
-            Ok(r) => Ok(r),
-            Err(e) => {
+        match tokio::time::timeout(OPERATION_TIMEOUT, f(client)).await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => {
                 *guard = None;
                 Err(self.unavailable(error_text(&e)))
+            }
+            Err(_) => {
+                // Dropping the connection ends the server's transaction.
+                *guard = None;
+                Err(self.unavailable(format!(
+                    "no answer within {} s",
+                    OPERATION_TIMEOUT.as_secs()
+                )))
             }
         }
     }
@@ -186,6 +216,10 @@ impl PostgresStore {
     }
 
     pub async fn append_late(&self, late: &[(String, LateResult)]) -> Result<(), StoreError> {
+        let rows = late
+            .iter()
+            .map(|(id, l)| Ok((id, to_i64(l.arrived_at_ms), late_json(l)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         self.with(async |client| {
             let tx = client.transaction().await?;
             let insert = tx
@@ -193,12 +227,8 @@ impl PostgresStore {
                     "INSERT INTO late_results (record_id, arrived_at_ms, result) VALUES ($1, $2, $3)",
                 )
                 .await?;
-            for (record_id, result) in late {
-                tx.execute(
-                    &insert,
-                    &[record_id, &to_i64(result.arrived_at_ms), &late_json(result)],
-                )
-                .await?;
+            for (record_id, arrived_at_ms, json) in &rows {
+                tx.execute(&insert, &[record_id, arrived_at_ms, json]).await?;
             }
             tx.commit().await
         })
@@ -215,7 +245,7 @@ impl PostgresStore {
                     return Ok(None);
                 };
                 let late = read_late(client, id).await?;
-                Ok(Some((read_row(&row), late)))
+                Ok(Some((read_row(&row)?, late)))
             })
             .await?;
         found
@@ -248,118 +278,195 @@ impl PostgresStore {
                     .await
             })
             .await?;
-        Ok(rows.iter().map(|row| read_row(row).0).collect())
+        rows.iter()
+            .map(|row| read_row(row).map(|(columns, ..)| columns))
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.unavailable(error_text(&e)))
     }
 
-    pub async fn all(&self) -> Result<Vec<StoredRecord>, StoreError> {
+    pub async fn page_after(
+        &self,
+        after: Option<&(String, u64)>,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        let (writer, sequence) = after.cloned().map_or((None, 0), |(w, s)| (Some(w), s));
         let rows = self
             .with(async |client| {
                 let rows = client
-                    .query(&format!("{SELECT_RECORD} ORDER BY writer, sequence"), &[])
-                    .await?;
-                let late = client
                     .query(
-                        "SELECT record_id, result FROM late_results ORDER BY arrived_at_ms",
+                        &format!(
+                            "{SELECT_RECORD} WHERE $1::TEXT IS NULL OR writer > $1 \
+                             OR (writer = $1 AND sequence > $2) ORDER BY writer, sequence LIMIT $3"
+                        ),
+                        &[&writer, &to_i64(sequence), &i64::from(limit)],
+                    )
+                    .await?;
+                let mut with_late = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let row = read_row(row)?;
+                    let late = read_late(client, &row.0.id).await?;
+                    with_late.push((row, late));
+                }
+                Ok(with_late)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(row, late)| stored(&self.describe(), row, &late))
+            .collect()
+    }
+
+    pub async fn count(&self, filter: &ListFilter) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .with(async |client| {
+                client
+                    .query_one(
+                        "SELECT COUNT(*) FROM decision_records WHERE ($1::TEXT IS NULL OR target = $1) \
+                         AND ($2::BIGINT IS NULL OR decided_at_ms >= $2) \
+                         AND ($3::BIGINT IS NULL OR decided_at_ms < $3) \
+                         AND ($4::BOOLEAN IS NULL OR is_valid = $4) \
+                         AND ($5::TEXT IS NULL OR client = $5)",
+                        &[
+                            &filter.target,
+                            &filter.since_ms.map(to_i64),
+                            &filter.until_ms.map(to_i64),
+                            &filter.is_valid,
+                            &filter.client,
+                        ],
+                    )
+                    .await?
+                    .try_get(0)
+            })
+            .await?;
+        Ok(to_u64(n))
+    }
+
+    pub async fn chain_heads(&self) -> Result<Vec<ChainHead>, StoreError> {
+        let rows = self
+            .with(async |client| {
+                let rows = client
+                    .query(
+                        "SELECT writer, sequence, hash FROM chain_heads ORDER BY writer",
                         &[],
                     )
                     .await?;
-                Ok((rows, late))
+                rows.iter()
+                    .map(|row| {
+                        Ok((
+                            row.try_get::<_, String>(0)?,
+                            row.try_get::<_, i64>(1)?,
+                            row.try_get::<_, Vec<u8>>(2)?,
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, tokio_postgres::Error>>()
             })
             .await?;
-        let (rows, late) = rows;
-        let mut late_by_record: std::collections::HashMap<String, Vec<String>> =
-            std::collections::HashMap::new();
-        for row in &late {
-            late_by_record
-                .entry(row.get(0))
-                .or_default()
-                .push(row.get(1));
-        }
-        rows.iter()
-            .map(|row| {
-                let row = read_row(row);
-                let late = late_by_record.remove(&row.0.id).unwrap_or_default();
-                stored(&self.describe(), row, &late)
-            })
+        rows.into_iter()
+            .map(
+                |(writer, sequence, hash)| match <[u8; 32]>::try_from(hash) {
+                    Ok(hash) => Ok(ChainHead {
+                        writer,
+                        sequence: to_u64(sequence),
+                        hash,
+                    }),
+                    Err(_) => Err(damaged_head(&self.describe(), &writer)),
+                },
+            )
             .collect()
     }
 
     pub async fn prune_boundaries(&self) -> Result<Vec<PruneBoundary>, StoreError> {
         let rows = self
             .with(async |client| {
-                client
+                let rows = client
                     .query(
-                        "SELECT writer, last_sequence, last_hash, deleted, cutoff_ms, pruned_at_ms \
-                         FROM prunes ORDER BY pruned_at_ms, writer",
+                        "SELECT writer, last_sequence, last_hash, deleted, cutoff_ms, pruned_at_ms, \
+                         signer, signature FROM prunes ORDER BY pruned_at_ms, writer",
                         &[],
                     )
-                    .await
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        let hash: Vec<u8> = row.try_get(2)?;
+                        Ok(PruneBoundary {
+                            writer: row.try_get(0)?,
+                            last_sequence: to_u64(row.try_get(1)?),
+                            // A damaged hash fails the note's signature check.
+                            last_hash: hash.try_into().unwrap_or(GENESIS_HASH),
+                            deleted: to_u64(row.try_get(3)?),
+                            cutoff_ms: to_u64(row.try_get(4)?),
+                            pruned_at_ms: to_u64(row.try_get(5)?),
+                            signer: row.try_get(6)?,
+                            signature: row.try_get(7)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, tokio_postgres::Error>>()
             })
             .await?;
-        Ok(rows
-            .iter()
-            .map(|row| {
-                let hash: Vec<u8> = row.get(2);
-                PruneBoundary {
-                    writer: row.get(0),
-                    last_sequence: to_u64(row.get(1)),
-                    last_hash: hash.try_into().unwrap_or(GENESIS_HASH),
-                    deleted: to_u64(row.get(3)),
-                    cutoff_ms: to_u64(row.get(4)),
-                    pruned_at_ms: to_u64(row.get(5)),
-                }
-            })
-            .collect())
+        Ok(rows)
     }
 
     pub async fn prune(
         &self,
         cutoff_ms: u64,
         now_ms: u64,
+        key: &SigningKey,
     ) -> Result<Vec<PruneBoundary>, StoreError> {
         self.with(async |client| {
             let tx = client.transaction().await?;
             let cut = tx
                 .query(
-                    "SELECT r.writer, c.deleted, c.last_sequence, r.hash FROM decision_records r \
-                     JOIN (SELECT writer, COUNT(*) AS deleted, MAX(sequence) AS last_sequence \
-                           FROM decision_records WHERE decided_at_ms < $1 GROUP BY writer) c \
-                     ON r.writer = c.writer AND r.sequence = c.last_sequence ORDER BY r.writer",
+                    "SELECT x.writer, COUNT(*), MAX(x.sequence) FROM decision_records x \
+                     WHERE x.sequence < COALESCE((SELECT MIN(y.sequence) FROM decision_records y \
+                     WHERE y.writer = x.writer AND y.decided_at_ms >= $1), 9223372036854775807) \
+                     GROUP BY x.writer ORDER BY x.writer",
                     &[&to_i64(cutoff_ms)],
                 )
                 .await?;
             let mut boundaries = Vec::with_capacity(cut.len());
             for row in &cut {
-                let hash: Vec<u8> = row.get(3);
-                let b = PruneBoundary {
-                    writer: row.get(0),
-                    deleted: to_u64(row.get(1)),
-                    last_sequence: to_u64(row.get(2)),
+                let writer: String = row.try_get(0)?;
+                let last_sequence: i64 = row.try_get(2)?;
+                let hash: Vec<u8> = tx
+                    .query_one(
+                        "SELECT hash FROM decision_records WHERE writer = $1 AND sequence = $2",
+                        &[&writer, &last_sequence],
+                    )
+                    .await?
+                    .try_get(0)?;
+                let mut b = PruneBoundary {
+                    writer,
+                    deleted: to_u64(row.try_get(1)?),
+                    last_sequence: to_u64(last_sequence),
                     last_hash: hash.try_into().unwrap_or(GENESIS_HASH),
                     cutoff_ms,
                     pruned_at_ms: now_ms,
+                    signer: String::new(),
+                    signature: Vec::new(),
                 };
+                prune_note::sign(&mut b, key);
                 tx.execute(
                     "DELETE FROM late_results WHERE record_id IN (SELECT id FROM decision_records \
                      WHERE writer = $1 AND sequence <= $2)",
-                    &[&b.writer, &to_i64(b.last_sequence)],
+                    &[&b.writer, &last_sequence],
                 )
                 .await?;
                 tx.execute(
                     "DELETE FROM decision_records WHERE writer = $1 AND sequence <= $2",
-                    &[&b.writer, &to_i64(b.last_sequence)],
+                    &[&b.writer, &last_sequence],
                 )
                 .await?;
                 tx.execute(
                     "INSERT INTO prunes (pruned_at_ms, cutoff_ms, writer, deleted, last_sequence, \
-                     last_hash) VALUES ($1, $2, $3, $4, $5, $6)",
+                     last_hash, signer, signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                     &[
                         &to_i64(now_ms),
                         &to_i64(cutoff_ms),
                         &b.writer,
                         &to_i64(b.deleted),
-                        &to_i64(b.last_sequence),
+                        &last_sequence,
                         &b.last_hash.as_slice(),
+                        &b.signer,
+                        &b.signature,
                     ],
                 )
                 .await?;
@@ -375,32 +482,32 @@ impl PostgresStore {
 const SELECT_RECORD: &str = "SELECT id, writer, sequence, decided_at_ms, target, check_type, \
      is_valid, client, record, signature, hash FROM decision_records";
 
-fn read_row(row: &tokio_postgres::Row) -> Row {
-    (
+fn read_row(row: &tokio_postgres::Row) -> Result<Row, tokio_postgres::Error> {
+    Ok((
         Columns {
-            id: row.get(0),
-            writer: row.get(1),
-            sequence: to_u64(row.get(2)),
-            decided_at_ms: to_u64(row.get(3)),
-            target: row.get(4),
-            check_type: row.get(5),
-            is_valid: row.get(6),
-            client: row.get(7),
+            id: row.try_get(0)?,
+            writer: row.try_get(1)?,
+            sequence: to_u64(row.try_get(2)?),
+            decided_at_ms: to_u64(row.try_get(3)?),
+            target: row.try_get(4)?,
+            check_type: row.try_get(5)?,
+            is_valid: row.try_get(6)?,
+            client: row.try_get(7)?,
         },
-        row.get(8),
-        row.get(9),
-        row.get(10),
-    )
+        row.try_get(8)?,
+        row.try_get(9)?,
+        row.try_get(10)?,
+    ))
 }
 
 async fn read_late(client: &Client, id: &str) -> Result<Vec<String>, tokio_postgres::Error> {
     let rows = client
         .query(
-            "SELECT result FROM late_results WHERE record_id = $1 ORDER BY arrived_at_ms",
+            "SELECT result FROM late_results WHERE record_id = $1 ORDER BY arrived_at_ms, id",
             &[&id],
         )
         .await?;
-    Ok(rows.iter().map(|row| row.get(0)).collect())
+    rows.iter().map(|row| row.try_get(0)).collect()
 }
 
 async fn migrate(client: &mut Client, describe: &str) -> Result<(), StoreError> {

@@ -6,12 +6,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use ed25519_dalek::SigningKey;
-use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension as _, TransactionBehavior, params};
 
+use super::prune_note;
 use super::receipt::GENESIS_HASH;
 use super::record::{Columns, Draft, Sealed};
 use super::store::{
-    self, ListFilter, PruneBoundary, Row, StoreError, StoredRecord, late_json, seal_all, stored,
+    self, ChainHead, ListFilter, PruneBoundary, Row, StoreError, StoredRecord, late_json, seal_all,
+    stored,
 };
 use crate::decision::LateResult;
 
@@ -28,6 +30,41 @@ impl SqliteStore {
         let connection = tokio::task::spawn_blocking(move || open_blocking(&opened, &describe))
             .await
             .map_err(|e| unavailable_at(&path, e.to_string()))??;
+        Ok(Self {
+            path,
+            connection: Arc::new(Mutex::new(connection)),
+        })
+    }
+
+    /// Opens an existing store read-only, changing nothing (no file made,
+    /// no migration): for audits, which may run on a copy.
+    pub async fn open_existing(path: PathBuf) -> Result<Self, StoreError> {
+        let describe = format!("SQLite {}", path.display());
+        let opened = path.clone();
+        let connection = tokio::task::spawn_blocking(move || {
+            let fail = |detail: String| StoreError::Unavailable {
+                store: describe.clone(),
+                detail,
+            };
+            let connection = Connection::open_with_flags(&opened, OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(|e| fail(format!("cannot open it read-only: {e}")))?;
+            let version: u32 = connection
+                .query_row("SELECT MAX(version) FROM schema_migrations", [], |row| {
+                    row.get(0)
+                })
+                .map_err(|e| fail(format!("not an mpic evidence store: {e}")))?;
+            let known = store::migrations("sqlite").last().map_or(0, |m| m.version);
+            if version > known {
+                return Err(StoreError::SchemaTooNew {
+                    store: describe.clone(),
+                    found: version,
+                    known,
+                });
+            }
+            Ok(connection)
+        })
+        .await
+        .map_err(|e| unavailable_at(&path, e.to_string()))??;
         Ok(Self {
             path,
             connection: Arc::new(Mutex::new(connection)),
@@ -64,6 +101,7 @@ impl SqliteStore {
     ) -> Result<Vec<Sealed>, StoreError> {
         let writer = writer.to_owned();
         let key = key.clone();
+        let describe = self.describe();
         self.with(move |connection| {
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let head: Option<(i64, Vec<u8>)> = tx
@@ -74,10 +112,11 @@ impl SqliteStore {
                 )
                 .optional()?;
             let (sequence, hash) = match head {
-                Some((sequence, hash)) => (
-                    u64::try_from(sequence).unwrap_or(0),
-                    hash.try_into().unwrap_or(GENESIS_HASH),
-                ),
+                Some((sequence, hash)) => match <[u8; 32]>::try_from(hash) {
+                    Ok(hash) => (to_u64(sequence), hash),
+                    // Never restart a chain over a damaged head.
+                    Err(_) => return Ok(Err(damaged_head(&describe, &writer))),
+                },
                 None => (0, GENESIS_HASH),
             };
             let sealed = match seal_all(drafts, &writer, &key, sequence, hash) {
@@ -124,10 +163,10 @@ impl SqliteStore {
     }
 
     pub async fn append_late(&self, late: &[(String, LateResult)]) -> Result<(), StoreError> {
-        let rows: Vec<(String, u64, String)> = late
+        let rows = late
             .iter()
-            .map(|(id, l)| (id.clone(), l.arrived_at_ms, late_json(l)))
-            .collect();
+            .map(|(id, l)| Ok((id.clone(), l.arrived_at_ms, late_json(l)?)))
+            .collect::<Result<Vec<(String, u64, String)>, StoreError>>()?;
         self.with(move |connection| {
             let tx = connection.transaction()?;
             {
@@ -192,13 +231,23 @@ impl SqliteStore {
         Ok(rows.into_iter().map(|(columns, ..)| columns).collect())
     }
 
-    pub async fn all(&self) -> Result<Vec<StoredRecord>, StoreError> {
+    pub async fn page_after(
+        &self,
+        after: Option<&(String, u64)>,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        let (writer, sequence) = after.cloned().map_or((None, 0), |(w, s)| (Some(w), s));
         let rows = self
-            .with(|connection| {
-                let mut statement =
-                    connection.prepare(&format!("{SELECT_RECORD} ORDER BY writer, sequence"))?;
+            .with(move |connection| {
+                let mut statement = connection.prepare_cached(&format!(
+                    "{SELECT_RECORD} WHERE ?1 IS NULL OR writer > ?1 \
+                     OR (writer = ?1 AND sequence > ?2) ORDER BY writer, sequence LIMIT ?3"
+                ))?;
                 let rows = statement
-                    .query_map([], read_row)?
+                    .query_map(
+                        params![writer, to_i64(sequence), i64::from(limit)],
+                        read_row,
+                    )?
                     .collect::<Result<Vec<_>, _>>()?;
                 let mut with_late = Vec::with_capacity(rows.len());
                 for row in rows {
@@ -213,11 +262,60 @@ impl SqliteStore {
             .collect()
     }
 
+    pub async fn count(&self, filter: &ListFilter) -> Result<u64, StoreError> {
+        let filter = filter.clone();
+        let n: i64 = self
+            .with(move |connection| {
+                connection.query_row(
+                    "SELECT COUNT(*) FROM decision_records WHERE (?1 IS NULL OR target = ?1) \
+                     AND (?2 IS NULL OR decided_at_ms >= ?2) \
+                     AND (?3 IS NULL OR decided_at_ms < ?3) \
+                     AND (?4 IS NULL OR is_valid = ?4) \
+                     AND (?5 IS NULL OR client = ?5)",
+                    params![
+                        filter.target,
+                        filter.since_ms.map(to_i64),
+                        filter.until_ms.map(to_i64),
+                        filter.is_valid,
+                        filter.client,
+                    ],
+                    |row| row.get(0),
+                )
+            })
+            .await?;
+        Ok(to_u64(n))
+    }
+
+    pub async fn chain_heads(&self) -> Result<Vec<ChainHead>, StoreError> {
+        let rows: Vec<(String, i64, Vec<u8>)> = self
+            .with(|connection| {
+                let mut statement = connection
+                    .prepare("SELECT writer, sequence, hash FROM chain_heads ORDER BY writer")?;
+                let rows = statement
+                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
+            })
+            .await?;
+        rows.into_iter()
+            .map(
+                |(writer, sequence, hash)| match <[u8; 32]>::try_from(hash) {
+                    Ok(hash) => Ok(ChainHead {
+                        writer,
+                        sequence: to_u64(sequence),
+                        hash,
+                    }),
+                    Err(_) => Err(damaged_head(&self.describe(), &writer)),
+                },
+            )
+            .collect()
+    }
+
     pub async fn prune_boundaries(&self) -> Result<Vec<PruneBoundary>, StoreError> {
         self.with(|connection| {
             let mut statement = connection.prepare(
-                "SELECT writer, last_sequence, last_hash, deleted, cutoff_ms, pruned_at_ms \
-                 FROM prunes ORDER BY pruned_at_ms, writer",
+                "SELECT writer, last_sequence, last_hash, deleted, cutoff_ms, pruned_at_ms, \
+                 signer, signature FROM prunes ORDER BY pruned_at_ms, writer",
             )?;
             let rows = statement
                 .query_map([], |row| {
@@ -225,10 +323,13 @@ impl SqliteStore {
                     Ok(PruneBoundary {
                         writer: row.get(0)?,
                         last_sequence: to_u64(row.get(1)?),
+                        // A damaged hash fails the note's signature check.
                         last_hash: hash.try_into().unwrap_or(GENESIS_HASH),
                         deleted: to_u64(row.get(3)?),
                         cutoff_ms: to_u64(row.get(4)?),
                         pruned_at_ms: to_u64(row.get(5)?),
+                        signer: row.get(6)?,
+                        signature: row.get(7)?,
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -241,15 +342,14 @@ impl SqliteStore {
         &self,
         cutoff_ms: u64,
         now_ms: u64,
+        key: &SigningKey,
     ) -> Result<Vec<PruneBoundary>, StoreError> {
+        let key = key.clone();
         self.with(move |connection| {
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut boundaries = Vec::new();
             {
-                let mut statement = tx.prepare(
-                    "SELECT writer, COUNT(*), MAX(sequence) FROM decision_records \
-                     WHERE decided_at_ms < ?1 GROUP BY writer ORDER BY writer",
-                )?;
+                let mut statement = tx.prepare(PRUNE_CUT)?;
                 let cut: Vec<(String, i64, i64)> = statement
                     .query_map(params![to_i64(cutoff_ms)], |row| {
                         Ok((row.get(0)?, row.get(1)?, row.get(2)?))
@@ -261,14 +361,18 @@ impl SqliteStore {
                         params![writer, last_sequence],
                         |row| row.get(0),
                     )?;
-                    boundaries.push(PruneBoundary {
+                    let mut b = PruneBoundary {
                         writer,
                         last_sequence: to_u64(last_sequence),
                         last_hash: hash.try_into().unwrap_or(GENESIS_HASH),
                         deleted: to_u64(deleted),
                         cutoff_ms,
                         pruned_at_ms: now_ms,
-                    });
+                        signer: String::new(),
+                        signature: Vec::new(),
+                    };
+                    prune_note::sign(&mut b, &key);
+                    boundaries.push(b);
                 }
             }
             for b in &boundaries {
@@ -283,14 +387,16 @@ impl SqliteStore {
                 )?;
                 tx.execute(
                     "INSERT INTO prunes (pruned_at_ms, cutoff_ms, writer, deleted, last_sequence, \
-                     last_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                     last_hash, signer, signature) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     params![
                         to_i64(b.pruned_at_ms),
                         to_i64(b.cutoff_ms),
                         b.writer,
                         to_i64(b.deleted),
                         to_i64(b.last_sequence),
-                        b.last_hash.as_slice()
+                        b.last_hash.as_slice(),
+                        b.signer,
+                        b.signature,
                     ],
                 )?;
             }
@@ -298,6 +404,23 @@ impl SqliteStore {
             Ok(boundaries)
         })
         .await
+    }
+}
+
+/// Per writer, the records before its first one decided at or after the
+/// cutoff (`?1`): how many, and the last of them.
+const PRUNE_CUT: &str = "SELECT x.writer, COUNT(*), MAX(x.sequence) FROM decision_records x \
+     WHERE x.sequence < COALESCE((SELECT MIN(y.sequence) FROM decision_records y \
+     WHERE y.writer = x.writer AND y.decided_at_ms >= ?1), 9223372036854775807) \
+     GROUP BY x.writer ORDER BY x.writer";
+
+/// A chain head that cannot be read: appends to that chain stop rather than
+/// start it again.
+pub(super) fn damaged_head(store: &str, writer: &str) -> StoreError {
+    StoreError::Unreadable {
+        store: store.to_owned(),
+        id: format!("chain head of writer {writer}"),
+        detail: "its hash is not 32 bytes".into(),
     }
 }
 

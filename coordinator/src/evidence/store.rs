@@ -18,8 +18,9 @@ use super::record::{Columns, Draft, Sealed};
 use super::sqlite::SqliteStore;
 use crate::decision::LateResult;
 
-/// Where the records live.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the records live. Its `Debug` is [`StoreLocation::describe`], so a
+/// URL's password never reaches a log.
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreLocation {
     /// A SQLite database file, created if missing.
     Sqlite(PathBuf),
@@ -33,17 +34,24 @@ impl StoreLocation {
     pub fn describe(&self) -> String {
         match self {
             StoreLocation::Sqlite(path) => format!("SQLite {}", path.display()),
+            // Host, port and database only: a password may sit in the user
+            // part or in the query (`?password=`), and neither is shown.
             StoreLocation::Postgres(url) => match url::Url::parse(url) {
-                Ok(mut parsed) => {
-                    if parsed.password().is_some() {
-                        // Only fails for URLs that cannot carry a password.
-                        let _ = parsed.set_password(Some("***"));
-                    }
-                    format!("PostgreSQL {parsed}")
-                }
+                Ok(parsed) => format!(
+                    "PostgreSQL {}:{}{}",
+                    parsed.host_str().unwrap_or("?"),
+                    parsed.port().unwrap_or(5432),
+                    parsed.path()
+                ),
                 Err(_) => "PostgreSQL (unparsable URL)".into(),
             },
         }
+    }
+}
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
     }
 }
 
@@ -88,7 +96,8 @@ pub struct StoredRecord {
 }
 
 /// Where a writer's chain was cut by `prune`: its next record names
-/// `last_hash`.
+/// `last_hash`. Signed by the coordinator that pruned
+/// ([`super::prune_note`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PruneBoundary {
     pub writer: String,
@@ -97,7 +106,21 @@ pub struct PruneBoundary {
     pub deleted: u64,
     pub cutoff_ms: u64,
     pub pruned_at_ms: u64,
+    /// `ed25519:…`
+    pub signer: String,
+    pub signature: Vec<u8>,
 }
+
+/// A writer's last record as the store's chain head holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    pub writer: String,
+    pub sequence: u64,
+    pub hash: [u8; 32],
+}
+
+/// Records per page when a whole store is read ([`EvidenceStore::page_after`]).
+pub const PAGE: u32 = 500;
 
 /// Which records `list` returns, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -134,6 +157,20 @@ impl EvidenceStore {
             StoreLocation::Sqlite(path) => Ok(Self::Sqlite(SqliteStore::open(path.clone()).await?)),
             StoreLocation::Postgres(url) => {
                 Ok(Self::Postgres(PostgresStore::open(url.clone()).await?))
+            }
+        }
+    }
+
+    /// Opens an existing store to read it, changing nothing: SQLite
+    /// read-only (a missing file is an error, not a new store); PostgreSQL
+    /// without migrations.
+    pub async fn open_existing(location: &StoreLocation) -> Result<Self, StoreError> {
+        match location {
+            StoreLocation::Sqlite(path) => Ok(Self::Sqlite(
+                SqliteStore::open_existing(path.clone()).await?,
+            )),
+            StoreLocation::Postgres(url) => {
+                Ok(Self::Postgres(PostgresStore::open_existing(url.clone())))
             }
         }
     }
@@ -185,11 +222,50 @@ impl EvidenceStore {
         }
     }
 
-    /// Every record, by writer and sequence, for a full audit.
+    /// Every record, by writer and sequence (tests and small stores; a
+    /// full audit reads [`EvidenceStore::page_after`] page by page).
     pub async fn all(&self) -> Result<Vec<StoredRecord>, StoreError> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.page_after(after.as_ref(), PAGE).await?;
+            let Some(last) = page.last() else {
+                return Ok(all);
+            };
+            after = Some((
+                last.sealed.columns.writer.clone(),
+                last.sealed.columns.sequence,
+            ));
+            all.extend(page);
+        }
+    }
+
+    /// Up to `limit` records after (writer, sequence) `after`, in (writer,
+    /// sequence) order.
+    pub async fn page_after(
+        &self,
+        after: Option<&(String, u64)>,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
         match self {
-            Self::Sqlite(s) => s.all().await,
-            Self::Postgres(s) => s.all().await,
+            Self::Sqlite(s) => s.page_after(after, limit).await,
+            Self::Postgres(s) => s.page_after(after, limit).await,
+        }
+    }
+
+    /// How many records `filter` selects (its limit aside).
+    pub async fn count(&self, filter: &ListFilter) -> Result<u64, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.count(filter).await,
+            Self::Postgres(s) => s.count(filter).await,
+        }
+    }
+
+    /// Every writer's chain head.
+    pub async fn chain_heads(&self) -> Result<Vec<ChainHead>, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.chain_heads().await,
+            Self::Postgres(s) => s.chain_heads().await,
         }
     }
 
@@ -201,17 +277,20 @@ impl EvidenceStore {
         }
     }
 
-    /// Deletes the records decided before `cutoff_ms` and their late
-    /// results, and notes per writer the last record it deleted, so that a
-    /// chain may start after it. Returns those notes.
+    /// Deletes, per writer, the records before its first one decided at or
+    /// after `cutoff_ms` (so a record younger than the cutoff is never
+    /// deleted, even when clocks disagree), with their late results, and
+    /// keeps a note signed with `key` of the last record it deleted, so
+    /// that a chain may start after it. Returns those notes.
     pub async fn prune(
         &self,
         cutoff_ms: u64,
         now_ms: u64,
+        key: &SigningKey,
     ) -> Result<Vec<PruneBoundary>, StoreError> {
         match self {
-            Self::Sqlite(s) => s.prune(cutoff_ms, now_ms).await,
-            Self::Postgres(s) => s.prune(cutoff_ms, now_ms).await,
+            Self::Sqlite(s) => s.prune(cutoff_ms, now_ms, key).await,
+            Self::Postgres(s) => s.prune(cutoff_ms, now_ms, key).await,
         }
     }
 }
@@ -262,10 +341,14 @@ pub(super) fn stored(store: &str, row: Row, late: &[String]) -> Result<StoredRec
     })
 }
 
-/// The late results' JSON column.
-pub(super) fn late_json(late: &LateResult) -> String {
-    // A LateResult is plain data; serialising it cannot fail.
-    serde_json::to_string(late).unwrap_or_default()
+/// The late results' JSON column; a result that does not serialise is
+/// refused rather than stored as something unreadable.
+pub(super) fn late_json(late: &LateResult) -> Result<String, StoreError> {
+    serde_json::to_string(late).map_err(|e| StoreError::Unreadable {
+        store: "(not stored)".into(),
+        id: late.result.perspective_id.clone(),
+        detail: format!("a late result does not serialise: {e}"),
+    })
 }
 
 /// Seals `drafts` after (`sequence`, `hash`), returning the new head.

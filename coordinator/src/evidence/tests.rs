@@ -11,6 +11,7 @@ use crate::check_call::CheckSpec;
 use crate::fanout::tests::{Behaviour, FakePerspectives};
 use crate::test_fixtures::{config, coordinator_key, places};
 use crate::{Coordinator, ResultStatus};
+use ed25519_dalek::VerifyingKey;
 
 const SIX: &[&str] = &["iad", "dfw", "fra", "lhr", "sin", "nrt"];
 
@@ -69,6 +70,18 @@ async fn decide_and_store(f: &Fixture, domains: &[&str]) -> Vec<String> {
     ids
 }
 
+/// The coordinator key the fixtures sign with: the one an auditor trusts.
+fn trusted() -> Vec<VerifyingKey> {
+    vec![coordinator_key().verifying_key()]
+}
+
+/// Audits `records`' chains against the store's prune notes and heads.
+async fn chain_breaks(store: &EvidenceStore, records: &[StoredRecord]) -> Vec<ChainBreak> {
+    let boundaries = store.prune_boundaries().await.unwrap();
+    let heads = store.chain_heads().await.unwrap();
+    audit_chains(records, &boundaries, &heads, &trusted())
+}
+
 fn mixed_perspectives() -> FakePerspectives {
     FakePerspectives::new()
         .with("dfw", Behaviour::Fail)
@@ -82,12 +95,12 @@ async fn every_stored_decision_verifies_and_the_chain_is_whole() {
     let all = f.recorder.store().all().await.unwrap();
     assert_eq!(all.len(), 3);
     for record in &all {
-        let audit = audit_record(record);
+        let audit = audit_record(record, &trusted());
         assert!(audit.passed(), "{:?}", audit.findings);
         assert_eq!(audit.requests_verified, 1);
         assert!(audit.reports_verified >= 4, "{audit:?}");
     }
-    assert_eq!(audit_chains(&all, &[]), vec![]);
+    assert_eq!(chain_breaks(f.recorder.store(), &all).await, vec![]);
     let sequences: Vec<u64> = all.iter().map(|r| r.sealed.columns.sequence).collect();
     assert_eq!(sequences, vec![1, 2, 3]);
 
@@ -131,7 +144,7 @@ async fn a_store_reopened_keeps_its_chain_and_applies_no_migration_twice() {
         .unwrap();
     let all = second.store().all().await.unwrap();
     assert_eq!(all.len(), 2);
-    assert_eq!(audit_chains(&all, &[]), vec![]);
+    assert_eq!(chain_breaks(second.store(), &all).await, vec![]);
 }
 
 /// The stored record with `edit` applied to its decoded body, re-framed but
@@ -152,7 +165,7 @@ async fn a_flipped_byte_in_a_report_a_request_or_the_receipt_fails_verify_and_na
     let f = fixture(FakePerspectives::new()).await;
     let ids = decide_and_store(&f, &["a.example"]).await;
     let stored = f.recorder.store().get(&ids[0]).await.unwrap().unwrap();
-    assert!(audit_record(&stored).passed());
+    assert!(audit_record(&stored, &trusted()).passed());
 
     let report = tampered(&stored, |body| {
         let result = body.decision.attempts[0]
@@ -164,7 +177,7 @@ async fn a_flipped_byte_in_a_report_a_request_or_the_receipt_fails_verify_and_na
         let last = signed.report.len() - 1;
         signed.report[last] ^= 1;
     });
-    let findings = audit_record(&report).findings;
+    let findings = audit_record(&report, &trusted()).findings;
     assert!(findings.contains(&Finding::Receipt(receipt::ReceiptError::BadSignature)));
     assert!(
         findings
@@ -178,7 +191,7 @@ async fn a_flipped_byte_in_a_report_a_request_or_the_receipt_fails_verify_and_na
         let last = envelope.request.len() - 1;
         envelope.request[last] ^= 1;
     });
-    let findings = audit_record(&request).findings;
+    let findings = audit_record(&request, &trusted()).findings;
     assert!(
         findings
             .iter()
@@ -189,7 +202,7 @@ async fn a_flipped_byte_in_a_report_a_request_or_the_receipt_fails_verify_and_na
     let verdict = tampered(&stored, |body| {
         body.decision.is_valid = !body.decision.is_valid
     });
-    let findings = audit_record(&verdict).findings;
+    let findings = audit_record(&verdict, &trusted()).findings;
     assert!(findings.contains(&Finding::Receipt(receipt::ReceiptError::BadSignature)));
     assert!(
         findings
@@ -209,12 +222,15 @@ async fn a_flipped_byte_in_a_report_a_request_or_the_receipt_fails_verify_and_na
     for i in (0..len).step_by(len / 40) {
         let mut altered = stored.clone();
         altered.sealed.record[i] ^= 0x20;
-        assert!(!audit_record(&altered).passed(), "byte {i} of {len}");
+        assert!(
+            !audit_record(&altered, &trusted()).passed(),
+            "byte {i} of {len}"
+        );
     }
     let mut signature = stored.clone();
     signature.sealed.signature[10] ^= 1;
     assert_eq!(
-        audit_record(&signature).findings,
+        audit_record(&signature, &trusted()).findings,
         vec![Finding::Receipt(receipt::ReceiptError::BadSignature)]
     );
 }
@@ -229,38 +245,123 @@ async fn a_record_deleted_from_the_middle_breaks_the_chain() {
         .unwrap();
     let all = f.recorder.store().all().await.unwrap();
     assert_eq!(
-        audit_chains(&all, &[]),
+        chain_breaks(f.recorder.store(), &all).await,
         vec![ChainBreak::Missing {
             writer: "test-writer".into(),
             from: 2,
             to: 2
         }]
     );
+
+    // The newest record too: the chain head still names it.
+    connection
+        .execute("DELETE FROM decision_records WHERE id = ?1", [&ids[2]])
+        .unwrap();
+    let all = f.recorder.store().all().await.unwrap();
+    assert!(
+        chain_breaks(f.recorder.store(), &all)
+            .await
+            .contains(&ChainBreak::Missing {
+                writer: "test-writer".into(),
+                from: 2,
+                to: 3
+            })
+    );
 }
+
+const DAY_MS: u64 = 86_400_000;
 
 #[tokio::test]
 async fn prune_deletes_only_older_records_and_the_chain_verifies_from_where_it_cut() {
     let f = fixture(FakePerspectives::new()).await;
-    let ids = decide_and_store(&f, &["a.example", "b.example", "c.example"]).await;
-    let store = f.recorder.store();
-    let third = store.get(&ids[2]).await.unwrap().unwrap();
-    let cutoff = third.sealed.columns.decided_at_ms;
-    // The first two were decided no later than the third.
-    let boundaries = store.prune(cutoff, crate::clock::now_ms()).await.unwrap();
-    let deleted: u64 = boundaries.iter().map(|b| b.deleted).sum();
-    let left = store.all().await.unwrap();
-    assert_eq!(usize::try_from(deleted).unwrap() + left.len(), 3);
-    assert!(
-        left.iter()
-            .all(|r| r.sealed.columns.decided_at_ms >= cutoff)
-    );
-    let recorded = store.prune_boundaries().await.unwrap();
-    assert_eq!(recorded, boundaries);
-    assert_eq!(audit_chains(&left, &recorded), vec![]);
-    // Without the prune's note, the cut would read as a deletion.
-    if deleted > 0 {
-        assert!(!audit_chains(&left, &[]).is_empty());
+    let now = crate::clock::now_ms();
+    // Three decisions, 1000, 900 and 10 days old.
+    for (domain, age_days) in [("a.example", 1000), ("b.example", 900), ("c.example", 10)] {
+        let decision = f.coordinator.check(&spec(domain)).await;
+        let mut at = context(domain);
+        at.decided_at_ms = now - age_days * DAY_MS;
+        f.recorder.record(&decision, at).await.unwrap();
     }
+    let store = f.recorder.store();
+    let cutoff = now - 763 * DAY_MS;
+    let boundaries = store.prune(cutoff, now, &coordinator_key()).await.unwrap();
+    assert_eq!(boundaries.len(), 1);
+    assert_eq!((boundaries[0].deleted, boundaries[0].last_sequence), (2, 2));
+    let left = store.all().await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].sealed.columns.target, "c.example");
+    assert_eq!(store.prune_boundaries().await.unwrap(), boundaries);
+    assert_eq!(chain_breaks(store, &left).await, vec![]);
+
+    // A note signed by another key, or one that cut younger records than
+    // BR 5.4.3 allows, does not count: the cut reads as a deletion.
+    let heads = store.chain_heads().await.unwrap();
+    let mut forged = boundaries[0].clone();
+    super::prune_note::sign(&mut forged, &crate::test_fixtures::key(99));
+    let mut too_young = boundaries[0].clone();
+    too_young.cutoff_ms = now - 100 * DAY_MS;
+    super::prune_note::sign(&mut too_young, &coordinator_key());
+    for note in [forged, too_young] {
+        let breaks = audit_chains(&left, &[note], &heads, &trusted());
+        assert!(
+            breaks.iter().any(|b| matches!(b, ChainBreak::Prune { .. }))
+                && breaks
+                    .iter()
+                    .any(|b| matches!(b, ChainBreak::Missing { .. })),
+            "{breaks:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_record_signed_by_a_key_the_auditor_does_not_trust_fails() {
+    let f = fixture(FakePerspectives::new()).await;
+    let ids = decide_and_store(&f, &["a.example"]).await;
+    let stored = f.recorder.store().get(&ids[0]).await.unwrap().unwrap();
+    let other = crate::test_fixtures::key(99).verifying_key();
+    let findings = audit_record(&stored, &[other]).findings;
+    assert!(
+        matches!(findings.as_slice(), [Finding::UntrustedCoordinatorKey(_)]),
+        "{findings:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_report_moved_to_another_perspective_or_a_request_for_another_name_fails() {
+    let f = fixture(FakePerspectives::new()).await;
+    let ids = decide_and_store(&f, &["a.example", "b.example"]).await;
+    let a = f.recorder.store().get(&ids[0]).await.unwrap().unwrap();
+    let b = f.recorder.store().get(&ids[1]).await.unwrap().unwrap();
+    let body_of = |r: &StoredRecord| -> RecordBody {
+        serde_json::from_slice(receipt::record_json(&r.sealed.record).unwrap()).unwrap()
+    };
+    // Record a's decision, claiming b's name: its signed requests say a.
+    let renamed = tampered(&a, |body| body.decision.target = "b.example".into());
+    assert!(
+        audit_record(&renamed, &trusted())
+            .findings
+            .iter()
+            .any(|f| matches!(f, Finding::Request { attempt: 1, .. }))
+    );
+    // A corroborating result counted twice.
+    let doubled = tampered(&b, |body| {
+        let results = &mut body.decision.attempts[0].results;
+        let first = results
+            .iter()
+            .position(|r| r.status == ResultStatus::Corroborated)
+            .unwrap();
+        let copy = results[first].clone();
+        let last = results.len() - 1;
+        results[last] = copy;
+    });
+    assert!(
+        audit_record(&doubled, &trusted())
+            .findings
+            .iter()
+            .any(|f| matches!(f, Finding::Results { attempt: 1, .. })),
+        "{:?}",
+        body_of(&doubled).decision.attempts[0].cohort
+    );
 }
 
 #[tokio::test]
@@ -297,7 +398,7 @@ async fn a_late_report_is_kept_after_the_decision_and_never_changes_it() {
             .any(|l| l.result.perspective_id == "nrt"
                 && l.result.status == ResultStatus::Corroborated)
     );
-    let audit = audit_record(&stored);
+    let audit = audit_record(&stored, &trusted());
     assert!(audit.passed(), "{:?}", audit.findings);
     assert!(audit.late_verified >= 1);
     // The signed decision still says what was decided before it arrived.
@@ -315,7 +416,7 @@ async fn a_bundle_verifies_on_its_own_and_a_tampered_one_does_not() {
     let bundle: Bundle = serde_json::from_str(&text).unwrap();
     let read = bundle.clone().into_stored().unwrap();
     assert_eq!(read, stored);
-    assert!(audit_record(&read).passed());
+    assert!(audit_record(&read, &trusted()).passed());
 
     let mut altered = bundle;
     let mut bytes = base64::engine::general_purpose::STANDARD
@@ -323,5 +424,5 @@ async fn a_bundle_verifies_on_its_own_and_a_tampered_one_does_not() {
         .unwrap();
     bytes[0] ^= 1;
     altered.signature = base64::engine::general_purpose::STANDARD.encode(bytes);
-    assert!(!audit_record(&altered.into_stored().unwrap()).passed());
+    assert!(!audit_record(&altered.into_stored().unwrap(), &trusted()).passed());
 }
