@@ -19,8 +19,9 @@
 //! are appended beside it, as they arrive, as "arrived after the decision".
 //! They never change it.
 //!
-//! [`audit`] re-verifies records offline, trusting nothing the coordinator
-//! concluded; [`Bundle`] carries one record to an auditor.
+//! [`audit`] re-verifies records offline, trusting only the coordinator keys
+//! it is given and nothing the coordinator concluded; [`Bundle`] carries one
+//! record to an auditor.
 
 pub mod audit;
 mod postgres;

@@ -536,7 +536,7 @@ async fn migrate(client: &mut Client, describe: &str) -> Result<(), StoreError> 
         .map_err(|e| fail(0, e))?
         .get(0);
     let applied = u32::try_from(applied).unwrap_or(u32::MAX);
-    let migrations = store::migrations("postgres");
+    let migrations = store::migrations(store::Backend::Postgres);
     let known = migrations.last().map_or(0, |m| m.version);
     if applied > known {
         return Err(StoreError::SchemaTooNew {

@@ -53,7 +53,9 @@ impl SqliteStore {
                     row.get(0)
                 })
                 .map_err(|e| fail(format!("not an mpic evidence store: {e}")))?;
-            let known = store::migrations("sqlite").last().map_or(0, |m| m.version);
+            let known = store::migrations(store::Backend::Sqlite)
+                .last()
+                .map_or(0, |m| m.version);
             if version > known {
                 return Err(StoreError::SchemaTooNew {
                     store: describe.clone(),
@@ -498,7 +500,7 @@ fn migrate(connection: &mut Connection, describe: &str) -> Result<(), StoreError
             |row| row.get(0),
         )
         .map_err(|e| fail(0, e))?;
-    let migrations = store::migrations("sqlite");
+    let migrations = store::migrations(store::Backend::Sqlite);
     let known = migrations.last().map_or(0, |m| m.version);
     if applied > known {
         return Err(StoreError::SchemaTooNew {

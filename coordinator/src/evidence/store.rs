@@ -295,14 +295,21 @@ impl EvidenceStore {
     }
 }
 
-/// The migrations of `backend` ("sqlite" or "postgres"), in order.
-pub(super) fn migrations(backend: &str) -> Vec<Migration> {
+/// Which SQL dialect a migration is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The migrations of `backend`, in order.
+pub(super) fn migrations(backend: Backend) -> Vec<Migration> {
     match backend {
-        "sqlite" => vec![Migration {
+        Backend::Sqlite => vec![Migration {
             version: 1,
             sql: include_str!("../../migrations/sqlite/0001_decision_records.sql"),
         }],
-        _ => vec![Migration {
+        Backend::Postgres => vec![Migration {
             version: 1,
             sql: include_str!("../../migrations/postgres/0001_decision_records.sql"),
         }],
