@@ -85,7 +85,8 @@ enum Command {
             mpic evidence list --domain example.com\n  \
             mpic evidence show 5f0c…\n  \
             mpic evidence verify --all --chain\n  \
-            mpic evidence export 5f0c… > bundle.json && mpic evidence verify --bundle bundle.json"
+            mpic evidence export 5f0c… > bundle.json\n  \
+            mpic evidence verify --bundle bundle.json --trusted-key ed25519:…   # an auditor, offline"
     )]
     Evidence(cli::evidence::EvidenceCommand),
 }

@@ -30,15 +30,18 @@ pub enum EvidenceCommand {
     /// Show one decision: the BR 5.4.1 items (each perspective's id, the
     /// target, each result, the quorum result) and its receipt.
     Show(ShowArgs),
-    /// Re-verify records offline: every signature against the keys the
-    /// record names, each report's request digest against the stored signed
-    /// request, the quorum rules in force on the record's date, and (with
-    /// --chain) each writer's hash chain. Exit 0 when everything holds, 1
-    /// when anything fails (each failure is named), 2 on errors.
+    /// Re-verify records offline, trusting only the given coordinator keys
+    /// (the configured key, [evidence] trusted_keys, --trusted-key): each
+    /// record's signature, each attempt's signed request, every counted
+    /// report against the recorded perspective key and that request, the BR
+    /// quorum in force when the check began, and (with --chain) each
+    /// writer's hash chain up to its head. Reads the store read-only. Exit 0
+    /// when everything holds, 1 when anything fails (each failure is named)
+    /// or there is nothing to verify, 2 on errors.
     #[command(after_help = "Examples:\n  \
         mpic evidence verify --all --chain --config mpic.toml\n  \
-        mpic evidence verify 5f0c…  --config mpic.toml\n  \
-        mpic evidence verify --bundle bundle.json      # no store or configuration needed")]
+        mpic evidence verify 5f0c… --config mpic.toml\n  \
+        mpic evidence verify --bundle bundle.json --trusted-key ed25519:…   # no store needed")]
     Verify(VerifyArgs),
     /// Write one record as a self-contained JSON bundle for an auditor
     /// (check it with `mpic evidence verify --bundle FILE`).
