@@ -28,6 +28,7 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use mpic_coordinator::clock;
 use mpic_core::dcv::DcvContext;
 use mpic_core::perspective::Identity;
+use mpic_core::report::Location;
 use mpic_core::responder::{
     DEFAULT_CHECK_DEADLINE_MS, MAX_REQUEST_BYTES, Refusal, Responder, ResponderSettings,
 };
@@ -39,6 +40,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::doh_client::DohClientError;
 use crate::loopback_network::LoopbackNetwork;
 use crate::loopback_server::{LoopbackServer, STOP_GRACE, StopSignal, StopSwitch, stop_pair};
+use crate::world::Site;
 
 /// Request timestamps accepted this far either side of now (the worker's
 /// default `REQUEST_MAX_SKEW_MS`).
@@ -81,6 +83,28 @@ pub struct PerspectiveSetup {
     /// The DoH fixture view it resolves through.
     pub doh_url: String,
     pub behaviour: Behaviour,
+}
+
+impl PerspectiveSetup {
+    /// The perspective at `site` of a test world: its id, RIR, region and
+    /// coordinates from the site; signing with `key`; accepting calls signed
+    /// by the tests' coordinator key; resolving through `doh_url`.
+    pub fn at_site(site: &Site, key: SigningKey, doh_url: String, behaviour: Behaviour) -> Self {
+        Self {
+            identity: Identity {
+                perspective_id: site.id.to_owned(),
+                rir: site.rir,
+                location: Location {
+                    region: site.region.to_owned(),
+                    coordinates: site.coordinates(),
+                },
+            },
+            key,
+            coordinator_keys: vec![crate::keys::coordinator().verifying_key()],
+            doh_url,
+            behaviour,
+        }
+    }
 }
 
 /// Why a perspective could not start.

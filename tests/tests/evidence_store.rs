@@ -16,8 +16,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mpic_core::perspective::Identity;
-use mpic_core::report::Location;
 use mpic_tests::coordinator_process::{CoordinatorProcess, new_api_key};
 use mpic_tests::dns_fixture::{DnsWorld, DohServer};
 use mpic_tests::keys;
@@ -56,26 +54,13 @@ async fn fleet() -> Fleet {
     let mut configured = Vec::new();
     for (i, site) in SIX_SITES.iter().enumerate() {
         let key = keys::perspective(u8::try_from(i + 1).unwrap());
-        let perspective = NativePerspective::start(PerspectiveSetup {
-            identity: Identity {
-                perspective_id: site.id.to_owned(),
-                rir: site.rir,
-                location: Location {
-                    region: site.region.to_owned(),
-                    coordinates: site.coordinates(),
-                },
-            },
-            key: key.clone(),
-            coordinator_keys: vec![keys::coordinator().verifying_key()],
-            doh_url: dns.url_for(site.id),
-            behaviour: if site.id == HUNG {
-                Behaviour::Hang
-            } else {
-                Behaviour::Honest
-            },
-        })
-        .await
-        .unwrap();
+        let behaviour = if site.id == HUNG {
+            Behaviour::Hang
+        } else {
+            Behaviour::Honest
+        };
+        let setup = PerspectiveSetup::at_site(site, key.clone(), dns.url_for(site.id), behaviour);
+        let perspective = NativePerspective::start(setup).await.unwrap();
         configured.push((site.clone(), perspective.base_url(), key.verifying_key()));
         perspectives.push(perspective);
     }

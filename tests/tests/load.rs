@@ -43,9 +43,9 @@ use futures_util::future::join_all;
 use mpic_coordinator::api::open_mpic_schema::OpenMpicSchema;
 use mpic_coordinator::decision::{AttemptRecord, ResultStatus};
 use mpic_core::caa::{CaaObservation, CaaOutcome};
-use mpic_core::perspective::{CheckObservation, Identity};
+use mpic_core::perspective::CheckObservation;
 use mpic_core::quorum::{NonCorroboration, Requirements, br_minimum_corroborations};
-use mpic_core::report::{Location, Verdict};
+use mpic_core::report::Verdict;
 use mpic_core::rir::Rir;
 use mpic_tests::coordinator_process::{CoordinatorProcess, new_api_key};
 use mpic_tests::dns_fixture::{DnsWorld, DohServer};
@@ -617,22 +617,8 @@ async fn run(plan: &Plan) {
     for (i, site) in sites().into_iter().enumerate() {
         let key = keys::perspective(u8::try_from(i + 1).unwrap());
         let behaviour = behaviour(site.id);
-        let perspective = NativePerspective::start(PerspectiveSetup {
-            identity: Identity {
-                perspective_id: site.id.to_owned(),
-                rir: site.rir,
-                location: Location {
-                    region: site.region.to_owned(),
-                    coordinates: site.coordinates(),
-                },
-            },
-            key: key.clone(),
-            coordinator_keys: vec![keys::coordinator().verifying_key()],
-            doh_url: dns.url_for(site.id),
-            behaviour,
-        })
-        .await
-        .unwrap();
+        let setup = PerspectiveSetup::at_site(&site, key.clone(), dns.url_for(site.id), behaviour);
+        let perspective = NativePerspective::start(setup).await.unwrap();
         known.insert(
             site.id.to_owned(),
             Known {
