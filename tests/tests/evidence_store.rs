@@ -417,6 +417,26 @@ async fn with_postgres_stopped_the_api_answers_503_never_valid_and_recovers_when
         "{text}"
     );
 
+    // A damaged chain head stops appends (503) rather than starting the
+    // chain again.
+    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let task = tokio::spawn(connection);
+    db.batch_execute("UPDATE chain_heads SET hash = '\\x00'")
+        .await
+        .unwrap();
+    drop(db);
+    let _ = task.await;
+    assert!(
+        matches!(
+            ask(&client, &base, &api_key.key, 20).await,
+            Answer::Refused { status: 503, .. }
+        ),
+        "an append over a damaged chain head was answered"
+    );
+    assert_eq!(count(&url, "decision_records").await, 2);
+
     coordinator.stop().await.unwrap();
     for p in fleet.perspectives {
         p.stop().await;

@@ -13,13 +13,11 @@ use ed25519_dalek::SigningKey;
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls};
 
-use super::prune_note;
 use super::receipt::GENESIS_HASH;
 use super::record::{Columns, Draft, Sealed};
-use super::sqlite::{damaged_head, to_i64, to_u64};
 use super::store::{
     self, ChainHead, ListFilter, PruneBoundary, Row, StoreError, StoreLocation, StoredRecord,
-    late_json, seal_all, stored,
+    chain_head, late_json, prune_boundary, prune_cut, seal_all, stored, to_i64, to_u64,
 };
 use crate::decision::LateResult;
 
@@ -159,15 +157,17 @@ impl PostgresStore {
                     &[&writer],
                 )
                 .await?;
-            let sequence = to_u64(head.get(0));
-            let hash: Vec<u8> = head.get(1);
-            let sealed = match seal_all(
-                drafts,
-                writer,
-                key,
-                sequence,
-                hash.try_into().unwrap_or(GENESIS_HASH),
+            // Never restart a chain over a damaged head.
+            let head = match chain_head(
+                &self.describe(),
+                writer.to_owned(),
+                head.try_get(0)?,
+                head.try_get(1)?,
             ) {
+                Ok(head) => head,
+                Err(e) => return Ok(Err(e)),
+            };
+            let sealed = match seal_all(drafts, writer, key, head.sequence, head.hash) {
                 Ok(sealed) => sealed,
                 Err(e) => return Ok(Err(e)),
             };
@@ -259,11 +259,7 @@ impl PostgresStore {
                 client
                     .query(
                         &format!(
-                            "{SELECT_RECORD} WHERE ($1::TEXT IS NULL OR target = $1) \
-                             AND ($2::BIGINT IS NULL OR decided_at_ms >= $2) \
-                             AND ($3::BIGINT IS NULL OR decided_at_ms < $3) \
-                             AND ($4::BOOLEAN IS NULL OR is_valid = $4) \
-                             AND ($5::TEXT IS NULL OR client = $5) \
+                            "{SELECT_RECORD} WHERE {FILTER} \
                              ORDER BY decided_at_ms DESC, writer, sequence DESC LIMIT $6"
                         ),
                         &[
@@ -320,11 +316,7 @@ impl PostgresStore {
             .with(async |client| {
                 client
                     .query_one(
-                        "SELECT COUNT(*) FROM decision_records WHERE ($1::TEXT IS NULL OR target = $1) \
-                         AND ($2::BIGINT IS NULL OR decided_at_ms >= $2) \
-                         AND ($3::BIGINT IS NULL OR decided_at_ms < $3) \
-                         AND ($4::BOOLEAN IS NULL OR is_valid = $4) \
-                         AND ($5::TEXT IS NULL OR client = $5)",
+                        &format!("SELECT COUNT(*) FROM decision_records WHERE {FILTER}"),
                         &[
                             &filter.target,
                             &filter.since_ms.map(to_i64),
@@ -361,16 +353,7 @@ impl PostgresStore {
             })
             .await?;
         rows.into_iter()
-            .map(
-                |(writer, sequence, hash)| match <[u8; 32]>::try_from(hash) {
-                    Ok(hash) => Ok(ChainHead {
-                        writer,
-                        sequence: to_u64(sequence),
-                        hash,
-                    }),
-                    Err(_) => Err(damaged_head(&self.describe(), &writer)),
-                },
-            )
+            .map(|(writer, sequence, hash)| chain_head(&self.describe(), writer, sequence, hash))
             .collect()
     }
 
@@ -386,18 +369,16 @@ impl PostgresStore {
                     .await?;
                 rows.iter()
                     .map(|row| {
-                        let hash: Vec<u8> = row.try_get(2)?;
-                        Ok(PruneBoundary {
-                            writer: row.try_get(0)?,
-                            last_sequence: to_u64(row.try_get(1)?),
-                            // A damaged hash fails the note's signature check.
-                            last_hash: hash.try_into().unwrap_or(GENESIS_HASH),
-                            deleted: to_u64(row.try_get(3)?),
-                            cutoff_ms: to_u64(row.try_get(4)?),
-                            pruned_at_ms: to_u64(row.try_get(5)?),
-                            signer: row.try_get(6)?,
-                            signature: row.try_get(7)?,
-                        })
+                        Ok(prune_boundary((
+                            row.try_get(0)?,
+                            row.try_get(1)?,
+                            row.try_get(2)?,
+                            row.try_get(3)?,
+                            row.try_get(4)?,
+                            row.try_get(5)?,
+                            row.try_get(6)?,
+                            row.try_get(7)?,
+                        )))
                     })
                     .collect::<Result<Vec<_>, tokio_postgres::Error>>()
             })
@@ -433,17 +414,14 @@ impl PostgresStore {
                     )
                     .await?
                     .try_get(0)?;
-                let mut b = PruneBoundary {
+                let b = prune_cut(
                     writer,
-                    deleted: to_u64(row.try_get(1)?),
-                    last_sequence: to_u64(last_sequence),
-                    last_hash: hash.try_into().unwrap_or(GENESIS_HASH),
-                    cutoff_ms,
-                    pruned_at_ms: now_ms,
-                    signer: String::new(),
-                    signature: Vec::new(),
-                };
-                prune_note::sign(&mut b, key);
+                    row.try_get(1)?,
+                    last_sequence,
+                    hash,
+                    (cutoff_ms, now_ms),
+                    key,
+                );
                 tx.execute(
                     "DELETE FROM late_results WHERE record_id IN (SELECT id FROM decision_records \
                      WHERE writer = $1 AND sequence <= $2)",
@@ -478,6 +456,11 @@ impl PostgresStore {
         .await
     }
 }
+
+/// The [`ListFilter`] as a condition on `$1`..`$5`.
+const FILTER: &str = "($1::TEXT IS NULL OR target = $1) \
+     AND ($2::BIGINT IS NULL OR decided_at_ms >= $2) AND ($3::BIGINT IS NULL OR decided_at_ms < $3) \
+     AND ($4::BOOLEAN IS NULL OR is_valid = $4) AND ($5::TEXT IS NULL OR client = $5)";
 
 const SELECT_RECORD: &str = "SELECT id, writer, sequence, decided_at_ms, target, check_type, \
      is_valid, client, record, signature, hash FROM decision_records";

@@ -8,12 +8,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use ed25519_dalek::SigningKey;
 use rusqlite::{Connection, OpenFlags, OptionalExtension as _, TransactionBehavior, params};
 
-use super::prune_note;
 use super::receipt::GENESIS_HASH;
 use super::record::{Columns, Draft, Sealed};
 use super::store::{
-    self, ChainHead, ListFilter, PruneBoundary, Row, StoreError, StoredRecord, late_json, seal_all,
-    stored,
+    self, ChainHead, ListFilter, PruneBoundary, Row, StoreError, StoredRecord, chain_head,
+    late_json, prune_boundary, prune_cut, seal_all, stored, to_i64, to_u64,
 };
 use crate::decision::LateResult;
 
@@ -114,11 +113,12 @@ impl SqliteStore {
                 )
                 .optional()?;
             let (sequence, hash) = match head {
-                Some((sequence, hash)) => match <[u8; 32]>::try_from(hash) {
-                    Ok(hash) => (to_u64(sequence), hash),
-                    // Never restart a chain over a damaged head.
-                    Err(_) => return Ok(Err(damaged_head(&describe, &writer))),
-                },
+                Some((sequence, hash)) => {
+                    match chain_head(&describe, writer.clone(), sequence, hash) {
+                        Ok(head) => (head.sequence, head.hash),
+                        Err(e) => return Ok(Err(e)),
+                    }
+                }
                 None => (0, GENESIS_HASH),
             };
             let sealed = match seal_all(drafts, &writer, &key, sequence, hash) {
@@ -207,11 +207,7 @@ impl SqliteStore {
         let rows = self
             .with(move |connection| {
                 let mut statement = connection.prepare(&format!(
-                    "{SELECT_RECORD} WHERE (?1 IS NULL OR target = ?1) \
-                     AND (?2 IS NULL OR decided_at_ms >= ?2) \
-                     AND (?3 IS NULL OR decided_at_ms < ?3) \
-                     AND (?4 IS NULL OR is_valid = ?4) \
-                     AND (?5 IS NULL OR client = ?5) \
+                    "{SELECT_RECORD} WHERE {FILTER} \
                      ORDER BY decided_at_ms DESC, writer, sequence DESC LIMIT ?6"
                 ))?;
                 let rows = statement
@@ -269,11 +265,7 @@ impl SqliteStore {
         let n: i64 = self
             .with(move |connection| {
                 connection.query_row(
-                    "SELECT COUNT(*) FROM decision_records WHERE (?1 IS NULL OR target = ?1) \
-                     AND (?2 IS NULL OR decided_at_ms >= ?2) \
-                     AND (?3 IS NULL OR decided_at_ms < ?3) \
-                     AND (?4 IS NULL OR is_valid = ?4) \
-                     AND (?5 IS NULL OR client = ?5)",
+                    &format!("SELECT COUNT(*) FROM decision_records WHERE {FILTER}"),
                     params![
                         filter.target,
                         filter.since_ms.map(to_i64),
@@ -300,16 +292,7 @@ impl SqliteStore {
             })
             .await?;
         rows.into_iter()
-            .map(
-                |(writer, sequence, hash)| match <[u8; 32]>::try_from(hash) {
-                    Ok(hash) => Ok(ChainHead {
-                        writer,
-                        sequence: to_u64(sequence),
-                        hash,
-                    }),
-                    Err(_) => Err(damaged_head(&self.describe(), &writer)),
-                },
-            )
+            .map(|(writer, sequence, hash)| chain_head(&self.describe(), writer, sequence, hash))
             .collect()
     }
 
@@ -321,18 +304,16 @@ impl SqliteStore {
             )?;
             let rows = statement
                 .query_map([], |row| {
-                    let hash: Vec<u8> = row.get(2)?;
-                    Ok(PruneBoundary {
-                        writer: row.get(0)?,
-                        last_sequence: to_u64(row.get(1)?),
-                        // A damaged hash fails the note's signature check.
-                        last_hash: hash.try_into().unwrap_or(GENESIS_HASH),
-                        deleted: to_u64(row.get(3)?),
-                        cutoff_ms: to_u64(row.get(4)?),
-                        pruned_at_ms: to_u64(row.get(5)?),
-                        signer: row.get(6)?,
-                        signature: row.get(7)?,
-                    })
+                    Ok(prune_boundary((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                        row.get(6)?,
+                        row.get(7)?,
+                    )))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
@@ -363,18 +344,14 @@ impl SqliteStore {
                         params![writer, last_sequence],
                         |row| row.get(0),
                     )?;
-                    let mut b = PruneBoundary {
+                    boundaries.push(prune_cut(
                         writer,
-                        last_sequence: to_u64(last_sequence),
-                        last_hash: hash.try_into().unwrap_or(GENESIS_HASH),
-                        deleted: to_u64(deleted),
-                        cutoff_ms,
-                        pruned_at_ms: now_ms,
-                        signer: String::new(),
-                        signature: Vec::new(),
-                    };
-                    prune_note::sign(&mut b, &key);
-                    boundaries.push(b);
+                        deleted,
+                        last_sequence,
+                        hash,
+                        (cutoff_ms, now_ms),
+                        &key,
+                    ));
                 }
             }
             for b in &boundaries {
@@ -416,15 +393,10 @@ const PRUNE_CUT: &str = "SELECT x.writer, COUNT(*), MAX(x.sequence) FROM decisio
      WHERE y.writer = x.writer AND y.decided_at_ms >= ?1), 9223372036854775807) \
      GROUP BY x.writer ORDER BY x.writer";
 
-/// A chain head that cannot be read: appends to that chain stop rather than
-/// start it again.
-pub(super) fn damaged_head(store: &str, writer: &str) -> StoreError {
-    StoreError::Unreadable {
-        store: store.to_owned(),
-        id: format!("chain head of writer {writer}"),
-        detail: "its hash is not 32 bytes".into(),
-    }
-}
+/// The [`ListFilter`] as a condition on `?1`..`?5`.
+const FILTER: &str = "(?1 IS NULL OR target = ?1) AND (?2 IS NULL OR decided_at_ms >= ?2) \
+     AND (?3 IS NULL OR decided_at_ms < ?3) AND (?4 IS NULL OR is_valid = ?4) \
+     AND (?5 IS NULL OR client = ?5)";
 
 const SELECT_RECORD: &str = "SELECT id, writer, sequence, decided_at_ms, target, check_type, \
      is_valid, client, record, signature, hash FROM decision_records";
@@ -527,12 +499,4 @@ fn unavailable_at(path: &std::path::Path, detail: String) -> StoreError {
         store: format!("SQLite {}", path.display()),
         detail,
     }
-}
-
-pub(super) fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-pub(super) fn to_u64(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
 }

@@ -13,7 +13,8 @@ use std::path::PathBuf;
 use ed25519_dalek::SigningKey;
 
 use super::postgres::PostgresStore;
-use super::receipt::ReceiptError;
+use super::prune_note;
+use super::receipt::{GENESIS_HASH, ReceiptError};
 use super::record::{Columns, Draft, Sealed};
 use super::sqlite::SqliteStore;
 use crate::decision::LateResult;
@@ -346,6 +347,83 @@ pub(super) fn stored(store: &str, row: Row, late: &[String]) -> Result<StoredRec
         },
         late,
     })
+}
+
+/// A writer's chain head as both backends read it: its sequence and hash
+/// columns. A hash that is not 32 bytes is an error, never a new chain.
+pub(super) fn chain_head(
+    store: &str,
+    writer: String,
+    sequence: i64,
+    hash: Vec<u8>,
+) -> Result<ChainHead, StoreError> {
+    match <[u8; 32]>::try_from(hash) {
+        Ok(hash) => Ok(ChainHead {
+            writer,
+            sequence: to_u64(sequence),
+            hash,
+        }),
+        Err(_) => Err(StoreError::Unreadable {
+            store: store.to_owned(),
+            id: format!("chain head of writer {writer}"),
+            detail: "its hash is not 32 bytes".into(),
+        }),
+    }
+}
+
+/// A prune note's columns as both backends read them: writer,
+/// last_sequence, last_hash, deleted, cutoff_ms, pruned_at_ms, signer,
+/// signature.
+pub(super) type NoteRow = (String, i64, Vec<u8>, i64, i64, i64, String, Vec<u8>);
+
+/// The note in `row`. A damaged hash is kept as the genesis hash, which
+/// then fails the note's signature check.
+pub(super) fn prune_boundary(row: NoteRow) -> PruneBoundary {
+    let (writer, last_sequence, last_hash, deleted, cutoff_ms, pruned_at_ms, signer, signature) =
+        row;
+    PruneBoundary {
+        writer,
+        last_sequence: to_u64(last_sequence),
+        last_hash: last_hash.try_into().unwrap_or(GENESIS_HASH),
+        deleted: to_u64(deleted),
+        cutoff_ms: to_u64(cutoff_ms),
+        pruned_at_ms: to_u64(pruned_at_ms),
+        signer,
+        signature,
+    }
+}
+
+/// The note `prune` keeps for a writer whose records up to `last_sequence`
+/// (hash `last_hash`, `deleted` of them) it deletes, signed with `key`.
+pub(super) fn prune_cut(
+    writer: String,
+    deleted: i64,
+    last_sequence: i64,
+    last_hash: Vec<u8>,
+    (cutoff_ms, pruned_at_ms): (u64, u64),
+    key: &SigningKey,
+) -> PruneBoundary {
+    let mut b = prune_boundary((
+        writer,
+        last_sequence,
+        last_hash,
+        deleted,
+        to_i64(cutoff_ms),
+        to_i64(pruned_at_ms),
+        String::new(),
+        Vec::new(),
+    ));
+    prune_note::sign(&mut b, key);
+    b
+}
+
+/// Columns hold unsigned numbers as SQL `BIGINT`.
+pub(super) fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+pub(super) fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
 }
 
 /// The late results' JSON column; a result that does not serialise is

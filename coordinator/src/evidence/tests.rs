@@ -426,3 +426,20 @@ async fn a_bundle_verifies_on_its_own_and_a_tampered_one_does_not() {
     altered.signature = base64::engine::general_purpose::STANDARD.encode(bytes);
     assert!(!audit_record(&altered.into_stored().unwrap(), &trusted()).passed());
 }
+
+#[tokio::test]
+async fn a_damaged_chain_head_stops_appends_rather_than_restarting_the_chain() {
+    let f = fixture(FakePerspectives::new()).await;
+    decide_and_store(&f, &["a.example"]).await;
+    let connection = rusqlite::Connection::open(&f.path).unwrap();
+    connection
+        .execute("UPDATE chain_heads SET hash = x'00'", [])
+        .unwrap();
+    let decision = f.coordinator.check(&spec("b.example")).await;
+    let refused = f.recorder.record(&decision, context("b.example")).await;
+    assert!(
+        matches!(&refused, Err(StoreError::Unreadable { id, .. }) if id.contains("chain head")),
+        "{refused:?}"
+    );
+    assert_eq!(f.recorder.store().all().await.unwrap().len(), 1);
+}
