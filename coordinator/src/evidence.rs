@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 pub use self::postgres::PostgresStore;
-pub use self::record::{Columns, Draft, RecordBody, RecordContext, Sealed};
+pub use self::record::{Columns, Draft, KeyTexts, RecordBody, RecordContext, Sealed};
 pub use self::sqlite::SqliteStore;
 pub use self::store::{
     ChainHead, EvidenceStore, ListFilter, PAGE, PruneBoundary, StoreError, StoreLocation,
@@ -63,8 +63,7 @@ pub struct Recorder {
     store: EvidenceStore,
     queue: mpsc::Sender<Append>,
     late: mpsc::UnboundedSender<(String, LateResult)>,
-    perspectives: Arc<[PerspectiveConfig]>,
-    key: SigningKey,
+    keys: Arc<KeyTexts>,
     config_digest: String,
 }
 
@@ -99,8 +98,7 @@ impl Recorder {
             store,
             queue,
             late,
-            perspectives: perspectives.into(),
-            key,
+            keys: Arc::new(KeyTexts::new(&key, perspectives)),
             config_digest,
         }
     }
@@ -116,13 +114,7 @@ impl Recorder {
         decision: &Decision,
         context: RecordContext,
     ) -> Result<String, StoreError> {
-        let draft = Draft::new(
-            decision,
-            context,
-            &self.perspectives,
-            &self.key,
-            &self.config_digest,
-        )?;
+        let draft = Draft::new(decision, context, &self.keys, &self.config_digest)?;
         let (reply, committed) = oneshot::channel();
         let unavailable = |detail: &str| StoreError::Unavailable {
             store: self.store.describe(),

@@ -56,6 +56,28 @@ impl RecordBody {
     }
 }
 
+/// The keys a record names, in their text form, made once per recorder
+/// rather than once per record.
+#[derive(Debug, Clone)]
+pub struct KeyTexts {
+    /// The coordinator's verifying key.
+    pub coordinator: String,
+    /// Every configured perspective's key, by id.
+    pub perspectives: BTreeMap<String, String>,
+}
+
+impl KeyTexts {
+    pub fn new(coordinator: &SigningKey, perspectives: &[PerspectiveConfig]) -> Self {
+        Self {
+            coordinator: keys::format_verifying_key(&coordinator.verifying_key()),
+            perspectives: perspectives
+                .iter()
+                .map(|p| (p.id.clone(), keys::format_verifying_key(&p.public_key)))
+                .collect(),
+        }
+    }
+}
+
 /// A decision on its way to the store; the store adds the chain fields.
 #[derive(Debug, Clone)]
 pub struct Draft {
@@ -70,23 +92,19 @@ pub struct Draft {
 }
 
 impl Draft {
-    /// The draft of `decision`, with the keys of every perspective it asked.
+    /// The draft of `decision`, with the keys of every perspective it asked
+    /// (from `keys`).
     pub fn new(
         decision: &Decision,
         context: RecordContext,
-        perspectives: &[PerspectiveConfig],
-        coordinator_key: &SigningKey,
+        keys: &KeyTexts,
         config_digest: &str,
     ) -> Result<Self, ReceiptError> {
-        let asked: std::collections::BTreeSet<&str> = decision
+        let perspective_keys = decision
             .attempts
             .iter()
-            .flat_map(|a| a.cohort.iter().map(String::as_str))
-            .collect();
-        let perspective_keys = perspectives
-            .iter()
-            .filter(|p| asked.contains(p.id.as_str()))
-            .map(|p| (p.id.clone(), keys::format_verifying_key(&p.public_key)))
+            .flat_map(|a| a.cohort.iter())
+            .filter_map(|id| Some((id.clone(), keys.perspectives.get(id)?.clone())))
             .collect();
         let mut decision = decision.clone();
         without_decoded_reports(&mut decision);
@@ -96,7 +114,7 @@ impl Draft {
             client: context.client,
             request: context.request,
             config_digest: config_digest.to_owned(),
-            coordinator_key: keys::format_verifying_key(&coordinator_key.verifying_key()),
+            coordinator_key: keys.coordinator.clone(),
             perspective_keys,
             decision,
         })
