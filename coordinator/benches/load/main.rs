@@ -394,6 +394,25 @@ struct Decider<T> {
     recorder: Option<Recorder>,
 }
 
+impl<T: PerspectiveTransport + 'static> Decider<T> {
+    /// The coordinator over `transport`; `keep_late`: whether calls still
+    /// running at a decision run on ([`Coordinator::with_late_results`]).
+    fn new(
+        config: Config,
+        transport: TimedTransport<T>,
+        keep_late: bool,
+        recorder: Option<Recorder>,
+    ) -> Result<Self, String> {
+        let coordinator = Coordinator::new(config, transport)
+            .map_err(|e| e.to_string())?
+            .with_late_results(keep_late);
+        Ok(Self {
+            coordinator: Arc::new(coordinator),
+            recorder,
+        })
+    }
+}
+
 impl<T> Clone for Decider<T> {
     fn clone(&self) -> Self {
         Self {
@@ -571,12 +590,8 @@ fn run(args: &Args) -> Result<(), String> {
             },
             arrivals: Arc::clone(&arrivals),
         };
-        let coordinator = Arc::new(
-            Coordinator::new(config, transport)
-                .map_err(|e| e.to_string())?
-                .with_late_results(keep_late),
-        );
-        measure(args, runtimes, coordinator, recorder, arrivals, sent)
+        let decider = Decider::new(config, transport, keep_late, recorder)?;
+        measure(args, runtimes, decider, arrivals, sent)
     } else {
         let inner = if args.transport == "http2" {
             HttpTransport::http2_prior_knowledge()
@@ -587,12 +602,8 @@ fn run(args: &Args) -> Result<(), String> {
             inner: inner.map_err(|e| e.to_string())?,
             arrivals: Arc::clone(&arrivals),
         };
-        let coordinator = Arc::new(
-            Coordinator::new(config, transport)
-                .map_err(|e| e.to_string())?
-                .with_late_results(keep_late),
-        );
-        measure(args, runtimes, coordinator, recorder, arrivals, sent)
+        let decider = Decider::new(config, transport, keep_late, recorder)?;
+        measure(args, runtimes, decider, arrivals, sent)
     }
 }
 
@@ -608,8 +619,7 @@ struct Runtimes {
 fn measure<T: PerspectiveTransport + 'static>(
     args: &Args,
     runtimes: Runtimes,
-    coordinator: Arc<Coordinator<TimedTransport<T>>>,
-    recorder: Option<Recorder>,
+    decider: Decider<T>,
     arrivals: Arrivals,
     sent: SentTimes,
 ) -> Result<(), String> {
@@ -637,10 +647,6 @@ fn measure<T: PerspectiveTransport + 'static>(
 
     let stop_at = Instant::now() + Duration::from_secs(args.time_limit_s);
     // Warm-up: open the connections, fault in the code; not measured.
-    let decider = Decider {
-        coordinator,
-        recorder,
-    };
     let warmup = runtimes.coordinator.block_on(drive(
         decider.clone(),
         Arc::clone(&arrivals),
