@@ -19,7 +19,7 @@ use mpic_core::request_auth::{self, VerifiedRequest};
 
 use super::prune_note;
 use super::receipt::{self, GENESIS_HASH};
-use super::record::{Columns, RecordBody, hex};
+use super::record::{Columns, RecordBody};
 use super::store::{ChainHead, PruneBoundary, StoredRecord};
 use crate::decision::{AttemptRecord, PerspectiveResult, ResultStatus};
 
@@ -635,9 +635,4 @@ pub fn audit_chains(
         chains.add(record);
     }
     chains.finish(heads)
-}
-
-/// `hex` of a record's hash, for people.
-pub fn hash_text(hash: &[u8; 32]) -> String {
-    hex(hash)
 }
