@@ -77,7 +77,7 @@ pub struct AttemptRecord {
     pub attempt: u32,
     /// Perspective ids, in the order asked.
     pub cohort: Vec<String>,
-    pub decision: quorum::Decision,
+    pub decision: quorum::Status,
     /// Counts when the decision was made; `pending` are the cancelled ones.
     pub tally: Tally,
     /// Corroborations this attempt needed, when the policy could apply.
@@ -98,7 +98,7 @@ pub struct AttemptRecord {
 
 impl AttemptRecord {
     pub fn is_valid(&self) -> bool {
-        self.decision == quorum::Decision::Valid
+        self.decision == quorum::Status::Valid
     }
 
     /// BR 5.4.1 quorum result, e.g. `5/6`.

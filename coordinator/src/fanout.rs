@@ -273,7 +273,7 @@ pub async fn run_attempt<T: PerspectiveTransport + 'static>(
     }
 
     let mut decision = quorum::decide(plan.policy, plan.requirements, &outcomes);
-    while decision == quorum::Decision::Undecided {
+    while decision == quorum::Status::Undecided {
         let (Some((i, answer, elapsed)), Ok(prepared)) = (calls.next().await, &prepared) else {
             break;
         };
@@ -316,10 +316,10 @@ pub async fn run_attempt<T: PerspectiveTransport + 'static>(
             })
         })
         .collect();
-    if decision == quorum::Decision::Undecided {
+    if decision == quorum::Status::Undecided {
         // Every call answered, so `decide` cannot be undecided; if it ever
         // were, nothing has been proven: fail closed.
-        decision = quorum::Decision::Invalid(quorum::InvalidReason::TooFewCorroborations {
+        decision = quorum::Status::Invalid(quorum::InvalidReason::TooFewCorroborations {
             possible: tally.corroborated,
             required: usize::MAX,
         });

@@ -270,8 +270,8 @@ impl<T: PerspectiveTransport + 'static> Coordinator<T> {
             let record = fanout::run_attempt(&self.transport, &plan, late).await;
             cohorts.push(cohort);
             let settled = match &record.decision {
-                quorum::Decision::Valid => true,
-                quorum::Decision::Invalid(reason) => {
+                quorum::Status::Valid => true,
+                quorum::Status::Invalid(reason) => {
                     reasons.push(format!("attempt {attempt} ({}): {reason}", record.tally));
                     // A cohort or policy that cannot work will not work with
                     // another cohort either.
@@ -281,7 +281,7 @@ impl<T: PerspectiveTransport + 'static> Coordinator<T> {
                             | quorum::InvalidReason::Policy { .. }
                     )
                 }
-                quorum::Decision::Undecided => false,
+                quorum::Status::Undecided => false,
             };
             attempts.push(record);
             if settled {

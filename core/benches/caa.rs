@@ -9,7 +9,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mpic_core::caa::property::Property;
-use mpic_core::caa::{self, CertificateType, Decision, EvaluationContext};
+use mpic_core::caa::{self, CertificateType, Evaluation, EvaluationContext};
 use mpic_core::perspective::CheckObservation;
 use mpic_core::report::Observation;
 
@@ -54,7 +54,7 @@ fn evaluate(c: &mut Criterion) {
             b.iter(|| {
                 let decision = caa::evaluate(black_box(&props), &context);
                 assert_eq!(
-                    matches!(decision, Decision::Permitted { .. }),
+                    matches!(decision, Evaluation::Permitted { .. }),
                     permitted,
                     "{decision:?}"
                 );

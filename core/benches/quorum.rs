@@ -40,10 +40,10 @@ fn decide(c: &mut Criterion) {
     let mut group = c.benchmark_group("quorum/decide");
     // (name, outcomes, expected): undecided mid-attempt and the deciding call.
     let cases = [
-        ("6_undecided", outcomes(6, 2), quorum::Decision::Undecided),
-        ("6_valid", outcomes(6, 4), quorum::Decision::Valid),
-        ("10_undecided", outcomes(10, 4), quorum::Decision::Undecided),
-        ("10_valid", outcomes(10, 8), quorum::Decision::Valid),
+        ("6_undecided", outcomes(6, 2), quorum::Status::Undecided),
+        ("6_valid", outcomes(6, 4), quorum::Status::Valid),
+        ("10_undecided", outcomes(10, 4), quorum::Status::Undecided),
+        ("10_valid", outcomes(10, 8), quorum::Status::Valid),
     ];
     for (name, outcomes, want) in cases {
         assert_eq!(

@@ -33,7 +33,7 @@ pub(crate) mod test_support;
 use serde::{Deserialize, Serialize};
 
 pub use evaluate::{
-    CertificateType, Decision, EvaluationContext, ForbidReason, PermitReason, evaluate,
+    CertificateType, Evaluation, EvaluationContext, ForbidReason, PermitReason, evaluate,
 };
 pub use lookup::{LookupFailure, LookupOutcome, LookupStep, lookup};
 pub use lookup_failure::{InsecurityProof, NotPermission};
@@ -180,8 +180,8 @@ pub async fn check<N: Network>(
                 resolver: rrset.resolver,
             });
             match decision {
-                Decision::Permitted { reason } => CaaOutcome::Permitted { reason },
-                Decision::Forbidden { reason } => CaaOutcome::Forbidden { reason },
+                Evaluation::Permitted { reason } => CaaOutcome::Permitted { reason },
+                Evaluation::Forbidden { reason } => CaaOutcome::Forbidden { reason },
             }
         }
         LookupOutcome::Failed(failure) => {

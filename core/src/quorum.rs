@@ -20,7 +20,7 @@
 //! passes with fewer than two remote perspectives.
 //!
 //! # Decisions fail closed
-//! * A cohort smaller than the date's minimum is [`Decision::Invalid`] at once
+//! * A cohort smaller than the date's minimum is [`Status::Invalid`] at once
 //!   ([`InvalidReason::TooFewPerspectives`]): more answers cannot fix it.
 //! * A policy that asks for fewer corroborations than the BR allows, or more
 //!   than there are perspectives, is Invalid ([`InvalidReason::Policy`]).
@@ -391,10 +391,10 @@ pub enum InvalidReason {
     TooFewRirs { possible: usize, required: usize },
 }
 
-/// The quorum decision so far.
+/// Where the quorum stands so far: met, lost, or still open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Decision {
+pub enum Status {
     /// Quorum met; pending answers cannot change that.
     Valid,
     /// Quorum cannot be met whatever the pending perspectives answer.
@@ -405,23 +405,23 @@ pub enum Decision {
 
 /// Applies `policy` and `requirements` to the outcomes so far; see the module
 /// documentation for when it decides early.
-pub fn decide(policy: Policy, requirements: Requirements, outcomes: &[Outcome]) -> Decision {
+pub fn decide(policy: Policy, requirements: Requirements, outcomes: &[Outcome]) -> Status {
     let tally = Tally::of(outcomes);
     let used = tally.used();
     let min_perspectives = requirements.min_perspectives.max(2);
     if used < min_perspectives {
-        return Decision::Invalid(InvalidReason::TooFewPerspectives {
+        return Status::Invalid(InvalidReason::TooFewPerspectives {
             used,
             required: min_perspectives,
         });
     }
     let required = match policy.required_corroborations(used) {
         Ok(required) => required,
-        Err(error) => return Decision::Invalid(InvalidReason::Policy { error }),
+        Err(error) => return Status::Invalid(InvalidReason::Policy { error }),
     };
     let possible = tally.corroborated + tally.pending;
     if possible < required {
-        return Decision::Invalid(InvalidReason::TooFewCorroborations { possible, required });
+        return Status::Invalid(InvalidReason::TooFewCorroborations { possible, required });
     }
     let mut corroborating_rirs = BTreeSet::new();
     let mut possible_rirs = BTreeSet::new();
@@ -439,15 +439,15 @@ pub fn decide(policy: Policy, requirements: Requirements, outcomes: &[Outcome]) 
     }
     let min_rirs = requirements.min_rirs.max(1);
     if possible_rirs.len() < min_rirs {
-        return Decision::Invalid(InvalidReason::TooFewRirs {
+        return Status::Invalid(InvalidReason::TooFewRirs {
             possible: possible_rirs.len(),
             required: min_rirs,
         });
     }
     if tally.corroborated >= required && corroborating_rirs.len() >= min_rirs {
-        Decision::Valid
+        Status::Valid
     } else {
-        Decision::Undecided
+        Status::Undecided
     }
 }
 
@@ -521,13 +521,13 @@ mod tests {
             let at_limit = cohort(used - allowed, allowed, 0);
             assert_eq!(
                 decide(Policy::Br, LAX, &at_limit),
-                Decision::Valid,
+                Status::Valid,
                 "{used} at limit"
             );
             let over = cohort(used - allowed - 1, allowed + 1, 0);
             assert_eq!(
                 decide(Policy::Br, LAX, &over),
-                Decision::Invalid(InvalidReason::TooFewCorroborations {
+                Status::Invalid(InvalidReason::TooFewCorroborations {
                     possible: used - allowed - 1,
                     required: used - allowed
                 }),
@@ -549,14 +549,14 @@ mod tests {
         // Requirements below the BR floor are raised to it.
         assert_eq!(
             decide(Policy::Br, lenient, &[yes(Rir::Arin)]),
-            Decision::Invalid(InvalidReason::TooFewPerspectives {
+            Status::Invalid(InvalidReason::TooFewPerspectives {
                 used: 1,
                 required: 2
             })
         );
         assert_eq!(
             decide(Policy::Br, lenient, &[]),
-            Decision::Invalid(InvalidReason::TooFewPerspectives {
+            Status::Invalid(InvalidReason::TooFewPerspectives {
                 used: 0,
                 required: 2
             })
@@ -567,18 +567,18 @@ mod tests {
     fn strict_requires_every_perspective() {
         assert_eq!(
             decide(Policy::Strict, DIVERSE, &cohort(4, 0, 0)),
-            Decision::Valid
+            Status::Valid
         );
         assert_eq!(
             decide(Policy::Strict, DIVERSE, &cohort(3, 1, 0)),
-            Decision::Invalid(InvalidReason::TooFewCorroborations {
+            Status::Invalid(InvalidReason::TooFewCorroborations {
                 possible: 3,
                 required: 4
             })
         );
         assert_eq!(
             decide(Policy::Strict, DIVERSE, &cohort(3, 0, 1)),
-            Decision::Undecided
+            Status::Undecided
         );
     }
 
@@ -632,18 +632,18 @@ mod tests {
         }
         assert_eq!(
             decide(Policy::Count(5), DIVERSE, &cohort(5, 1, 0)),
-            Decision::Valid
+            Status::Valid
         );
         assert_eq!(
             decide(Policy::Count(6), DIVERSE, &cohort(5, 1, 0)),
-            Decision::Invalid(InvalidReason::TooFewCorroborations {
+            Status::Invalid(InvalidReason::TooFewCorroborations {
                 possible: 5,
                 required: 6
             })
         );
         assert_eq!(
             decide(Policy::Count(3), DIVERSE, &cohort(6, 0, 0)),
-            Decision::Invalid(InvalidReason::Policy {
+            Status::Invalid(InvalidReason::Policy {
                 error: PolicyError::CountBelowBrMinimum {
                     quorum_count: 3,
                     used: 6,
@@ -658,25 +658,25 @@ mod tests {
         let one_rir = vec![yes(Rir::Arin); 6];
         assert_eq!(
             decide(Policy::Br, DIVERSE, &one_rir),
-            Decision::Invalid(InvalidReason::TooFewRirs {
+            Status::Invalid(InvalidReason::TooFewRirs {
                 possible: 1,
                 required: 2
             })
         );
-        assert_eq!(decide(Policy::Br, LAX, &one_rir), Decision::Valid);
+        assert_eq!(decide(Policy::Br, LAX, &one_rir), Status::Valid);
 
         // With two perspectives and two RIRs required, the allowed failure
         // cannot be used: the lone corroborator is one RIR.
         assert_eq!(
             decide(Policy::Br, DIVERSE, &cohort(1, 1, 0)),
-            Decision::Invalid(InvalidReason::TooFewRirs {
+            Status::Invalid(InvalidReason::TooFewRirs {
                 possible: 1,
                 required: 2
             })
         );
         assert_eq!(
             decide(Policy::Br, DIVERSE, &cohort(2, 0, 0)),
-            Decision::Valid
+            Status::Valid
         );
 
         // A failed perspective's RIR does not count toward diversity.
@@ -684,7 +684,7 @@ mod tests {
         failed_elsewhere.push(no());
         assert_eq!(
             decide(Policy::Br, DIVERSE, &failed_elsewhere),
-            Decision::Invalid(InvalidReason::TooFewRirs {
+            Status::Invalid(InvalidReason::TooFewRirs {
                 possible: 1,
                 required: 2
             })
@@ -695,20 +695,20 @@ mod tests {
         pending_elsewhere.push(wait(Rir::Apnic));
         assert_eq!(
             decide(Policy::Br, DIVERSE, &pending_elsewhere),
-            Decision::Undecided
+            Status::Undecided
         );
         // ...and its corroboration settles it.
         pending_elsewhere[5] = yes(Rir::Apnic);
         assert_eq!(
             decide(Policy::Br, DIVERSE, &pending_elsewhere),
-            Decision::Valid
+            Status::Valid
         );
         // A pending perspective in the same RIR does not.
         let mut pending_same = vec![yes(Rir::Arin); 5];
         pending_same.push(wait(Rir::Arin));
         assert_eq!(
             decide(Policy::Br, DIVERSE, &pending_same),
-            Decision::Invalid(InvalidReason::TooFewRirs {
+            Status::Invalid(InvalidReason::TooFewRirs {
                 possible: 1,
                 required: 2
             })
@@ -719,14 +719,14 @@ mod tests {
     fn pending_answers_decide_early_only_when_they_cannot_matter() {
         let cases = [
             // (corroborated, failed, pending, expected) for Br, two RIRs.
-            (3, 0, 1, Decision::Valid),
-            (2, 0, 2, Decision::Undecided),
-            (2, 1, 1, Decision::Undecided),
+            (3, 0, 1, Status::Valid),
+            (2, 0, 2, Status::Undecided),
+            (2, 1, 1, Status::Undecided),
             (
                 2,
                 2,
                 0,
-                Decision::Invalid(InvalidReason::TooFewCorroborations {
+                Status::Invalid(InvalidReason::TooFewCorroborations {
                     possible: 2,
                     required: 3,
                 }),
@@ -735,18 +735,18 @@ mod tests {
                 0,
                 2,
                 2,
-                Decision::Invalid(InvalidReason::TooFewCorroborations {
+                Status::Invalid(InvalidReason::TooFewCorroborations {
                     possible: 2,
                     required: 3,
                 }),
             ),
-            (4, 0, 2, Decision::Valid),
-            (3, 1, 2, Decision::Undecided),
+            (4, 0, 2, Status::Valid),
+            (3, 1, 2, Status::Undecided),
             (
                 1,
                 3,
                 2,
-                Decision::Invalid(InvalidReason::TooFewCorroborations {
+                Status::Invalid(InvalidReason::TooFewCorroborations {
                     possible: 3,
                     required: 4,
                 }),
@@ -766,14 +766,14 @@ mod tests {
         let late_2026 = Requirements::for_date(CivilDate::new(2026, 12, 15).unwrap());
         assert_eq!(
             decide(Policy::Br, late_2026, &cohort(0, 0, 4)),
-            Decision::Invalid(InvalidReason::TooFewPerspectives {
+            Status::Invalid(InvalidReason::TooFewPerspectives {
                 used: 4,
                 required: 5
             })
         );
         assert_eq!(
             decide(Policy::Br, late_2026, &cohort(4, 0, 1)),
-            Decision::Valid
+            Status::Valid
         );
     }
 
@@ -920,7 +920,7 @@ mod tests {
             serde_json::to_string(&no()).unwrap(),
             r#"{"status":"not_corroborated","reason":{"kind":"timeout"}}"#
         );
-        let invalid = Decision::Invalid(InvalidReason::TooFewRirs {
+        let invalid = Status::Invalid(InvalidReason::TooFewRirs {
             possible: 1,
             required: 2,
         });
@@ -929,7 +929,7 @@ mod tests {
             json,
             r#"{"invalid":{"kind":"too_few_rirs","possible":1,"required":2}}"#
         );
-        assert_eq!(serde_json::from_str::<Decision>(&json).unwrap(), invalid);
+        assert_eq!(serde_json::from_str::<Status>(&json).unwrap(), invalid);
     }
 
     /// One perspective's final answer: corroborated or not, and its RIR.
@@ -967,7 +967,7 @@ mod tests {
             .collect()
     }
 
-    fn same_kind(a: &Decision, b: &Decision) -> bool {
+    fn same_kind(a: &Status, b: &Status) -> bool {
         std::mem::discriminant(a) == std::mem::discriminant(b)
     }
 
@@ -991,7 +991,7 @@ mod tests {
                     known[order[step - 1]] = true;
                 }
                 let now = decide(policy, requirements, &revealed(&finals, &known));
-                if now == Decision::Undecided {
+                if now == Status::Undecided {
                     continue;
                 }
                 // Every way the still-pending perspectives could answer.
@@ -1007,7 +1007,7 @@ mod tests {
             }
             // With every answer in, there is always a decision.
             let end = decide(policy, requirements, &revealed(&finals, &vec![true; finals.len()]));
-            prop_assert_ne!(end, Decision::Undecided);
+            prop_assert_ne!(end, Status::Undecided);
         }
 
         #[test]

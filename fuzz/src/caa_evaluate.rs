@@ -25,7 +25,7 @@ use mpic_core::caa::evaluate::PropertyKind;
 use mpic_core::caa::property::{CRITICAL_FLAG, Property};
 use mpic_core::caa::value::{is_label, parse_issuer_value};
 use mpic_core::caa::{
-    CertificateType, Decision, EvaluationContext, ForbidReason, PermitReason, evaluate,
+    CertificateType, Evaluation, EvaluationContext, ForbidReason, PermitReason, evaluate,
 };
 
 use crate::input::Input;
@@ -212,7 +212,7 @@ pub fn run(data: &[u8]) {
     assert!(
         matches!(
             evaluate(&with_critical, &context),
-            Decision::Forbidden {
+            Evaluation::Forbidden {
                 reason: ForbidReason::UnknownCriticalProperty { .. }
             }
         ),
@@ -220,8 +220,8 @@ pub fn run(data: &[u8]) {
     );
 }
 
-fn permits(decision: &Decision) -> bool {
-    matches!(decision, Decision::Permitted { .. })
+fn permits(decision: &Evaluation) -> bool {
+    matches!(decision, Evaluation::Permitted { .. })
 }
 
 fn flip_case(tag: &str) -> String {
@@ -312,7 +312,7 @@ fn reference_authorises(value: &[u8], context: &EvaluationContext<'_>) -> bool {
     account_ok && method_ok
 }
 
-fn check_reasons(case: &Case, decision: &Decision) {
+fn check_reasons(case: &Case, decision: &Evaluation) {
     let properties = &case.properties;
     let presented = |record: &str, tag: Option<PropertyKind>| {
         properties.iter().any(|p| {
@@ -321,10 +321,10 @@ fn check_reasons(case: &Case, decision: &Decision) {
         })
     };
     match decision {
-        Decision::Permitted {
+        Evaluation::Permitted {
             reason: PermitReason::NoCaaRecords,
         } => assert!(properties.is_empty()),
-        Decision::Permitted {
+        Evaluation::Permitted {
             reason: PermitReason::NoRelevantProperty { tag },
         } => assert!(
             !properties
@@ -332,7 +332,7 @@ fn check_reasons(case: &Case, decision: &Decision) {
                 .any(|p| p.tag.eq_ignore_ascii_case(name(*tag))),
             "no relevant property, yet one is there"
         ),
-        Decision::Permitted {
+        Evaluation::Permitted {
             reason:
                 PermitReason::Authorised {
                     tag,
@@ -351,7 +351,7 @@ fn check_reasons(case: &Case, decision: &Decision) {
                 "authorising record not in the set"
             );
         }
-        Decision::Forbidden {
+        Evaluation::Forbidden {
             reason: ForbidReason::UnknownCriticalProperty { record },
         } => assert!(
             properties.iter().any(|p| p.is_critical()
@@ -359,7 +359,7 @@ fn check_reasons(case: &Case, decision: &Decision) {
                 && !KNOWN_TAGS.iter().any(|t| p.tag_is(t))),
             "the unknown critical record is not one"
         ),
-        Decision::Forbidden {
+        Evaluation::Forbidden {
             reason: ForbidReason::NotAuthorised { tag, rejections },
         } => {
             let governing = properties

@@ -276,7 +276,7 @@ mod tests {
             attempts: vec![AttemptRecord {
                 attempt: 1,
                 cohort: results.iter().map(|r| r.perspective_id.clone()).collect(),
-                decision: quorum::Decision::Valid,
+                decision: quorum::Status::Valid,
                 tally: Tally::default(),
                 required_corroborations: Some(1),
                 policy: None,

@@ -648,7 +648,7 @@ mod tests {
             attempts: vec![AttemptRecord {
                 attempt: 1,
                 cohort: vec!["p1".into(), "p2".into()],
-                decision: quorum::Decision::Undecided,
+                decision: quorum::Status::Undecided,
                 tally: Tally::default(),
                 required_corroborations: Some(2),
                 policy: None,

@@ -245,7 +245,7 @@ async fn all_agree_is_valid_with_verified_evidence() {
     let setup = Setup::new(SIX);
     let fakes = Arc::new(FakePerspectives::new());
     let record = run_attempt(&fakes, &setup.plan(Policy::Strict), None).await;
-    assert_eq!(record.decision, quorum::Decision::Valid);
+    assert_eq!(record.decision, quorum::Status::Valid);
     assert_eq!(record.quorum_result(), "6/6");
     assert_eq!(record.required_corroborations, Some(6));
     assert_eq!(record.cohort, SIX);
@@ -292,13 +292,13 @@ async fn one_dissent_of_five_is_valid_under_br_and_invalid_under_strict() {
     let fakes = || FakePerspectives::new().with("fra", Behaviour::Fail);
 
     let br = run_attempt(&Arc::new(fakes()), &setup.plan(Policy::Br), None).await;
-    assert_eq!(br.decision, quorum::Decision::Valid);
+    assert_eq!(br.decision, quorum::Status::Valid);
     assert_eq!(br.required_corroborations, Some(4));
 
     let strict = run_attempt(&Arc::new(fakes()), &setup.plan(Policy::Strict), None).await;
     assert!(matches!(
         strict.decision,
-        quorum::Decision::Invalid(InvalidReason::TooFewCorroborations { required: 5, .. })
+        quorum::Status::Invalid(InvalidReason::TooFewCorroborations { required: 5, .. })
     ));
     assert_eq!(
         status_of(&strict, "fra"),
@@ -322,7 +322,7 @@ async fn three_of_six_dissenting_is_invalid() {
     let record = run_attempt(&fakes, &setup.plan(Policy::Br), None).await;
     assert_eq!(
         record.decision,
-        quorum::Decision::Invalid(InvalidReason::TooFewCorroborations {
+        quorum::Status::Invalid(InvalidReason::TooFewCorroborations {
             possible: 3,
             required: 4
         })
@@ -347,7 +347,7 @@ async fn corroborators_in_one_rir_are_invalid_whatever_the_reports_claim() {
     let record = run_attempt(&fakes, &setup.plan(Policy::Br), None).await;
     assert_eq!(
         record.decision,
-        quorum::Decision::Invalid(InvalidReason::TooFewRirs {
+        quorum::Status::Invalid(InvalidReason::TooFewRirs {
             possible: 1,
             required: 2
         })
@@ -366,7 +366,7 @@ async fn a_hanging_perspective_does_not_delay_a_decision_already_certain() {
     let fakes = Arc::new(FakePerspectives::new().with("syd", Behaviour::Hang));
     let started = Instant::now();
     let record = run_attempt(&fakes, &setup.plan(Policy::Br), None).await;
-    assert_eq!(record.decision, quorum::Decision::Valid);
+    assert_eq!(record.decision, quorum::Status::Valid);
     // The hanging call was started, never finished, and was dropped when the
     // decision became certain; had the engine waited for it, the paused clock
     // would have advanced to its deadline and it would read as a timeout.
@@ -395,7 +395,7 @@ async fn a_hanging_perspective_that_matters_times_out_at_its_deadline() {
             reason: NonCorroboration::Timeout
         }
     );
-    assert!(matches!(record.decision, quorum::Decision::Invalid(_)));
+    assert!(matches!(record.decision, quorum::Status::Invalid(_)));
     assert_eq!(started.elapsed(), Duration::from_secs(10));
 }
 
@@ -491,7 +491,7 @@ async fn a_cohort_below_the_br_minimum_is_invalid_without_calling_anyone() {
     let record = run_attempt(&fakes, &setup.plan(Policy::Br), None).await;
     assert_eq!(
         record.decision,
-        quorum::Decision::Invalid(InvalidReason::TooFewPerspectives {
+        quorum::Status::Invalid(InvalidReason::TooFewPerspectives {
             used: 3,
             required: 4
         })

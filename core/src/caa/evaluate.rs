@@ -85,7 +85,7 @@ pub struct EvaluationContext<'a> {
 /// The verdict on a Relevant RRset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
-pub enum Decision {
+pub enum Evaluation {
     Permitted { reason: PermitReason },
     Forbidden { reason: ForbidReason },
 }
@@ -170,9 +170,9 @@ pub enum RejectReason {
 }
 
 /// Evaluate a Relevant RRset's properties.
-pub fn evaluate(properties: &[Property], context: &EvaluationContext<'_>) -> Decision {
+pub fn evaluate(properties: &[Property], context: &EvaluationContext<'_>) -> Evaluation {
     if properties.is_empty() {
-        return Decision::Permitted {
+        return Evaluation::Permitted {
             reason: PermitReason::NoCaaRecords,
         };
     }
@@ -180,7 +180,7 @@ pub fn evaluate(properties: &[Property], context: &EvaluationContext<'_>) -> Dec
         .iter()
         .find(|p| p.is_critical() && !KNOWN_TAGS.iter().any(|tag| p.tag_is(tag)))
     {
-        return Decision::Forbidden {
+        return Evaluation::Forbidden {
             reason: ForbidReason::UnknownCriticalProperty {
                 record: property.presentation(),
             },
@@ -201,7 +201,7 @@ pub fn evaluate(properties: &[Property], context: &EvaluationContext<'_>) -> Dec
     for property in properties.iter().filter(|p| p.tag_is(kind.tag())) {
         match authorises(property, context) {
             Ok(issuer) => {
-                return Decision::Permitted {
+                return Evaluation::Permitted {
                     reason: PermitReason::Authorised {
                         tag: kind,
                         record: property.presentation(),
@@ -216,11 +216,11 @@ pub fn evaluate(properties: &[Property], context: &EvaluationContext<'_>) -> Dec
         }
     }
     if rejections.is_empty() {
-        Decision::Permitted {
+        Evaluation::Permitted {
             reason: PermitReason::NoRelevantProperty { tag: kind },
         }
     } else {
-        Decision::Forbidden {
+        Evaluation::Forbidden {
             reason: ForbidReason::NotAuthorised {
                 tag: kind,
                 rejections,
@@ -339,8 +339,8 @@ mod tests {
         }
     }
 
-    fn permitted(decision: &Decision) -> bool {
-        matches!(decision, Decision::Permitted { .. })
+    fn permitted(decision: &Evaluation) -> bool {
+        matches!(decision, Evaluation::Permitted { .. })
     }
 
     #[test]
@@ -601,8 +601,8 @@ mod tests {
             };
             let decision = evaluate(&[prop(0, "issue", &value)], &context);
             let got = match &decision {
-                Decision::Permitted { .. } => Ok(()),
-                Decision::Forbidden {
+                Evaluation::Permitted { .. } => Ok(()),
+                Evaluation::Forbidden {
                     reason: ForbidReason::NotAuthorised { rejections, .. },
                 } => Err(rejections[0].reason.clone()),
                 other => panic!("{value}: {other:?}"),
@@ -667,7 +667,7 @@ mod tests {
             ]),
             &tls(false, &ids),
         );
-        let expected = Decision::Forbidden {
+        let expected = Evaluation::Forbidden {
             reason: ForbidReason::NotAuthorised {
                 tag: PropertyKind::Issue,
                 rejections: vec![
@@ -698,7 +698,7 @@ mod tests {
         let decision = evaluate(&rrset(&[(0, "issue", OURS)]), &tls(false, &ids));
         assert_eq!(
             decision,
-            Decision::Permitted {
+            Evaluation::Permitted {
                 reason: PermitReason::Authorised {
                     tag: PropertyKind::Issue,
                     record: r#"0 issue "ca.example""#.into(),
@@ -709,7 +709,7 @@ mod tests {
         let decision = evaluate(&rrset(&[(128, "tbs", "x")]), &tls(false, &ids));
         assert_eq!(
             decision,
-            Decision::Forbidden {
+            Evaluation::Forbidden {
                 reason: ForbidReason::UnknownCriticalProperty {
                     record: r#"128 tbs "x""#.into()
                 }
@@ -718,7 +718,7 @@ mod tests {
         let decision = evaluate(&rrset(&[(0, "iodef", "x")]), &tls(true, &ids));
         assert_eq!(
             decision,
-            Decision::Permitted {
+            Evaluation::Permitted {
                 reason: PermitReason::NoRelevantProperty {
                     tag: PropertyKind::Issue
                 }
@@ -733,7 +733,7 @@ mod tests {
             .map(|i| prop(0, "issue", &format!("ca{i}.example")))
             .collect();
         let forbidden = evaluate(&records, &tls(false, &ids));
-        let Decision::Forbidden {
+        let Evaluation::Forbidden {
             reason: ForbidReason::NotAuthorised { rejections, .. },
         } = &forbidden
         else {
