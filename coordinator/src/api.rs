@@ -83,15 +83,11 @@ use tokio::sync::Semaphore;
 
 use mpic_core::check::{CheckRequest, ReadRequest, UnknownFields, parse_unique_keys};
 
-use crate::check_call::CheckSpec;
-use crate::config::PrimaryConfig;
 use crate::config::{ApiConfig, Config};
 use crate::evidence::{Bundle, RecordContext, Recorder, StoreError};
-use crate::native_network::{LocalPorts, NativeNetworkConfig, NativeNetworkError};
-use crate::orchestration::Overrides;
-use crate::primary::PrimaryPerspective;
+use crate::native_network::LocalPorts;
 use crate::transport::{HttpClientError, HttpTransport, PerspectiveTransport};
-use crate::{CohortError, Coordinator, clock};
+use crate::{Coordinator, CoordinatorError, clock};
 
 use self::auth::{ApiKeys, ClientIdentities, ClientName};
 use self::echo::Echo;
@@ -180,14 +176,12 @@ pub fn router<T: PerspectiveTransport + 'static>(
 pub enum ServeError {
     #[error(transparent)]
     HttpClient(#[from] HttpClientError),
-    #[error("cannot prepare cohorts: {0}")]
-    Cohort(#[from] CohortError),
+    #[error("cannot start the coordinator: {0}")]
+    Coordinator(#[from] CoordinatorError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
     #[error("server failed: {0}")]
     Serve(#[source] io::Error),
-    #[error("[primary]: {0}")]
-    Primary(#[from] NativeNetworkError),
     #[error("[evidence]: {0}")]
     Evidence(#[from] StoreError),
 }
@@ -198,40 +192,25 @@ pub enum ServeError {
 /// self-test at start-up. `local` is the loopback test mapping for the
 /// primary's fetches (`None` in production).
 pub async fn serve(
-    config: Config,
+    mut config: Config,
     listen: Option<SocketAddr>,
     local: Option<LocalPorts>,
 ) -> Result<(), ServeError> {
     let addr = listen.unwrap_or(config.api.listen);
-    let primary = match &config.primary {
-        Some(primary) => Some(start_primary(primary, local).await?),
-        None => None,
-    };
+    if let Some(primary) = &mut config.primary {
+        primary.local = local;
+    }
     let recorder = crate::evidence::start_recorder(&config).await?;
     // Calls still running at a decision run on only when their results are
     // kept.
     let keep_late = recorder.is_some();
-    let mut coordinator =
-        Coordinator::new(config, HttpTransport::new()?)?.with_late_results(keep_late);
-    if let Some(primary) = primary {
-        coordinator = coordinator.with_primary(primary);
-    }
+    let coordinator = Coordinator::new(config, HttpTransport::new()?)?.with_late_results(keep_late);
+    coordinator.primary_self_test().await;
     let coordinator = Arc::new(coordinator);
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
     serve_on(coordinator, recorder, listener, shutdown_signal()).await
-}
-
-/// The configured primary perspective (see [`PrimaryPerspective::start`]).
-async fn start_primary(
-    config: &PrimaryConfig,
-    local: Option<LocalPorts>,
-) -> Result<PrimaryPerspective, NativeNetworkError> {
-    let mut network = NativeNetworkConfig::new(config.doh_url.clone());
-    network.local = local;
-    network.dnssec_test_names = config.dnssec_test_names.clone();
-    PrimaryPerspective::start(network).await
 }
 
 /// Runs the API on `listener` until `shutdown` completes, then lets the
@@ -447,21 +426,20 @@ async fn post_mpic<T: PerspectiveTransport + 'static>(
         );
     }
     let echo = Echo::new(&value, &request, &ignored_fields);
-    let spec = CheckSpec::new(request);
     // Set by require_api_key; a route without it would be a wiring bug,
     // which must refuse rather than let any identity through.
     let Some(Extension(ClientIdentities(identities))) = identities else {
         return ApiError::Internal("the client's CA identities are unknown".into()).into_response();
     };
-    if let Err(e) = identities.admit(&spec.request) {
+    if let Err(e) = identities.admit(&request) {
         return ApiError::from(e).into_response();
     }
-    let trace = spec.request.trace_identifier.clone().map(TraceIdentifier);
+    let trace = request.trace_identifier.clone().map(TraceIdentifier);
     let received = Received {
         body: String::from_utf8_lossy(&body).into_owned(),
         client: client.map(|Extension(ClientName(name))| name),
     };
-    let mut response = run_check(&state, &spec, &echo, &ignored_fields, received).await;
+    let mut response = run_check(&state, &request, &echo, &ignored_fields, received).await;
     if let Some(trace) = trace {
         response.extensions_mut().insert(trace);
     }
@@ -476,7 +454,7 @@ struct Received {
 
 async fn run_check<T: PerspectiveTransport + 'static>(
     state: &ApiState<T>,
-    spec: &CheckSpec,
+    request: &CheckRequest,
     echo: &Echo,
     ignored_fields: &[String],
     received: Received,
@@ -487,8 +465,7 @@ async fn run_check<T: PerspectiveTransport + 'static>(
         }
         .into_response();
     };
-    let overrides = Overrides::from_request(&spec.request);
-    let decision = match state.coordinator.check_with(spec, &overrides).await {
+    let decision = match state.coordinator.check(request).await {
         Ok(decision) => decision,
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -504,7 +481,7 @@ async fn run_check<T: PerspectiveTransport + 'static>(
             match recorder.record(&decision, context).await {
                 Ok(id) => Some(id),
                 Err(e) => {
-                    tracing::error!(target: "mpic::evidence", error = %e, identifier = %decision.target, "decision not stored, so not answered (503)");
+                    tracing::error!(target: "mpic::evidence", error = %e, identifier = %decision.target(), "decision not stored, so not answered (503)");
                     return ApiError::EvidenceStore(e).into_response();
                 }
             }
@@ -512,7 +489,7 @@ async fn run_check<T: PerspectiveTransport + 'static>(
         None => None,
     };
     let mut body =
-        response::MpicResponse::new(spec, &decision, echo, ignored_fields, decided_at_ms);
+        response::MpicResponse::new(request, &decision, echo, ignored_fields, decided_at_ms);
     body.x_mpic.evidence_id = evidence_id.as_deref();
     match serde_json::to_vec(&body) {
         Ok(json) => (

@@ -246,6 +246,9 @@ pub struct PrimaryConfig {
     /// The names of its DNSSEC self-test (`dnssec_test_bogus_name`,
     /// `dnssec_test_signed_name`; defaults exist on the real Internet).
     pub dnssec_test_names: DnssecTestNames,
+    /// Test worlds only, never read from the file: the loopback ports that
+    /// stand in for 80 and 443 (`--allow-loopback-for-tests`).
+    pub local: Option<crate::native_network::LocalPorts>,
 }
 
 impl fmt::Debug for Config {
@@ -1187,6 +1190,7 @@ impl ConfigFile {
                 bogus: bogus?,
                 signed: signed?,
             },
+            local: None,
         }))
     }
 

@@ -77,7 +77,8 @@ pub struct AttemptRecord {
     pub attempt: u32,
     /// Perspective ids, in the order asked.
     pub cohort: Vec<String>,
-    pub decision: quorum::Status,
+    /// Where this attempt's quorum ended up.
+    pub status: quorum::Status,
     /// Counts when the decision was made; `pending` are the cancelled ones.
     pub tally: Tally,
     /// Corroborations this attempt needed, when the policy could apply.
@@ -98,7 +99,7 @@ pub struct AttemptRecord {
 
 impl AttemptRecord {
     pub fn is_valid(&self) -> bool {
-        self.decision == quorum::Status::Valid
+        self.status == quorum::Status::Valid
     }
 
     /// BR 5.4.1 quorum result, e.g. `5/6`.
@@ -107,38 +108,230 @@ impl AttemptRecord {
     }
 }
 
-/// The outcome of a whole check, every attempt included.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What a whole check came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The remote perspectives met quorum in an attempt (and the primary, if
+    /// one is configured, passed): the only outcome that permits issuance.
+    Corroborated,
+    /// Every attempt ran and none was corroborated, or the primary refused.
+    NotCorroborated,
+    /// The coordinator could not run the check to its end (no cohort could
+    /// be chosen): nothing was corroborated, and the fault is ours.
+    Incomplete,
+}
+
+/// Why a check is not [`Outcome::Corroborated`]: one entry per attempt or
+/// step that failed, in the order they happened (the primary's first).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Reason {
+    /// `cohort_for_single_attempt` asked for a cohort after one that could
+    /// not be chosen.
+    #[error("cohort {cohort}: no cohort: {error}")]
+    NoEarlierCohort { cohort: u32, error: String },
+    /// No cohort could be chosen for an attempt.
+    #[error("attempt {attempt}: no cohort: {error}")]
+    NoCohort { attempt: u32, error: String },
+    /// The check's deadline passed before another attempt could start.
+    #[error("deadline of {deadline_ms} ms reached after {attempts} attempt(s)")]
+    DeadlineReached { deadline_ms: u64, attempts: usize },
+    /// An attempt's remote perspectives could not meet quorum.
+    #[error("attempt {attempt} ({tally}): {reason}")]
+    QuorumNotMet {
+        attempt: u32,
+        tally: Tally,
+        reason: quorum::InvalidReason,
+    },
+    /// The primary perspective did not pass (see [`crate::primary`]).
+    #[error("primary perspective ({verdict}): {reason}")]
+    PrimaryDidNotPass {
+        verdict: VerdictName,
+        reason: String,
+    },
+}
+
+/// A report verdict as reasons print it: `pass`, `fail` or `error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct VerdictName(pub Verdict);
+
+impl std::fmt::Display for VerdictName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.0 {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+        })
+    }
+}
+
+/// What a check decided, with every attempt's evidence (BR 5.4.1): each
+/// perspective's result and signed report, the primary's own look, and why
+/// it is not corroborated when it is not.
+///
+/// Made only by [`crate::Coordinator::check`]; read through its accessors.
+/// A decision read back from stored evidence is a [`RecordedDecision`],
+/// never a `Decision`: evidence is re-verified, not trusted.
+///
+/// Serialised (for `mpic check --json` and the evidence store) with
+/// `is_valid` and `mpic_completed` spelled out beside `outcome`, as Open
+/// MPIC clients read them.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
-    /// Quorum met in some attempt. Never true without that attempt's verified
-    /// reports in `attempts`.
-    pub is_valid: bool,
-    /// False when the coordinator itself failed (no cohort could be chosen).
-    pub mpic_completed: bool,
-    pub target: String,
-    pub check_type: CheckType,
-    /// BR 5.4.1 quorum result of the last attempt, e.g. `5/6`.
-    pub quorum: String,
-    /// Why the check is not valid; empty when it is.
-    pub reasons: Vec<String>,
+    pub(crate) facts: Facts,
+}
+
+/// A decision's contents, in its serialised form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Facts {
+    pub(crate) outcome: Outcome,
+    /// `domain_or_ip_target`, normalised.
+    pub(crate) target: String,
+    pub(crate) check_type: CheckType,
+    /// Empty when corroborated.
+    #[serde(default)]
+    pub(crate) reasons: Vec<Reason>,
     /// Perspectives per attempt.
-    pub perspective_count: usize,
-    /// Corroborations required in the last attempt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quorum_count: Option<usize>,
+    pub(crate) perspective_count: usize,
     /// In order; the last one decided.
-    pub attempts: Vec<AttemptRecord>,
-    /// The primary network perspective's own check, when one ran
-    /// (see [`crate::primary`]).
+    pub(crate) attempts: Vec<AttemptRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub primary: Option<PrimaryResult>,
-    /// The request's orchestration values used otherwise than sent.
+    pub(crate) primary: Option<PrimaryResult>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub orchestration_adjustments: Vec<Adjustment>,
+    pub(crate) orchestration_adjustments: Vec<Adjustment>,
     /// Results of the calls still running when the decision was made, as
     /// they arrive; never part of the decision.
     #[serde(skip)]
-    pub stragglers: Stragglers,
+    pub(crate) stragglers: Stragglers,
+}
+
+impl Serialize for Decision {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Spelled<'a> {
+            is_valid: bool,
+            mpic_completed: bool,
+            #[serde(flatten)]
+            facts: &'a Facts,
+        }
+        Spelled {
+            is_valid: self.is_valid(),
+            mpic_completed: self.outcome() != Outcome::Incomplete,
+            facts: &self.facts,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl Decision {
+    /// Corroborated, not corroborated, or not run to its end.
+    pub fn outcome(&self) -> Outcome {
+        self.facts.outcome
+    }
+
+    /// Whether the check permits issuance: [`Outcome::Corroborated`], never
+    /// without that attempt's verified reports in [`Decision::attempts`].
+    pub fn is_valid(&self) -> bool {
+        self.facts.outcome == Outcome::Corroborated
+    }
+
+    /// `domain_or_ip_target`, normalised.
+    pub fn target(&self) -> &str {
+        &self.facts.target
+    }
+
+    pub fn check_type(&self) -> CheckType {
+        self.facts.check_type
+    }
+
+    /// The deciding attempt's counts (BR 5.4.1 quorum result, displayed as
+    /// e.g. `5/6`); `None` when no attempt ran.
+    pub fn tally(&self) -> Option<Tally> {
+        self.final_attempt().map(|a| a.tally)
+    }
+
+    /// Corroborations the deciding attempt needed, when its policy applied.
+    pub fn quorum_count(&self) -> Option<usize> {
+        self.final_attempt().and_then(|a| a.required_corroborations)
+    }
+
+    /// Why it is not corroborated; empty when it is.
+    pub fn reasons(&self) -> &[Reason] {
+        &self.facts.reasons
+    }
+
+    /// Perspectives per attempt.
+    pub fn perspective_count(&self) -> usize {
+        self.facts.perspective_count
+    }
+
+    /// Every attempt, in order; the last one decided.
+    pub fn attempts(&self) -> &[AttemptRecord] {
+        &self.facts.attempts
+    }
+
+    /// The primary network perspective's own check, when one is configured.
+    pub fn primary(&self) -> Option<&PrimaryResult> {
+        self.facts.primary.as_ref()
+    }
+
+    /// The request's orchestration values used otherwise than sent.
+    pub fn orchestration_adjustments(&self) -> &[Adjustment] {
+        &self.facts.orchestration_adjustments
+    }
+
+    /// The results of calls still running when it was decided, as they
+    /// arrive (the first caller only; see [`Stragglers::take`]).
+    pub fn stragglers(&self) -> &Stragglers {
+        &self.facts.stragglers
+    }
+
+    /// The attempt that decided (Open MPIC `perspectives`).
+    pub fn final_attempt(&self) -> Option<&AttemptRecord> {
+        self.facts.attempts.last()
+    }
+
+    /// The attempts before it (Open MPIC `previous_attempt_results`).
+    pub fn previous_attempts(&self) -> &[AttemptRecord] {
+        match self.facts.attempts.split_last() {
+            Some((_, previous)) => previous,
+            None => &[],
+        }
+    }
+
+    /// Open MPIC `attempt_count`.
+    pub fn attempt_count(&self) -> usize {
+        self.facts.attempts.len()
+    }
+}
+
+/// A [`Decision`] read back from stored evidence: what was recorded, for
+/// an auditor to re-verify (`mpic evidence verify` re-derives it from the
+/// signed reports), never a verdict to act on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedDecision(pub(crate) Decision);
+
+impl RecordedDecision {
+    /// The decision as recorded, unverified.
+    pub fn as_recorded(&self) -> &Decision {
+        &self.0
+    }
+}
+
+impl Serialize for RecordedDecision {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for RecordedDecision {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Facts::deserialize(deserializer).map(|facts| Self(Decision { facts }))
+    }
 }
 
 /// A perspective's result that arrived after its attempt was decided: kept
@@ -193,24 +386,4 @@ pub struct PrimaryResult {
     pub elapsed_ms: u64,
     /// The primary passed and the remote perspectives met quorum.
     pub corroborated_by_remote: bool,
-}
-
-impl Decision {
-    /// The attempt that decided (Open MPIC `perspectives`).
-    pub fn final_attempt(&self) -> Option<&AttemptRecord> {
-        self.attempts.last()
-    }
-
-    /// The attempts before it (Open MPIC `previous_attempt_results`).
-    pub fn previous_attempts(&self) -> &[AttemptRecord] {
-        match self.attempts.split_last() {
-            Some((_, previous)) => previous,
-            None => &[],
-        }
-    }
-
-    /// Open MPIC `attempt_count`.
-    pub fn attempt_count(&self) -> usize {
-        self.attempts.len()
-    }
 }

@@ -128,7 +128,7 @@ impl Recorder {
             .await
             .map_err(|_| unavailable("the writer task stopped before the commit"))??;
         let id = sealed.columns.id;
-        if let Some(stragglers) = decision.stragglers.take() {
+        if let Some(stragglers) = decision.stragglers().take() {
             tokio::spawn(forward_late(id.clone(), stragglers, self.late.clone()));
         }
         Ok(id)

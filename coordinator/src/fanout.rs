@@ -34,13 +34,14 @@ use mpic_core::request_auth::{self, RequestEnvelope};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::check_call::{CheckCall, CheckSpec};
+use crate::check_call::{self, CheckCall};
 use crate::clock;
 use crate::config::PerspectiveConfig;
 use crate::decision::{
     AttemptRecord, CANCELLED_DETAIL, LateResult, PerspectiveResult, ResultStatus,
 };
 use crate::transport::{CallError, PerspectiveTransport};
+use mpic_core::check::CheckRequest;
 
 /// Nonce length: the most `request_auth` allows.
 const NONCE_BYTES: usize = Nonce::MAX_LEN;
@@ -49,7 +50,7 @@ const NONCE_BYTES: usize = Nonce::MAX_LEN;
 pub struct AttemptPlan<'a> {
     pub attempt: u32,
     pub members: Vec<&'a PerspectiveConfig>,
-    pub spec: &'a CheckSpec,
+    pub request: &'a CheckRequest,
     pub signing_key: &'a SigningKey,
     pub caa_issuer_domains: &'a [DomainName],
     pub policy: Policy,
@@ -84,7 +85,7 @@ fn prepare(plan: &AttemptPlan<'_>) -> Result<Prepared, CallError> {
     let call = CheckCall {
         perspective_ids: plan.members.iter().map(|p| p.id.clone()).collect(),
         attempt: plan.attempt,
-        check: plan.spec.for_perspectives(plan.caa_issuer_domains),
+        check: check_call::for_perspectives(plan.request, plan.caa_issuer_domains),
     };
     let body = serde_json::to_vec(&call).map_err(|e| CallError::Prepare(e.to_string()))?;
     let nonce = fresh_nonce()?;
@@ -327,7 +328,7 @@ pub async fn run_attempt<T: PerspectiveTransport + 'static>(
     AttemptRecord {
         attempt: plan.attempt,
         cohort: members.iter().map(|p| p.id.clone()).collect(),
-        decision,
+        status: decision,
         tally,
         required_corroborations: plan.policy.required_corroborations(members.len()).ok(),
         policy: Some(plan.policy),

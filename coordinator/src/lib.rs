@@ -28,24 +28,30 @@ pub mod orchestration;
 pub mod primary;
 pub mod transport;
 
+#[doc(hidden)]
+pub mod testing;
+
 #[cfg(test)]
 mod test_fixtures;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use mpic_core::check::CheckRequest;
+use mpic_core::dnssec_self_test::DnssecSelfTest;
 use mpic_core::quorum::{self, Requirements};
 use tokio::time::Instant;
 
-use crate::orchestration::{Orchestration, OverrideError, Overrides};
+use crate::orchestration::{Asked, Orchestration};
 
-pub use crate::check_call::{CheckCall, CheckSpec, CheckType};
+pub use crate::check_call::{CheckCall, CheckType};
 pub use crate::cohort::{Cohort, CohortError, CohortSelector};
 pub use crate::config::{Config, PerspectiveConfig};
 pub use crate::decision::{
-    AttemptRecord, Decision, LateResult, PerspectiveResult, PrimaryResult, ResultStatus, Stragglers,
+    AttemptRecord, Decision, LateResult, Outcome, PerspectiveResult, PrimaryResult, Reason,
+    RecordedDecision, ResultStatus, Stragglers, VerdictName,
 };
-pub use crate::orchestration::OverrideIssue;
+pub use crate::orchestration::{Refused, RefusedField};
 pub use crate::primary::PrimaryPerspective;
 pub use crate::transport::{CallError, HttpTransport, PerspectiveTransport};
 
@@ -57,7 +63,7 @@ pub struct Coordinator<T> {
     /// when a request first asks for that count (at most one per count).
     other_selectors: Mutex<HashMap<usize, Result<Arc<CohortSelector>, CohortError>>>,
     transport: Arc<T>,
-    /// The CA's own look at every check, when configured: a decision is
+    /// The CA's own look at every check, from `[primary]`: a decision is
     /// valid only if it passes too ([`primary`]).
     primary: Option<PrimaryPerspective>,
     /// Whether calls still running at a decision run on and report
@@ -76,33 +82,42 @@ impl<T: std::fmt::Debug> std::fmt::Debug for Coordinator<T> {
     }
 }
 
+/// Why a [`Coordinator`] could not be made from its configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoordinatorError {
+    /// No cohort can be formed, which a validated configuration excludes.
+    #[error(transparent)]
+    Cohort(#[from] CohortError),
+    /// `[primary]` names a resolver the primary's network cannot use.
+    #[error("[primary]: {0}")]
+    Primary(#[from] native_network::NativeNetworkError),
+}
+
 impl<T: PerspectiveTransport + 'static> Coordinator<T> {
-    /// Fails only when no cohort can be formed, which a validated
-    /// configuration already excludes.
-    pub fn new(config: Config, transport: T) -> Result<Self, CohortError> {
+    /// The coordinator for `config`, asking perspectives over `transport`.
+    /// With `[primary]` configured, it builds the primary perspective (a
+    /// network on this host), which then runs alongside every check.
+    pub fn new(config: Config, transport: T) -> Result<Self, CoordinatorError> {
         let selector = CohortSelector::new(
             &config.cohort_secret,
             &config.perspectives,
             config.defaults.perspective_count,
             config.primary_location,
         )?;
+        let primary = config
+            .primary
+            .as_ref()
+            .map(PrimaryPerspective::from_config)
+            .transpose()?;
         Ok(Self {
             config,
             selector: Arc::new(selector),
             other_selectors: Mutex::new(HashMap::new()),
             transport: Arc::new(transport),
-            primary: None,
+            primary,
             keep_late_results: true,
         })
-    }
-
-    /// Runs `primary` alongside every check from now on, through
-    /// [`Coordinator::check`] and [`Coordinator::check_with`] alike: a
-    /// decision is valid only if the primary passes and the remote quorum
-    /// corroborates it (see [`primary`]).
-    pub fn with_primary(mut self, primary: PrimaryPerspective) -> Self {
-        self.primary = Some(primary);
-        self
     }
 
     /// With `false`, calls still running when an attempt is decided are
@@ -114,68 +129,74 @@ impl<T: PerspectiveTransport + 'static> Coordinator<T> {
         self
     }
 
-    /// The primary perspective every check runs, if any.
+    /// The primary perspective every check runs, if `[primary]` is
+    /// configured.
     pub fn primary(&self) -> Option<&PrimaryPerspective> {
         self.primary.as_ref()
+    }
+
+    /// Runs the primary's DNSSEC self-test and logs its result (a resolver
+    /// that fails it is a warning an operator sees at once; its lookup
+    /// failures never count as permission either way). `None` without a
+    /// primary. Front ends call it once at start-up.
+    pub async fn primary_self_test(&self) -> Option<DnssecSelfTest> {
+        match &self.primary {
+            Some(primary) => Some(primary.logged_self_test().await),
+            None => None,
+        }
     }
 
     pub fn config(&self) -> &Config {
         &self.config
     }
 
-    /// Corroborates `spec` with the configured perspective count, quorum and
-    /// attempts (its `orchestration_parameters` are not consulted; see
-    /// [`Coordinator::check_with`]): up to `max_attempts` attempts, each with
-    /// a new cohort and new nonces, never combining results across attempts,
-    /// all within the configured deadline, with the primary perspective (if
-    /// any) run alongside. Logs one line per decision.
-    pub async fn check(&self, spec: &CheckSpec) -> Decision {
-        let requirements = Requirements::for_unix_ms(clock::now_ms());
-        let plan = Orchestration::configured(&self.config.defaults);
-        self.decide(spec, &self.selector, plan, requirements).await
-    }
-
-    /// As [`Coordinator::check`], with per-request `overrides` (Open MPIC
-    /// `orchestration_parameters`) applied within the limits described in
-    /// [`orchestration`]. Refused overrides are an error naming each field;
+    /// Corroborates `request`: with the configured perspective count, quorum
+    /// and attempts as its `orchestration_parameters` change them (within
+    /// the limits described in [`orchestration`]), up to that many attempts,
+    /// each with a new cohort and new nonces, never combining results across
+    /// attempts, all within the configured deadline, with the primary
+    /// perspective (if configured) run alongside. Logs one line per
+    /// decision (BR 5.4.1).
+    ///
+    /// Refused orchestration parameters are an error naming each field;
     /// nothing is sent to any perspective then.
-    pub async fn check_with(
-        &self,
-        spec: &CheckSpec,
-        overrides: &Overrides,
-    ) -> Result<Decision, OverrideError> {
+    pub async fn check(&self, request: &CheckRequest) -> Result<Decision, Refused> {
         let requirements = Requirements::for_unix_ms(clock::now_ms());
         let plan = orchestration::resolve(
             &self.config.defaults,
             self.config.perspectives.len(),
             requirements,
-            overrides,
+            &Asked::from_request(request),
         )?;
-        let selector = self.selector_for(plan.perspective_count).map_err(|e| {
-            OverrideError::one(orchestration::PERSPECTIVE_COUNT_FIELD, e.to_string())
-        })?;
-        Ok(self.decide(spec, &selector, plan, requirements).await)
+        let selector = self
+            .selector_for(plan.perspective_count)
+            .map_err(|e| Refused::one(orchestration::PERSPECTIVE_COUNT_FIELD, e.to_string()))?;
+        Ok(self.decide(request, &selector, plan, requirements).await)
     }
 
     /// The remote perspectives' decision, and the primary's result folded
     /// in when there is a primary.
     async fn decide(
         &self,
-        spec: &CheckSpec,
+        request: &CheckRequest,
         selector: &CohortSelector,
         plan: Orchestration,
         requirements: Requirements,
     ) -> Decision {
         let Some(primary) = &self.primary else {
-            return self.run(spec, selector, plan, requirements).await;
+            let decision = self.run(request, selector, plan, requirements).await;
+            log_decision(&decision);
+            return decision;
         };
         let defaults = &self.config.defaults;
         let (decision, primary_result) = futures_util::future::join(
-            self.run(spec, selector, plan, requirements),
-            primary.run(spec, &defaults.caa_issuer_domains, defaults.deadline),
+            self.run(request, selector, plan, requirements),
+            primary.run(request, &defaults.caa_issuer_domains, defaults.deadline),
         )
         .await;
-        primary::combine(decision, primary_result)
+        let decision = primary::combine(decision, primary_result);
+        log_decision(&decision);
+        decision
     }
 
     /// The cohort selector for `size` perspectives per attempt.
@@ -204,7 +225,7 @@ impl<T: PerspectiveTransport + 'static> Coordinator<T> {
 
     async fn run(
         &self,
-        spec: &CheckSpec,
+        request: &CheckRequest,
         selector: &CohortSelector,
         plan: Orchestration,
         requirements: Requirements,
@@ -213,17 +234,21 @@ impl<T: PerspectiveTransport + 'static> Coordinator<T> {
         let deadline = Instant::now() + defaults.deadline;
         let mut cohorts: Vec<Cohort> = Vec::new();
         let mut attempts: Vec<AttemptRecord> = Vec::new();
-        let mut reasons: Vec<String> = Vec::new();
+        let mut reasons: Vec<Reason> = Vec::new();
+        let target = request.target.to_string();
         let mut completed = true;
         let (late_sink, late_results) = tokio::sync::mpsc::unbounded_channel();
 
         // With cohort_for_single_attempt, the cohorts before it are chosen
         // (never run) so that its cohort is the one that attempt would use.
         for number in 1..plan.first_cohort {
-            match selector.select(&spec.target, number, &cohorts) {
+            match selector.select(&target, number, &cohorts) {
                 Ok(cohort) => cohorts.push(cohort),
                 Err(e) => {
-                    reasons.push(format!("cohort {number}: no cohort: {e}"));
+                    reasons.push(Reason::NoEarlierCohort {
+                        cohort: number,
+                        error: e.to_string(),
+                    });
                     completed = false;
                     break;
                 }
@@ -233,18 +258,20 @@ impl<T: PerspectiveTransport + 'static> Coordinator<T> {
 
         for attempt in 1..=attempts_to_run {
             if attempt > 1 && Instant::now() >= deadline {
-                reasons.push(format!(
-                    "deadline of {} ms reached after {} attempt(s)",
-                    defaults.deadline.as_millis(),
-                    attempts.len()
-                ));
+                reasons.push(Reason::DeadlineReached {
+                    deadline_ms: u64::try_from(defaults.deadline.as_millis()).unwrap_or(u64::MAX),
+                    attempts: attempts.len(),
+                });
                 break;
             }
             let number = plan.first_cohort.saturating_add(attempt - 1);
-            let cohort = match selector.select(&spec.target, number, &cohorts) {
+            let cohort = match selector.select(&target, number, &cohorts) {
                 Ok(cohort) => cohort,
                 Err(e) => {
-                    reasons.push(format!("attempt {attempt}: no cohort: {e}"));
+                    reasons.push(Reason::NoCohort {
+                        attempt,
+                        error: e.to_string(),
+                    });
                     completed = false;
                     break;
                 }
@@ -256,7 +283,7 @@ impl<T: PerspectiveTransport + 'static> Coordinator<T> {
                     .iter()
                     .filter_map(|&i| self.config.perspectives.get(i))
                     .collect(),
-                spec,
+                request,
                 signing_key: &self.config.signing_key,
                 caa_issuer_domains: &defaults.caa_issuer_domains,
                 policy: plan.policy,
@@ -269,10 +296,14 @@ impl<T: PerspectiveTransport + 'static> Coordinator<T> {
             let late = self.keep_late_results.then_some(&late_sink);
             let record = fanout::run_attempt(&self.transport, &plan, late).await;
             cohorts.push(cohort);
-            let settled = match &record.decision {
+            let settled = match &record.status {
                 quorum::Status::Valid => true,
                 quorum::Status::Invalid(reason) => {
-                    reasons.push(format!("attempt {attempt} ({}): {reason}", record.tally));
+                    reasons.push(Reason::QuorumNotMet {
+                        attempt,
+                        tally: record.tally,
+                        reason: reason.clone(),
+                    });
                     // A cohort or policy that cannot work will not work with
                     // another cohort either.
                     matches!(
@@ -289,27 +320,28 @@ impl<T: PerspectiveTransport + 'static> Coordinator<T> {
             }
         }
 
-        let last = attempts.last();
-        let is_valid = last.is_some_and(AttemptRecord::is_valid);
-        if is_valid {
+        let is_valid = attempts.last().is_some_and(AttemptRecord::is_valid);
+        let outcome = if is_valid {
             reasons.clear();
-        }
-        let decision = Decision {
-            is_valid,
-            mpic_completed: completed,
-            target: spec.target.clone(),
-            check_type: spec.check_type,
-            quorum: last.map(AttemptRecord::quorum_result).unwrap_or_default(),
-            reasons,
-            perspective_count: selector.size(),
-            quorum_count: last.and_then(|a| a.required_corroborations),
-            attempts,
-            primary: None,
-            orchestration_adjustments: plan.adjustments,
-            stragglers: Stragglers::new(late_results),
+            Outcome::Corroborated
+        } else if completed {
+            Outcome::NotCorroborated
+        } else {
+            Outcome::Incomplete
         };
-        log_decision(&decision);
-        decision
+        Decision {
+            facts: decision::Facts {
+                outcome,
+                target,
+                check_type: request.check_type(),
+                reasons,
+                perspective_count: selector.size(),
+                attempts,
+                primary: None,
+                orchestration_adjustments: plan.adjustments,
+                stragglers: Stragglers::new(late_results),
+            },
+        }
     }
 }
 
@@ -317,7 +349,7 @@ impl<T: PerspectiveTransport + 'static> Coordinator<T> {
 /// `attempt 1 5/6 [cf-fra=corroborated cf-sin=not_corroborated:timeout ...]`.
 fn attempts_summary(decision: &Decision) -> String {
     decision
-        .attempts
+        .attempts()
         .iter()
         .map(|a| {
             let results = a
@@ -334,11 +366,11 @@ fn attempts_summary(decision: &Decision) -> String {
 
 /// The orchestration values used otherwise than asked, or `-`.
 fn adjustments_summary(decision: &Decision) -> String {
-    if decision.orchestration_adjustments.is_empty() {
+    if decision.orchestration_adjustments().is_empty() {
         return "-".into();
     }
     decision
-        .orchestration_adjustments
+        .orchestration_adjustments()
         .iter()
         .map(|a| {
             let used = a
@@ -350,19 +382,50 @@ fn adjustments_summary(decision: &Decision) -> String {
         .join("; ")
 }
 
+/// The reasons, one after another, or `-`.
+fn reasons_summary(decision: &Decision) -> String {
+    if decision.reasons().is_empty() {
+        return "-".into();
+    }
+    decision
+        .reasons()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The primary's verdict and whether the remote perspectives corroborated
+/// it, or `-` without a primary.
+fn primary_summary(decision: &Decision) -> String {
+    decision.primary().map_or_else(
+        || "-".to_owned(),
+        |p| {
+            format!(
+                "{} (corroborated by remote: {}): {}",
+                VerdictName(p.verdict),
+                p.corroborated_by_remote,
+                p.reason
+            )
+        },
+    )
+}
+
 /// One line per decision with the BR 5.4.1 items: the identifier checked,
-/// and for each attempt each perspective's id and result and the quorum
-/// result.
+/// for each attempt each perspective's id and result and the quorum result,
+/// and the primary perspective's result.
 fn log_decision(decision: &Decision) {
     tracing::info!(
         target: "mpic::decision",
-        identifier = %decision.target,
-        check_type = decision.check_type.as_str(),
-        is_valid = decision.is_valid,
-        quorum = %decision.quorum,
-        attempt_count = decision.attempts.len(),
+        identifier = %decision.target(),
+        check_type = decision.check_type().as_str(),
+        outcome = ?decision.outcome(),
+        is_valid = decision.is_valid(),
+        quorum = %decision.tally().map(|t| t.to_string()).unwrap_or_default(),
+        attempt_count = decision.attempt_count(),
         attempts = %attempts_summary(decision),
-        reasons = %decision.reasons.join("; "),
+        primary = %primary_summary(decision),
+        reasons = %reasons_summary(decision),
         adjustments = %adjustments_summary(decision),
         "MPIC decision"
     );

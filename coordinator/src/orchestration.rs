@@ -7,7 +7,7 @@
 //!   the configured `perspective_count`, so a request can add perspectives
 //!   but never shrink the cohort) and today's BR 3.2.2.9 minimum, up to the
 //!   number of configured perspectives (and only a count for which a cohort
-//!   of distinct perspectives exists; [`crate::Coordinator::check_with`]
+//!   of distinct perspectives exists; [`crate::Coordinator::check`]
 //!   checks that). A smaller cohort would need fewer corroborations and,
 //!   being chosen by the same keyed order, would be roughly the head of the
 //!   configured one: an easier target for an attacker on a few routes;
@@ -42,7 +42,7 @@ pub const COHORT_FIELD: &str = "orchestration_parameters.cohort_for_single_attem
 
 /// What a request asks to change; `None` keeps the configured value.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Overrides {
+pub(crate) struct Asked {
     pub perspective_count: Option<usize>,
     pub quorum_count: Option<usize>,
     /// As sent (see the module docs for values out of range).
@@ -51,9 +51,9 @@ pub struct Overrides {
     pub cohort_for_single_attempt: Option<i64>,
 }
 
-impl Overrides {
+impl Asked {
     /// The request's `orchestration_parameters`, if any.
-    pub fn from_request(request: &CheckRequest) -> Self {
+    pub(crate) fn from_request(request: &CheckRequest) -> Self {
         let Some(p) = request.orchestration_parameters else {
             return Self::default();
         };
@@ -107,13 +107,13 @@ pub struct Adjustment {
 
 /// One refused override: which field and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OverrideIssue {
+pub struct RefusedField {
     /// Dotted path, e.g. `orchestration_parameters.quorum_count`.
     pub field: String,
     pub message: String,
 }
 
-impl fmt::Display for OverrideIssue {
+impl fmt::Display for RefusedField {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.field, self.message)
     }
@@ -122,18 +122,18 @@ impl fmt::Display for OverrideIssue {
 /// Why a request's orchestration parameters were refused; every issue found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid orchestration_parameters: {}", join(.0))]
-pub struct OverrideError(pub Vec<OverrideIssue>);
+pub struct Refused(pub Vec<RefusedField>);
 
-impl OverrideError {
+impl Refused {
     pub fn one(field: &str, message: impl Into<String>) -> Self {
-        Self(vec![OverrideIssue {
+        Self(vec![RefusedField {
             field: field.to_owned(),
             message: message.into(),
         }])
     }
 }
 
-fn join(issues: &[OverrideIssue]) -> String {
+fn join(issues: &[RefusedField]) -> String {
     issues
         .iter()
         .map(ToString::to_string)
@@ -163,15 +163,15 @@ fn configured_policy(policy: Policy, count: usize) -> Policy {
 
 /// Applies `overrides` to the configured `defaults`, given the number of
 /// configured perspectives and today's BR requirements.
-pub fn resolve(
+pub(crate) fn resolve(
     defaults: &Defaults,
     configured_perspectives: usize,
     requirements: Requirements,
-    overrides: &Overrides,
-) -> Result<Orchestration, OverrideError> {
+    overrides: &Asked,
+) -> Result<Orchestration, Refused> {
     let mut issues = Vec::new();
     let mut issue = |field: &str, message: String| {
-        issues.push(OverrideIssue {
+        issues.push(RefusedField {
             field: field.to_owned(),
             message,
         })
@@ -308,7 +308,7 @@ pub fn resolve(
             adjustments,
         })
     } else {
-        Err(OverrideError(issues))
+        Err(Refused(issues))
     }
 }
 
@@ -321,8 +321,32 @@ mod tests {
 
     const SIX: &[&str] = &["iad", "lax", "fra", "lhr", "sin", "syd"];
 
+    /// A CAA request for example.com whose `orchestration_parameters` ask
+    /// what `asked` says.
+    fn asking(asked: &Asked) -> CheckRequest {
+        let mut parameters = serde_json::Map::new();
+        let mut put = |name: &str, value: Option<i64>| {
+            if let Some(value) = value {
+                parameters.insert(name.to_owned(), value.into());
+            }
+        };
+        let count = |n: Option<usize>| n.map(|n| i64::try_from(n).unwrap());
+        put("perspective_count", count(asked.perspective_count));
+        put("quorum_count", count(asked.quorum_count));
+        put("max_attempts", asked.max_attempts);
+        put("cohort_for_single_attempt", asked.cohort_for_single_attempt);
+        let request = CheckRequest::from_value(&serde_json::json!({
+            "check_type": "caa",
+            "domain_or_ip_target": "example.com",
+            "orchestration_parameters": parameters,
+        }))
+        .unwrap();
+        assert_eq!(&Asked::from_request(&request), asked);
+        request
+    }
+
     /// (perspective_count, quorum_count, max_attempts) as a request asks.
-    type Asked = (Option<usize>, Option<usize>, Option<u32>);
+    type Counts = (Option<usize>, Option<usize>, Option<u32>);
 
     /// The rules of 2026-12-15 and later: at least 5 perspectives.
     const LATE: Requirements = Requirements {
@@ -330,8 +354,8 @@ mod tests {
         min_rirs: 2,
     };
 
-    fn overrides(p: Option<usize>, q: Option<usize>, m: Option<u32>) -> Overrides {
-        Overrides {
+    fn overrides(p: Option<usize>, q: Option<usize>, m: Option<u32>) -> Asked {
+        Asked {
             perspective_count: p,
             quorum_count: q,
             max_attempts: m.map(i64::from),
@@ -339,7 +363,7 @@ mod tests {
         }
     }
 
-    fn fields(result: Result<Orchestration, OverrideError>) -> Vec<String> {
+    fn fields(result: Result<Orchestration, Refused>) -> Vec<String> {
         match result {
             Ok(o) => panic!("accepted: {o:?}"),
             Err(e) => e.0.into_iter().map(|i| i.field).collect(),
@@ -350,7 +374,7 @@ mod tests {
     fn no_overrides_is_the_configuration() {
         for policy in [Policy::Br, Policy::Strict, Policy::Count(5)] {
             let c = config(places(SIX), 6, policy);
-            let o = resolve(&c.defaults, 6, LATE, &Overrides::default()).unwrap();
+            let o = resolve(&c.defaults, 6, LATE, &Asked::default()).unwrap();
             assert_eq!(o, Orchestration::configured(&c.defaults), "{policy:?}");
         }
     }
@@ -381,7 +405,7 @@ mod tests {
     fn accepted_overrides() {
         let c = shrinkable_to_five(Policy::Br);
         // (perspective_count, quorum_count, max_attempts) -> (count, policy, attempts)
-        let table: &[(Asked, (usize, Policy, u32))] = &[
+        let table: &[(Counts, (usize, Policy, u32))] = &[
             ((Some(5), None, None), (5, Policy::Br, 3)),
             ((Some(6), Some(4), None), (6, Policy::Count(4), 3)),
             ((None, Some(6), None), (6, Policy::Count(6), 3)),
@@ -401,7 +425,7 @@ mod tests {
     #[test]
     fn refused_overrides_name_their_field() {
         let c = shrinkable_to_five(Policy::Br);
-        let table: &[(Asked, &[&str])] = &[
+        let table: &[(Counts, &[&str])] = &[
             // Below today's BR minimum of 5.
             ((Some(4), None, None), &[PERSPECTIVE_COUNT_FIELD]),
             // More than configured.
@@ -473,9 +497,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn check_with_applies_overrides_and_refuses_before_calling_anyone() {
+    async fn check_applies_the_requests_orchestration_parameters_and_refuses_before_calling_anyone()
+    {
+        use crate::Coordinator;
         use crate::fanout::tests::FakePerspectives;
-        use crate::{CheckSpec, Coordinator};
 
         // Seven perspectives, but Amsterdam is within 500 km of Frankfurt
         // and London: no cohort of seven distinct perspectives exists.
@@ -483,35 +508,32 @@ mod tests {
         let mut shrinkable = config(places(&seven), 6, Policy::Br);
         shrinkable.defaults.min_perspective_count = 5;
         let c = Coordinator::new(shrinkable, FakePerspectives::new()).unwrap();
-        let spec =
-            CheckSpec::from_json(br#"{"check_type":"caa","domain_or_ip_target":"example.com"}"#)
-                .unwrap();
 
         let five = overrides(Some(5), Some(5), Some(1));
-        let decision = c.check_with(&spec, &five).await.unwrap();
-        assert!(decision.is_valid, "{:?}", decision.reasons);
-        assert_eq!(decision.perspective_count, 5);
-        assert_eq!(decision.quorum_count, Some(5));
-        assert_eq!(decision.attempts.len(), 1);
-        assert_eq!(decision.attempts[0].cohort.len(), 5);
+        let decision = c.check(&asking(&five)).await.unwrap();
+        assert!(decision.is_valid(), "{:?}", decision.reasons());
+        assert_eq!(decision.perspective_count(), 5);
+        assert_eq!(decision.quorum_count(), Some(5));
+        assert_eq!(decision.attempts().len(), 1);
+        assert_eq!(decision.attempts()[0].cohort.len(), 5);
         let calls = c.transport.calls().len();
         assert_eq!(calls, 5);
 
         let impossible = c
-            .check_with(&spec, &overrides(Some(7), None, None))
+            .check(&asking(&overrides(Some(7), None, None)))
             .await
             .unwrap_err();
         assert_eq!(impossible.0[0].field, PERSPECTIVE_COUNT_FIELD);
         assert!(impossible.to_string().contains("500"), "{impossible}");
         // Asked twice, refused the same way (the refusal is remembered).
         assert_eq!(
-            c.check_with(&spec, &overrides(Some(7), None, None))
+            c.check(&asking(&overrides(Some(7), None, None)))
                 .await
                 .unwrap_err(),
             impossible
         );
         let low_quorum = c
-            .check_with(&spec, &overrides(None, Some(1), None))
+            .check(&asking(&overrides(None, Some(1), None)))
             .await
             .unwrap_err();
         assert_eq!(low_quorum.0[0].field, QUORUM_COUNT_FIELD);
@@ -530,13 +552,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            Overrides::from_request(&request),
+            Asked::from_request(&request),
             overrides(Some(5), Some(4), None)
         );
         let plain =
             CheckRequest::from_json(br#"{"check_type":"caa","domain_or_ip_target":"example.com"}"#)
                 .unwrap();
-        assert_eq!(Overrides::from_request(&plain), Overrides::default());
+        assert_eq!(Asked::from_request(&plain), Asked::default());
     }
 
     /// Open MPIC 3.7: `max_attempts` is lowered or raised, never refused,
@@ -545,9 +567,9 @@ mod tests {
     fn max_attempts_out_of_range_is_brought_into_range_and_said() {
         let c = config(places(SIX), 6, Policy::Br);
         let cap = c.defaults.max_attempts_cap;
-        let asked = |m: i64| Overrides {
+        let asked = |m: i64| Asked {
             max_attempts: Some(m),
-            ..Overrides::default()
+            ..Asked::default()
         };
         for (requested, used, adjusted) in [
             (-5, 1, true),
@@ -577,10 +599,10 @@ mod tests {
     fn cohort_for_single_attempt_runs_one_attempt_with_that_cohort_within_the_cap() {
         let c = config(places(SIX), 6, Policy::Br);
         let cap = c.defaults.max_attempts_cap;
-        let asked = |cohort: i64, max_attempts: Option<i64>| Overrides {
+        let asked = |cohort: i64, max_attempts: Option<i64>| Asked {
             cohort_for_single_attempt: Some(cohort),
             max_attempts,
-            ..Overrides::default()
+            ..Asked::default()
         };
         let o = resolve(&c.defaults, 6, LATE, &asked(2, None)).unwrap();
         assert_eq!((o.max_attempts, o.first_cohort), (1, 2));
@@ -602,8 +624,8 @@ mod tests {
     /// have used in a full run: the same members, chosen the same way.
     #[tokio::test]
     async fn cohort_for_single_attempt_uses_the_cohort_of_that_attempt_number() {
+        use crate::Coordinator;
         use crate::fanout::tests::{Behaviour, FakePerspectives};
-        use crate::{CheckSpec, Coordinator};
 
         let twelve = [
             "iad", "lax", "fra", "lhr", "sin", "syd", "gru", "jnb", "nrt", "bom", "sea", "mad",
@@ -613,31 +635,28 @@ mod tests {
             perspectives = perspectives.with(id, Behaviour::Fail);
         }
         let c = Coordinator::new(config(places(&twelve), 6, Policy::Br), perspectives).unwrap();
-        let spec =
-            CheckSpec::from_json(br#"{"check_type":"caa","domain_or_ip_target":"example.com"}"#)
-                .unwrap();
         let full = c
-            .check_with(&spec, &overrides(None, None, Some(3)))
+            .check(&asking(&overrides(None, None, Some(3))))
             .await
             .unwrap();
-        let cohorts: Vec<&Vec<String>> = full.attempts.iter().map(|a| &a.cohort).collect();
+        let cohorts: Vec<&Vec<String>> = full.attempts().iter().map(|a| &a.cohort).collect();
         assert_eq!(cohorts.len(), 3);
         assert_ne!(cohorts[0], cohorts[1], "attempts use new cohorts");
 
         for (number, expected) in cohorts.iter().enumerate() {
-            let single = Overrides {
+            let single = Asked {
                 cohort_for_single_attempt: Some(i64::try_from(number).unwrap() + 1),
-                ..Overrides::default()
+                ..Asked::default()
             };
-            let decision = c.check_with(&spec, &single).await.unwrap();
-            assert_eq!(decision.attempts.len(), 1, "cohort {}", number + 1);
+            let decision = c.check(&asking(&single)).await.unwrap();
+            assert_eq!(decision.attempts().len(), 1, "cohort {}", number + 1);
             assert_eq!(
-                &&decision.attempts[0].cohort,
+                &&decision.attempts()[0].cohort,
                 expected,
                 "cohort {}",
                 number + 1
             );
-            assert_eq!(decision.attempts[0].attempt, 1);
+            assert_eq!(decision.attempts()[0].attempt, 1);
         }
     }
 }

@@ -4,8 +4,8 @@
 //! determination").
 //!
 //! # Semantics
-//! A [`Coordinator`] given a primary ([`Coordinator::with_primary`]; `mpic
-//! serve` and `mpic check` give it the configured `[primary]`) runs, for
+//! A [`Coordinator`] whose configuration has `[primary]` (`mpic serve` and
+//! `mpic check --config` alike; `mpic check --primary` adds one) runs, for
 //! every check, the same mpic-core check (the
 //! same [`CheckCall`] the remote perspectives get, through
 //! [`perspective::run`]) over a [`NativeNetwork`] on this host, *alongside*
@@ -43,12 +43,14 @@ use tokio::time::Instant;
 
 #[cfg(doc)]
 use crate::Coordinator;
-use crate::check_call::CheckSpec;
+use crate::check_call;
 use crate::clock;
-use crate::decision::{Decision, PrimaryResult};
+use crate::config::PrimaryConfig;
+use crate::decision::{Decision, Outcome, PrimaryResult, Reason, VerdictName};
 use crate::native_network::{
     NativeNetwork, NativeNetworkConfig, NativeNetworkError, ReqwestDohTransport,
 };
+use mpic_core::check::CheckRequest;
 
 /// The id the primary's check call carries (it is never sent anywhere).
 pub const PRIMARY_ID: &str = "primary";
@@ -64,14 +66,24 @@ impl PrimaryPerspective {
         Self { network }
     }
 
-    /// The primary over a network made from `config`, after its start-up
-    /// DNSSEC self-test, which is logged: a resolver that fails it is a
+    /// The primary `[primary]` describes: its resolver, self-test names
+    /// and (in test worlds only) the loopback port mapping.
+    pub fn from_config(config: &PrimaryConfig) -> Result<Self, NativeNetworkError> {
+        let mut network = NativeNetworkConfig::new(config.doh_url.clone());
+        network.local = config.local;
+        network.dnssec_test_names = config.dnssec_test_names.clone();
+        Ok(Self::new(NativeNetwork::new(
+            ReqwestDohTransport::new()?,
+            network,
+        )?))
+    }
+
+    /// Runs the DNSSEC self-test and logs it: a resolver that fails it is a
     /// warning an operator sees at once (its lookup failures never count as
     /// permission either way), not a refusal to start.
-    pub async fn start(config: NativeNetworkConfig) -> Result<Self, NativeNetworkError> {
-        let resolver = config.doh_url.to_string();
-        let primary = Self::new(NativeNetwork::new(ReqwestDohTransport::new()?, config)?);
-        let self_test = primary.dnssec_self_test().await;
+    pub async fn logged_self_test(&self) -> DnssecSelfTest {
+        let resolver = self.network.resolver_urls().join(", ");
+        let self_test = self.dnssec_self_test().await;
         if self_test.passed() {
             tracing::info!(
                 target: "mpic::primary",
@@ -87,7 +99,7 @@ impl PrimaryPerspective {
                 self_test.summary()
             );
         }
-        Ok(primary)
+        self_test
     }
 
     /// Runs the DNSSEC self-test on the primary's resolver.
@@ -95,12 +107,12 @@ impl PrimaryPerspective {
         self.network.dnssec_self_test().await
     }
 
-    /// Runs `spec` from this host (CAA checks get `caa_issuer_domains` when
+    /// Runs `request` from this host (CAA checks get `caa_issuer_domains` when
     /// they name none, as remote perspectives do), giving up at `timeout`.
     /// `corroborated_by_remote` is left false.
     pub async fn run(
         &self,
-        spec: &CheckSpec,
+        request: &CheckRequest,
         caa_issuer_domains: &[DomainName],
         timeout: Duration,
     ) -> PrimaryResult {
@@ -108,7 +120,7 @@ impl PrimaryPerspective {
         let call = CheckCall {
             perspective_ids: vec![PRIMARY_ID.into()],
             attempt: 1,
-            check: spec.for_perspectives(caa_issuer_domains),
+            check: check_call::for_perspectives(request, caa_issuer_domains),
         };
         let context = DcvContext::new(clock::now_ms() / 1000);
         let run = perspective::run(&self.network, &call, &context);
@@ -140,32 +152,24 @@ impl PrimaryPerspective {
 }
 
 /// Folds the primary's result into the remote decision (table in the module
-/// documentation), and logs it beside the decision's BR 5.4.1 line.
+/// documentation); the decision's BR 5.4.1 log line then carries it.
 pub fn combine(mut decision: Decision, mut primary: PrimaryResult) -> Decision {
     let primary_passed = primary.verdict == Verdict::Pass;
-    primary.corroborated_by_remote = primary_passed && decision.is_valid;
+    let facts = &mut decision.facts;
+    primary.corroborated_by_remote = primary_passed && facts.outcome == Outcome::Corroborated;
     if !primary_passed {
-        decision.is_valid = false;
-        let verdict = match primary.verdict {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::Error => "error",
-        };
-        decision.reasons.insert(
+        if facts.outcome == Outcome::Corroborated {
+            facts.outcome = Outcome::NotCorroborated;
+        }
+        facts.reasons.insert(
             0,
-            format!("primary perspective ({verdict}): {}", primary.reason),
+            Reason::PrimaryDidNotPass {
+                verdict: VerdictName(primary.verdict),
+                reason: primary.reason.clone(),
+            },
         );
     }
-    tracing::info!(
-        target: "mpic::decision",
-        identifier = %decision.target,
-        primary_verdict = ?primary.verdict,
-        corroborated_by_remote = primary.corroborated_by_remote,
-        is_valid = decision.is_valid,
-        reason = %primary.reason,
-        "MPIC primary perspective"
-    );
-    decision.primary = Some(primary);
+    facts.primary = Some(primary);
     decision
 }
 
@@ -178,22 +182,28 @@ mod tests {
 
     fn decision(is_valid: bool) -> Decision {
         Decision {
-            is_valid,
-            mpic_completed: true,
-            target: "example.com".into(),
-            check_type: CheckType::Caa,
-            quorum: "5/6".into(),
-            reasons: if is_valid {
-                vec![]
-            } else {
-                vec!["attempt 1: too few".into()]
+            facts: crate::decision::Facts {
+                outcome: if is_valid {
+                    Outcome::Corroborated
+                } else {
+                    Outcome::NotCorroborated
+                },
+                target: "example.com".into(),
+                check_type: CheckType::Caa,
+                reasons: if is_valid {
+                    vec![]
+                } else {
+                    vec![Reason::DeadlineReached {
+                        deadline_ms: 1,
+                        attempts: 1,
+                    }]
+                },
+                perspective_count: 6,
+                attempts: vec![],
+                primary: None,
+                orchestration_adjustments: Vec::new(),
+                stragglers: Default::default(),
             },
-            perspective_count: 6,
-            quorum_count: Some(4),
-            attempts: vec![],
-            primary: None,
-            orchestration_adjustments: Vec::new(),
-            stragglers: Default::default(),
         }
     }
 
@@ -220,18 +230,24 @@ mod tests {
         ];
         for (verdict, remote_valid, want_valid, want_corroborated) in cases {
             let combined = combine(decision(remote_valid), primary(verdict));
-            let p = combined.primary.as_ref().unwrap();
-            assert_eq!(combined.is_valid, want_valid, "{verdict:?} {remote_valid}");
+            let p = combined.primary().unwrap();
+            assert_eq!(
+                combined.is_valid(),
+                want_valid,
+                "{verdict:?} {remote_valid}"
+            );
             assert_eq!(p.corroborated_by_remote, want_corroborated);
             if verdict != Verdict::Pass {
                 assert!(
-                    combined.reasons[0].starts_with("primary perspective"),
+                    combined.reasons()[0]
+                        .to_string()
+                        .starts_with("primary perspective"),
                     "{:?}",
-                    combined.reasons
+                    combined.reasons()
                 );
             }
             if want_valid {
-                assert!(combined.reasons.is_empty());
+                assert!(combined.reasons().is_empty());
             }
         }
     }

@@ -12,8 +12,8 @@ const TWELVE: &[&str] = &[
     "iad", "dfw", "lax", "fra", "lhr", "arn", "mad", "sin", "nrt", "syd", "bom", "gru",
 ];
 
-fn spec(domain: &str) -> CheckSpec {
-    CheckSpec::from_value(&serde_json::json!({
+fn spec(domain: &str) -> CheckRequest {
+    CheckRequest::from_value(&serde_json::json!({
         "check_type": "caa",
         "domain_or_ip_target": domain,
     }))
@@ -32,18 +32,18 @@ fn coordinator(
 #[tokio::test]
 async fn a_valid_check_carries_its_evidence() {
     let c = coordinator(TWELVE, 6, Policy::Br, FakePerspectives::new());
-    let decision = c.check(&spec("example.com")).await;
-    assert!(decision.is_valid);
-    assert!(decision.mpic_completed);
-    assert_eq!(decision.target, "example.com");
-    assert_eq!(decision.check_type, CheckType::Caa);
-    assert_eq!(decision.perspective_count, 6);
-    assert_eq!(decision.quorum_count, Some(4));
+    let decision = c.check(&spec("example.com")).await.unwrap();
+    assert!(decision.is_valid());
+    assert_ne!(decision.outcome(), Outcome::Incomplete);
+    assert_eq!(decision.target(), "example.com");
+    assert_eq!(decision.check_type(), CheckType::Caa);
+    assert_eq!(decision.perspective_count(), 6);
+    assert_eq!(decision.quorum_count(), Some(4));
     assert_eq!(decision.attempt_count(), 1);
-    assert!(decision.reasons.is_empty());
+    assert!(decision.reasons().is_empty());
     assert!(decision.previous_attempts().is_empty());
     let last = decision.final_attempt().unwrap();
-    assert_eq!(decision.quorum, last.quorum_result());
+    assert_eq!(decision.tally().unwrap().to_string(), last.quorum_result());
     let corroborated: Vec<_> = last
         .results
         .iter()
@@ -72,8 +72,8 @@ async fn a_valid_check_carries_its_evidence() {
         "{statuses:?}"
     );
     assert!(statuses.iter().filter(|s| **s == "corroborated").count() >= 4);
-    let back: Decision = serde_json::from_value(json).unwrap();
-    assert_eq!(back, decision);
+    let back: RecordedDecision = serde_json::from_value(json).unwrap();
+    assert_eq!(back.as_recorded(), &decision);
 }
 
 #[tokio::test]
@@ -84,8 +84,8 @@ async fn a_failed_attempt_is_retried_with_another_cohort_and_kept() {
         fakes = fakes.per_attempt(id, &[Behaviour::Fail, Behaviour::Pass]);
     }
     let c = coordinator(TWELVE, 6, Policy::Br, fakes);
-    let decision = c.check(&spec("example.com")).await;
-    assert!(decision.is_valid, "{:?}", decision.reasons);
+    let decision = c.check(&spec("example.com")).await.unwrap();
+    assert!(decision.is_valid(), "{:?}", decision.reasons());
     assert_eq!(decision.attempt_count(), 2);
     let first = &decision.previous_attempts()[0];
     let second = decision.final_attempt().unwrap();
@@ -127,17 +127,21 @@ async fn results_are_never_combined_across_attempts() {
     let mut cfg = config(places(&six), 6, Policy::Br);
     cfg.defaults.max_attempts = 2;
     let c = Coordinator::new(cfg, fakes).unwrap();
-    let decision = c.check(&spec("example.com")).await;
-    assert!(!decision.is_valid);
-    assert!(decision.mpic_completed);
+    let decision = c.check(&spec("example.com")).await.unwrap();
+    assert!(!decision.is_valid());
+    assert_ne!(decision.outcome(), Outcome::Incomplete);
     assert_eq!(decision.attempt_count(), 2);
-    assert_eq!(decision.reasons.len(), 2, "{:?}", decision.reasons);
+    assert_eq!(decision.reasons().len(), 2, "{:?}", decision.reasons());
     assert!(
-        decision.reasons[0].starts_with("attempt 1 ("),
+        decision.reasons()[0].to_string().starts_with("attempt 1 ("),
         "{:?}",
-        decision.reasons
+        decision.reasons()
     );
-    assert!(decision.reasons[1].contains("at most 3 corroborations possible; 4 required"));
+    assert!(
+        decision.reasons()[1]
+            .to_string()
+            .contains("at most 3 corroborations possible; 4 required")
+    );
 }
 
 #[tokio::test]
@@ -147,18 +151,18 @@ async fn retries_stop_at_max_attempts() {
         fakes = fakes.with(id, Behaviour::Fail);
     }
     let c = coordinator(TWELVE, 6, Policy::Br, fakes);
-    let decision = c.check(&spec("example.com")).await;
-    assert!(!decision.is_valid);
+    let decision = c.check(&spec("example.com")).await.unwrap();
+    assert!(!decision.is_valid());
     assert_eq!(decision.attempt_count(), 3);
     assert_eq!(decision.previous_attempts().len(), 2);
-    assert_eq!(decision.quorum, "0/6");
+    assert_eq!(decision.tally().unwrap().to_string(), "0/6");
 }
 
 #[tokio::test]
 async fn the_same_domain_is_sent_to_the_same_cohort() {
     let c = coordinator(TWELVE, 6, Policy::Br, FakePerspectives::new());
-    let first = c.check(&spec("example.com")).await;
-    let again = c.check(&spec("EXAMPLE.com")).await;
+    let first = c.check(&spec("example.com")).await.unwrap();
+    let again = c.check(&spec("EXAMPLE.com")).await.unwrap();
     assert_eq!(
         first.final_attempt().unwrap().cohort,
         again.final_attempt().unwrap().cohort
@@ -170,7 +174,7 @@ async fn an_impossible_cohort_is_refused_at_construction() {
     let cfg = config(places(&["iad", "dfw", "lax"]), 3, Policy::Br);
     assert!(matches!(
         Coordinator::new(cfg, FakePerspectives::new()),
-        Err(CohortError::NoValidCohort { .. })
+        Err(CoordinatorError::Cohort(CohortError::NoValidCohort { .. }))
     ));
 }
 
@@ -181,14 +185,14 @@ async fn the_decision_log_line_has_the_br_5_4_1_items() {
     let mut cfg = config(places(&six), 6, Policy::Strict);
     cfg.defaults.max_attempts = 2;
     let c = Coordinator::new(cfg, fakes).unwrap();
-    let decision = c.check(&spec("example.com")).await;
-    assert!(!decision.is_valid);
+    let decision = c.check(&spec("example.com")).await.unwrap();
+    assert!(!decision.is_valid());
 
     let summary = attempts_summary(&decision);
     let attempts: Vec<&str> = summary.split("; ").collect();
     assert_eq!(attempts.len(), 2, "{summary}");
     for (n, attempt) in attempts.iter().enumerate() {
-        let record = &decision.attempts[n];
+        let record = &decision.attempts()[n];
         assert!(
             attempt.starts_with(&format!("attempt {} {} [", n + 1, record.tally)),
             "{attempt}"

@@ -674,10 +674,7 @@ mod tests {
                 required: 2
             })
         );
-        assert_eq!(
-            decide(Policy::Br, DIVERSE, &cohort(2, 0, 0)),
-            Status::Valid
-        );
+        assert_eq!(decide(Policy::Br, DIVERSE, &cohort(2, 0, 0)), Status::Valid);
 
         // A failed perspective's RIR does not count toward diversity.
         let mut failed_elsewhere = vec![yes(Rir::Arin); 5];

@@ -17,7 +17,13 @@ pub fn result<'a>(decision: &'a Decision, id: &str) -> &'a PerspectiveResult {
 pub fn summary(decision: &Decision) -> String {
     let mut out = format!(
         "valid={} quorum={} reasons={:?}",
-        decision.is_valid, decision.quorum, decision.reasons
+        decision.is_valid(),
+        decision.tally().map(|t| t.to_string()).unwrap_or_default(),
+        decision
+            .reasons()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
     );
     for r in decision.final_attempt().iter().flat_map(|a| &a.results) {
         out.push_str(&format!(

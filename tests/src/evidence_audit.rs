@@ -30,7 +30,7 @@ pub async fn keep_and_verify<T: PerspectiveTransport + 'static>(
     let context = RecordContext {
         decided_at_ms: mpic_coordinator::clock::now_ms(),
         client: None,
-        request: format!("{{\"domain_or_ip_target\":\"{}\"}}", decision.target),
+        request: format!("{{\"domain_or_ip_target\":\"{}\"}}", decision.target()),
     };
     let id = recorder
         .record(decision, context)
@@ -46,7 +46,7 @@ pub async fn keep_and_verify<T: PerspectiveTransport + 'static>(
     if !audit.passed() {
         return Err(format!("record {id} does not verify: {:?}", audit.findings));
     }
-    if decision.is_valid && audit.reports_verified == 0 {
+    if decision.is_valid() && audit.reports_verified == 0 {
         return Err(format!("record {id} is valid with no verified report"));
     }
     let all = store.all().await.map_err(|e| e.to_string())?;

@@ -22,7 +22,8 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use mpic_coordinator::{CheckSpec, Decision, PerspectiveResult, ResultStatus};
+use mpic_coordinator::{Decision, PerspectiveResult, ResultStatus};
+use mpic_core::check::CheckRequest;
 use mpic_core::perspective::{CheckCall, CheckObservation};
 use mpic_core::quorum::NonCorroboration;
 use mpic_core::report::Verdict;
@@ -551,9 +552,9 @@ fn summary(decision: &Decision) -> String {
         .collect();
     format!(
         "valid={} quorum={} reasons={:?}\n  {}",
-        decision.is_valid,
-        decision.quorum,
-        decision.reasons,
+        decision.is_valid(),
+        decision.tally().map(|t| t.to_string()).unwrap_or_default(),
+        decision.reasons(),
         rows.join("\n  ")
     )
 }
@@ -571,7 +572,7 @@ enum Typed {
 /// read); every other perspective must corroborate or be cancelled.
 async fn decide_with_faults(
     hw: &HostileWorld,
-    spec: &CheckSpec,
+    spec: &CheckRequest,
     faulty: Vec<(&str, Fault, Typed)>,
     first_slot: u8,
     delay_honest: bool,
@@ -596,7 +597,8 @@ async fn decide_with_faults(
     let coordinator = hw.world.coordinator(&setup).unwrap();
     let decision = tokio::time::timeout(deadline, coordinator.check(spec))
         .await
-        .expect("the coordinator decides within its deadline");
+        .expect("the coordinator decides within its deadline")
+        .expect("the request is admitted");
     eprintln!("{}", summary(&decision));
 
     for r in &decision.final_attempt().unwrap().results {
@@ -648,8 +650,8 @@ async fn decide_with_faults(
 async fn the_coordinator_outvotes_two_faulty_perspectives_but_not_three() {
     let _one = ONE_WORLD_AT_A_TIME.lock().await;
     let hw = HostileWorld::start().await;
-    let http01 = CheckSpec::from_value(&victim::http01_check()).unwrap();
-    let caa = CheckSpec::from_value(&victim::caa_check()).unwrap();
+    let http01 = CheckRequest::from_value(&victim::http01_check()).unwrap();
+    let caa = CheckRequest::from_value(&victim::caa_check()).unwrap();
 
     // http-01, 2 of 6: a DoH reset (the victim's address cannot be looked
     // up) and a web server answering garbage. Still valid, both typed.
@@ -672,7 +674,7 @@ async fn the_coordinator_outvotes_two_faulty_perspectives_but_not_three() {
         true,
     )
     .await;
-    assert!(decision.is_valid, "2 of 6: {}", summary(&decision));
+    assert!(decision.is_valid(), "2 of 6: {}", summary(&decision));
     for id in ["us-east", "sa-east"] {
         assert!(
             matches!(
@@ -718,8 +720,8 @@ async fn the_coordinator_outvotes_two_faulty_perspectives_but_not_three() {
         false,
     )
     .await;
-    assert!(!decision.is_valid, "3 of 6: {}", summary(&decision));
-    assert!(!decision.reasons.is_empty(), "{}", summary(&decision));
+    assert!(!decision.is_valid(), "3 of 6: {}", summary(&decision));
+    assert!(!decision.reasons().is_empty(), "{}", summary(&decision));
 
     // CAA, 2 of 6: garbage from the resolver, an answer with another ID.
     let decision = decide_with_faults(
@@ -741,7 +743,7 @@ async fn the_coordinator_outvotes_two_faulty_perspectives_but_not_three() {
         true,
     )
     .await;
-    assert!(decision.is_valid, "caa 2 of 6: {}", summary(&decision));
+    assert!(decision.is_valid(), "caa 2 of 6: {}", summary(&decision));
 
     // CAA, 3 of 6: a dripped resolver head, a truncated answer, HTTP 500
     // from the resolver. Invalid.
@@ -772,6 +774,6 @@ async fn the_coordinator_outvotes_two_faulty_perspectives_but_not_three() {
         false,
     )
     .await;
-    assert!(!decision.is_valid, "caa 3 of 6: {}", summary(&decision));
-    assert!(!decision.reasons.is_empty(), "{}", summary(&decision));
+    assert!(!decision.is_valid(), "caa 3 of 6: {}", summary(&decision));
+    assert!(!decision.reasons().is_empty(), "{}", summary(&decision));
 }

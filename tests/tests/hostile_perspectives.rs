@@ -11,7 +11,8 @@
 
 use std::time::{Duration, Instant};
 
-use mpic_coordinator::{CheckSpec, Decision, ResultStatus};
+use mpic_coordinator::{Decision, ResultStatus};
+use mpic_core::check::CheckRequest;
 use mpic_core::quorum::NonCorroboration;
 use mpic_tests::decisions::{result, summary};
 use mpic_tests::hostile_perspective::{HostilePerspective, Misbehaviour};
@@ -22,12 +23,12 @@ use mpic_tests::world::{CoordinatorSetup, SIX_SITES, World};
 /// workerd perspective on a loaded 2-core machine.
 const CALL_TIMEOUT_MS: u64 = 4_000;
 
-fn caa() -> CheckSpec {
-    CheckSpec::from_value(&victim::caa_check()).unwrap()
+fn caa() -> CheckRequest {
+    CheckRequest::from_value(&victim::caa_check()).unwrap()
 }
 
-fn dns01() -> CheckSpec {
-    CheckSpec::from_value(&victim::dns01_check()).unwrap()
+fn dns01() -> CheckRequest {
+    CheckRequest::from_value(&victim::dns01_check()).unwrap()
 }
 
 fn setup(
@@ -52,10 +53,10 @@ fn deadline(setup: &CoordinatorSetup) -> Duration {
 }
 
 /// Decides `spec` and checks the decision came within the deadline.
-async fn decide(world: &World, setup: &CoordinatorSetup, spec: &CheckSpec) -> Decision {
+async fn decide(world: &World, setup: &CoordinatorSetup, spec: &CheckRequest) -> Decision {
     let coordinator = world.coordinator(setup).unwrap();
     let started = Instant::now();
-    let decision = coordinator.check(spec).await;
+    let decision = coordinator.check(spec).await.unwrap();
     let took = started.elapsed();
     // Not a speed target: a bound the coordinator promises (its deadline),
     // with room for scheduling on a loaded machine.
@@ -130,12 +131,12 @@ async fn each_misbehaviour_is_refused_with_its_reason() {
         if behaviour == Misbehaviour::ReplayFirstReport {
             // The first call is relayed honestly and its report kept.
             let first = decide(&world, &strict, &dns01()).await;
-            assert!(first.is_valid, "relayed honestly: {}", summary(&first));
+            assert!(first.is_valid(), "relayed honestly: {}", summary(&first));
         }
 
         let decision = decide(&world, &strict, &caa()).await;
         assert!(
-            !decision.is_valid,
+            !decision.is_valid(),
             "{behaviour:?} counted under strict: {}",
             summary(&decision)
         );
@@ -154,12 +155,12 @@ async fn each_misbehaviour_is_refused_with_its_reason() {
             "{behaviour:?}: no detail\n{}",
             summary(&decision)
         );
-        assert!(!decision.reasons.is_empty(), "{}", summary(&decision));
+        assert!(!decision.reasons().is_empty(), "{}", summary(&decision));
 
         let br = setup("br", 1, &[(target, &hostile)]);
         let decision = decide(&world, &br, &caa()).await;
         assert!(
-            decision.is_valid,
+            decision.is_valid(),
             "{behaviour:?} blocked a BR quorum of five: {}",
             summary(&decision)
         );
@@ -200,7 +201,7 @@ async fn misbehaving_perspectives_never_make_up_a_quorum() {
     let two = [("us-west", &reset), ("sa-east", &dripping)];
     let decision = decide(&world, &setup("br", 1, &two), &caa()).await;
     assert!(
-        decision.is_valid,
+        decision.is_valid(),
         "two hostile of six: {}",
         summary(&decision)
     );
@@ -215,7 +216,7 @@ async fn misbehaving_perspectives_never_make_up_a_quorum() {
     let retrying = setup("br", 2, &three);
     let decision = decide(&world, &retrying, &caa()).await;
     assert!(
-        !decision.is_valid,
+        !decision.is_valid(),
         "three hostile of six: {}",
         summary(&decision)
     );
@@ -248,7 +249,7 @@ async fn misbehaving_perspectives_never_make_up_a_quorum() {
         .unwrap();
     let decision = decide(&world, &setup("br", 1, &two), &caa()).await;
     assert!(
-        !decision.is_valid,
+        !decision.is_valid(),
         "two hostile + one poisoned: {}",
         summary(&decision)
     );

@@ -6,7 +6,8 @@
 //! fails if quorum counting, report signature checks or RIR diversity break.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use mpic_coordinator::{CheckSpec, Decision, ResultStatus};
+use mpic_coordinator::{Decision, ResultStatus};
+use mpic_core::check::CheckRequest;
 use mpic_core::quorum::NonCorroboration;
 use mpic_core::report::Rir;
 use mpic_tests::decisions::{result, summary};
@@ -15,16 +16,16 @@ use mpic_tests::tcp_sink::TcpSink;
 use mpic_tests::victim;
 use mpic_tests::world::{CoordinatorSetup, SIX_SITES, Site, World};
 
-fn caa() -> CheckSpec {
-    CheckSpec::from_value(&victim::caa_check()).unwrap()
+fn caa() -> CheckRequest {
+    CheckRequest::from_value(&victim::caa_check()).unwrap()
 }
 
-fn http01() -> CheckSpec {
-    CheckSpec::from_value(&victim::http01_check()).unwrap()
+fn http01() -> CheckRequest {
+    CheckRequest::from_value(&victim::http01_check()).unwrap()
 }
 
-fn dns01() -> CheckSpec {
-    CheckSpec::from_value(&victim::dns01_check()).unwrap()
+fn dns01() -> CheckRequest {
+    CheckRequest::from_value(&victim::dns01_check()).unwrap()
 }
 
 async fn start_world(sites: &[Site]) -> World {
@@ -34,9 +35,9 @@ async fn start_world(sites: &[Site]) -> World {
 }
 
 /// Every decision is also stored as evidence and re-verified offline.
-async fn decide(world: &World, setup: &CoordinatorSetup, spec: &CheckSpec) -> Decision {
+async fn decide(world: &World, setup: &CoordinatorSetup, spec: &CheckRequest) -> Decision {
     let coordinator = world.coordinator(setup).unwrap();
-    let decision = coordinator.check(spec).await;
+    let decision = coordinator.check(spec).await.unwrap();
     evidence_audit::keep_and_verify(&coordinator, &decision, world.evidence_dir())
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", summary(&decision)));
@@ -130,9 +131,9 @@ async fn attacks_on_some_views_are_outvoted_or_block_issuance() {
     // Honest world: every check is corroborated.
     for (name, spec) in [("caa", caa()), ("http-01", http01()), ("dns-01", dns01())] {
         let decision = decide(&world, &br, &spec).await;
-        assert!(decision.is_valid, "honest {name}: {}", summary(&decision));
+        assert!(decision.is_valid(), "honest {name}: {}", summary(&decision));
         assert_results(&decision, &[], |_| false);
-        assert!(decision.reasons.is_empty(), "{:?}", decision.reasons);
+        assert!(decision.reasons().is_empty(), "{:?}", decision.reasons());
     }
 
     // DNS poisoning of the dns-01 TXT seen by 1, 2 and 3 of 6 perspectives:
@@ -143,7 +144,7 @@ async fn attacks_on_some_views_are_outvoted_or_block_issuance() {
         poison_txt(&world, &victims);
         let decision = decide(&world, &br, &dns01()).await;
         assert_eq!(
-            decision.is_valid,
+            decision.is_valid(),
             valid,
             "dns-01 poisoned at {poisoned}: {}",
             summary(&decision)
@@ -176,7 +177,7 @@ async fn attacks_on_some_views_are_outvoted_or_block_issuance() {
         hijack_http(&world, &victims);
         let decision = decide(&world, &br, &http01()).await;
         assert_eq!(
-            decision.is_valid,
+            decision.is_valid(),
             valid,
             "http-01 hijacked at {hijacked}: {}",
             summary(&decision)
@@ -194,14 +195,14 @@ async fn attacks_on_some_views_are_outvoted_or_block_issuance() {
     forbid_caa(&world, &["af-south"]);
     let decision = decide(&world, &br, &caa()).await;
     assert!(
-        decision.is_valid,
+        decision.is_valid(),
         "caa forbidden at 1, br: {}",
         summary(&decision)
     );
     assert_results(&decision, &["af-south"], mismatch);
     let decision = decide(&world, &strict, &caa()).await;
     assert!(
-        !decision.is_valid,
+        !decision.is_valid(),
         "caa forbidden at 1, strict: {}",
         summary(&decision)
     );
@@ -217,7 +218,7 @@ async fn attacks_on_some_views_are_outvoted_or_block_issuance() {
     for setup in [&br, &strict] {
         let decision = decide(&world, setup, &caa()).await;
         assert!(
-            !decision.is_valid,
+            !decision.is_valid(),
             "caa forbidden at 3 ({}): {}",
             setup.quorum,
             summary(&decision)
@@ -237,7 +238,7 @@ async fn attacks_on_some_views_are_outvoted_or_block_issuance() {
             .unwrap();
     }
     let decision = decide(&world, &br, &caa()).await;
-    assert!(decision.is_valid, "servfail at 2: {}", summary(&decision));
+    assert!(decision.is_valid(), "servfail at 2: {}", summary(&decision));
     assert_results(&decision, &["us-west", "sa-east"], |r| {
         matches!(r, NonCorroboration::PerspectiveError { .. })
     });
@@ -254,7 +255,7 @@ async fn attacks_on_some_views_are_outvoted_or_block_issuance() {
         .unwrap();
     let decision = decide(&world, &strict, &caa()).await;
     assert!(
-        !decision.is_valid,
+        !decision.is_valid(),
         "dns timeout, strict: {}",
         summary(&decision)
     );
@@ -283,7 +284,11 @@ async fn attacks_on_some_views_are_outvoted_or_block_issuance() {
         ..CoordinatorSetup::default()
     };
     let decision = decide(&world, &setup, &caa()).await;
-    assert!(decision.is_valid, "down + hanging: {}", summary(&decision));
+    assert!(
+        decision.is_valid(),
+        "down + hanging: {}",
+        summary(&decision)
+    );
     assert!(
         matches!(
             result(&decision, "us-west").status,
@@ -318,7 +323,7 @@ async fn attacks_on_some_views_are_outvoted_or_block_issuance() {
     };
     let decision = decide(&world, &setup, &caa()).await;
     assert!(
-        !decision.is_valid,
+        !decision.is_valid(),
         "impostor counted: {}",
         summary(&decision)
     );
@@ -387,17 +392,23 @@ async fn corroboration_from_one_rir_is_not_enough() {
     let world = start_world(&sites).await;
     let br = CoordinatorSetup::default();
     let decision = decide(&world, &br, &dns01()).await;
-    assert!(decision.is_valid, "honest: {}", summary(&decision));
+    assert!(decision.is_valid(), "honest: {}", summary(&decision));
 
     poison_txt(&world, &["eu-west", "eu-central"]);
     let decision = decide(&world, &br, &dns01()).await;
     assert!(
-        !decision.is_valid,
+        !decision.is_valid(),
         "one-RIR corroboration accepted: {}",
         summary(&decision)
     );
     assert_results(&decision, &["eu-west", "eu-central"], mismatch);
-    let reasons = decision.reasons.join(" ").to_lowercase();
+    let reasons = decision
+        .reasons()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
     assert!(
         reasons.contains("rir"),
         "the reason names RIR diversity: {reasons}"

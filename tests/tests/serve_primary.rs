@@ -94,7 +94,12 @@ async fn serve_and_check_refuse_what_the_primary_refuses() {
         "{refused:#}"
     );
     let log = serve.log();
-    assert!(log.contains("MPIC primary perspective"), "{log}");
+    // The primary's result is in the decision's own BR 5.4.1 line.
+    assert!(
+        log.lines()
+            .any(|l| l.contains("MPIC decision") && l.contains("primary=fail")),
+        "{log}"
+    );
     assert!(log.contains("DNSSEC self-test passed"), "{log}");
 
     // The same case through the CLI gives the same decision.

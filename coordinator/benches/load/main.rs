@@ -39,9 +39,8 @@ use clap::Parser;
 use ed25519_dalek::SigningKey;
 use mpic_coordinator::config::{Config, Defaults, PerspectiveConfig};
 use mpic_coordinator::evidence::{EvidenceStore, RecordContext, Recorder, StoreLocation};
-use mpic_coordinator::{
-    CallError, CheckSpec, Coordinator, Decision, HttpTransport, PerspectiveTransport,
-};
+use mpic_coordinator::{CallError, Coordinator, Decision, HttpTransport, PerspectiveTransport};
+use mpic_core::check::CheckRequest;
 use mpic_core::name::DomainName;
 use mpic_core::perspective::Identity;
 use mpic_core::quorum::Policy;
@@ -452,9 +451,9 @@ async fn drive<T: PerspectiveTransport + 'static>(
                     r#"{{"check_type":"caa","domain_or_ip_target":"www{}.example.com"}}"#,
                     first_check + n
                 );
-                let spec = CheckSpec::from_json(json.as_bytes()).unwrap();
+                let request = CheckRequest::from_json(json.as_bytes()).unwrap();
                 let started = Instant::now();
-                let decision = coordinator.check(&spec).await;
+                let decision = coordinator.check(&request).await.unwrap();
                 if let Some(recorder) = &recorder {
                     let context = RecordContext {
                         decided_at_ms: mpic_coordinator::clock::now_ms(),
@@ -476,7 +475,7 @@ async fn drive<T: PerspectiveTransport + 'static>(
                     response_path: arrived
                         .zip(left)
                         .map(|(a, l)| a.at.saturating_duration_since(l)),
-                    valid: decision.is_valid,
+                    valid: decision.is_valid(),
                 });
             }
             samples

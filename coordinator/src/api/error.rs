@@ -15,9 +15,7 @@ use axum::response::{IntoResponse, Response};
 use mpic_core::check::{RequestError, RequestIssue};
 use serde::{Deserialize, Serialize};
 
-use crate::orchestration::{
-    COHORT_FIELD, OverrideError, PERSPECTIVE_COUNT_FIELD, QUORUM_COUNT_FIELD,
-};
+use crate::orchestration::{COHORT_FIELD, PERSPECTIVE_COUNT_FIELD, QUORUM_COUNT_FIELD, Refused};
 
 /// `error` of a refused request body (Open MPIC's key).
 pub const REQUEST_VALIDATION_FAILED: &str = "request-validation-failed";
@@ -146,8 +144,8 @@ impl From<RequestError> for ApiError {
     }
 }
 
-impl From<OverrideError> for ApiError {
-    fn from(e: OverrideError) -> Self {
+impl From<Refused> for ApiError {
+    fn from(e: Refused) -> Self {
         ApiError::InvalidRequest(
             e.0.iter()
                 .map(|issue| ValidationIssue::new(&issue.field, &issue.message))
@@ -196,7 +194,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use crate::orchestration::OverrideIssue;
+    use crate::orchestration::RefusedField;
 
     #[test]
     fn request_issues_keep_their_field_and_get_a_kind() {
@@ -244,7 +242,7 @@ mod tests {
 
     #[test]
     fn refused_overrides_are_validation_issues() {
-        let error = ApiError::from(OverrideError(vec![OverrideIssue {
+        let error = ApiError::from(Refused(vec![RefusedField {
             field: QUORUM_COUNT_FIELD.into(),
             message: "is 3; at least 4".into(),
         }]));

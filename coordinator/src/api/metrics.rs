@@ -82,9 +82,9 @@ impl Metrics {
 
     /// One decision, with every perspective call of every attempt.
     pub fn record_decision(&self, decision: &Decision) {
-        let outcome = if !decision.mpic_completed {
+        let outcome = if decision.outcome() == crate::Outcome::Incomplete {
             "incomplete"
-        } else if decision.is_valid {
+        } else if decision.is_valid() {
             "valid"
         } else {
             "invalid"
@@ -92,9 +92,9 @@ impl Metrics {
         let mut series = self.series();
         *series
             .decisions
-            .entry((decision.check_type.as_str(), outcome))
+            .entry((decision.check_type().as_str(), outcome))
             .or_default() += 1;
-        for result in decision.attempts.iter().flat_map(|a| &a.results) {
+        for result in decision.attempts().iter().flat_map(|a| &a.results) {
             if let Some(ms) = result.elapsed_ms {
                 // Milliseconds to seconds; precision loss only past 2^52 ms.
                 #[allow(clippy::cast_precision_loss)]
@@ -261,28 +261,32 @@ mod tests {
     }
 
     fn decision(is_valid: bool, completed: bool, results: Vec<PerspectiveResult>) -> Decision {
+        let outcome = match (is_valid, completed) {
+            (true, _) => crate::Outcome::Corroborated,
+            (false, true) => crate::Outcome::NotCorroborated,
+            (false, false) => crate::Outcome::Incomplete,
+        };
         Decision {
-            is_valid,
-            mpic_completed: completed,
-            target: "example.com".into(),
-            check_type: CheckType::Caa,
-            quorum: "1/2".into(),
-            reasons: Vec::new(),
-            perspective_count: results.len(),
-            quorum_count: Some(1),
-            primary: None,
-            orchestration_adjustments: Vec::new(),
-            stragglers: Default::default(),
-            attempts: vec![AttemptRecord {
-                attempt: 1,
-                cohort: results.iter().map(|r| r.perspective_id.clone()).collect(),
-                decision: quorum::Status::Valid,
-                tally: Tally::default(),
-                required_corroborations: Some(1),
-                policy: None,
-                request: None,
-                results,
-            }],
+            facts: crate::decision::Facts {
+                outcome,
+                target: "example.com".into(),
+                check_type: CheckType::Caa,
+                reasons: Vec::new(),
+                perspective_count: results.len(),
+                primary: None,
+                orchestration_adjustments: Vec::new(),
+                stragglers: Default::default(),
+                attempts: vec![AttemptRecord {
+                    attempt: 1,
+                    cohort: results.iter().map(|r| r.perspective_id.clone()).collect(),
+                    status: quorum::Status::Valid,
+                    tally: Tally::default(),
+                    required_corroborations: Some(1),
+                    policy: None,
+                    request: None,
+                    results,
+                }],
+            },
         }
     }
 

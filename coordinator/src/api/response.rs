@@ -40,14 +40,13 @@
 //! them (a typo shows here). `orchestration_adjustments`: orchestration
 //! values used otherwise than sent (a `max_attempts` above the cap, ...).
 
-use mpic_core::check::{CheckParameters, CheckType, DcvCheckParameters};
+use mpic_core::check::{CheckParameters, CheckRequest, CheckType, DcvCheckParameters};
 use mpic_core::quorum::NonCorroboration;
 use mpic_core::report::Verdict;
 use serde::Serialize;
 
 use super::details::{self, Details};
 use super::echo::Echo;
-use crate::check_call::CheckSpec;
 use crate::decision::{AttemptRecord, Decision, PerspectiveResult, PrimaryResult, ResultStatus};
 use crate::orchestration::Adjustment;
 
@@ -106,8 +105,10 @@ pub struct CheckError {
 #[derive(Debug, Clone, Serialize)]
 pub struct Evidence<'a> {
     pub target: &'a str,
-    pub quorum: &'a str,
-    pub reasons: &'a [String],
+    /// BR 5.4.1 quorum result of the deciding attempt, e.g. `5/6`.
+    pub quorum: String,
+    /// Why the check is not corroborated, one sentence each.
+    pub reasons: Vec<String>,
     pub attempts: &'a [AttemptRecord],
     /// The primary perspective's own look, when `[primary]` is configured:
     /// the decision is valid only if it passed.
@@ -122,18 +123,18 @@ pub struct Evidence<'a> {
 }
 
 impl<'a> MpicResponse<'a> {
-    /// The response for `decision` on `spec`, echoing the request as `echo`
+    /// The response for `decision` on `request`, echoing the request as `echo`
     /// has it; `ignored_fields` were set aside when reading it;
     /// `decided_at_ms` stands in for a perspective's timestamp when it sent
     /// no verified report.
     pub fn new(
-        spec: &'a CheckSpec,
+        request: &'a CheckRequest,
         decision: &'a Decision,
         echo: &'a Echo,
         ignored_fields: &'a [String],
         decided_at_ms: u64,
     ) -> Self {
-        let request = &spec.request;
+        let check_type = request.check_type();
         let dcv = match &request.parameters {
             CheckParameters::Dcv(params) => Some(params),
             CheckParameters::Caa(_) => None,
@@ -147,27 +148,29 @@ impl<'a> MpicResponse<'a> {
             results.sort_by_key(|r| r.verified.is_none());
             results
                 .into_iter()
-                .map(|r| perspective_response(spec.check_type, dcv, r, decided_at_ms))
+                .map(|r| perspective_response(check_type, dcv, r, decided_at_ms))
                 .collect()
         };
         let perspectives: Vec<PerspectiveResponse> =
             decision.final_attempt().map(respond).unwrap_or_default();
         // Open MPIC's quorum_count is always a number: with no attempt to
         // say, the most any attempt could have required.
-        let quorum_count = decision.quorum_count.unwrap_or(decision.perspective_count);
+        let quorum_count = decision
+            .quorum_count()
+            .unwrap_or(decision.perspective_count());
         let not_completed = perspectives
             .iter()
             .filter(|p| !p.check_response.check_completed)
             .count();
-        let enough_completed = decision.quorum_count.is_some()
-            && not_completed <= decision.perspective_count.saturating_sub(quorum_count);
+        let enough_completed = decision.quorum_count().is_some()
+            && not_completed <= decision.perspective_count().saturating_sub(quorum_count);
         Self {
-            check_type: spec.check_type,
-            is_valid: decision.is_valid,
-            mpic_completed: decision.mpic_completed && enough_completed,
+            check_type,
+            is_valid: decision.is_valid(),
+            mpic_completed: (decision.outcome() != crate::Outcome::Incomplete) && enough_completed,
             trace_identifier: request.trace_identifier.as_deref(),
             actual_orchestration_parameters: ActualOrchestration {
-                perspective_count: decision.perspective_count,
+                perspective_count: decision.perspective_count(),
                 quorum_count,
                 attempt_count: decision.attempt_count(),
             },
@@ -175,13 +178,13 @@ impl<'a> MpicResponse<'a> {
             previous_attempt_results: decision.previous_attempts().iter().map(respond).collect(),
             echo,
             x_mpic: Evidence {
-                target: &spec.target,
-                quorum: &decision.quorum,
-                reasons: &decision.reasons,
-                attempts: &decision.attempts,
-                primary: decision.primary.as_ref(),
+                target: decision.target(),
+                quorum: decision.tally().map(|t| t.to_string()).unwrap_or_default(),
+                reasons: decision.reasons().iter().map(ToString::to_string).collect(),
+                attempts: decision.attempts(),
+                primary: decision.primary(),
                 ignored_fields,
-                orchestration_adjustments: &decision.orchestration_adjustments,
+                orchestration_adjustments: decision.orchestration_adjustments(),
                 evidence_id: None,
             },
         }
@@ -284,13 +287,12 @@ mod tests {
 
     #[test]
     fn error_types_say_what_failed() {
-        let dcv = match CheckSpec::from_value(&serde_json::json!({
+        let dcv = match CheckRequest::from_value(&serde_json::json!({
             "check_type": "dcv",
             "domain_or_ip_target": "example.com",
             "dcv_check_parameters": {"validation_method": "acme-dns-01", "key_authorization": "a.b"},
         }))
         .unwrap()
-        .request
         .parameters
         {
             CheckParameters::Dcv(p) => p,

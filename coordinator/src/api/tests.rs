@@ -1059,7 +1059,7 @@ async fn each_decision_is_stored_before_it_is_answered_and_served_to_its_client_
     assert_eq!(record.request.as_bytes(), request.as_slice());
     assert_eq!(record.client.as_deref(), Some("issuance"));
     assert_eq!(
-        record.decision.is_valid,
+        record.decision.as_recorded().is_valid(),
         body["is_valid"].as_bool().unwrap()
     );
 

@@ -9,16 +9,16 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use mpic_coordinator::ca_identity::CaIdentities;
-use mpic_coordinator::check_call::CheckSpec;
-use mpic_coordinator::config::Config;
+use mpic_coordinator::config::{Config, PrimaryConfig};
 use mpic_coordinator::decision::{Decision, PerspectiveResult, ResultStatus};
 use mpic_coordinator::embedded::{self, EmbeddedOptions, NOT_BR_COMPLIANT_NOTICE};
 use mpic_coordinator::evidence::{self, RecordContext};
 use mpic_coordinator::native_network::{
     DEFAULT_DOH_URL, LocalPorts, NativeNetworkConfig, NativeNetworkError,
 };
-use mpic_coordinator::primary::PrimaryPerspective;
-use mpic_coordinator::{Coordinator, HttpTransport, PerspectiveTransport, clock};
+use mpic_coordinator::{
+    Coordinator, CoordinatorError, HttpTransport, Outcome, PerspectiveTransport, clock,
+};
 use mpic_core::check::{CheckParameters, CheckRequest};
 use mpic_core::dnssec_self_test::DnssecTestNames;
 use mpic_core::name::DomainName;
@@ -157,8 +157,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             false,
         ),
     };
-    let spec = match validated {
-        Ok(request) => CheckSpec::new(request),
+    let request = match validated {
+        Ok(request) => request,
         Err(e) => {
             eprintln!("error: invalid request:");
             for line in request::describe(&e, from_flags) {
@@ -172,7 +172,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let result = runtime.block_on(check(&args.run, &spec, local));
+    let result = runtime.block_on(check(&args.run, &request, local));
     let (decision, mode) = match result {
         Ok(done) => done,
         Err(e) => match e.downcast::<UsageError>() {
@@ -188,14 +188,18 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             &decision, &mode,
         ))?)?;
     } else {
-        stdout::line(render(&decision, &mode, &spec))?;
+        stdout::line(render(&decision, &mode, &request))?;
     }
     Ok(ExitCode::from(exit_code(&decision, &mode)))
 }
 
 /// 0 only for a valid decision of remote perspectives (see EXAMPLES).
 fn exit_code(decision: &Decision, mode: &Mode) -> u8 {
-    match (decision.mpic_completed, decision.is_valid, mode) {
+    match (
+        decision.outcome() != Outcome::Incomplete,
+        decision.is_valid(),
+        mode,
+    ) {
         (false, _, _) => EXIT_ERROR,
         (true, false, _) => EXIT_NOT_CORROBORATED,
         (true, true, Mode::InProcess { .. }) => EXIT_VALID_NOT_BR_COMPLIANT,
@@ -262,7 +266,7 @@ fn dnssec_test_names(
 
 async fn check(
     run: &RunArgs,
-    spec: &CheckSpec,
+    request: &CheckRequest,
     local: Option<LocalPorts>,
 ) -> anyhow::Result<(Decision, Mode)> {
     match &run.config {
@@ -279,7 +283,7 @@ async fn check(
             }
             // The API's rule for its clients, with the CA's own identities.
             CaIdentities::of_the_ca(&config.defaults.caa_issuer_domains)
-                .admit(&spec.request)
+                .admit(request)
                 .map_err(|e| UsageError(format!("invalid request: {e}")))?;
             if run.doh_url.is_some() && !run.primary && config.primary.is_none() {
                 return Err(UsageError(
@@ -297,22 +301,25 @@ async fn check(
             };
             let names =
                 dnssec_test_names(run, config.primary.as_ref().map(|p| &p.dnssec_test_names))?;
-            let primary = match doh_url {
-                Some(url) if run.primary || config.primary.is_some() => {
-                    Some(primary_perspective(network_config(url, local, names)).await?)
-                }
+            let mut config = config;
+            config.primary = match doh_url {
+                Some(doh_url) if run.primary || config.primary.is_some() => Some(PrimaryConfig {
+                    doh_url,
+                    dnssec_test_names: names,
+                    local,
+                }),
                 _ => None,
             };
             // Opened before the check: a store that is down stops it here.
             let recorder = evidence::start_recorder(&config).await?;
             let transport = HttpTransport::new()?;
-            let decision = corroborate(config, transport, primary, spec).await?;
+            let decision = corroborate(config, transport, request).await?;
             let evidence_id = match recorder {
                 Some(recorder) => {
                     let context = RecordContext {
                         decided_at_ms: clock::now_ms(),
                         client: None,
-                        request: serde_json::to_string(&spec.request)?,
+                        request: serde_json::to_string(request)?,
                     };
                     // Fail closed: an unstored decision is not shown (exit 2).
                     let id = recorder.record(&decision, context).await.map_err(|e| {
@@ -342,7 +349,7 @@ async fn check(
             };
             let doh_url = parse_doh_url(run.doh_url.as_deref().unwrap_or(DEFAULT_DOH_URL))?;
             let network = network_config(doh_url, local, dnssec_test_names(run, None)?);
-            if let CheckParameters::Caa(params) = &spec.request.parameters
+            if let CheckParameters::Caa(params) = &request.parameters
                 && params.caa_domains.as_ref().is_none_or(Vec::is_empty)
             {
                 return Err(UsageError(
@@ -363,44 +370,43 @@ async fn check(
                 }
                 other => anyhow::Error::from(other),
             })?;
-            let primary = if run.primary {
-                Some(primary_perspective(network).await?)
-            } else {
-                None
-            };
-            let count = setup.config.perspectives.len();
-            let decision = corroborate(setup.config, setup.transport, primary, spec).await?;
+            let mut config = setup.config;
+            if run.primary {
+                config.primary = Some(PrimaryConfig {
+                    doh_url: network.doh_url.clone(),
+                    dnssec_test_names: network.dnssec_test_names.clone(),
+                    local: network.local,
+                });
+            }
+            let count = config.perspectives.len();
+            let decision = corroborate(config, setup.transport, request).await?;
             Ok((decision, Mode::InProcess { count }))
         }
     }
 }
 
-/// The primary perspective, after its start-up DNSSEC self-test (a
-/// resolver that fails it is a warning on stderr; the check still runs).
-async fn primary_perspective(config: NativeNetworkConfig) -> anyhow::Result<PrimaryPerspective> {
-    PrimaryPerspective::start(config)
-        .await
-        .map_err(|e| match e {
-            NativeNetworkError::Http(_) => anyhow::Error::from(e),
-            other => UsageError(format!("--primary: {other}")).into(),
-        })
-}
-
+/// Runs `request` through a coordinator for `config`, with the primary
+/// perspective when `config` has one: its start-up DNSSEC self-test is a
+/// warning on stderr when it fails; the check still runs.
 async fn corroborate<T: PerspectiveTransport + 'static>(
     config: Config,
     transport: T,
-    primary: Option<PrimaryPerspective>,
-    spec: &CheckSpec,
+    request: &CheckRequest,
 ) -> anyhow::Result<Decision> {
     // The command exits once its decision is stored: calls still running
     // then are dropped, not run on.
-    let mut coordinator = Coordinator::new(config, transport)
-        .map_err(|e| UsageError(format!("no cohort of perspectives can be formed: {e}")))?
+    let coordinator = Coordinator::new(config, transport)
+        .map_err(|e| match e {
+            CoordinatorError::Primary(NativeNetworkError::Http(_)) => anyhow::Error::from(e),
+            CoordinatorError::Primary(other) => UsageError(format!("--primary: {other}")).into(),
+            other => UsageError(format!("no cohort of perspectives can be formed: {other}")).into(),
+        })?
         .with_late_results(false);
-    if let Some(primary) = primary {
-        coordinator = coordinator.with_primary(primary);
-    }
-    Ok(coordinator.check(spec).await)
+    coordinator.primary_self_test().await;
+    coordinator
+        .check(request)
+        .await
+        .map_err(|e| UsageError(format!("invalid request: {e}")).into())
 }
 
 /// The decision as JSON, with how it was reached: `mode`, and for
@@ -514,30 +520,30 @@ fn readable(reason: &str) -> String {
 }
 
 /// The readable report: a table per attempt, the primary, the decision.
-fn render(decision: &Decision, mode: &Mode, spec: &CheckSpec) -> String {
-    let what = match &spec.request.parameters {
+fn render(decision: &Decision, mode: &Mode, request: &CheckRequest) -> String {
+    let what = match &request.parameters {
         CheckParameters::Caa(_) => "CAA".to_owned(),
         CheckParameters::Dcv(p) => format!("DCV {}", p.method()),
     };
     let mut out = match mode {
         Mode::InProcess { count } => format!(
             "{what} check of {} through {count} in-process perspectives\n",
-            decision.target
+            decision.target()
         ),
         Mode::Remote {
             config,
             evidence_id,
         } => format!(
             "{what} check of {} through remote perspectives ({}); evidence record {}\n",
-            decision.target,
+            decision.target(),
             config.display(),
             evidence_id
                 .as_deref()
                 .unwrap_or("not kept ([evidence] enabled = false)")
         ),
     };
-    let several = decision.attempts.len() > 1;
-    for attempt in &decision.attempts {
+    let several = decision.attempts().len() > 1;
+    for attempt in decision.attempts() {
         out.push('\n');
         if several {
             out.push_str(&format!(
@@ -561,7 +567,7 @@ fn render(decision: &Decision, mode: &Mode, spec: &CheckSpec) -> String {
         out.push('\n');
     }
     out.push('\n');
-    if let Some(primary) = &decision.primary {
+    if let Some(primary) = &decision.primary() {
         out.push_str(&format!(
             "primary (this host, via {}): {}: {}\n  corroborated by the remote perspectives: {}\n",
             primary.resolvers.join(", "),
@@ -578,27 +584,26 @@ fn render(decision: &Decision, mode: &Mode, spec: &CheckSpec) -> String {
         out.push_str(&format!("NOT BR-COMPLIANT: {NOT_BR_COMPLIANT_NOTICE}\n"));
     }
     let required = decision
-        .quorum_count
+        .quorum_count()
         .map(|n| format!(", {n} required"))
         .unwrap_or_default();
-    let verdict = if decision.is_valid {
+    let verdict = if decision.is_valid() {
         "VALID"
-    } else if decision.mpic_completed {
+    } else if decision.outcome() != Outcome::Incomplete {
         "NOT CORROBORATED"
     } else {
         "NOT COMPLETED"
     };
+    let quorum = decision.tally().map(|t| t.to_string()).unwrap_or_default();
     out.push_str(&format!(
-        "decision: {verdict} (quorum {}{required})\n",
-        decision.quorum
+        "decision: {verdict} (quorum {quorum}{required})\n"
     ));
-    if decision.is_valid {
+    if decision.is_valid() {
         out.push_str(&format!(
-            "reason: quorum met: {} perspectives corroborated\n",
-            decision.quorum
+            "reason: quorum met: {quorum} perspectives corroborated\n"
         ));
     } else {
-        for reason in &decision.reasons {
+        for reason in decision.reasons() {
             out.push_str(&format!("reason: {reason}\n"));
         }
     }
@@ -614,7 +619,9 @@ mod tests {
     use mpic_core::rir::Rir;
 
     use super::*;
+    use mpic_coordinator::Reason;
     use mpic_coordinator::decision::AttemptRecord;
+    use mpic_coordinator::testing::made_up_decision;
 
     fn result(id: &str, status: ResultStatus, detail: &str) -> PerspectiveResult {
         PerspectiveResult {
@@ -630,26 +637,37 @@ mod tests {
     }
 
     fn decision(is_valid: bool) -> Decision {
-        Decision {
-            is_valid,
-            mpic_completed: true,
-            target: "example.com".into(),
-            check_type: CheckType::Caa,
-            quorum: "1/2".into(),
-            reasons: if is_valid {
+        let tally = Tally {
+            corroborated: 1,
+            not_corroborated: 1,
+            pending: 0,
+        };
+        made_up_decision(
+            if is_valid {
+                Outcome::Corroborated
+            } else {
+                Outcome::NotCorroborated
+            },
+            "example.com",
+            CheckType::Caa,
+            if is_valid {
                 vec![]
             } else {
-                vec!["attempt 1 (1/2): at most 1 corroborations possible; 2 required".into()]
+                vec![Reason::QuorumNotMet {
+                    attempt: 1,
+                    tally,
+                    reason: quorum::InvalidReason::TooFewCorroborations {
+                        possible: 1,
+                        required: 2,
+                    },
+                }]
             },
-            perspective_count: 2,
-            quorum_count: Some(2),
-            orchestration_adjustments: Vec::new(),
-            stragglers: Default::default(),
-            attempts: vec![AttemptRecord {
+            2,
+            vec![AttemptRecord {
                 attempt: 1,
                 cohort: vec!["p1".into(), "p2".into()],
-                decision: quorum::Status::Undecided,
-                tally: Tally::default(),
+                status: quorum::Status::Undecided,
+                tally,
                 required_corroborations: Some(2),
                 policy: None,
                 request: None,
@@ -668,12 +686,12 @@ mod tests {
                     ),
                 ],
             }],
-            primary: None,
-        }
+            None,
+        )
     }
 
-    fn caa_spec() -> CheckSpec {
-        CheckSpec::from_json(br#"{"check_type":"caa","domain_or_ip_target":"example.com"}"#)
+    fn caa_spec() -> CheckRequest {
+        CheckRequest::from_json(br#"{"check_type":"caa","domain_or_ip_target":"example.com"}"#)
             .unwrap()
     }
 

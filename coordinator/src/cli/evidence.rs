@@ -268,7 +268,8 @@ async fn show(args: ShowArgs, export: bool) -> anyhow::Result<ExitCode> {
 
 /// The record for people: the BR 5.4.1 items first.
 fn render(stored: &StoredRecord, body: &RecordBody) -> String {
-    let d = &body.decision;
+    let d = body.decision.as_recorded();
+    let quorum = d.tally().map_or_else(|| "-".to_owned(), |t| t.to_string());
     let mut out = format!(
         "record      {}\n\
          decided at  {} UTC\n\
@@ -276,18 +277,21 @@ fn render(stored: &StoredRecord, body: &RecordBody) -> String {
          decision    {} (quorum result {})\n",
         body.id,
         time_text(body.decided_at_ms),
-        d.target,
-        d.check_type.as_str(),
-        if d.is_valid { "VALID" } else { "NOT VALID" },
-        if d.quorum.is_empty() { "-" } else { &d.quorum },
+        d.target(),
+        d.check_type().as_str(),
+        if d.is_valid() { "VALID" } else { "NOT VALID" },
+        quorum,
     );
-    for reason in &d.reasons {
-        out.push_str(&format!("  reason    {}\n", short(reason, 110)));
+    for reason in d.reasons() {
+        out.push_str(&format!(
+            "  reason    {}\n",
+            short(&reason.to_string(), 110)
+        ));
     }
-    for attempt in &d.attempts {
+    for attempt in d.attempts() {
         out.push_str(&format!(
             "\nattempt {} — quorum result {} ({:?})\n",
-            attempt.attempt, attempt.tally, attempt.decision
+            attempt.attempt, attempt.tally, attempt.status
         ));
         let mut table = Table::new(&[
             "perspective",
@@ -310,7 +314,7 @@ fn render(stored: &StoredRecord, body: &RecordBody) -> String {
         out.push_str(&table.render());
         out.push('\n');
     }
-    if let Some(p) = &d.primary {
+    if let Some(p) = d.primary() {
         out.push_str(&format!(
             "\nprimary     {:?}: {}\n",
             p.verdict,

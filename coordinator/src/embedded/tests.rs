@@ -13,8 +13,8 @@ use mpic_core::request_auth::{self, AuthError};
 
 use super::*;
 use crate::Coordinator;
-use crate::check_call::CheckSpec;
 use crate::decision::ResultStatus;
+use mpic_core::check::CheckRequest;
 
 const KEY_AUTHORIZATION: &str = "token.thumbprint";
 
@@ -90,8 +90,8 @@ fn embedded(count: usize, txt: Option<String>) -> Embedded<TxtNetwork> {
     in_process(&options, |_| Ok(TxtNetwork { txt: txt.clone() })).unwrap()
 }
 
-fn dns_01() -> CheckSpec {
-    CheckSpec::from_value(&serde_json::json!({
+fn dns_01() -> CheckRequest {
+    CheckRequest::from_value(&serde_json::json!({
         "check_type": "dcv",
         "domain_or_ip_target": "example.com",
         "dcv_check_parameters": {
@@ -178,8 +178,8 @@ fn counts_outside_the_sites_are_refused() {
 async fn the_coordinator_verifies_in_process_reports_like_remote_ones() {
     let setup = embedded(DEFAULT_COUNT, Some(expected_txt()));
     let coordinator = Coordinator::new(setup.config, setup.transport).unwrap();
-    let decision = coordinator.check(&dns_01()).await;
-    assert!(decision.is_valid, "{:?}", decision.reasons);
+    let decision = coordinator.check(&dns_01()).await.unwrap();
+    assert!(decision.is_valid(), "{:?}", decision.reasons());
     let attempt = decision.final_attempt().unwrap();
     assert_eq!(attempt.cohort.len(), DEFAULT_COUNT);
     let mut corroborated = 0;
@@ -212,8 +212,8 @@ async fn the_coordinator_verifies_in_process_reports_like_remote_ones() {
 async fn a_wrong_value_is_not_corroborated() {
     let setup = embedded(DEFAULT_COUNT, Some("something-else".into()));
     let coordinator = Coordinator::new(setup.config, setup.transport).unwrap();
-    let decision = coordinator.check(&dns_01()).await;
-    assert!(!decision.is_valid);
+    let decision = coordinator.check(&dns_01()).await.unwrap();
+    assert!(!decision.is_valid());
     let attempt = decision.final_attempt().unwrap();
     assert!(attempt.results.iter().all(|r| matches!(
         &r.status,
@@ -233,7 +233,7 @@ fn call_for(id: &str) -> CheckCall {
     CheckCall {
         perspective_ids: vec![id.into()],
         attempt: 1,
-        check: dns_01().request,
+        check: dns_01(),
     }
 }
 

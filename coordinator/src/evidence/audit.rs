@@ -156,7 +156,7 @@ pub fn audit_record(stored: &StoredRecord, trusted: &[VerifyingKey]) -> RecordAu
     // before its first attempt, whose signed request carries that time. (A
     // check that spans a BR phase date keeps the rules it began under.)
     let mut rules_at = None;
-    for attempt in &body.decision.attempts {
+    for attempt in body.decision.as_recorded().attempts() {
         let request = coordinator.and_then(|key| check_request(attempt, &key, &body, &mut audit));
         if let Some(request) = &request {
             requests.insert(attempt.attempt, request.clone());
@@ -195,18 +195,19 @@ pub fn audit_record(stored: &StoredRecord, trusted: &[VerifyingKey]) -> RecordAu
     }
     let last_valid = body
         .decision
-        .attempts
+        .as_recorded()
+        .attempts()
         .last()
         .is_some_and(|last| valid_attempt == Some(last.attempt));
     let primary_ok = body
         .decision
-        .primary
-        .as_ref()
+        .as_recorded()
+        .primary()
         .is_none_or(|p| p.verdict == Verdict::Pass);
     let recomputed = last_valid && primary_ok;
-    if body.decision.is_valid != recomputed {
+    if body.decision.as_recorded().is_valid() != recomputed {
         audit.findings.push(Finding::Decision {
-            recorded: body.decision.is_valid,
+            recorded: body.decision.as_recorded().is_valid(),
             recomputed,
         });
     }
@@ -215,7 +216,8 @@ pub fn audit_record(stored: &StoredRecord, trusted: &[VerifyingKey]) -> RecordAu
         let perspective = late.result.perspective_id.clone();
         let cancelled = body
             .decision
-            .attempts
+            .as_recorded()
+            .attempts()
             .iter()
             .find(|a| a.attempt == late.attempt)
             .and_then(|a| a.results.iter().find(|r| r.perspective_id == perspective))
@@ -356,21 +358,21 @@ fn check_request(
             return None;
         }
     };
-    let decision = &body.decision;
+    let decision = &body.decision.as_recorded();
     match serde_json::from_slice::<CheckCall>(&verified.body) {
         Ok(call)
             if call.perspective_ids == attempt.cohort
                 && call.attempt == attempt.attempt
-                && call.check.target.to_string() == decision.target
-                && call.check.check_type() == decision.check_type => {}
+                && call.check.target.to_string() == decision.target()
+                && call.check.check_type() == decision.check_type() => {}
         Ok(call) => fail(format!(
             "asks for {} of {} in attempt {} of {:?}; the record says {} of {} in attempt {} of cohort {:?}",
             call.check.check_type().as_str(),
             call.check.target,
             call.attempt,
             call.perspective_ids,
-            decision.check_type.as_str(),
-            decision.target,
+            decision.check_type().as_str(),
+            decision.target(),
             attempt.attempt,
             attempt.cohort
         )),
@@ -466,7 +468,7 @@ fn check_quorum(
     let Some(policy) = attempt.policy else {
         findings.push(Finding::Quorum {
             attempt: attempt.attempt,
-            recorded: format!("{:?}", attempt.decision),
+            recorded: format!("{:?}", attempt.status),
             recomputed: "nothing: the record does not say which policy applied".into(),
         });
         return;
@@ -474,10 +476,10 @@ fn check_quorum(
     let requirements = Requirements::for_unix_ms(rules_at_ms);
     let recomputed = quorum::decide(policy, requirements, outcomes);
     let tally = Tally::of(outcomes);
-    if recomputed != attempt.decision || tally != attempt.tally {
+    if recomputed != attempt.status || tally != attempt.tally {
         findings.push(Finding::Quorum {
             attempt: attempt.attempt,
-            recorded: format!("{} {:?}", attempt.tally, attempt.decision),
+            recorded: format!("{} {:?}", attempt.tally, attempt.status),
             recomputed: format!("{tally} {recomputed:?}"),
         });
     }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::receipt::{self, ReceiptError};
 use crate::config::PerspectiveConfig;
-use crate::decision::Decision;
+use crate::decision::{Decision, RecordedDecision};
 
 /// The record format this build writes.
 pub const RECORD_FORMAT: u32 = 1;
@@ -46,7 +46,7 @@ pub struct RecordBody {
     pub perspective_keys: BTreeMap<String, String>,
     /// The decision with its attempts, results, signed requests and signed
     /// reports (without their decoded bodies: [`without_decoded_reports`]).
-    pub decision: Decision,
+    pub decision: RecordedDecision,
 }
 
 impl RecordBody {
@@ -101,7 +101,7 @@ impl Draft {
         config_digest: &str,
     ) -> Result<Self, ReceiptError> {
         let perspective_keys = decision
-            .attempts
+            .attempts()
             .iter()
             .flat_map(|a| a.cohort.iter())
             .filter_map(|id| Some((id.clone(), keys.perspectives.get(id)?.clone())))
@@ -140,7 +140,7 @@ impl Draft {
             config_digest: self.config_digest,
             coordinator_key: self.coordinator_key,
             perspective_keys: self.perspective_keys,
-            decision: self.decision,
+            decision: RecordedDecision(self.decision),
         };
         let json = serde_json::to_vec(&body)
             .map_err(|_| ReceiptError::Malformed("the record does not serialise"))?;
@@ -160,7 +160,7 @@ impl Draft {
 /// beside it, which is what an audit reads, and keeping both would double a
 /// record.
 pub fn without_decoded_reports(decision: &mut Decision) {
-    for attempt in &mut decision.attempts {
+    for attempt in &mut decision.facts.attempts {
         for result in &mut attempt.results {
             result.verified = None;
         }
@@ -198,9 +198,9 @@ impl Columns {
             writer: body.writer.clone(),
             sequence: body.sequence,
             decided_at_ms: body.decided_at_ms,
-            target: body.decision.target.clone(),
-            check_type: body.decision.check_type.as_str().to_owned(),
-            is_valid: body.decision.is_valid,
+            target: body.decision.as_recorded().target().to_owned(),
+            check_type: body.decision.as_recorded().check_type().as_str().to_owned(),
+            is_valid: body.decision.as_recorded().is_valid(),
             client: body.client.clone(),
         }
     }

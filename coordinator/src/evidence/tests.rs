@@ -7,16 +7,16 @@ use mpic_core::quorum::Policy;
 
 use super::audit::{ChainBreak, Finding, audit_chains, audit_record};
 use super::*;
-use crate::check_call::CheckSpec;
 use crate::fanout::tests::{Behaviour, FakePerspectives};
 use crate::test_fixtures::{config, coordinator_key, places};
-use crate::{Coordinator, ResultStatus};
+use crate::{Coordinator, Outcome, ResultStatus};
 use ed25519_dalek::VerifyingKey;
+use mpic_core::check::CheckRequest;
 
 const SIX: &[&str] = &["iad", "dfw", "fra", "lhr", "sin", "nrt"];
 
-fn spec(domain: &str) -> CheckSpec {
-    CheckSpec::from_value(&serde_json::json!({
+fn spec(domain: &str) -> CheckRequest {
+    CheckRequest::from_value(&serde_json::json!({
         "check_type": "caa",
         "domain_or_ip_target": domain,
     }))
@@ -64,7 +64,7 @@ async fn fixture(fakes: FakePerspectives) -> Fixture {
 async fn decide_and_store(f: &Fixture, domains: &[&str]) -> Vec<String> {
     let mut ids = Vec::new();
     for domain in domains {
-        let decision = f.coordinator.check(&spec(domain)).await;
+        let decision = f.coordinator.check(&spec(domain)).await.unwrap();
         ids.push(f.recorder.record(&decision, context(domain)).await.unwrap());
     }
     ids
@@ -137,7 +137,7 @@ async fn a_store_reopened_keeps_its_chain_and_applies_no_migration_twice() {
         "00".repeat(32),
         &config.perspectives,
     );
-    let decision = f.coordinator.check(&spec("b.example")).await;
+    let decision = f.coordinator.check(&spec("b.example")).await.unwrap();
     second
         .record(&decision, context("b.example"))
         .await
@@ -168,7 +168,7 @@ async fn a_flipped_byte_in_a_report_a_request_or_the_receipt_fails_verify_and_na
     assert!(audit_record(&stored, &trusted()).passed());
 
     let report = tampered(&stored, |body| {
-        let result = body.decision.attempts[0]
+        let result = body.decision.0.facts.attempts[0]
             .results
             .iter_mut()
             .find(|r| r.status == ResultStatus::Corroborated)
@@ -187,7 +187,7 @@ async fn a_flipped_byte_in_a_report_a_request_or_the_receipt_fails_verify_and_na
     );
 
     let request = tampered(&stored, |body| {
-        let envelope = body.decision.attempts[0].request.as_mut().unwrap();
+        let envelope = body.decision.0.facts.attempts[0].request.as_mut().unwrap();
         let last = envelope.request.len() - 1;
         envelope.request[last] ^= 1;
     });
@@ -200,7 +200,11 @@ async fn a_flipped_byte_in_a_report_a_request_or_the_receipt_fails_verify_and_na
     );
 
     let verdict = tampered(&stored, |body| {
-        body.decision.is_valid = !body.decision.is_valid
+        let facts = &mut body.decision.0.facts;
+        facts.outcome = match facts.outcome {
+            Outcome::Corroborated => Outcome::NotCorroborated,
+            _ => Outcome::Corroborated,
+        };
     });
     let findings = audit_record(&verdict, &trusted()).findings;
     assert!(findings.contains(&Finding::Receipt(receipt::ReceiptError::BadSignature)));
@@ -277,7 +281,7 @@ async fn prune_deletes_only_older_records_and_the_chain_verifies_from_where_it_c
     let now = crate::clock::now_ms();
     // Three decisions, 1000, 900 and 10 days old.
     for (domain, age_days) in [("a.example", 1000), ("b.example", 900), ("c.example", 10)] {
-        let decision = f.coordinator.check(&spec(domain)).await;
+        let decision = f.coordinator.check(&spec(domain)).await.unwrap();
         let mut at = context(domain);
         at.decided_at_ms = now - age_days * DAY_MS;
         f.recorder.record(&decision, at).await.unwrap();
@@ -336,7 +340,7 @@ async fn a_report_moved_to_another_perspective_or_a_request_for_another_name_fai
         serde_json::from_slice(receipt::record_json(&r.sealed.record).unwrap()).unwrap()
     };
     // Record a's decision, claiming b's name: its signed requests say a.
-    let renamed = tampered(&a, |body| body.decision.target = "b.example".into());
+    let renamed = tampered(&a, |body| body.decision.0.facts.target = "b.example".into());
     assert!(
         audit_record(&renamed, &trusted())
             .findings
@@ -345,7 +349,7 @@ async fn a_report_moved_to_another_perspective_or_a_request_for_another_name_fai
     );
     // A corroborating result counted twice.
     let doubled = tampered(&b, |body| {
-        let results = &mut body.decision.attempts[0].results;
+        let results = &mut body.decision.0.facts.attempts[0].results;
         let first = results
             .iter()
             .position(|r| r.status == ResultStatus::Corroborated)
@@ -360,16 +364,16 @@ async fn a_report_moved_to_another_perspective_or_a_request_for_another_name_fai
             .iter()
             .any(|f| matches!(f, Finding::Results { attempt: 1, .. })),
         "{:?}",
-        body_of(&doubled).decision.attempts[0].cohort
+        body_of(&doubled).decision.as_recorded().attempts()[0].cohort
     );
 }
 
 #[tokio::test]
 async fn a_late_report_is_kept_after_the_decision_and_never_changes_it() {
     let f = fixture(FakePerspectives::new().with("nrt", Behaviour::Late)).await;
-    let decision = f.coordinator.check(&spec("late.example")).await;
-    assert!(decision.is_valid);
-    let nrt = decision.attempts[0]
+    let decision = f.coordinator.check(&spec("late.example")).await.unwrap();
+    assert!(decision.is_valid());
+    let nrt = decision.attempts()[0]
         .results
         .iter()
         .find(|r| r.perspective_id == "nrt")
@@ -404,7 +408,10 @@ async fn a_late_report_is_kept_after_the_decision_and_never_changes_it() {
     // The signed decision still says what was decided before it arrived.
     let json = receipt::record_json(&stored.sealed.record).unwrap();
     let body: RecordBody = serde_json::from_slice(json).unwrap();
-    assert_eq!(body.decision.attempts[0].tally, decision.attempts[0].tally);
+    assert_eq!(
+        body.decision.as_recorded().attempts()[0].tally,
+        decision.attempts()[0].tally
+    );
 }
 
 #[tokio::test]
@@ -435,7 +442,7 @@ async fn a_damaged_chain_head_stops_appends_rather_than_restarting_the_chain() {
     connection
         .execute("UPDATE chain_heads SET hash = x'00'", [])
         .unwrap();
-    let decision = f.coordinator.check(&spec("b.example")).await;
+    let decision = f.coordinator.check(&spec("b.example")).await.unwrap();
     let refused = f.recorder.record(&decision, context("b.example")).await;
     assert!(
         matches!(&refused, Err(StoreError::Unreadable { id, .. }) if id.contains("chain head")),

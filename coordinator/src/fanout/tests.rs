@@ -185,8 +185,8 @@ impl PerspectiveTransport for FakePerspectives {
     }
 }
 
-fn spec() -> CheckSpec {
-    CheckSpec::from_json(br#"{"check_type":"caa","domain_or_ip_target":"example.com"}"#).unwrap()
+fn request() -> CheckRequest {
+    CheckRequest::from_json(br#"{"check_type":"caa","domain_or_ip_target":"example.com"}"#).unwrap()
 }
 
 const BR_TODAY: Requirements = Requirements {
@@ -196,7 +196,7 @@ const BR_TODAY: Requirements = Requirements {
 
 struct Setup {
     perspectives: Vec<PerspectiveConfig>,
-    spec: CheckSpec,
+    request: CheckRequest,
     key: SigningKey,
     caa: Vec<DomainName>,
 }
@@ -205,7 +205,7 @@ impl Setup {
     fn new(ids: &[&str]) -> Self {
         Self {
             perspectives: places(ids),
-            spec: spec(),
+            request: request(),
             key: coordinator_key(),
             caa: vec![DomainName::parse("ca.example").unwrap()],
         }
@@ -215,7 +215,7 @@ impl Setup {
         AttemptPlan {
             attempt: 1,
             members: self.perspectives.iter().collect(),
-            spec: &self.spec,
+            request: &self.request,
             signing_key: &self.key,
             caa_issuer_domains: &self.caa,
             policy,
@@ -245,7 +245,7 @@ async fn all_agree_is_valid_with_verified_evidence() {
     let setup = Setup::new(SIX);
     let fakes = Arc::new(FakePerspectives::new());
     let record = run_attempt(&fakes, &setup.plan(Policy::Strict), None).await;
-    assert_eq!(record.decision, quorum::Status::Valid);
+    assert_eq!(record.status, quorum::Status::Valid);
     assert_eq!(record.quorum_result(), "6/6");
     assert_eq!(record.required_corroborations, Some(6));
     assert_eq!(record.cohort, SIX);
@@ -272,7 +272,10 @@ async fn all_agree_is_valid_with_verified_evidence() {
         expected.sort();
         assert_eq!(named, expected, "the call names exactly the cohort");
         assert_eq!(call.attempt, 1);
-        assert_eq!(call.check, setup.spec.for_perspectives(&setup.caa));
+        assert_eq!(
+            call.check,
+            crate::check_call::for_perspectives(&setup.request, &setup.caa)
+        );
         match &call.check.parameters {
             mpic_core::check::CheckParameters::Caa(p) => {
                 assert_eq!(
@@ -292,12 +295,12 @@ async fn one_dissent_of_five_is_valid_under_br_and_invalid_under_strict() {
     let fakes = || FakePerspectives::new().with("fra", Behaviour::Fail);
 
     let br = run_attempt(&Arc::new(fakes()), &setup.plan(Policy::Br), None).await;
-    assert_eq!(br.decision, quorum::Status::Valid);
+    assert_eq!(br.status, quorum::Status::Valid);
     assert_eq!(br.required_corroborations, Some(4));
 
     let strict = run_attempt(&Arc::new(fakes()), &setup.plan(Policy::Strict), None).await;
     assert!(matches!(
-        strict.decision,
+        strict.status,
         quorum::Status::Invalid(InvalidReason::TooFewCorroborations { required: 5, .. })
     ));
     assert_eq!(
@@ -321,7 +324,7 @@ async fn three_of_six_dissenting_is_invalid() {
     );
     let record = run_attempt(&fakes, &setup.plan(Policy::Br), None).await;
     assert_eq!(
-        record.decision,
+        record.status,
         quorum::Status::Invalid(InvalidReason::TooFewCorroborations {
             possible: 3,
             required: 4
@@ -346,7 +349,7 @@ async fn corroborators_in_one_rir_are_invalid_whatever_the_reports_claim() {
     );
     let record = run_attempt(&fakes, &setup.plan(Policy::Br), None).await;
     assert_eq!(
-        record.decision,
+        record.status,
         quorum::Status::Invalid(InvalidReason::TooFewRirs {
             possible: 1,
             required: 2
@@ -366,7 +369,7 @@ async fn a_hanging_perspective_does_not_delay_a_decision_already_certain() {
     let fakes = Arc::new(FakePerspectives::new().with("syd", Behaviour::Hang));
     let started = Instant::now();
     let record = run_attempt(&fakes, &setup.plan(Policy::Br), None).await;
-    assert_eq!(record.decision, quorum::Status::Valid);
+    assert_eq!(record.status, quorum::Status::Valid);
     // The hanging call was started, never finished, and was dropped when the
     // decision became certain; had the engine waited for it, the paused clock
     // would have advanced to its deadline and it would read as a timeout.
@@ -395,7 +398,7 @@ async fn a_hanging_perspective_that_matters_times_out_at_its_deadline() {
             reason: NonCorroboration::Timeout
         }
     );
-    assert!(matches!(record.decision, quorum::Status::Invalid(_)));
+    assert!(matches!(record.status, quorum::Status::Invalid(_)));
     assert_eq!(started.elapsed(), Duration::from_secs(10));
 }
 
@@ -490,7 +493,7 @@ async fn a_cohort_below_the_br_minimum_is_invalid_without_calling_anyone() {
     let fakes = Arc::new(FakePerspectives::new());
     let record = run_attempt(&fakes, &setup.plan(Policy::Br), None).await;
     assert_eq!(
-        record.decision,
+        record.status,
         quorum::Status::Invalid(InvalidReason::TooFewPerspectives {
             used: 3,
             required: 4

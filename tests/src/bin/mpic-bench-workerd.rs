@@ -30,7 +30,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mpic_coordinator::config::Environment;
-use mpic_coordinator::{CheckSpec, Config, Coordinator, HttpTransport};
+use mpic_coordinator::{Config, Coordinator, HttpTransport};
+use mpic_core::check::CheckRequest;
 use mpic_core::perspective::CheckCall;
 use mpic_core::report::Verdict;
 use mpic_tests::bare_workerd::{BareWorkerd, Script};
@@ -164,7 +165,7 @@ async fn decisions(
     checks: usize,
     concurrency: usize,
 ) -> Result<Vec<Duration>, String> {
-    let spec = CheckSpec::from_json(
+    let spec = CheckRequest::from_json(
         format!(r#"{{"check_type":"caa","domain_or_ip_target":"{TARGET}"}}"#).as_bytes(),
     )
     .map_err(|e| e.to_string())?;
@@ -178,10 +179,13 @@ async fn decisions(
             let mut latencies = Vec::new();
             while next.fetch_add(1, Ordering::Relaxed) < checks {
                 let started = Instant::now();
-                let decision = coordinator.check(&spec).await;
+                let decision = coordinator
+                    .check(&spec)
+                    .await
+                    .map_err(|e| format!("request refused: {e}"))?;
                 let latency = started.elapsed();
-                if !decision.is_valid {
-                    return Err(format!("check not valid: {:?}", decision.reasons));
+                if !decision.is_valid() {
+                    return Err(format!("check not valid: {:?}", decision.reasons()));
                 }
                 latencies.push(latency);
             }

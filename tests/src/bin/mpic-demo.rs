@@ -8,8 +8,9 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use mpic_coordinator::{CheckSpec, Decision, ResultStatus};
+use mpic_coordinator::{Decision, ResultStatus};
 use mpic_core::caa::CaaObservation;
+use mpic_core::check::CheckRequest;
 use mpic_core::dcv::{DcvEvidence, DcvObservation};
 use mpic_core::perspective::CheckObservation;
 use mpic_tests::tcp_sink::TcpSink;
@@ -55,9 +56,9 @@ async fn run() -> Result<(), Error> {
         );
     }
 
-    let caa = CheckSpec::from_value(&victim::caa_check())?;
-    let dns01 = CheckSpec::from_value(&victim::dns01_check())?;
-    let http01 = CheckSpec::from_value(&victim::http01_check())?;
+    let caa = CheckRequest::from_value(&victim::caa_check())?;
+    let dns01 = CheckRequest::from_value(&victim::dns01_check())?;
+    let http01 = CheckRequest::from_value(&victim::http01_check())?;
     let br = CoordinatorSetup::default();
     let strict = CoordinatorSetup {
         quorum: "strict",
@@ -151,26 +152,26 @@ async fn scenario(
     world: &World,
     title: &str,
     setup: &CoordinatorSetup,
-    spec: &CheckSpec,
+    spec: &CheckRequest,
 ) -> Result<(), Error> {
     println!("\n== {title}");
     let coordinator = world.coordinator(setup)?;
     let began = Instant::now();
-    let decision = coordinator.check(spec).await;
+    let decision = coordinator.check(spec).await?;
     let took = began.elapsed();
     print_table(&decision);
-    let verdict = if decision.is_valid {
+    let verdict = if decision.is_valid() {
         "VALID"
     } else {
         "NOT CORROBORATED"
     };
     println!(
         "decision: {verdict}  quorum {} ({} policy)  in {} ms",
-        decision.quorum,
+        decision.tally().map(|t| t.to_string()).unwrap_or_default(),
         setup.quorum,
         took.as_millis()
     );
-    for reason in &decision.reasons {
+    for reason in decision.reasons() {
         println!("  reason: {reason}");
     }
     Ok(())

@@ -1,0 +1,32 @@
+//! What only tests need: decisions made up to test how decisions are shown,
+//! counted and stored. Never made by a [`crate::Coordinator`], so never a
+//! verdict on anything.
+
+use crate::check_call::CheckType;
+use crate::decision::{AttemptRecord, Decision, Facts, Outcome, PrimaryResult, Reason};
+
+/// A made-up decision with these parts (no orchestration adjustments, no
+/// late results).
+pub fn made_up_decision(
+    outcome: Outcome,
+    target: &str,
+    check_type: CheckType,
+    reasons: Vec<Reason>,
+    perspective_count: usize,
+    attempts: Vec<AttemptRecord>,
+    primary: Option<PrimaryResult>,
+) -> Decision {
+    Decision {
+        facts: Facts {
+            outcome,
+            target: target.to_owned(),
+            check_type,
+            reasons,
+            perspective_count,
+            attempts,
+            primary,
+            orchestration_adjustments: Vec::new(),
+            stragglers: Default::default(),
+        },
+    }
+}
