@@ -49,6 +49,7 @@ use mpic_core::dnssec_self_test::{DnssecSelfTest, DnssecTestNames};
 use mpic_core::doh::{
     DohClient, DohConfig, DohConfigError, DohHttpRequest, DohHttpResponse, DohMethod, DohTransport,
 };
+use mpic_core::loopback::is_loopback_url;
 use mpic_core::network::{
     DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, MaybeSend, Network, RequestHeaders,
 };
@@ -138,14 +139,7 @@ async fn doh_exchange(
     })
 }
 
-/// Test-only: the loopback ports standing in for 80 and 443 (see the module
-/// documentation). Setting it also restricts fetches to loopback.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LocalPorts {
-    pub http: u16,
-    /// Absent: `https:443` is refused.
-    pub https: Option<u16>,
-}
+pub use mpic_core::loopback::LocalPorts;
 
 /// How a [`NativeNetwork`] reaches the world.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,7 +192,7 @@ impl<T: DohTransport + Sync> NativeNetwork<T> {
     /// A network over `transport` (clones of one [`ReqwestDohTransport`]
     /// share its connection pool to the resolver, nothing else).
     pub fn new(transport: T, config: NativeNetworkConfig) -> Result<Self, NativeNetworkError> {
-        if config.local.is_some() && !is_loopback_host(&config.doh_url) {
+        if config.local.is_some() && !is_loopback_url(&config.doh_url) {
             return Err(NativeNetworkError::DohNotLoopback(
                 config.doh_url.to_string(),
             ));
@@ -254,7 +248,11 @@ impl<T: DohTransport + Sync> NativeNetwork<T> {
         let mut request_url = url.clone();
         let mapped_port = match self.local {
             None => None,
-            Some(ports) => Some(local_port(url, ports)?),
+            Some(ports) => Some(
+                ports
+                    .port_for(url)
+                    .map_err(|e| HttpError::Refused(e.to_string()))?,
+            ),
         };
         if mapped_port.is_some() {
             // Fixtures speak plain HTTP on loopback; the report keeps the
@@ -338,16 +336,6 @@ impl<T: DohTransport + Sync> NativeNetwork<T> {
     }
 }
 
-/// `localhost` or a loopback address.
-fn is_loopback_host(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
 /// What one GET connects to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchPlan {
@@ -357,19 +345,6 @@ pub struct FetchPlan {
     /// The host name and the only addresses the fetch may connect to;
     /// `None` for an IP literal.
     pub pinned: Option<(String, Vec<SocketAddr>)>,
-}
-
-/// The fixture port standing in for `url`'s port (worker local mode rules).
-fn local_port(url: &Url, ports: LocalPorts) -> Result<u16, HttpError> {
-    match (url.scheme(), url.port_or_known_default()) {
-        ("http", Some(80)) => Ok(ports.http),
-        ("https", Some(443)) => ports.https.ok_or_else(|| {
-            HttpError::Refused("the loopback test setting has no port for https:443".into())
-        }),
-        (scheme, port) => Err(HttpError::Refused(format!(
-            "the loopback test setting maps only http:80 and https:443, not {scheme}:{port:?}"
-        ))),
-    }
 }
 
 fn set_scheme(url: &mut Url, scheme: &str) -> Result<(), HttpError> {

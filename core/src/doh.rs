@@ -92,8 +92,8 @@ pub struct DohConfig {
     /// not an RFC 6570 template).
     pub url: Url,
     pub method: DohMethod,
-    /// Accept an `http:` URL. Only for loopback test fixtures: DNS answers
-    /// decide issuance and must not travel in clear.
+    /// Accept an `http:` URL to a loopback host: loopback test fixtures
+    /// only. DNS answers decide issuance and must not travel in clear.
     pub allow_insecure_http: bool,
     /// Passed to the transport as [`DohHttpRequest::timeout_ms`].
     pub timeout_ms: u64,
@@ -118,7 +118,11 @@ impl DohConfig {
 pub enum DohConfigError {
     #[error("DoH URL scheme {0:?} is not https")]
     UnsupportedScheme(String),
-    #[error("DoH URL is http but insecure http was not allowed")]
+    #[error(
+        "DoH URL scheme \"http\" is not https: plain http is allowed only to loopback \
+         (127.0.0.0/8, ::1, localhost) in a test world, as DNS answers decide issuance and \
+         must not travel in clear"
+    )]
     InsecureHttp,
     #[error("DoH URL has no host")]
     MissingHost,
@@ -130,6 +134,32 @@ pub enum DohConfigError {
     DnsParameter,
 }
 
+/// The rules every DoH resolver URL follows, wherever it is configured:
+/// https, or plain http only when `allow_loopback_http` (a test world) and
+/// only to a loopback host ([`crate::loopback`]); a host; no credentials, no
+/// fragment, and no `dns` parameter of its own (RFC 8484 adds it).
+pub fn check_resolver_url(url: &Url, allow_loopback_http: bool) -> Result<(), DohConfigError> {
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_loopback_http && crate::loopback::is_loopback_url(url) => {}
+        "http" => return Err(DohConfigError::InsecureHttp),
+        other => return Err(DohConfigError::UnsupportedScheme(other.to_owned())),
+    }
+    if url.host().is_none() {
+        return Err(DohConfigError::MissingHost);
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(DohConfigError::Credentials);
+    }
+    if url.fragment().is_some() {
+        return Err(DohConfigError::Fragment);
+    }
+    if url.query_pairs().any(|(key, _)| key == "dns") {
+        return Err(DohConfigError::DnsParameter);
+    }
+    Ok(())
+}
+
 /// An RFC 8484 client for one resolver over transport `T`.
 #[derive(Debug, Clone)]
 pub struct DohClient<T> {
@@ -139,28 +169,10 @@ pub struct DohClient<T> {
 }
 
 impl<T: DohTransport> DohClient<T> {
-    /// Checks the URL against the config's policy.
+    /// Checks the URL with [`check_resolver_url`].
     pub fn new(transport: T, config: DohConfig) -> Result<Self, DohConfigError> {
-        let url = &config.url;
-        match url.scheme() {
-            "https" => {}
-            "http" if config.allow_insecure_http => {}
-            "http" => return Err(DohConfigError::InsecureHttp),
-            other => return Err(DohConfigError::UnsupportedScheme(other.to_owned())),
-        }
-        if url.host().is_none() {
-            return Err(DohConfigError::MissingHost);
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(DohConfigError::Credentials);
-        }
-        if url.fragment().is_some() {
-            return Err(DohConfigError::Fragment);
-        }
-        if url.query_pairs().any(|(key, _)| key == "dns") {
-            return Err(DohConfigError::DnsParameter);
-        }
-        let resolver = url.to_string();
+        check_resolver_url(&config.url, config.allow_insecure_http)?;
+        let resolver = config.url.to_string();
         Ok(Self {
             transport,
             config,
@@ -605,6 +617,11 @@ mod tests {
             (
                 "http://127.0.0.1:8053/dns-query",
                 false,
+                Some(DohConfigError::InsecureHttp),
+            ),
+            (
+                "http://doh.example/dns-query",
+                true,
                 Some(DohConfigError::InsecureHttp),
             ),
             (

@@ -27,12 +27,13 @@ use worker::{
 };
 
 use crate::fetch_failure::FetchFailure;
-use crate::settings::{LocalMode, Settings, is_loopback_ip};
+use crate::settings::Settings;
+use mpic_core::loopback::LocalPorts;
 
 /// The perspective's view of the Internet for one check.
 pub struct FetchNetwork {
     resolvers: ResolverSet<FetchTransport>,
-    local: Option<LocalMode>,
+    local: Option<LocalPorts>,
     deadline_at_ms: u64,
 }
 
@@ -56,7 +57,7 @@ impl FetchNetwork {
             .map_err(|e| format!("DOH_RESOLVERS: {e}"))?;
         Ok(Self {
             resolvers,
-            local: settings.local.clone(),
+            local: settings.local,
             deadline_at_ms,
         })
     }
@@ -69,7 +70,7 @@ impl FetchNetwork {
     /// Local mode: where `url` really goes. The host is resolved through this
     /// perspective's own resolver (its view decides which fixture server it
     /// reaches) and must be loopback; ports 80/443 map to the fixture ports.
-    async fn local_target(&self, url: &Url, local: &LocalMode) -> Result<Url, HttpError> {
+    async fn local_target(&self, url: &Url, local: &LocalPorts) -> Result<Url, HttpError> {
         let ip: IpAddr = match url.host() {
             Some(url::Host::Ipv4(ip)) => ip.into(),
             Some(url::Host::Ipv6(ip)) => ip.into(),
@@ -88,22 +89,14 @@ impl FetchNetwork {
             }
             None => return Err(HttpError::Refused("URL has no host".into())),
         };
-        if !is_loopback_ip(ip) {
+        if !ip.is_loopback() {
             return Err(HttpError::Refused(format!(
                 "local mode reaches loopback only, not {ip}"
             )));
         }
-        let port = match (url.scheme(), url.port_or_known_default()) {
-            ("http", Some(80)) => local.http_port,
-            ("https", Some(443)) => local.https_port.ok_or_else(|| {
-                HttpError::Refused("local mode has no LOCAL_HTTPS_PORT for https".into())
-            })?,
-            (scheme, port) => {
-                return Err(HttpError::Refused(format!(
-                    "local mode maps only http:80 and https:443, not {scheme}:{port:?}"
-                )));
-            }
-        };
+        let port = local
+            .port_for(url)
+            .map_err(|e| HttpError::Refused(e.to_string()))?;
         let mut mapped = url.clone();
         // Fixtures speak plain HTTP on loopback; the scheme the core checked
         // stays in the report (HttpResponse.url is the original URL).

@@ -13,18 +13,17 @@
 //! | `REQUEST_MAX_SKEW_MS` | var, optional | how old or early a signed request may be (default 30000) |
 //! | `CHECK_DEADLINE_MS` | var, optional | how long one check may run before the perspective stops it and signs an `error` report saying so (default 8000; every DNS and HTTP exchange ends by it; keep it below the coordinator's `call_timeout_ms`) |
 //! | `DNSSEC_TEST_BOGUS_NAME`, `DNSSEC_TEST_SIGNED_NAME` | vars, optional | the DNSSEC self-test's names: every resolver must answer SERVFAIL for the first and NOERROR with AD=1 for the second, or this perspective's lookup failures never count as permission (defaults `dnssec-failed.org`, `isc.org`; see `GET /v1/identity?dnssec_self_test=run`) |
-//! | `MPIC_LOCAL_MODE` | var, local only | `loopback-fixtures`: see [`LocalMode`] |
+//! | `MPIC_LOCAL_MODE` | var, local only | `loopback-fixtures`: see [`Settings::local`] |
 //! | `LOCAL_HTTP_PORT`, `LOCAL_HTTPS_PORT` | vars, local only | loopback ports standing in for 80 and 443 |
 //!
 //! Every problem is reported at once, each naming its setting, so a
 //! misconfigured deployment answers a clear 500 instead of half-working.
 
-use std::net::IpAddr;
-
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use mpic_core::dnssec_self_test::{self, DnssecTestNames};
-use mpic_core::doh::DohMethod;
+use mpic_core::doh::{self, DohMethod};
 use mpic_core::keys;
+use mpic_core::loopback::{LocalPorts, is_loopback_url};
 use mpic_core::name::DomainName;
 use mpic_core::perspective::Identity;
 use mpic_core::report::{Coordinates, Location, Rir};
@@ -40,19 +39,6 @@ pub trait Source {
 /// The one value of `MPIC_LOCAL_MODE` that turns local mode on.
 pub const LOCAL_MODE_VALUE: &str = "loopback-fixtures";
 
-/// Loopback test worlds only. In local mode the perspective reaches nothing
-/// but loopback addresses: DoH resolvers must be `http://` or `https://` on
-/// loopback, challenge hosts are resolved through this perspective's own
-/// resolver and must resolve to loopback, and ports 80/443 are mapped to the
-/// fixture's ports (the core's redirect policy still sees 80/443). Deployed on
-/// Cloudflare, where loopback is unreachable, a perspective turned into local
-/// mode by mistake can fetch nothing and so corroborates nothing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalMode {
-    pub http_port: u16,
-    pub https_port: Option<u16>,
-}
-
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub identity: Identity,
@@ -65,7 +51,15 @@ pub struct Settings {
     pub check_deadline_ms: u64,
     /// `DNSSEC_TEST_BOGUS_NAME` and `DNSSEC_TEST_SIGNED_NAME`.
     pub dnssec_test_names: DnssecTestNames,
-    pub local: Option<LocalMode>,
+    /// Loopback test worlds only ([`LocalPorts`], from `LOCAL_HTTP_PORT` and
+    /// `LOCAL_HTTPS_PORT`). In local mode the perspective reaches nothing but
+    /// loopback addresses: DoH resolvers must be `http://` or `https://` on
+    /// loopback, challenge hosts are resolved through this perspective's own
+    /// resolver and must resolve to loopback, and ports 80/443 are mapped to the
+    /// fixture's ports (the core's redirect policy still sees 80/443). Deployed
+    /// on Cloudflare, where loopback is unreachable, a perspective turned into
+    /// local mode by mistake can fetch nothing and so corroborates nothing.
+    pub local: Option<LocalPorts>,
 }
 
 /// One thing wrong with the configuration.
@@ -155,9 +149,9 @@ impl Settings {
                 let http_port = port("LOCAL_HTTP_PORT", &mut invalid);
                 let https_port = port("LOCAL_HTTPS_PORT", &mut invalid);
                 match http_port {
-                    Some(http_port) => Some(LocalMode {
-                        http_port,
-                        https_port,
+                    Some(http) => Some(LocalPorts {
+                        http,
+                        https: https_port,
                     }),
                     None => {
                         invalid(
@@ -314,25 +308,19 @@ fn parse_resolvers(
                 continue;
             }
         };
-        let loopback = is_loopback_host(&url);
-        match (url.scheme(), local, loopback) {
-            ("https", false, false) => resolvers.push(url),
-            ("http" | "https", true, true) => resolvers.push(url),
-            (_, true, false) => invalid(
+        let loopback = is_loopback_url(&url);
+        match (local, loopback) {
+            (true, true) | (false, false) => match doh::check_resolver_url(&url, local) {
+                Ok(()) => resolvers.push(url),
+                Err(e) => invalid("DOH_RESOLVERS", format!("{item:?}: {e}")),
+            },
+            (true, false) => invalid(
                 "DOH_RESOLVERS",
                 format!("{item:?}: in local mode resolvers must be on loopback"),
             ),
-            (_, false, true) => invalid(
+            (false, true) => invalid(
                 "DOH_RESOLVERS",
                 format!("{item:?}: a loopback resolver is only for MPIC_LOCAL_MODE"),
-            ),
-            (scheme, false, false) => invalid(
-                "DOH_RESOLVERS",
-                format!("{item:?}: scheme {scheme:?} is not https (DNS answers decide issuance)"),
-            ),
-            (scheme, true, true) => invalid(
-                "DOH_RESOLVERS",
-                format!("{item:?}: scheme {scheme:?} is not http or https"),
             ),
         }
     }
@@ -340,21 +328,6 @@ fn parse_resolvers(
         invalid("DOH_RESOLVERS", "no usable resolver URL".into());
     }
     resolvers
-}
-
-/// `localhost`, or an IP literal in 127.0.0.0/8 or `::1`.
-pub fn is_loopback_host(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
-/// Whether an address is one local mode may reach.
-pub fn is_loopback_ip(ip: IpAddr) -> bool {
-    ip.is_loopback()
 }
 
 #[cfg(test)]
@@ -487,9 +460,9 @@ mod tests {
         let settings = Settings::load(&Map(map.clone())).unwrap();
         assert_eq!(
             settings.local,
-            Some(LocalMode {
-                http_port: 8080,
-                https_port: None
+            Some(LocalPorts {
+                http: 8080,
+                https: None
             })
         );
         map.insert("DOH_RESOLVERS", "https://dns.example/dns-query");
