@@ -339,7 +339,8 @@ mod tests {
     use hickory_proto::rr::{Name, RData, Record};
 
     use super::*;
-    use crate::dns::{build_response, caa_raw};
+    use crate::dns::caa_raw;
+    use crate::dns::fixture::build_response;
 
     /// How the fake resolver answers a query it has decoded.
     type Responder = fn(&[u8]) -> Result<DohHttpResponse, DnsError>;

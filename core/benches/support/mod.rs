@@ -66,7 +66,8 @@ pub fn large_rrset(owner: &str, n: usize, ours_last: bool) -> Vec<Record> {
 /// A NOERROR response to a CAA query for `name` (id 0) holding `records`.
 pub fn caa_response_wire(name: &str, records: Vec<Record>) -> (DnsQuery, Vec<u8>) {
     let query = DnsQuery::with_id(name, RecordType::CAA, 0).unwrap();
-    let wire = dns::build_response(query.wire(), ResponseCode::NoError, records, false).unwrap();
+    let wire =
+        dns::fixture::build_response(query.wire(), ResponseCode::NoError, records, false).unwrap();
     (query, wire)
 }
 
@@ -98,7 +99,12 @@ impl WireNetwork {
         match self.answers.get(name) {
             Some(wire) if rtype == RecordType::CAA => query.parse_response(wire, RESOLVER),
             _ => {
-                let wire = dns::build_response(query.wire(), ResponseCode::NoError, vec![], false)?;
+                let wire = dns::fixture::build_response(
+                    query.wire(),
+                    ResponseCode::NoError,
+                    vec![],
+                    false,
+                )?;
                 query.parse_response(&wire, RESOLVER)
             }
         }

@@ -88,7 +88,7 @@ pub fn cname(owner: &str, target: &str) -> Record {
 
 /// A DNAME record at `owner`, as the DNS layer decodes it.
 pub fn dname(owner: &str, target: &str) -> Record {
-    crate::dns::dname_record(
+    crate::dns::fixture::dname_record(
         Name::from_ascii(owner).unwrap(),
         300,
         &Name::from_ascii(target).unwrap(),
