@@ -16,6 +16,7 @@ pub mod doh;
 pub mod extended_dns_error;
 pub mod identity_document;
 pub mod keys;
+pub mod location;
 pub mod name;
 pub mod network;
 pub mod nonce;

@@ -10,7 +10,8 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CAA, CNAME, TXT};
 use hickory_proto::rr::{Name, RData, Record};
 use mpic_core::dns::fixture::{build_response, dname_record, response_message};
-use mpic_core::report::{Coordinates, Verdict};
+use mpic_core::location::Coordinates;
+use mpic_core::report::Verdict;
 
 use crate::{caa_evaluate, doh_response, signed_report};
 

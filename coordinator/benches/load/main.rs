@@ -42,10 +42,11 @@ use mpic_coordinator::evidence::{EvidenceStore, RecordContext, Recorder, StoreLo
 use mpic_coordinator::{
     CallError, CheckSpec, Coordinator, Decision, HttpTransport, PerspectiveTransport,
 };
+use mpic_core::location::{Coordinates, Location};
 use mpic_core::name::DomainName;
 use mpic_core::perspective::Identity;
 use mpic_core::quorum::Policy;
-use mpic_core::report::{Coordinates, Location, SignedReport};
+use mpic_core::report::SignedReport;
 use mpic_core::request_auth::RequestEnvelope;
 use mpic_core::rir::Rir;
 use url::Url;

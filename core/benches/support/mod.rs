@@ -12,12 +12,13 @@ use hickory_proto::rr::rdata::CAA;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use mpic_core::caa::{self, CaaRequest, CertificateType};
 use mpic_core::dns::{self, DnsQuery};
+use mpic_core::location::{Coordinates, Location};
 use mpic_core::network::{
     DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, MaybeSend, Network,
 };
 use mpic_core::nonce::Nonce;
 use mpic_core::perspective::CheckObservation;
-use mpic_core::report::{Coordinates, Location, Observation, ReportBody, Rir, Verdict};
+use mpic_core::report::{Observation, ReportBody, Rir, Verdict};
 
 /// The CA whose issuance the benchmarks check.
 pub const OUR_ISSUER: &str = "ca.example";
