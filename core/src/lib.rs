@@ -28,3 +28,6 @@ pub mod request_auth;
 pub mod resolver_set;
 pub mod responder;
 pub mod rir;
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub mod testing;

@@ -1,81 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
-use hickory_proto::rr::RecordType;
-
 use super::*;
-use crate::network::{DnsAnswer, DnsError, HttpResponse};
+use crate::testing::FakeNetwork;
 
-type Page = Result<(u16, Option<&'static str>, &'static str), HttpError>;
-
-/// Serves fixed responses by URL and records every URL fetched.
-#[derive(Default)]
-struct FakeWeb {
-    pages: HashMap<String, Page>,
-    fetched: Mutex<Vec<String>>,
-}
-
-impl FakeWeb {
-    fn page(
-        mut self,
-        url: &str,
-        status: u16,
-        location: Option<&'static str>,
-        body: &'static str,
-    ) -> Self {
-        self.pages
-            .insert(url.to_owned(), Ok((status, location, body)));
-        self
-    }
-    fn error(mut self, url: &str, error: HttpError) -> Self {
-        self.pages.insert(url.to_owned(), Err(error));
-        self
-    }
-}
-
-impl Network for FakeWeb {
-    async fn dns(&self, _: &str, _: RecordType) -> Result<DnsAnswer, DnsError> {
-        Err(DnsError::Transport("no DNS here".into()))
-    }
-    async fn dns_retry(
-        &self,
-        _: &str,
-        _: RecordType,
-        _: &DnsAnswer,
-    ) -> Result<DnsAnswer, DnsError> {
-        Err(DnsError::Transport("no DNS here".into()))
-    }
-    async fn dnssec_self_test(&self) -> crate::dnssec_self_test::DnssecSelfTest {
-        crate::dnssec_self_test::DnssecSelfTest::without_resolvers()
-    }
-    async fn http_get(
-        &self,
-        url: &Url,
-        _: &RequestHeaders,
-        limits: &HttpLimits,
-    ) -> Result<HttpResponse, HttpError> {
-        self.fetched.lock().unwrap().push(url.to_string());
-        let (status, location, body) =
-            self.pages
-                .get(url.as_str())
-                .cloned()
-                .unwrap_or(Ok((404, None, "not found")))?;
-        let bytes = body.as_bytes();
-        let cut = bytes.len().min(limits.max_body_bytes);
-        Ok(HttpResponse {
-            url: url.to_string(),
-            status,
-            location: location.map(str::to_owned),
-            content_type: Some("text/plain".into()),
-            body: bytes[..cut].to_vec(),
-            body_truncated: cut < bytes.len(),
-        })
-    }
-}
-
-fn run(web: &FakeWeb, url: &str, policy: &RedirectPolicy) -> HttpFetch {
+fn run(web: &FakeNetwork, url: &str, policy: &RedirectPolicy) -> HttpFetch {
     pollster::block_on(fetch(
         web,
         &Url::parse(url).unwrap(),
@@ -89,7 +17,7 @@ fn run(web: &FakeWeb, url: &str, policy: &RedirectPolicy) -> HttpFetch {
 fn redirect_rules() {
     struct Case {
         name: &'static str,
-        web: FakeWeb,
+        web: FakeNetwork,
         start: &'static str,
         policy: RedirectPolicy,
         failure: Option<FetchError>,
@@ -99,7 +27,7 @@ fn redirect_rules() {
     let cases = vec![
         Case {
             name: "direct 200",
-            web: FakeWeb::default().page("http://a.example/x", 200, None, "ok"),
+            web: FakeNetwork::new().page("http://a.example/x", 200, None, "ok"),
             start: "http://a.example/x",
             policy: strict.clone(),
             failure: None,
@@ -107,7 +35,7 @@ fn redirect_rules() {
         },
         Case {
             name: "each followed status",
-            web: FakeWeb::default()
+            web: FakeNetwork::new()
                 .page("http://a.example/1", 301, Some("/2"), "")
                 .page("http://a.example/2", 302, Some("https://b.example/3"), "")
                 .page(
@@ -136,7 +64,7 @@ fn redirect_rules() {
         },
         Case {
             name: "relative location resolves against the current URL",
-            web: FakeWeb::default()
+            web: FakeNetwork::new()
                 .page("http://a.example/dir/x", 302, Some("y?q=1"), "")
                 .page("http://a.example/dir/y?q=1", 200, None, "ok"),
             start: "http://a.example/dir/x",
@@ -146,7 +74,7 @@ fn redirect_rules() {
         },
         Case {
             name: "303 is not followed",
-            web: FakeWeb::default().page("http://a.example/x", 303, Some("/y"), ""),
+            web: FakeNetwork::new().page("http://a.example/x", 303, Some("/y"), ""),
             start: "http://a.example/x",
             policy: strict.clone(),
             failure: Some(FetchError::BadRedirectStatus(303)),
@@ -154,7 +82,7 @@ fn redirect_rules() {
         },
         Case {
             name: "300 is not followed",
-            web: FakeWeb::default().page("http://a.example/x", 300, Some("/y"), ""),
+            web: FakeNetwork::new().page("http://a.example/x", 300, Some("/y"), ""),
             start: "http://a.example/x",
             policy: strict.clone(),
             failure: Some(FetchError::BadRedirectStatus(300)),
@@ -162,7 +90,7 @@ fn redirect_rules() {
         },
         Case {
             name: "redirect to ftp is refused before fetching",
-            web: FakeWeb::default().page("http://a.example/x", 301, Some("ftp://a.example/y"), ""),
+            web: FakeNetwork::new().page("http://a.example/x", 301, Some("ftp://a.example/y"), ""),
             start: "http://a.example/x",
             policy: strict.clone(),
             failure: Some(FetchError::RedirectToForbiddenScheme("ftp".into())),
@@ -170,7 +98,7 @@ fn redirect_rules() {
         },
         Case {
             name: "redirect to port 8080 is refused before fetching",
-            web: FakeWeb::default()
+            web: FakeNetwork::new()
                 .page(
                     "http://a.example/x",
                     302,
@@ -185,7 +113,7 @@ fn redirect_rules() {
         },
         Case {
             name: "https on port 80 is an authorized port",
-            web: FakeWeb::default()
+            web: FakeNetwork::new()
                 .page(
                     "http://a.example/x",
                     302,
@@ -200,7 +128,7 @@ fn redirect_rules() {
         },
         Case {
             name: "redirect with credentials is refused",
-            web: FakeWeb::default().page(
+            web: FakeNetwork::new().page(
                 "http://a.example/x",
                 302,
                 Some("http://u:p@a.example/y"),
@@ -213,7 +141,7 @@ fn redirect_rules() {
         },
         Case {
             name: "missing location",
-            web: FakeWeb::default().page("http://a.example/x", 301, None, ""),
+            web: FakeNetwork::new().page("http://a.example/x", 301, None, ""),
             start: "http://a.example/x",
             policy: strict.clone(),
             failure: Some(FetchError::MissingLocation),
@@ -221,7 +149,7 @@ fn redirect_rules() {
         },
         Case {
             name: "unparseable location",
-            web: FakeWeb::default().page("http://a.example/x", 301, Some("http://[bad/"), ""),
+            web: FakeNetwork::new().page("http://a.example/x", 301, Some("http://[bad/"), ""),
             start: "http://a.example/x",
             policy: strict.clone(),
             failure: Some(FetchError::BadLocation("http://[bad/".into())),
@@ -229,7 +157,7 @@ fn redirect_rules() {
         },
         Case {
             name: "loop stops after the limit",
-            web: FakeWeb::default()
+            web: FakeNetwork::new()
                 .page("http://a.example/a", 302, Some("/b"), "")
                 .page("http://a.example/b", 302, Some("/a"), ""),
             start: "http://a.example/a",
@@ -243,7 +171,7 @@ fn redirect_rules() {
         },
         Case {
             name: "final 404",
-            web: FakeWeb::default().page("http://a.example/x", 302, Some("/y"), ""),
+            web: FakeNetwork::new().page("http://a.example/x", 302, Some("/y"), ""),
             start: "http://a.example/x",
             policy: strict.clone(),
             failure: Some(FetchError::Non2xx(404)),
@@ -251,7 +179,7 @@ fn redirect_rules() {
         },
         Case {
             name: "final 500",
-            web: FakeWeb::default().page("http://a.example/x", 500, None, "oops"),
+            web: FakeNetwork::new().page("http://a.example/x", 500, None, "oops"),
             start: "http://a.example/x",
             policy: strict.clone(),
             failure: Some(FetchError::Non2xx(500)),
@@ -259,7 +187,7 @@ fn redirect_rules() {
         },
         Case {
             name: "transport error",
-            web: FakeWeb::default().error("http://a.example/x", HttpError::Timeout),
+            web: FakeNetwork::new().http_error("http://a.example/x", HttpError::Timeout),
             start: "http://a.example/x",
             policy: strict.clone(),
             failure: Some(FetchError::Http(HttpError::Timeout)),
@@ -267,7 +195,7 @@ fn redirect_rules() {
         },
         Case {
             name: "forbidden start URL is never fetched",
-            web: FakeWeb::default().page("http://127.0.0.1:8080/x", 200, None, "ok"),
+            web: FakeNetwork::new().page("http://127.0.0.1:8080/x", 200, None, "ok"),
             start: "http://127.0.0.1:8080/x",
             policy: strict.clone(),
             failure: Some(FetchError::ForbiddenUrl(UrlRefusal::Port(8080))),
@@ -275,7 +203,7 @@ fn redirect_rules() {
         },
         Case {
             name: "local policy allows the listed port only",
-            web: FakeWeb::default()
+            web: FakeNetwork::new()
                 .page(
                     "http://127.0.0.1:8080/x",
                     302,
@@ -290,7 +218,7 @@ fn redirect_rules() {
         },
         Case {
             name: "local policy follows between listed ports",
-            web: FakeWeb::default()
+            web: FakeNetwork::new()
                 .page(
                     "http://127.0.0.1:8080/x",
                     302,
@@ -308,18 +236,13 @@ fn redirect_rules() {
         let report = run(&case.web, case.start, &case.policy);
         assert_eq!(report.failure, case.failure, "{}", case.name);
         assert_eq!(report.succeeded(), case.failure.is_none(), "{}", case.name);
-        assert_eq!(
-            *case.web.fetched.lock().unwrap(),
-            case.fetched,
-            "{}",
-            case.name
-        );
+        assert_eq!(case.web.fetched(), case.fetched, "{}", case.name);
     }
 }
 
 #[test]
 fn report_carries_history_and_bounded_body() {
-    let web = FakeWeb::default()
+    let web = FakeNetwork::new()
         .page("http://a.example/x", 301, Some("/y"), "moved")
         .page("http://a.example/y", 200, None, "0123456789");
     let limits = HttpLimits {
@@ -354,7 +277,7 @@ fn oversized_headers_fail_the_fetch() {
         Box::leak(format!("/{}", "a".repeat(MAX_HEADER_VALUE_BYTES)).into_boxed_str());
     let at_limit: &'static str =
         Box::leak(format!("/{}", "b".repeat(MAX_HEADER_VALUE_BYTES - 1)).into_boxed_str());
-    let web = FakeWeb::default()
+    let web = FakeNetwork::new()
         .page("http://a.example/long", 302, Some(long_location), "")
         .page("http://a.example/limit", 302, Some(at_limit), "")
         .page(&format!("http://a.example{at_limit}"), 200, None, "ok");
@@ -372,7 +295,7 @@ fn oversized_headers_fail_the_fetch() {
 
 #[test]
 fn exactly_max_redirects_is_allowed() {
-    let mut web = FakeWeb::default();
+    let mut web = FakeNetwork::new();
     let urls: Vec<String> = (0..=3).map(|i| format!("http://a.example/{i}")).collect();
     let locations = ["/1", "/2", "/3"];
     for (i, location) in locations.iter().enumerate() {
