@@ -347,8 +347,6 @@ impl FakeNetwork {
         if !self.hold_dns_one_poll {
             return Delivery::Ready(Some(response));
         }
-        let now = self.in_flight.0.fetch_add(1, Ordering::SeqCst) + 1;
-        self.in_flight.1.fetch_max(now, Ordering::SeqCst);
         Delivery::Held {
             value: Some(response),
             waited: false,
@@ -443,7 +441,7 @@ impl Network for FakeNetwork {
 }
 
 /// An answer the fake hands over: at once, after one poll (counted in
-/// flight until then), or never.
+/// flight from its first poll until then), or never.
 enum Delivery<T> {
     Ready(Option<T>),
     Held {
@@ -469,6 +467,8 @@ impl<T> Future for Delivery<T> {
             } => {
                 if !*waited {
                     *waited = true;
+                    let now = in_flight.0.fetch_add(1, Ordering::SeqCst) + 1;
+                    in_flight.1.fetch_max(now, Ordering::SeqCst);
                     context.waker().wake_by_ref();
                     return Poll::Pending;
                 }

@@ -63,7 +63,7 @@ fn caa_without_issuer_names_is_not_run() {
     assert_eq!(result.verdict, Verdict::Error);
     assert!(matches!(observed, CheckObservation::NotRun { .. }));
     assert!(
-        network.queries.borrow().is_empty(),
+        network.queries().is_empty(),
         "no lookup without issuer names"
     );
 }

@@ -3,13 +3,10 @@
 use hickory_proto::op::ResponseCode::{NXDomain, NoError, Refused, ServFail};
 use hickory_proto::rr::RecordType::CAA;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use super::super::test_support::{
     self, FakeNetwork, answer, authentic, block_on, caa, unknown, via,
 };
 use super::*;
-use crate::network::MaybeSend;
 
 fn run(network: &FakeNetwork, name: &str) -> Lookup {
     block_on(lookup(network, &CaaTarget::parse(name).unwrap()))
@@ -17,8 +14,7 @@ fn run(network: &FakeNetwork, name: &str) -> Lookup {
 
 fn asked(network: &FakeNetwork) -> Vec<String> {
     network
-        .queries
-        .borrow()
+        .queries()
         .iter()
         .map(|(name, rtype)| format!("{name} {rtype}"))
         .collect()
@@ -331,7 +327,7 @@ fn the_climb_is_bounded_by_the_labels() {
     let network = FakeNetwork::new();
     let lookup = run(&network, &name);
     assert_eq!(lookup.steps.len(), 126);
-    assert_eq!(network.queries.borrow().len(), 126);
+    assert_eq!(network.queries().len(), 126);
 }
 
 #[test]
@@ -367,7 +363,7 @@ fn the_retry_goes_to_another_resolver_and_the_attempts_name_them() {
         [QueryFailure::ServFail, QueryFailure::ServFail]
     );
     assert_eq!(
-        network.retries.borrow().as_slice(),
+        network.retries().as_slice(),
         [(
             "www.example.com".to_owned(),
             CAA,
@@ -482,105 +478,24 @@ fn extended_errors_tell_whose_failure_a_servfail_is() {
     );
 }
 
-/// Counts the questions in flight: each answer waits one poll, so
-/// questions asked at once are all in flight together.
-struct InFlight {
-    inner: FakeNetwork,
-    /// (now, most)
-    counts: std::sync::Arc<(AtomicUsize, AtomicUsize)>,
-}
-
-impl InFlight {
-    fn most(&self) -> usize {
-        self.counts.1.load(Ordering::SeqCst)
-    }
-}
-
-/// Pending once, then ready.
-struct YieldOnce(bool);
-
-impl std::future::Future for YieldOnce {
-    type Output = ();
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        context: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
-        if self.0 {
-            return std::task::Poll::Ready(());
-        }
-        self.0 = true;
-        context.waker().wake_by_ref();
-        std::task::Poll::Pending
-    }
-}
-
-impl Network for InFlight {
-    fn dns(
-        &self,
-        name: &str,
-        rtype: RecordType,
-    ) -> impl std::future::Future<Output = Result<DnsAnswer, DnsError>> + MaybeSend {
-        let answer = self.inner.respond(name, rtype);
-        let counts = std::sync::Arc::clone(&self.counts);
-        async move {
-            let now = counts.0.fetch_add(1, Ordering::SeqCst) + 1;
-            counts.1.fetch_max(now, Ordering::SeqCst);
-            YieldOnce(false).await;
-            counts.0.fetch_sub(1, Ordering::SeqCst);
-            answer
-        }
-    }
-    fn dns_retry(
-        &self,
-        name: &str,
-        rtype: RecordType,
-        failed: &DnsAnswer,
-    ) -> impl std::future::Future<Output = Result<DnsAnswer, DnsError>> + MaybeSend {
-        self.inner.dns_retry(name, rtype, failed)
-    }
-    fn dnssec_self_test(
-        &self,
-    ) -> impl std::future::Future<Output = crate::dnssec_self_test::DnssecSelfTest> + MaybeSend
-    {
-        self.inner.dnssec_self_test()
-    }
-    fn http_get(
-        &self,
-        url: &url::Url,
-        headers: &crate::network::RequestHeaders,
-        limits: &crate::network::HttpLimits,
-    ) -> impl std::future::Future<
-        Output = Result<crate::network::HttpResponse, crate::network::HttpError>,
-    > + MaybeSend {
-        self.inner.http_get(url, headers, limits)
-    }
-}
-
-fn in_flight(inner: FakeNetwork) -> InFlight {
-    InFlight {
-        inner,
-        counts: std::sync::Arc::default(),
-    }
-}
-
 /// Issue 16 item 1: a name with empty ancestors costs one resolver
 /// round trip: every name of the climb is in flight at once, and the
 /// result is the sequential climb's.
 #[test]
 fn the_names_of_the_climb_are_asked_at_once() {
-    let network = in_flight(FakeNetwork::new().always(
+    let network = FakeNetwork::new().hold_dns_one_poll().always(
         "example.com",
         CAA,
         Ok(answer(
             NoError,
             vec![caa("example.com.", 0, "issue", b"ca.example")],
         )),
-    ));
+    );
     let climb = block_on(lookup(
         &network,
         &CaaTarget::parse("a.b.c.example.com").unwrap(),
     ));
-    assert_eq!(network.most(), 5);
+    assert_eq!(network.most_in_flight(), 5);
     assert_eq!(found_owner(&climb), Some("example.com"));
     assert_eq!(
         read(&climb),
@@ -597,12 +512,12 @@ fn the_names_of_the_climb_are_asked_at_once() {
         .map(|i| format!("l{i}"))
         .collect::<Vec<_>>()
         .join(".");
-    let network = in_flight(FakeNetwork::new());
+    let network = FakeNetwork::new().hold_dns_one_poll();
     let climb = block_on(lookup(
         &network,
         &CaaTarget::parse(&format!("{deep}.example")).unwrap(),
     ));
-    assert_eq!(network.most(), PARALLEL_NAMES);
+    assert_eq!(network.most_in_flight(), PARALLEL_NAMES);
     assert_eq!(climb.outcome, LookupOutcome::NotFound);
     assert_eq!(climb.steps.len(), 12);
     assert!(climb.unused.is_empty());
