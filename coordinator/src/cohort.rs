@@ -21,7 +21,7 @@
 //! only then repeats one.
 
 use hmac::{Hmac, Mac as _};
-use mpic_core::report::Coordinates;
+use mpic_core::location::Coordinates;
 use mpic_core::rir::Rir;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -31,7 +31,7 @@ use crate::config::PerspectiveConfig;
 
 /// Two perspectives closer than this are not distinct (BR 1.6.1, "Network
 /// Perspective").
-pub const MIN_DISTANCE_KM: f64 = mpic_core::report::DISTINCT_PERSPECTIVES_KM;
+pub const MIN_DISTANCE_KM: f64 = mpic_core::location::DISTINCT_PERSPECTIVES_KM;
 /// Every cohort spans at least this many RIR service regions, so that the
 /// corroborating perspectives can (BR 3.2.2.9 from 2026-03-15).
 pub const MIN_COHORT_RIRS: usize = 2;

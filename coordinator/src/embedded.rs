@@ -22,11 +22,12 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use mpic_core::dcv::DcvContext;
+use mpic_core::location::{Coordinates, Location};
 use mpic_core::name::DomainName;
 use mpic_core::network::Network;
 use mpic_core::perspective::Identity;
 use mpic_core::quorum::Policy;
-use mpic_core::report::{Coordinates, Location, SignedReport};
+use mpic_core::report::SignedReport;
 use mpic_core::request_auth::RequestEnvelope;
 use mpic_core::responder::{DEFAULT_CHECK_DEADLINE_MS, Refusal, Responder, ResponderSettings};
 use mpic_core::rir::Rir;

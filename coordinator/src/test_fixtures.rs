@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use mpic_core::keys;
+use mpic_core::location::Coordinates;
 use mpic_core::quorum::Policy;
-use mpic_core::report::Coordinates;
 use mpic_core::rir::Rir;
 use url::Url;
 use zeroize::Zeroizing;
@@ -181,7 +181,7 @@ pub fn report_body(
         nonce: received.verified.nonce.clone(),
         perspective_id: perspective.id.clone(),
         rir: perspective.rir,
-        location: mpic_core::report::Location {
+        location: mpic_core::location::Location {
             region: perspective.region.clone(),
             coordinates: Some(perspective.location),
         },

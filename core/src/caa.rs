@@ -453,6 +453,6 @@ mod tests {
         for (request, error) in cases {
             assert_eq!(block_on(check(&network, &request)), Err(error));
         }
-        assert!(network.queries.borrow().is_empty());
+        assert!(network.queries().is_empty());
     }
 }

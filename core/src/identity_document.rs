@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::dnssec_self_test::{DnssecSelfTest, DnssecTestNames};
-use crate::report::Coordinates;
+use crate::location::Coordinates;
 
 /// The query (`?dnssec_self_test=run`) that makes `GET /v1/identity` run the
 /// DNSSEC self-test on every resolver of the perspective.

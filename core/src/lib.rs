@@ -16,6 +16,7 @@ pub mod doh;
 pub mod extended_dns_error;
 pub mod identity_document;
 pub mod keys;
+pub mod location;
 pub mod loopback;
 pub mod name;
 pub mod network;
@@ -28,3 +29,6 @@ pub mod request_auth;
 pub mod resolver_set;
 pub mod responder;
 pub mod rir;
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub mod testing;

@@ -9,8 +9,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CAA, CNAME, TXT};
 use hickory_proto::rr::{Name, RData, Record};
-use mpic_core::dns::{build_response, dname_record, response_message};
-use mpic_core::report::{Coordinates, Verdict};
+use mpic_core::dns::fixture::{build_response, dname_record, response_message};
+use mpic_core::location::Coordinates;
+use mpic_core::report::Verdict;
 
 use crate::{caa_evaluate, doh_response, signed_report};
 

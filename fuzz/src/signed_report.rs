@@ -24,9 +24,10 @@
 
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use mpic_core::keys::format_verifying_key;
+use mpic_core::location::{Coordinates, Location};
 use mpic_core::report::{
-    Coordinates, Expectations, Location, Nonce, Observation, ReportBody, ReportError, Rir,
-    SignedReport, Verdict, request_digest, sign, verify, verify_batch,
+    Expectations, Nonce, Observation, ReportBody, ReportError, Rir, SignedReport, Verdict,
+    request_digest, sign, verify, verify_batch,
 };
 
 /// The coordinator's clock for every verification.

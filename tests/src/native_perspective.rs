@@ -27,8 +27,8 @@ use axum::routing::{get, post};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use mpic_coordinator::clock;
 use mpic_core::dcv::DcvContext;
+use mpic_core::location::Location;
 use mpic_core::perspective::Identity;
-use mpic_core::report::Location;
 use mpic_core::responder::{
     DEFAULT_CHECK_DEADLINE_MS, MAX_REQUEST_BYTES, Refusal, Responder, ResponderSettings,
 };

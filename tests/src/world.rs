@@ -13,7 +13,8 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use futures_util::future::try_join_all;
 use mpic_coordinator::config::Environment;
 use mpic_coordinator::{Config, Coordinator, HttpTransport};
-use mpic_core::report::{Coordinates, Rir};
+use mpic_core::location::Coordinates;
+use mpic_core::report::Rir;
 
 use crate::dns_fixture::{DnsWorld, DohServer, ViewHandle};
 use crate::http_fixture::HttpServer;

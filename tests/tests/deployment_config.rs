@@ -5,7 +5,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use mpic_core::report::{Coordinates, DISTINCT_PERSPECTIVES_KM, Rir};
+use mpic_core::location::{Coordinates, DISTINCT_PERSPECTIVES_KM};
+use mpic_core::report::Rir;
 use mpic_tests::repo_root;
 use toml::Value;
 

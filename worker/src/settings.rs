@@ -23,10 +23,11 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use mpic_core::dnssec_self_test::{self, DnssecTestNames};
 use mpic_core::doh::{self, DohMethod};
 use mpic_core::keys;
+use mpic_core::location::{Coordinates, Location};
 use mpic_core::loopback::{LocalPorts, is_loopback_url};
 use mpic_core::name::DomainName;
 use mpic_core::perspective::Identity;
-use mpic_core::report::{Coordinates, Location, Rir};
+use mpic_core::report::Rir;
 use url::Url;
 
 /// How the settings reach us: `env.var` / `env.secret` in the Worker, a map

@@ -61,7 +61,7 @@ impl TableDoh {
                 (ResponseCode::NoError, records)
             }
         };
-        mpic_core::dns::response_message(query, rcode, records, false)
+        mpic_core::dns::fixture::response_message(query, rcode, records, false)
             .unwrap()
             .to_vec()
             .unwrap()

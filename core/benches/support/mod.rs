@@ -12,12 +12,13 @@ use hickory_proto::rr::rdata::CAA;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use mpic_core::caa::{self, CaaRequest, CertificateType};
 use mpic_core::dns::{self, DnsQuery};
+use mpic_core::location::{Coordinates, Location};
 use mpic_core::network::{
     DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, MaybeSend, Network,
 };
 use mpic_core::nonce::Nonce;
 use mpic_core::perspective::CheckObservation;
-use mpic_core::report::{Coordinates, Location, Observation, ReportBody, Rir, Verdict};
+use mpic_core::report::{Observation, ReportBody, Rir, Verdict};
 
 /// The CA whose issuance the benchmarks check.
 pub const OUR_ISSUER: &str = "ca.example";
@@ -66,7 +67,8 @@ pub fn large_rrset(owner: &str, n: usize, ours_last: bool) -> Vec<Record> {
 /// A NOERROR response to a CAA query for `name` (id 0) holding `records`.
 pub fn caa_response_wire(name: &str, records: Vec<Record>) -> (DnsQuery, Vec<u8>) {
     let query = DnsQuery::with_id(name, RecordType::CAA, 0).unwrap();
-    let wire = dns::build_response(query.wire(), ResponseCode::NoError, records, false).unwrap();
+    let wire =
+        dns::fixture::build_response(query.wire(), ResponseCode::NoError, records, false).unwrap();
     (query, wire)
 }
 
@@ -98,7 +100,12 @@ impl WireNetwork {
         match self.answers.get(name) {
             Some(wire) if rtype == RecordType::CAA => query.parse_response(wire, RESOLVER),
             _ => {
-                let wire = dns::build_response(query.wire(), ResponseCode::NoError, vec![], false)?;
+                let wire = dns::fixture::build_response(
+                    query.wire(),
+                    ResponseCode::NoError,
+                    vec![],
+                    false,
+                )?;
                 query.parse_response(&wire, RESOLVER)
             }
         }

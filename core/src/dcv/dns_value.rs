@@ -9,12 +9,12 @@ use sha2::{Digest, Sha256};
 
 use super::records::{self, address, caa_property, target_name, txt_value};
 use super::{DcvEvidence, DcvFailure, DcvObservation, DnsEvidence, UnusableChallenge, contains};
+use crate::check::syntax::{is_email_address, is_global_phone_number};
 use crate::check::{
     AcmeDns01Parameters, AddressRecordType, ContactParameters, DnsAccount01Parameters,
     DnsChangeParameters, DnsChangeRecordType, IpAddressParameters, ReverseAddressLookupParameters,
     ValidationMethod,
 };
-use crate::check::{is_email_address, is_global_phone_number};
 use crate::name::{DomainName, NameError, reverse_name};
 use crate::network::Network;
 

@@ -1,152 +1,19 @@
-//! A `Network` serving fixed DNS answers and HTTP pages from tables.
+//! RDATA builders for the DCV tests, whose network is
+//! [`crate::testing::FakeNetwork`].
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::str::FromStr;
-use std::sync::Mutex;
 
-use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, NULL, PTR, TXT};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::serialize::binary::{BinDecoder, Restrict};
-use url::Url;
 
-use crate::dnssec_self_test::DnssecSelfTest;
-use crate::network::{
-    DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, Network, RequestHeaders,
-};
+use crate::testing::FakeNetwork;
 
-type HttpEntry = Result<(u16, Option<String>, Vec<u8>), HttpError>;
-type DnsEntry = Result<(ResponseCode, Vec<RData>, Vec<String>), DnsError>;
-
-#[derive(Default)]
-pub(crate) struct FakeNetwork {
-    dns: HashMap<(String, RecordType), DnsEntry>,
-    http: HashMap<String, HttpEntry>,
-    pub(crate) asked: Mutex<Vec<String>>,
-}
-
-impl FakeNetwork {
-    pub(crate) fn records(mut self, name: &str, rtype: RecordType, data: Vec<RData>) -> Self {
-        self.dns.insert(
-            (name.to_owned(), rtype),
-            Ok((ResponseCode::NoError, data, Vec::new())),
-        );
-        self
-    }
-
-    pub(crate) fn aliased(
-        mut self,
-        name: &str,
-        rtype: RecordType,
-        chain: &[&str],
-        data: Vec<RData>,
-    ) -> Self {
-        let chain = chain.iter().map(|s| (*s).to_owned()).collect();
-        self.dns.insert(
-            (name.to_owned(), rtype),
-            Ok((ResponseCode::NoError, data, chain)),
-        );
-        self
-    }
-
-    pub(crate) fn rcode(mut self, name: &str, rtype: RecordType, rcode: ResponseCode) -> Self {
-        self.dns.insert(
-            (name.to_owned(), rtype),
-            Ok((rcode, Vec::new(), Vec::new())),
-        );
-        self
-    }
-
-    pub(crate) fn dns_error(mut self, name: &str, rtype: RecordType, error: DnsError) -> Self {
-        self.dns.insert((name.to_owned(), rtype), Err(error));
-        self
-    }
-
-    pub(crate) fn page(
-        mut self,
-        url: &str,
-        status: u16,
-        location: Option<&str>,
-        body: &[u8],
-    ) -> Self {
-        self.http.insert(
-            url.to_owned(),
-            Ok((status, location.map(str::to_owned), body.to_vec())),
-        );
-        self
-    }
-
-    pub(crate) fn http_error(mut self, url: &str, error: HttpError) -> Self {
-        self.http.insert(url.to_owned(), Err(error));
-        self
-    }
-}
-
-impl Network for FakeNetwork {
-    async fn dns(&self, name: &str, rtype: RecordType) -> Result<DnsAnswer, DnsError> {
-        self.asked.lock().unwrap().push(format!("{name} {rtype}"));
-        // Unlisted names do not exist.
-        let (rcode, data, cname_chain) = self
-            .dns
-            .get(&(name.to_owned(), rtype))
-            .cloned()
-            .unwrap_or(Ok((ResponseCode::NXDomain, Vec::new(), Vec::new())))?;
-        let owner =
-            Name::from_ascii(cname_chain.last().map(String::as_str).unwrap_or(name)).unwrap();
-        Ok(DnsAnswer {
-            name: name.to_owned(),
-            rtype,
-            rcode,
-            records: data
-                .into_iter()
-                .map(|rdata| Record::from_rdata(owner.clone(), 300, rdata))
-                .collect(),
-            cname_chain,
-            authentic_data: false,
-            resolver: "fake".into(),
-            checking_disabled: false,
-            extended_errors: Vec::new(),
-        })
-    }
-
-    async fn dns_retry(
-        &self,
-        name: &str,
-        rtype: RecordType,
-        _failed: &DnsAnswer,
-    ) -> Result<DnsAnswer, DnsError> {
-        self.dns(name, rtype).await
-    }
-
-    async fn dnssec_self_test(&self) -> DnssecSelfTest {
-        crate::caa::test_support::passing_self_test()
-    }
-
-    async fn http_get(
-        &self,
-        url: &Url,
-        headers: &RequestHeaders,
-        limits: &HttpLimits,
-    ) -> Result<HttpResponse, HttpError> {
-        let sent: String = headers.iter().map(|(n, v)| format!(" {n}: {v}")).collect();
-        self.asked.lock().unwrap().push(format!("GET {url}{sent}"));
-        let (status, location, body) = self.http.get(url.as_str()).cloned().unwrap_or(Ok((
-            404,
-            None,
-            b"not found".to_vec(),
-        )))?;
-        let cut = body.len().min(limits.max_body_bytes);
-        Ok(HttpResponse {
-            url: url.to_string(),
-            status,
-            location,
-            content_type: Some("text/plain".into()),
-            body: body[..cut].to_vec(),
-            body_truncated: cut < body.len(),
-        })
-    }
+/// The DCV tests' network: names it has no answer for do not exist.
+pub(crate) fn fake_network() -> FakeNetwork {
+    FakeNetwork::new().unlisted_names_do_not_exist()
 }
 
 pub(crate) fn txt(strings: &[&str]) -> RData {

@@ -7,10 +7,8 @@ use super::{
     BODY_EXCERPT_BYTES, DcvContext, DcvEvidence, DcvFailure, DcvObservation, HttpEvidence,
     UnusableChallenge, contains,
 };
-use crate::check::{
-    AcmeHttp01Parameters, ValidationMethod, WebsiteChangeParameters, compile_match_regex,
-    is_base64url,
-};
+use crate::check::syntax::is_base64url;
+use crate::check::{AcmeHttp01Parameters, MatchRegex, ValidationMethod, WebsiteChangeParameters};
 use crate::name::Target;
 use crate::network::{Network, RequestHeaders};
 use crate::redirect::{HttpFetch, fetch};
@@ -73,11 +71,11 @@ pub(super) async fn website_change<N: Network>(
     context: &DcvContext,
 ) -> DcvObservation {
     let method = ValidationMethod::WebsiteChange;
-    // Compile before any I/O: a pattern that does not compile fails the check.
+    // Before any I/O: a pattern that does not compile fails the check.
     let regex = match parameters
         .match_regex
-        .as_deref()
-        .map(compile_match_regex)
+        .as_ref()
+        .map(MatchRegex::regex)
         .transpose()
     {
         Ok(regex) => regex,
@@ -85,7 +83,9 @@ pub(super) async fn website_change<N: Network>(
             return DcvObservation::new(
                 method,
                 DcvEvidence::None,
-                Some(DcvFailure::InvalidRegex { detail }),
+                Some(DcvFailure::InvalidRegex {
+                    detail: detail.to_owned(),
+                }),
             );
         }
     };

@@ -4,10 +4,11 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use serde_json::{Value, json};
 
-use super::fake::{FakeNetwork, address, caa, caa_raw, cname, ptr, txt};
+use super::fake::{address, caa, caa_raw, cname, fake_network, ptr, txt};
 use super::*;
 use crate::check::{CheckParameters, CheckRequest, key_authorization_digest};
 use crate::network::HttpError;
+use crate::testing::FakeNetwork;
 
 const NOW: u64 = 1_700_000_000;
 const TOKEN: &str = "tok-1";
@@ -86,14 +87,14 @@ fn acme_http_01() {
     run_cases(vec![
         Case {
             name: "body equals the key authorization, trailing whitespace ignored",
-            network: FakeNetwork::default().page(url, 200, None, b"tok-1.thumb_print \r\n"),
+            network: fake_network().page(url, 200, None, b"tok-1.thumb_print \r\n"),
             target: "example.com",
             parameters: http_01(),
             expect: None,
         },
         Case {
             name: "after a redirect to https",
-            network: FakeNetwork::default()
+            network: fake_network()
                 .page(url, 301, Some("https://example.com/c"), b"")
                 .page(
                     "https://example.com/c",
@@ -107,7 +108,7 @@ fn acme_http_01() {
         },
         Case {
             name: "IPv4 target",
-            network: FakeNetwork::default().page(
+            network: fake_network().page(
                 "http://192.0.2.1/.well-known/acme-challenge/tok-1",
                 200,
                 None,
@@ -119,7 +120,7 @@ fn acme_http_01() {
         },
         Case {
             name: "IPv6 target in brackets in the URL",
-            network: FakeNetwork::default().page(
+            network: fake_network().page(
                 "http://[2001:db8::1]/.well-known/acme-challenge/tok-1",
                 200,
                 None,
@@ -131,35 +132,35 @@ fn acme_http_01() {
         },
         Case {
             name: "other body",
-            network: FakeNetwork::default().page(url, 200, None, b"tok-1.other"),
+            network: fake_network().page(url, 200, None, b"tok-1.other"),
             target: "example.com",
             parameters: http_01(),
             expect: Some("body_mismatch"),
         },
         Case {
             name: "leading whitespace is not ignored",
-            network: FakeNetwork::default().page(url, 200, None, b" tok-1.thumb_print"),
+            network: fake_network().page(url, 200, None, b" tok-1.thumb_print"),
             target: "example.com",
             parameters: http_01(),
             expect: Some("body_mismatch"),
         },
         Case {
             name: "key authorization followed by more text",
-            network: FakeNetwork::default().page(url, 200, None, b"tok-1.thumb_print extra"),
+            network: fake_network().page(url, 200, None, b"tok-1.thumb_print extra"),
             target: "example.com",
             parameters: http_01(),
             expect: Some("body_mismatch"),
         },
         Case {
             name: "404",
-            network: FakeNetwork::default(),
+            network: fake_network(),
             target: "example.com",
             parameters: http_01(),
             expect: Some("http"),
         },
         Case {
             name: "redirect to an unauthorized port",
-            network: FakeNetwork::default()
+            network: fake_network()
                 .page(url, 302, Some("http://example.com:8080/c"), b"")
                 .page(
                     "http://example.com:8080/c",
@@ -173,7 +174,7 @@ fn acme_http_01() {
         },
         Case {
             name: "connection refused",
-            network: FakeNetwork::default().http_error(url, HttpError::Connect("refused".into())),
+            network: fake_network().http_error(url, HttpError::Connect("refused".into())),
             target: "example.com",
             parameters: http_01(),
             expect: Some("http"),
@@ -185,9 +186,12 @@ fn acme_http_01() {
 fn http_evidence_is_bounded_and_complete() {
     let url = "http://example.com/.well-known/acme-challenge/tok-1";
     let long = vec![b'x'; 1000];
-    let network = FakeNetwork::default()
-        .page(url, 302, Some("/next"), b"")
-        .page("http://example.com/next", 200, None, &long);
+    let network = fake_network().page(url, 302, Some("/next"), b"").page(
+        "http://example.com/next",
+        200,
+        None,
+        &long,
+    );
     let (target, parameters) = request("example.com", http_01());
     let observation = pollster::block_on(check_dcv(
         &network,
@@ -229,14 +233,14 @@ fn website_change() {
     run_cases(vec![
         Case {
             name: "value contained in the page",
-            network: FakeNetwork::default().page(url, 200, None, b"<p>rnd-123</p>"),
+            network: fake_network().page(url, 200, None, b"<p>rnd-123</p>"),
             target: "example.com",
             parameters: website(json!({})),
             expect: None,
         },
         Case {
             name: "https scheme",
-            network: FakeNetwork::default().page(
+            network: fake_network().page(
                 "https://example.com/.well-known/pki-validation/pki.txt",
                 200,
                 None,
@@ -248,7 +252,7 @@ fn website_change() {
         },
         Case {
             name: "IP target",
-            network: FakeNetwork::default().page(
+            network: fake_network().page(
                 "http://192.0.2.1/.well-known/pki-validation/pki.txt",
                 200,
                 None,
@@ -260,28 +264,28 @@ fn website_change() {
         },
         Case {
             name: "regex matches as well",
-            network: FakeNetwork::default().page(url, 200, None, b"token=rnd-123;"),
+            network: fake_network().page(url, 200, None, b"token=rnd-123;"),
             target: "example.com",
             parameters: website(json!({"match_regex": "^token=[a-z0-9-]+;$"})),
             expect: None,
         },
         Case {
             name: "value with other case is not the value",
-            network: FakeNetwork::default().page(url, 200, None, b"RND-123"),
+            network: fake_network().page(url, 200, None, b"RND-123"),
             target: "example.com",
             parameters: website(json!({})),
             expect: Some("challenge_value_not_in_body"),
         },
         Case {
             name: "regex does not match",
-            network: FakeNetwork::default().page(url, 200, None, b"rnd-123"),
+            network: fake_network().page(url, 200, None, b"rnd-123"),
             target: "example.com",
             parameters: website(json!({"match_regex": "^token="})),
             expect: Some("regex_not_matched"),
         },
         Case {
             name: "value only on the https page but scheme is http",
-            network: FakeNetwork::default().page(
+            network: fake_network().page(
                 "https://example.com/.well-known/pki-validation/pki.txt",
                 200,
                 None,
@@ -293,7 +297,7 @@ fn website_change() {
         },
         Case {
             name: "server error",
-            network: FakeNetwork::default().page(url, 500, None, b"rnd-123"),
+            network: fake_network().page(url, 500, None, b"rnd-123"),
             target: "example.com",
             parameters: website(json!({})),
             expect: Some("http"),
@@ -311,7 +315,7 @@ fn acme_dns_01() {
     run_cases(vec![
         Case {
             name: "one of several TXT records matches",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 name,
                 RecordType::TXT,
                 vec![txt(&["other"]), txt(&[&good])],
@@ -322,25 +326,21 @@ fn acme_dns_01() {
         },
         Case {
             name: "value split over character-strings",
-            network: FakeNetwork::default().records(
-                name,
-                RecordType::TXT,
-                vec![txt(&[head, tail])],
-            ),
+            network: fake_network().records(name, RecordType::TXT, vec![txt(&[head, tail])]),
             target: "example.com",
             parameters: parameters(),
             expect: None,
         },
         Case {
             name: "wildcard checks the base domain",
-            network: FakeNetwork::default().records(name, RecordType::TXT, vec![txt(&[&good])]),
+            network: fake_network().records(name, RecordType::TXT, vec![txt(&[&good])]),
             target: "*.example.com",
             parameters: parameters(),
             expect: None,
         },
         Case {
             name: "delegated by CNAME (resolver followed it)",
-            network: FakeNetwork::default().aliased(
+            network: fake_network().aliased(
                 name,
                 RecordType::TXT,
                 &["example.com.validation.example.net"],
@@ -352,21 +352,21 @@ fn acme_dns_01() {
         },
         Case {
             name: "from a key authorization instead of its hash",
-            network: FakeNetwork::default().records(name, RecordType::TXT, vec![txt(&[&good])]),
+            network: fake_network().records(name, RecordType::TXT, vec![txt(&[&good])]),
             target: "example.com",
             parameters: json!({"validation_method": "acme-dns-01", "key_authorization": KEY_AUTHORIZATION}),
             expect: None,
         },
         Case {
             name: "other value",
-            network: FakeNetwork::default().records(name, RecordType::TXT, vec![txt(&["nope"])]),
+            network: fake_network().records(name, RecordType::TXT, vec![txt(&["nope"])]),
             target: "example.com",
             parameters: parameters(),
             expect: Some("value_not_found"),
         },
         Case {
             name: "value in another case",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 name,
                 RecordType::TXT,
                 vec![txt(&[&good.to_ascii_uppercase()])],
@@ -377,7 +377,7 @@ fn acme_dns_01() {
         },
         Case {
             name: "value as a substring is not enough",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 name,
                 RecordType::TXT,
                 vec![txt(&[&format!("x{good}")])],
@@ -388,43 +388,35 @@ fn acme_dns_01() {
         },
         Case {
             name: "record at the domain instead of _acme-challenge",
-            network: FakeNetwork::default().records(
-                "example.com",
-                RecordType::TXT,
-                vec![txt(&[&good])],
-            ),
+            network: fake_network().records("example.com", RecordType::TXT, vec![txt(&[&good])]),
             target: "example.com",
             parameters: parameters(),
             expect: Some("no_records"),
         },
         Case {
             name: "NODATA",
-            network: FakeNetwork::default().records(name, RecordType::TXT, vec![]),
+            network: fake_network().records(name, RecordType::TXT, vec![]),
             target: "example.com",
             parameters: parameters(),
             expect: Some("no_records"),
         },
         Case {
             name: "SERVFAIL",
-            network: FakeNetwork::default().rcode(name, RecordType::TXT, ResponseCode::ServFail),
+            network: fake_network().rcode(name, RecordType::TXT, ResponseCode::ServFail),
             target: "example.com",
             parameters: parameters(),
             expect: Some("dns_rcode"),
         },
         Case {
             name: "no response",
-            network: FakeNetwork::default().dns_error(name, RecordType::TXT, DnsError::Timeout),
+            network: fake_network().dns_error(name, RecordType::TXT, DnsError::Timeout),
             target: "example.com",
             parameters: parameters(),
             expect: Some("dns_lookup"),
         },
         Case {
             name: "a record of another type is ignored",
-            network: FakeNetwork::default().records(
-                name,
-                RecordType::TXT,
-                vec![cname("x.example.net")],
-            ),
+            network: fake_network().records(name, RecordType::TXT, vec![cname("x.example.net")]),
             target: "example.com",
             parameters: parameters(),
             expect: Some("no_records"),
@@ -450,7 +442,7 @@ fn dns_account_01() {
     run_cases(vec![
         Case {
             name: "value at the account label",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "_ujmmovf2vn55tgye._acme-challenge.example.org",
                 RecordType::TXT,
                 vec![txt(&[&digest_b64()])],
@@ -461,7 +453,7 @@ fn dns_account_01() {
         },
         Case {
             name: "wildcard uses the base domain",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "_ujmmovf2vn55tgye._acme-challenge.example.org",
                 RecordType::TXT,
                 vec![txt(&[&digest_b64()])],
@@ -472,7 +464,7 @@ fn dns_account_01() {
         },
         Case {
             name: "value at plain _acme-challenge does not count",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "_acme-challenge.example.org",
                 RecordType::TXT,
                 vec![txt(&[&digest_b64()])],
@@ -483,7 +475,7 @@ fn dns_account_01() {
         },
         Case {
             name: "another account's label",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "_ujmmovf2vn55tgye._acme-challenge.example.org",
                 RecordType::TXT,
                 vec![txt(&[&digest_b64()])],
@@ -506,7 +498,7 @@ fn dns_change_methods() {
     run_cases(vec![
         Case {
             name: "TXT contains the value",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "_dcv.example.com",
                 RecordType::TXT,
                 vec![txt(&["v=abc123;x"])],
@@ -517,29 +509,21 @@ fn dns_change_methods() {
         },
         Case {
             name: "TXT at the domain itself without prefix",
-            network: FakeNetwork::default().records(
-                "example.com",
-                RecordType::TXT,
-                vec![txt(&["abc123"])],
-            ),
+            network: fake_network().records("example.com", RecordType::TXT, vec![txt(&["abc123"])]),
             target: "*.example.com",
             parameters: dns_change("TXT", None, true, "abc123"),
             expect: None,
         },
         Case {
             name: "empty prefix means the domain itself",
-            network: FakeNetwork::default().records(
-                "example.com",
-                RecordType::TXT,
-                vec![txt(&["abc123"])],
-            ),
+            network: fake_network().records("example.com", RecordType::TXT, vec![txt(&["abc123"])]),
             target: "example.com",
             parameters: dns_change("TXT", Some(""), true, "abc123"),
             expect: None,
         },
         Case {
             name: "TXT exact match required but only contained",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "_dcv.example.com",
                 RecordType::TXT,
                 vec![txt(&["v=abc123"])],
@@ -550,7 +534,7 @@ fn dns_change_methods() {
         },
         Case {
             name: "TXT value case matters",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "_dcv.example.com",
                 RecordType::TXT,
                 vec![txt(&["ABC123"])],
@@ -561,7 +545,7 @@ fn dns_change_methods() {
         },
         Case {
             name: "CNAME target equals, case-insensitively, root dot ignored",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "_dcv.example.com",
                 RecordType::CNAME,
                 vec![cname("ABC123.dcv.example.net.")],
@@ -572,7 +556,7 @@ fn dns_change_methods() {
         },
         Case {
             name: "CNAME target contains the value",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "_dcv.example.com",
                 RecordType::CNAME,
                 vec![cname("abc123.dcv.example.net")],
@@ -583,7 +567,7 @@ fn dns_change_methods() {
         },
         Case {
             name: "CNAME elsewhere",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "_dcv.example.com",
                 RecordType::CNAME,
                 vec![cname("other.example.net")],
@@ -594,7 +578,7 @@ fn dns_change_methods() {
         },
         Case {
             name: "CAA value (decoded) contains it",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "example.com",
                 RecordType::CAA,
                 vec![caa(0, "issue", "ca.example; x=abc123")],
@@ -605,7 +589,7 @@ fn dns_change_methods() {
         },
         Case {
             name: "CAA value (raw) equals it",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "example.com",
                 RecordType::CAA,
                 vec![caa_raw(0, "tbs", "abc123")],
@@ -616,7 +600,7 @@ fn dns_change_methods() {
         },
         Case {
             name: "CAA without the value",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "example.com",
                 RecordType::CAA,
                 vec![caa(0, "issue", "ca.example")],
@@ -627,7 +611,7 @@ fn dns_change_methods() {
         },
         Case {
             name: "NXDOMAIN",
-            network: FakeNetwork::default(),
+            network: fake_network(),
             target: "example.com",
             parameters: dns_change("TXT", Some("_dcv"), false, "abc123"),
             expect: Some("no_records"),
@@ -643,7 +627,7 @@ fn contact_txt_methods() {
     run_cases(vec![
         Case {
             name: "email, case-insensitive",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "_validation-contactemail.example.com",
                 RecordType::TXT,
                 vec![txt(&["admin@example.com"])],
@@ -654,7 +638,7 @@ fn contact_txt_methods() {
         },
         Case {
             name: "email at the base domain of a wildcard",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "_validation-contactemail.example.com",
                 RecordType::TXT,
                 vec![txt(&["admin@example.com"])],
@@ -665,7 +649,7 @@ fn contact_txt_methods() {
         },
         Case {
             name: "email must be the whole value",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "_validation-contactemail.example.com",
                 RecordType::TXT,
                 vec![txt(&["contact: admin@example.com"])],
@@ -676,7 +660,7 @@ fn contact_txt_methods() {
         },
         Case {
             name: "other email",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "_validation-contactemail.example.com",
                 RecordType::TXT,
                 vec![txt(&["other@example.com"])],
@@ -687,7 +671,7 @@ fn contact_txt_methods() {
         },
         Case {
             name: "phone with other visual separators",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "_validation-contactphone.example.com",
                 RecordType::TXT,
                 vec![txt(&["+1(555)0100"])],
@@ -698,7 +682,7 @@ fn contact_txt_methods() {
         },
         Case {
             name: "other phone",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "_validation-contactphone.example.com",
                 RecordType::TXT,
                 vec![txt(&["+1-555-0199"])],
@@ -709,7 +693,7 @@ fn contact_txt_methods() {
         },
         Case {
             name: "phone under the email label does not count",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "_validation-contactemail.example.com",
                 RecordType::TXT,
                 vec![txt(&["+1-555-0100"])],
@@ -729,7 +713,7 @@ fn contact_caa_methods() {
     run_cases(vec![
         Case {
             name: "at the name itself",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "www.example.com",
                 RecordType::CAA,
                 vec![
@@ -743,7 +727,7 @@ fn contact_caa_methods() {
         },
         Case {
             name: "climbs over NXDOMAIN and NODATA to the parent",
-            network: FakeNetwork::default()
+            network: fake_network()
                 .records("b.example.com", RecordType::CAA, vec![])
                 .records(
                     "example.com",
@@ -756,7 +740,7 @@ fn contact_caa_methods() {
         },
         Case {
             name: "wildcard climbs from the base domain",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "example.com",
                 RecordType::CAA,
                 vec![caa(0, "contactphone", "+1-555-0100")],
@@ -767,7 +751,7 @@ fn contact_caa_methods() {
         },
         Case {
             name: "relevant RRset without a contact stops the climb",
-            network: FakeNetwork::default()
+            network: fake_network()
                 .records(
                     "www.example.com",
                     RecordType::CAA,
@@ -784,7 +768,7 @@ fn contact_caa_methods() {
         },
         Case {
             name: "contactphone is not contactemail",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "example.com",
                 RecordType::CAA,
                 vec![caa(0, "contactphone", "admin@example.com")],
@@ -795,7 +779,7 @@ fn contact_caa_methods() {
         },
         Case {
             name: "other address",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "example.com",
                 RecordType::CAA,
                 vec![caa(0, "contactemail", "other@example.com")],
@@ -806,7 +790,7 @@ fn contact_caa_methods() {
         },
         Case {
             name: "SERVFAIL stops the climb",
-            network: FakeNetwork::default()
+            network: fake_network()
                 .rcode("www.example.com", RecordType::CAA, ResponseCode::ServFail)
                 .records(
                     "example.com",
@@ -819,7 +803,7 @@ fn contact_caa_methods() {
         },
         Case {
             name: "no response stops the climb",
-            network: FakeNetwork::default()
+            network: fake_network()
                 .dns_error("www.example.com", RecordType::CAA, DnsError::Timeout)
                 .records(
                     "example.com",
@@ -832,7 +816,7 @@ fn contact_caa_methods() {
         },
         Case {
             name: "no CAA anywhere",
-            network: FakeNetwork::default(),
+            network: fake_network(),
             target: "www.example.com",
             parameters: email(),
             expect: Some("no_relevant_caa_records"),
@@ -844,7 +828,7 @@ fn contact_caa_methods() {
 /// contact still fails the check, as in the sequential climb.
 #[test]
 fn contact_caa_failure_below_the_contact_is_a_failure() {
-    let network = FakeNetwork::default()
+    let network = fake_network()
         .rcode("b.example.com", RecordType::CAA, ResponseCode::ServFail)
         .records(
             "example.com",
@@ -878,7 +862,7 @@ fn contact_caa_failure_below_the_contact_is_a_failure() {
 
 #[test]
 fn contact_caa_climb_order_and_evidence() {
-    let network = FakeNetwork::default().records(
+    let network = fake_network().records(
         "example.com",
         RecordType::CAA,
         vec![caa(0, "contactemail", "admin@example.com")],
@@ -897,7 +881,7 @@ fn contact_caa_climb_order_and_evidence() {
     // Every name up to the TLD is asked at once, in climb order; the
     // nearest non-empty answer decides, and the evidence lists them all.
     assert_eq!(
-        *network.asked.lock().unwrap(),
+        network.asked_lines(),
         [
             "a.b.example.com CAA",
             "b.example.com CAA",
@@ -917,7 +901,7 @@ fn contact_caa_climb_order_and_evidence() {
     assert_eq!(evidence.lookups[0].rcode, Some(3));
 
     // With nothing anywhere, the climb stops at the TLD, never asks the root.
-    let network = FakeNetwork::default();
+    let network = fake_network();
     let observation = pollster::block_on(check_dcv(
         &network,
         &target,
@@ -926,7 +910,7 @@ fn contact_caa_climb_order_and_evidence() {
     ));
     assert!(!observation.passed);
     assert_eq!(
-        network.asked.lock().unwrap().last().map(String::as_str),
+        network.asked_lines().last().map(String::as_str),
         Some("com CAA")
     );
 }
@@ -938,7 +922,7 @@ fn ip_address_method() {
     run_cases(vec![
         Case {
             name: "A contains the address",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "example.com",
                 RecordType::A,
                 vec![address("192.0.2.7"), address("192.0.2.1")],
@@ -949,7 +933,7 @@ fn ip_address_method() {
         },
         Case {
             name: "AAAA compared as an address, not text",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "example.com",
                 RecordType::AAAA,
                 vec![address("2001:0db8:0000::0001")],
@@ -960,7 +944,7 @@ fn ip_address_method() {
         },
         Case {
             name: "other address",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "example.com",
                 RecordType::A,
                 vec![address("192.0.2.2")],
@@ -971,7 +955,7 @@ fn ip_address_method() {
         },
         Case {
             name: "address only in AAAA when A was asked",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "example.com",
                 RecordType::AAAA,
                 vec![address("2001:db8::1")],
@@ -989,7 +973,7 @@ fn reverse_address_lookup_method() {
     run_cases(vec![
         Case {
             name: "PTR names the domain, case and root dot ignored",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "1.2.0.192.in-addr.arpa",
                 RecordType::PTR,
                 vec![ptr("HOST.example.com.")],
@@ -1000,7 +984,7 @@ fn reverse_address_lookup_method() {
         },
         Case {
             name: "IPv6",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa",
                 RecordType::PTR,
                 vec![ptr("host.example.com")],
@@ -1011,7 +995,7 @@ fn reverse_address_lookup_method() {
         },
         Case {
             name: "reverse name as the target",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "1.2.0.192.in-addr.arpa",
                 RecordType::PTR,
                 vec![ptr("host.example.com")],
@@ -1022,7 +1006,7 @@ fn reverse_address_lookup_method() {
         },
         Case {
             name: "PTR names a subdomain only",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "1.2.0.192.in-addr.arpa",
                 RecordType::PTR,
                 vec![ptr("a.host.example.com")],
@@ -1033,7 +1017,7 @@ fn reverse_address_lookup_method() {
         },
         Case {
             name: "no PTR",
-            network: FakeNetwork::default(),
+            network: fake_network(),
             target: "192.0.2.1",
             parameters: parameters(),
             expect: Some("no_records"),
@@ -1051,7 +1035,7 @@ fn dns_persistent_method() {
     run_cases(vec![
         Case {
             name: "record for this CA and account",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 name,
                 RecordType::TXT,
                 vec![
@@ -1065,7 +1049,7 @@ fn dns_persistent_method() {
         },
         Case {
             name: "wildcard with policy=wildcard at the base domain",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 name,
                 RecordType::TXT,
                 vec![txt(&["authority.example; accounturi=https://ca.example/acct/123; policy=wildcard"])],
@@ -1076,7 +1060,7 @@ fn dns_persistent_method() {
         },
         Case {
             name: "wildcard without policy",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 name,
                 RecordType::TXT,
                 vec![txt(&["authority.example; accounturi=https://ca.example/acct/123"])],
@@ -1087,7 +1071,7 @@ fn dns_persistent_method() {
         },
         Case {
             name: "expired",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 name,
                 RecordType::TXT,
                 vec![txt(&["authority.example; accounturi=https://ca.example/acct/123; persistUntil=1600000000"])],
@@ -1098,7 +1082,7 @@ fn dns_persistent_method() {
         },
         Case {
             name: "no record",
-            network: FakeNetwork::default(),
+            network: fake_network(),
             target: "example.com",
             parameters: parameters(),
             expect: Some("no_records"),
@@ -1108,7 +1092,7 @@ fn dns_persistent_method() {
 
 #[test]
 fn persistent_failure_lists_each_rejection() {
-    let network = FakeNetwork::default().records(
+    let network = fake_network().records(
         "_validation-persist.example.com",
         RecordType::TXT,
         vec![
@@ -1145,7 +1129,7 @@ fn persistent_failure_lists_each_rejection() {
 
 #[test]
 fn dispatcher_refuses_targets_and_tls_alpn() {
-    let network = FakeNetwork::default();
+    let network = fake_network();
     let context = DcvContext::new(NOW);
     // Built directly: the request validator would refuse these combinations.
     let (_, http) = request("example.com", http_01());
@@ -1179,7 +1163,7 @@ fn dispatcher_refuses_targets_and_tls_alpn() {
         Some(DcvFailure::NotPerformedHere { .. })
     ));
     assert!(
-        network.asked.lock().unwrap().is_empty(),
+        network.asked_lines().is_empty(),
         "no I/O for refused checks"
     );
 }
@@ -1191,7 +1175,7 @@ fn query_names_that_are_too_long_fail_without_io() {
         vec!["a".repeat(63); 3].join("."),
         "b".repeat(50)
     );
-    let network = FakeNetwork::default();
+    let network = fake_network();
     let (target, parameters) = request(
         &long,
         json!({"validation_method": "acme-dns-01", "key_authorization_hash": digest_b64()}),
@@ -1206,7 +1190,7 @@ fn query_names_that_are_too_long_fail_without_io() {
         observation.failure,
         Some(DcvFailure::QueryName { .. })
     ));
-    assert!(network.asked.lock().unwrap().is_empty());
+    assert!(network.asked_lines().is_empty());
 }
 
 #[test]
@@ -1269,9 +1253,9 @@ proptest::proptest! {
             && let (Some(domain), CheckParameters::Dcv(parameters)) =
                 (request.target.domain(), &request.parameters)
         {
-            let network = FakeNetwork::default();
+            let network = fake_network();
             pollster::block_on(check_dcv(&network, &request.target, parameters, &DcvContext::new(NOW)));
-            let asked = network.asked.lock().unwrap().clone();
+            let asked = network.asked_lines();
             let gets: Vec<_> = asked.iter().filter_map(|a| a.strip_prefix("GET ")).collect();
             proptest::prop_assert!(!gets.is_empty(), "{body}: no GET");
             for get in gets {
@@ -1289,7 +1273,7 @@ proptest::proptest! {
 fn challenges_that_can_never_be_met_fail_with_their_reason_before_any_io() {
     let served = KEY_AUTHORIZATION.as_bytes();
     let everything = || {
-        FakeNetwork::default()
+        fake_network()
             .page(
                 "http://example.com/.well-known/acme-challenge/tok-2",
                 200,
@@ -1367,10 +1351,7 @@ fn challenges_that_can_never_be_met_fail_with_their_reason_before_any_io() {
             "{parameters:?}"
         );
         assert_eq!(observation.evidence, DcvEvidence::None);
-        assert!(
-            network.asked.lock().unwrap().is_empty(),
-            "{expected:?} did I/O"
-        );
+        assert!(network.asked_lines().is_empty(), "{expected:?} did I/O");
         let failure = observation.failure.unwrap();
         assert!(!failure.is_lookup_failure(), "{failure}");
         let json = serde_json::to_value(&failure).unwrap();
@@ -1384,21 +1365,21 @@ fn require_exact_case_false_compares_without_ascii_case() {
     run_cases(vec![
         Case {
             name: "website-change: case differs, exact case by default",
-            network: FakeNetwork::default().page(url, 200, None, b"<p>RND-123</p>"),
+            network: fake_network().page(url, 200, None, b"<p>RND-123</p>"),
             target: "example.com",
             parameters: website(json!({})),
             expect: Some("challenge_value_not_in_body"),
         },
         Case {
             name: "website-change: case differs, require_exact_case false",
-            network: FakeNetwork::default().page(url, 200, None, b"<p>RND-123</p>"),
+            network: fake_network().page(url, 200, None, b"<p>RND-123</p>"),
             target: "example.com",
             parameters: website(json!({"require_exact_case": false})),
             expect: None,
         },
         Case {
             name: "dns-change TXT: case differs, exact case by default",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "_dcv.example.com",
                 RecordType::TXT,
                 vec![txt(&["RND-123"])],
@@ -1409,7 +1390,7 @@ fn require_exact_case_false_compares_without_ascii_case() {
         },
         Case {
             name: "dns-change TXT: case differs, require_exact_case false",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "_dcv.example.com",
                 RecordType::TXT,
                 vec![txt(&["RND-123"])],
@@ -1424,7 +1405,7 @@ fn require_exact_case_false_compares_without_ascii_case() {
         },
         Case {
             name: "dns-change CAA: always without case, as Open MPIC forces",
-            network: FakeNetwork::default().records(
+            network: fake_network().records(
                 "example.com",
                 RecordType::CAA,
                 vec![caa(0, "issue", "CA.Example; x=RND-123")],
@@ -1439,7 +1420,7 @@ fn require_exact_case_false_compares_without_ascii_case() {
 #[test]
 fn http_headers_of_the_request_go_with_every_get_of_the_check() {
     let url = "http://example.com/.well-known/acme-challenge/tok-1";
-    let network = FakeNetwork::default()
+    let network = fake_network()
         .page(url, 302, Some("http://www.example.com/c"), b"")
         .page(
             "http://www.example.com/c",
@@ -1458,7 +1439,7 @@ fn http_headers_of_the_request_go_with_every_get_of_the_check() {
     ));
     assert!(observation.passed, "{observation:?}");
     assert_eq!(
-        *network.asked.lock().unwrap(),
+        network.asked_lines(),
         [
             format!("GET {url} User-Agent: ca.example validation X-Ca: 1"),
             "GET http://www.example.com/c User-Agent: ca.example validation X-Ca: 1".to_owned(),

@@ -285,11 +285,15 @@ fn dns_response(
     shape: &Shape,
     stop: &StopSignal,
 ) -> Response {
-    let encoded = mpic_core::dns::response_message(query, rcode, answers, authentic_data).and_then(
-        |mut message| {
+    let encoded = mpic_core::dns::fixture::response_message(query, rcode, answers, authentic_data)
+        .and_then(|mut message| {
             message.metadata.truncation = shape.truncated;
             if let Some(info_code) = shape.extended_error {
-                mpic_core::dns::add_extended_error(&mut message, info_code, "loopback fixture");
+                mpic_core::dns::fixture::add_extended_error(
+                    &mut message,
+                    info_code,
+                    "loopback fixture",
+                );
             }
             if let Some(id) = shape.id {
                 message.metadata.id = id;
@@ -297,8 +301,7 @@ fn dns_response(
             message
                 .to_vec()
                 .map_err(|e| mpic_core::network::DnsError::Malformed(format!("cannot encode: {e}")))
-        },
-    );
+        });
     let mut wire = match encoded {
         Ok(wire) => wire,
         Err(e) => {

@@ -51,12 +51,11 @@ pub fn parse_records(text: &str) -> Result<Vec<Record>, DnsFixtureError> {
 fn restore(record: Record) -> Result<Record, DnsFixtureError> {
     match &record.data {
         RData::ANAME(target) => {
-            mpic_core::dns::dname_record(record.name.clone(), record.ttl, &target.0).map_err(|e| {
-                DnsFixtureError::BadRecord {
+            mpic_core::dns::fixture::dname_record(record.name.clone(), record.ttl, &target.0)
+                .map_err(|e| DnsFixtureError::BadRecord {
                     owner: record.name.to_ascii(),
                     reason: format!("DNAME: {e}"),
-                }
-            })
+                })
         }
         RData::TXT(txt) if txt.txt_data.first().is_some_and(|s| **s == *DS_MARKER) => {
             let rdata =
