@@ -76,6 +76,8 @@ pub struct FakeNetwork {
     script: Option<Vec<HttpEntry>>,
     silent: bool,
     hold_dns_one_poll: bool,
+    /// Whether questions are kept for [`FakeNetwork::asked`].
+    remember: bool,
     served: Mutex<HashMap<(String, RecordType), usize>>,
     asked: Mutex<Vec<Asked>>,
     self_tests: AtomicUsize,
@@ -113,6 +115,7 @@ impl Default for FakeNetwork {
             script: None,
             silent: false,
             hold_dns_one_poll: false,
+            remember: true,
             served: Mutex::new(HashMap::new()),
             asked: Mutex::new(Vec::new()),
             self_tests: AtomicUsize::new(0),
@@ -220,6 +223,14 @@ impl FakeNetwork {
         self
     }
 
+    /// Keep no record of the questions ([`FakeNetwork::asked`] stays
+    /// empty): for long runs, such as the load bench's perspectives, whose
+    /// memory is measured.
+    pub fn forget_questions(mut self) -> Self {
+        self.remember = false;
+        self
+    }
+
     /// No DNS question or GET is ever answered (the futures stay pending).
     pub fn silent(mut self) -> Self {
         self.silent = true;
@@ -306,7 +317,9 @@ impl FakeNetwork {
     }
 
     fn record(&self, asked: Asked) {
-        self.asked.lock().unwrap().push(asked);
+        if self.remember {
+            self.asked.lock().unwrap().push(asked);
+        }
     }
 
     /// The next answer to (name, rtype), without recording the question.

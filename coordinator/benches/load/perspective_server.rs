@@ -1,9 +1,10 @@
-//! An in-process stand-in for a remote perspective: [`answer`] does a real
-//! perspective's protocol work for one call (verify the coordinator's
-//! envelope, parse the `CheckCall`, sign a report binding the request digest
-//! and nonce) but reports a canned CAA observation instead of looking, after
-//! a chosen delay. [`start`] serves it as `POST /v1/check` on 127.0.0.1
-//! (HTTP/1); the in-process transport calls it directly.
+//! An in-process stand-in for a remote perspective: [`answer`] is a real
+//! perspective's [`Responder`] (authenticate the coordinator's envelope,
+//! replay guard, parse the `CheckCall`, run the check, sign a report binding
+//! the request digest and nonce) over an in-memory network whose DNS answers
+//! every CAA question at once, after a chosen delay. [`start`] serves it as
+//! `POST /v1/check` on 127.0.0.1 (HTTP/1); the in-process transport calls it
+//! directly.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -19,14 +20,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::serve::ListenerExt as _;
 use ed25519_dalek::{SigningKey, VerifyingKey};
+use hickory_proto::rr::rdata::CAA;
+use hickory_proto::rr::{RData, RecordType};
 use mpic_coordinator::clock;
-use mpic_core::perspective::{self, CheckCall, Identity, RunResult};
-use mpic_core::report::{self, Observation, SignedReport, Verdict};
-use mpic_core::request_auth::{self, RequestEnvelope};
-
-/// What a typical permitted CAA check of `www.example.com` observes
-/// (two lookups, three records), as a perspective would sign it.
-pub const CANNED_OBSERVATION: &str = r#"{"check_type":"caa","domain":"www.example.com","lookup_name":"www.example.com","wildcard":false,"certificate_type":"tls-server","outcome":{"result":"permitted","reason":{"kind":"authorised","tag":"issue","record":"0 issue \"ca.example; accounturi=https://ca.example/acct/12345; validationmethods=dns-01,http-01\"","issuer":"ca.example"}},"relevant_rrset":{"owner":"example.com","records":["0 issue \"letsencrypt.org\"","0 issue \"ca.example; accounturi=https://ca.example/acct/12345; validationmethods=dns-01,http-01\"","0 iodef \"mailto:security@example.com\""],"cname_chain":[],"authentic_data":false,"rcode":"NOERROR","resolver":"https://resolver.example/dns-query"},"steps":[{"name":"www.example.com","attempts":[{"result":{"kind":"answer","rcode":"NOERROR","records":0,"authentic_data":false},"resolver":"https://resolver.example/dns-query"}],"result":{"kind":"no_data"}},{"name":"example.com","attempts":[{"result":{"kind":"answer","rcode":"NOERROR","records":3,"authentic_data":false},"resolver":"https://resolver.example/dns-query"}],"result":{"kind":"found","records":3}}]}"#;
+use mpic_core::dcv::DcvContext;
+use mpic_core::perspective::Identity;
+use mpic_core::report::SignedReport;
+use mpic_core::responder::{Responder, ResponderSettings};
+use mpic_core::testing::{FakeNetwork, RESOLVER};
 
 /// How long a perspective takes to answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,12 +56,31 @@ const SENT_TIMES_KEEP: Duration = Duration::from_secs(5);
 /// When each report left its perspective, keyed by the report's signature.
 pub type SentTimes = Arc<Mutex<HashMap<Vec<u8>, Instant>>>;
 
-/// One perspective's keys, identity and answer delay.
+/// Nonces each perspective remembers: more than one perspective is asked
+/// within the replay window in any run of this bench.
+const REPLAY_CAPACITY: usize = 200_000;
+
+/// The zone every check looks at: `example.com` authorises the bench's CA,
+/// and every other name has no CAA records, so `www<n>.example.com` climbs
+/// one step and is permitted.
+fn network() -> FakeNetwork {
+    FakeNetwork::new()
+        .records(
+            "example.com",
+            RecordType::CAA,
+            vec![RData::CAA(CAA::new_issue(
+                false,
+                Some("ca.example".parse().expect("a valid name")),
+                Vec::new(),
+            ))],
+        )
+        .forget_questions()
+}
+
+/// One perspective's responder, network and answer delay.
 pub struct PerspectiveState {
-    identity: Identity,
-    key: SigningKey,
-    coordinator_keys: [VerifyingKey; 1],
-    observation: Observation,
+    responder: Responder,
+    network: FakeNetwork,
     delay: Delay,
     /// xorshift64 state for uniform delays: cheap and good enough to spread
     /// answers; nothing here needs unpredictability.
@@ -93,13 +113,17 @@ pub fn state(
     seed: u64,
     sent: SentTimes,
 ) -> std::io::Result<Arc<PerspectiveState>> {
-    let observation = Observation::from_json(CANNED_OBSERVATION.to_owned())
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    Ok(Arc::new(PerspectiveState {
+    let responder = Responder::new(ResponderSettings {
         identity,
-        key,
-        coordinator_keys: [coordinator_key],
-        observation,
+        signing_key: key,
+        coordinator_keys: vec![coordinator_key],
+        max_skew_ms: 60_000,
+        replay_capacity: REPLAY_CAPACITY,
+        check_deadline_ms: mpic_core::responder::DEFAULT_CHECK_DEADLINE_MS,
+    });
+    Ok(Arc::new(PerspectiveState {
+        responder,
+        network: network(),
         delay,
         random: AtomicU64::new(seed | 1),
         sent,
@@ -149,39 +173,35 @@ pub async fn answer(
     state: &PerspectiveState,
     body: &[u8],
 ) -> Result<SignedReport, (StatusCode, String)> {
-    let started_at_ms = clock::now_ms();
-    let verified = RequestEnvelope::from_json(body)
-        .and_then(|envelope| {
-            request_auth::verify_request(&envelope, &state.coordinator_keys, started_at_ms, 60_000)
-        })
-        .map_err(|e| (StatusCode::UNAUTHORIZED, e.to_string()))?;
-    let call = CheckCall::from_json(&verified.body)
-        .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
-    if !call.is_for(&state.identity.perspective_id) {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            format!("call for {}", call.perspective_ids.join(",")),
-        ));
-    }
+    let refused = |refusal: mpic_core::responder::Refusal| {
+        (
+            StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            refusal.to_string(),
+        )
+    };
+    let admitted = state
+        .responder
+        .admit(body, clock::now_ms())
+        .map_err(refused)?;
     let delay = state.delay.draw(state.next_random());
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let body = perspective::report_body(
-        &state.identity,
-        verified.request_digest(),
-        verified.nonce,
-        vec!["https://resolver.example/dns-query".to_owned()],
-        started_at_ms,
-        clock::now_ms(),
-        RunResult {
-            verdict: Verdict::Pass,
-            reason: "CAA permits issuance".to_owned(),
-            observation: state.observation.clone(),
-        },
-    );
-    let signed = report::sign(&state.key, &body)
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let context = DcvContext::new(admitted.received_at_ms() / 1000);
+    let backstop = tokio::time::sleep(state.responder.backstop_after());
+    let signed = state
+        .responder
+        .run(
+            admitted,
+            &state.network,
+            &context,
+            vec![RESOLVER.to_owned()],
+            backstop,
+            clock::now_ms,
+        )
+        .await
+        .map_err(refused)?
+        .report;
     if let Ok(mut sent) = state.sent.lock() {
         // Reports of cancelled calls are never looked up: forget old ones so
         // the map (and the peak memory measured) stays small.
