@@ -2,6 +2,9 @@
 
 use std::collections::HashMap;
 
+use mpic_core::rir::Rir;
+
+use super::validate::check_perspective_url;
 use super::*;
 use crate::test_fixtures::{PLACES, coordinator_key, public_key_text};
 
