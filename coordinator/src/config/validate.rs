@@ -10,7 +10,7 @@ use std::time::Duration;
 use mpic_core::dnssec_self_test::{self, DnssecTestNames};
 use mpic_core::keys;
 use mpic_core::name::DomainName;
-use mpic_core::quorum::{CivilDate, Policy, Requirements};
+use mpic_core::quorum::{self, BrPhase, Policy, Requirements};
 use mpic_core::report::Coordinates;
 use mpic_core::rir::Rir;
 use url::{Host, Url};
@@ -193,17 +193,18 @@ impl ConfigFile {
                 format!(
                     "is {count}; BR 3.2.2.9 requires at least {} remote perspectives on {}",
                     today.min_perspectives,
-                    CivilDate::from_unix_ms(now_ms)
+                    utc_day(now_ms)
                 ),
             );
-        } else if let Some((date, later)) = next_requirement_step(now_ms)
-            && count < later.min_perspectives
+        } else if let Some(next) = next_requirement_step(now_ms)
+            && count < next.requirements.min_perspectives
         {
             problems.warning(
                 at("perspective_count"),
                 format!(
                     "is {count}; from {date} BR 3.2.2.9 requires at least {} remote perspectives",
-                    later.min_perspectives
+                    next.requirements.min_perspectives,
+                    date = next.starts_on,
                 ),
             );
         }
@@ -225,18 +226,19 @@ impl ConfigFile {
                     format!(
                         "is {min_count}; BR 3.2.2.9 requires at least {} remote perspectives on {}",
                         today.min_perspectives,
-                        CivilDate::from_unix_ms(now_ms)
+                        utc_day(now_ms)
                     ),
                 );
-            } else if let Some((date, later)) = next_requirement_step(now_ms)
-                && min_count < later.min_perspectives
+            } else if let Some(next) = next_requirement_step(now_ms)
+                && min_count < next.requirements.min_perspectives
             {
                 problems.warning(
                     at("min_perspective_count"),
                     format!(
                         "is {min_count}; from {date} BR 3.2.2.9 requires at least {} remote \
                          perspectives, and requests asking for fewer will then be refused",
-                        later.min_perspectives
+                        next.requirements.min_perspectives,
+                        date = next.starts_on,
                     ),
                 );
             }
@@ -467,16 +469,27 @@ impl ConfigFile {
     }
 }
 
-/// The first day within [`LOOKAHEAD_DAYS`] whose BR minimum is higher than
-/// today's, if any.
-fn next_requirement_step(now_ms: u64) -> Option<(CivilDate, Requirements)> {
+/// The first BR phase within [`LOOKAHEAD_DAYS`] whose minimum is higher
+/// than today's, if any.
+fn next_requirement_step(now_ms: u64) -> Option<&'static BrPhase> {
     let today = Requirements::for_unix_ms(now_ms);
-    (1..=LOOKAHEAD_DAYS).find_map(|day| {
-        let at = now_ms.saturating_add(day * DAY_MS);
-        let later = Requirements::for_unix_ms(at);
-        (later.min_perspectives > today.min_perspectives)
-            .then(|| (CivilDate::from_unix_ms(at), later))
+    let horizon = now_ms.saturating_add(LOOKAHEAD_DAYS * DAY_MS);
+    std::iter::successors(quorum::next_phase_after(now_ms), |phase| {
+        quorum::next_phase_after(phase.starts_ms)
     })
+    .take_while(|phase| phase.starts_ms <= horizon)
+    .find(|phase| phase.requirements.min_perspectives > today.min_perspectives)
+}
+
+/// The UTC day of `unix_ms` (`YYYY-MM-DD`), for messages.
+fn utc_day(unix_ms: u64) -> String {
+    i64::try_from(unix_ms)
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map_or_else(
+            || format!("unix time {unix_ms} ms"),
+            |time| time.date_naive().to_string(),
+        )
 }
 
 /// Checks one `[[perspective]]` entry, reporting every bad field.
