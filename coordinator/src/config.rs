@@ -4,6 +4,8 @@
 //! without the network, and either returns a typed [`Config`] or every
 //! problem found ([`Problems`]), each with where it is and why it matters.
 //! Nothing is checked lazily: a configuration that loads can run.
+//! [`ServeConfig::load`] also returns the `[api]` settings ([`ApiConfig`]),
+//! which only the HTTP service (`mpic serve`) uses; every load checks them.
 //!
 //! ```toml
 //! [coordinator]
@@ -69,7 +71,6 @@ mod secrets;
 mod validate;
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -135,7 +136,6 @@ pub struct Config {
     /// The primary network perspective run from this host, when enabled
     /// (see [`crate::primary`]).
     pub primary: Option<PrimaryConfig>,
-    pub api: ApiConfig,
     /// Where every decision's record is kept ([`crate::evidence`]).
     pub evidence: EvidenceConfig,
     /// Hex SHA-256 of the configuration text (of no text, for a
@@ -189,8 +189,7 @@ pub fn default_writer() -> String {
 
 impl Config {
     /// A configuration assembled in code (the in-process perspectives of
-    /// `mpic check`): no primary location, no primary, the default API
-    /// address with no clients, no warnings. Not validated: a cohort that
+    /// `mpic check`): no primary location, no primary, no warnings. Not validated: a cohort that
     /// cannot be formed is refused by [`crate::Coordinator::new`].
     pub fn from_parts(
         signing_key: SigningKey,
@@ -198,7 +197,6 @@ impl Config {
         defaults: Defaults,
         perspectives: Vec<PerspectiveConfig>,
     ) -> Config {
-        let request_timeout = defaults.deadline + REQUEST_TIMEOUT_MARGIN;
         Config {
             signing_key,
             cohort_secret,
@@ -206,17 +204,6 @@ impl Config {
             defaults,
             perspectives,
             primary: None,
-            api: ApiConfig {
-                listen: DEFAULT_LISTEN
-                    .parse()
-                    .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
-                clients: Vec::new(),
-                max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-                max_concurrent_checks: DEFAULT_MAX_CONCURRENT_CHECKS,
-                request_timeout,
-                metrics_public: false,
-                reject_unknown_fields: false,
-            },
             evidence: EvidenceConfig::disabled(),
             digest: crate::evidence::config_digest(b""),
             warnings: Vec::new(),
@@ -247,7 +234,6 @@ impl fmt::Debug for Config {
             .field("defaults", &self.defaults)
             .field("perspectives", &self.perspectives)
             .field("primary", &self.primary)
-            .field("api", &self.api)
             .field("warnings", &self.warnings)
             .finish_non_exhaustive()
     }
@@ -299,10 +285,18 @@ impl Environment<'static> {
     }
 }
 
-impl Config {
+/// Everything the configuration file sets: the library's [`Config`] and the
+/// `[api]` settings of the HTTP service.
+#[derive(Debug)]
+pub struct ServeConfig {
+    pub config: Config,
+    pub api: ApiConfig,
+}
+
+impl ServeConfig {
     /// Reads and validates the file at `path` against the process
     /// environment and today's BR requirements.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    pub fn load(path: &Path) -> Result<ServeConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
@@ -324,20 +318,33 @@ impl Config {
     }
 
     /// Validates configuration text. Errors carry every problem found.
-    pub fn from_toml(text: &str, env: &Environment<'_>) -> Result<Config, TextError> {
+    pub fn from_toml(text: &str, env: &Environment<'_>) -> Result<ServeConfig, TextError> {
         let table: toml::Table =
             toml::from_str(text).map_err(|e| TextError::Syntax(e.to_string()))?;
         let mut problems = Problems::default();
         let file = ConfigFile::read(table, &mut problems);
-        let config = file.validate(env, &mut problems);
-        match config {
-            Some(mut config) if !problems.has_errors() => {
-                config.warnings = problems.0;
-                config.digest = crate::evidence::config_digest(text.as_bytes());
-                Ok(config)
+        let loaded = file.validate(env, &mut problems);
+        match loaded {
+            Some(mut loaded) if !problems.has_errors() => {
+                loaded.config.warnings = problems.0;
+                loaded.config.digest = crate::evidence::config_digest(text.as_bytes());
+                Ok(loaded)
             }
             _ => Err(TextError::Invalid(problems)),
         }
+    }
+}
+
+impl Config {
+    /// [`ServeConfig::load`] without the `[api]` settings (which are still
+    /// checked: a file loads the same way whichever command reads it).
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        ServeConfig::load(path).map(|loaded| loaded.config)
+    }
+
+    /// [`ServeConfig::from_toml`] without the `[api]` settings.
+    pub fn from_toml(text: &str, env: &Environment<'_>) -> Result<Config, TextError> {
+        ServeConfig::from_toml(text, env).map(|loaded| loaded.config)
     }
 }
 

@@ -19,7 +19,7 @@ use super::file::{ConfigFile, PerspectiveSection, perspective_at, perspective_at
 use super::{
     Config, DEFAULT_EVIDENCE_FILE, DEFAULT_KEEP_DAYS, Defaults, Environment, EvidenceConfig,
     FUTURE_SKEW_WARNING_MS, MAX_ATTEMPTS_LIMIT, MIN_KEEP_DAYS, PrimaryConfig, Problems,
-    default_writer,
+    ServeConfig, default_writer,
 };
 use crate::cohort;
 use crate::perspective_config::PerspectiveConfig;
@@ -30,12 +30,13 @@ const LOOKAHEAD_DAYS: u64 = 90;
 const DAY_MS: u64 = 86_400_000;
 
 impl ConfigFile {
-    /// Checks everything; returns a `Config` only when there are no errors.
+    /// Checks everything; returns a configuration only when there are no
+    /// errors.
     pub(super) fn validate(
         &self,
         env: &Environment<'_>,
         problems: &mut Problems,
-    ) -> Option<Config> {
+    ) -> Option<ServeConfig> {
         let signing_key = self.coordinator.signing_key(env, problems);
         let cohort_secret = self.coordinator.cohort_secret(env, problems);
         let primary_location = self.primary_location(problems);
@@ -58,18 +59,18 @@ impl ConfigFile {
                 "public_key is the coordinator's own key: a perspective must sign with its own key",
             );
         }
-        Some(Config {
+        let config = Config {
             signing_key: signing_key?,
             cohort_secret: cohort_secret?,
             primary_location,
             defaults: defaults?,
             perspectives: perspectives?,
             primary: primary?,
-            api: api?,
             evidence: evidence?,
             digest: String::new(),
             warnings: Vec::new(),
-        })
+        };
+        Some(ServeConfig { config, api: api? })
     }
 
     fn evidence(&self, env: &Environment<'_>, problems: &mut Problems) -> Option<EvidenceConfig> {
