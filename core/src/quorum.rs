@@ -17,7 +17,8 @@
 //!
 //! Before 2025-09-15 the BR does not yet make a failed corroboration block
 //! issuance; we require the 2025-09-15 rules anyway, so nothing here ever
-//! passes with fewer than two remote perspectives.
+//! passes with fewer than two remote perspectives. The code's copy of this
+//! table is [`BR_PHASES`].
 //!
 //! # Decisions fail closed
 //! * A cohort smaller than the date's minimum is [`Status::Invalid`] at once
