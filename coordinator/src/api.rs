@@ -83,7 +83,7 @@ use tokio::sync::Semaphore;
 
 use mpic_core::check::{CheckRequest, ReadRequest, UnknownFields, parse_unique_keys};
 
-use crate::config::{ApiConfig, Config};
+use crate::config::{ApiConfig, ServeConfig};
 use crate::evidence::{Bundle, RecordContext, Recorder, StoreError};
 use crate::native_network::LocalPorts;
 use crate::transport::{HttpClientError, HttpTransport, PerspectiveTransport};
@@ -112,13 +112,15 @@ pub struct ApiState<T> {
 }
 
 impl<T> ApiState<T> {
-    /// The API for `coordinator`, with the `[api]` settings of its
-    /// configuration.
-    pub fn new(coordinator: Arc<Coordinator<T>>, recorder: Option<Recorder>) -> Self
+    /// The API for `coordinator`, with the `[api]` settings.
+    pub fn new(
+        coordinator: Arc<Coordinator<T>>,
+        settings: ApiConfig,
+        recorder: Option<Recorder>,
+    ) -> Self
     where
         T: PerspectiveTransport + 'static,
     {
-        let settings = coordinator.config().api.clone();
         Self {
             keys: ApiKeys::new(&settings.clients),
             metrics: Metrics::default(),
@@ -142,9 +144,10 @@ impl<T> ApiState<T> {
 /// `GET /evidence/{id}` serves the records.
 pub fn router<T: PerspectiveTransport + 'static>(
     coordinator: Arc<Coordinator<T>>,
+    settings: ApiConfig,
     recorder: Option<Recorder>,
 ) -> Router {
-    let state = Arc::new(ApiState::new(coordinator, recorder));
+    let state = Arc::new(ApiState::new(coordinator, settings, recorder));
     let limit = state.settings.max_body_bytes;
 
     let mut keyed = Router::new()
@@ -192,11 +195,11 @@ pub enum ServeError {
 /// self-test at start-up. `local` is the loopback test mapping for the
 /// primary's fetches (`None` in production).
 pub async fn serve(
-    mut config: Config,
+    ServeConfig { mut config, api }: ServeConfig,
     listen: Option<SocketAddr>,
     local: Option<LocalPorts>,
 ) -> Result<(), ServeError> {
-    let addr = listen.unwrap_or(config.api.listen);
+    let addr = listen.unwrap_or(api.listen);
     if let Some(primary) = &mut config.primary {
         primary.local = local;
     }
@@ -210,18 +213,18 @@ pub async fn serve(
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
-    serve_on(coordinator, recorder, listener, shutdown_signal()).await
+    serve_on(coordinator, api, recorder, listener, shutdown_signal()).await
 }
 
 /// Runs the API on `listener` until `shutdown` completes, then lets the
 /// requests in flight finish.
 pub async fn serve_on<T: PerspectiveTransport + 'static>(
     coordinator: Arc<Coordinator<T>>,
+    api: ApiConfig,
     recorder: Option<Recorder>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let api = &coordinator.config().api;
     if api.clients.is_empty() {
         tracing::warn!("no [[api.client]] is configured: every request to /mpic will get 401");
     }
@@ -242,7 +245,7 @@ pub async fn serve_on<T: PerspectiveTransport + 'static>(
             tracing::warn!(target: "mpic::evidence", "[evidence] enabled = false: decisions are NOT stored (BR 5.4.1 requires them to be recorded)")
         }
     }
-    axum::serve(listener, router(coordinator, recorder))
+    axum::serve(listener, router(coordinator, api, recorder))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(ServeError::Serve)?;

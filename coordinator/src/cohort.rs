@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use crate::config::PerspectiveConfig;
+use crate::perspective_config::PerspectiveConfig;
 
 /// Two perspectives closer than this are not distinct (BR 1.6.1, "Network
 /// Perspective").
@@ -93,9 +93,10 @@ pub enum CohortError {
     SearchBudgetExhausted { size: usize },
 }
 
-/// Chooses cohorts; built once from the configuration.
-pub struct CohortSelector {
-    secret: Zeroizing<Vec<u8>>,
+/// The perspectives cohorts of one size are drawn from, and which pairs of
+/// them are distinct; made only when at least one cohort meets the rules.
+#[derive(Debug)]
+pub struct CohortPool {
     size: usize,
     ids: Vec<String>,
     rirs: Vec<Rir>,
@@ -105,12 +106,74 @@ pub struct CohortSelector {
     distinct: Vec<Vec<bool>>,
 }
 
+/// Whether cohorts of `size` can be formed from `perspectives` (leaving out
+/// those within [`MIN_DISTANCE_KM`] of the `primary`); fails explaining what
+/// stands in the way. Needs no cohort secret: the rules do not depend on it.
+pub fn check_feasible(
+    perspectives: &[PerspectiveConfig],
+    size: usize,
+    primary: Option<Coordinates>,
+) -> Result<CohortPool, CohortError> {
+    if size == 0 {
+        return Err(CohortError::Empty);
+    }
+    let locations: Vec<Coordinates> = perspectives.iter().map(|p| p.location).collect();
+    let mut excluded_near_primary = Vec::new();
+    let eligible: Vec<usize> = (0..perspectives.len())
+        .filter(|&i| match primary {
+            Some(primary) if distance_km(primary, locations[i]) < MIN_DISTANCE_KM => {
+                excluded_near_primary.push(perspectives[i].id.clone());
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    if eligible.len() < size {
+        return Err(CohortError::TooFewEligible {
+            size,
+            eligible: eligible.len(),
+            configured: perspectives.len(),
+            excluded_near_primary,
+        });
+    }
+    let distinct = locations
+        .iter()
+        .map(|&a| {
+            locations
+                .iter()
+                .map(|&b| distance_km(a, b) >= MIN_DISTANCE_KM)
+                .collect()
+        })
+        .collect();
+    let pool = CohortPool {
+        size,
+        ids: perspectives.iter().map(|p| p.id.clone()).collect(),
+        rirs: perspectives.iter().map(|p| p.rir).collect(),
+        eligible,
+        distinct,
+    };
+    match pool.search(&pool.eligible, &|_| true) {
+        Ok(Some(_)) => Ok(pool),
+        Ok(None) => Err(CohortError::NoValidCohort {
+            size,
+            detail: pool.obstacles(perspectives),
+        }),
+        Err(SearchExhausted) => Err(CohortError::SearchBudgetExhausted { size }),
+    }
+}
+
+/// Chooses cohorts; built once from the configuration.
+pub struct CohortSelector {
+    secret: Zeroizing<Vec<u8>>,
+    pool: CohortPool,
+}
+
 impl std::fmt::Debug for CohortSelector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CohortSelector")
-            .field("size", &self.size)
-            .field("ids", &self.ids)
-            .field("eligible", &self.eligible)
+            .field("size", &self.pool.size)
+            .field("ids", &self.pool.ids)
+            .field("eligible", &self.pool.eligible)
             .finish_non_exhaustive()
     }
 }
@@ -122,65 +185,24 @@ type Acceptance<'a> = dyn Fn(&[usize]) -> bool + 'a;
 
 impl CohortSelector {
     /// Prepares cohorts of `size` from `perspectives`; fails when no cohort
-    /// can satisfy the rules, explaining what stands in the way.
+    /// can satisfy the rules ([`check_feasible`]), explaining what stands in
+    /// the way.
     pub fn new(
         secret: &[u8],
         perspectives: &[PerspectiveConfig],
         size: usize,
         primary: Option<Coordinates>,
     ) -> Result<Self, CohortError> {
-        if size == 0 {
-            return Err(CohortError::Empty);
-        }
-        let locations: Vec<Coordinates> = perspectives.iter().map(|p| p.location).collect();
-        let mut excluded_near_primary = Vec::new();
-        let eligible: Vec<usize> = (0..perspectives.len())
-            .filter(|&i| match primary {
-                Some(primary) if distance_km(primary, locations[i]) < MIN_DISTANCE_KM => {
-                    excluded_near_primary.push(perspectives[i].id.clone());
-                    false
-                }
-                _ => true,
-            })
-            .collect();
-        if eligible.len() < size {
-            return Err(CohortError::TooFewEligible {
-                size,
-                eligible: eligible.len(),
-                configured: perspectives.len(),
-                excluded_near_primary,
-            });
-        }
-        let distinct = locations
-            .iter()
-            .map(|&a| {
-                locations
-                    .iter()
-                    .map(|&b| distance_km(a, b) >= MIN_DISTANCE_KM)
-                    .collect()
-            })
-            .collect();
-        let selector = Self {
+        let pool = check_feasible(perspectives, size, primary)?;
+        Ok(Self {
             secret: Zeroizing::new(secret.to_vec()),
-            size,
-            ids: perspectives.iter().map(|p| p.id.clone()).collect(),
-            rirs: perspectives.iter().map(|p| p.rir).collect(),
-            eligible,
-            distinct,
-        };
-        match selector.search(&selector.eligible, &|_| true) {
-            Ok(Some(_)) => Ok(selector),
-            Ok(None) => Err(CohortError::NoValidCohort {
-                size,
-                detail: selector.obstacles(perspectives),
-            }),
-            Err(SearchExhausted) => Err(CohortError::SearchBudgetExhausted { size }),
-        }
+            pool,
+        })
     }
 
     /// Members per cohort.
     pub fn size(&self) -> usize {
-        self.size
+        self.pool.size
     }
 
     /// The cohort for `domain` on `attempt` (1-based), given the cohorts of
@@ -209,19 +231,21 @@ impl CohortSelector {
         ];
         let mut exhausted = false;
         for (candidates, accept) in tiers {
-            match self.search(candidates, accept) {
+            match self.pool.search(candidates, accept) {
                 Ok(Some(members)) => return Ok(Cohort { attempt, members }),
                 Ok(None) => {}
                 Err(SearchExhausted) => exhausted = true,
             }
         }
         Err(if exhausted {
-            CohortError::SearchBudgetExhausted { size: self.size }
+            CohortError::SearchBudgetExhausted {
+                size: self.pool.size,
+            }
         } else {
             // `new` found a cohort, so the last tier cannot come back empty
             // unless the selector was built inconsistently; fail closed.
             CohortError::NoValidCohort {
-                size: self.size,
+                size: self.pool.size,
                 detail: "no cohort found".into(),
             }
         })
@@ -232,9 +256,10 @@ impl CohortSelector {
     fn keyed_order(&self, domain: &str, attempt: u32) -> Vec<usize> {
         let domain = normalise_domain(domain);
         let mut scored: Vec<([u8; 32], usize)> = self
+            .pool
             .eligible
             .iter()
-            .map(|&i| (self.score(&domain, attempt, &self.ids[i]), i))
+            .map(|&i| (self.score(&domain, attempt, &self.pool.ids[i]), i))
             .collect();
         scored.sort_unstable();
         scored.into_iter().map(|(_, i)| i).collect()
@@ -254,7 +279,9 @@ impl CohortSelector {
         mac.update(id.as_bytes());
         mac.finalize().into_bytes().into()
     }
+}
 
+impl CohortPool {
     /// Depth-first search over `candidates` (in order) for the first set of
     /// `size` that meets the rules and that `accept` takes.
     fn search(

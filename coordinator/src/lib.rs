@@ -25,6 +25,7 @@ pub mod http_read;
 pub mod identity_probe;
 pub mod native_network;
 pub mod orchestration;
+pub mod perspective_config;
 pub mod primary;
 pub mod transport;
 

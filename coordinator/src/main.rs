@@ -20,7 +20,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use clap::{Args, Parser, Subcommand};
 use ed25519_dalek::SigningKey;
-use mpic_coordinator::config::{Config, ConfigError, Severity};
+use mpic_coordinator::config::{Config, ConfigError, ServeConfig, Severity};
 use mpic_coordinator::native_network::LocalPorts;
 use mpic_core::keys;
 use sha2::{Digest as _, Sha256};
@@ -175,8 +175,8 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.config.config)?;
-    for warning in &config.warnings {
+    let config = ServeConfig::load(&args.config.config)?;
+    for warning in &config.config.warnings {
         tracing::warn!("{}: {warning}", args.config.config.display());
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;

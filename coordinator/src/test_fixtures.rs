@@ -105,18 +105,23 @@ pub fn config(perspectives: Vec<PerspectiveConfig>, count: usize, policy: Policy
         },
         perspectives,
         primary: None,
-        api: ApiConfig {
-            listen: "127.0.0.1:8080".parse().unwrap(),
-            clients: Vec::new(),
-            max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
-            max_concurrent_checks: crate::config::DEFAULT_MAX_CONCURRENT_CHECKS,
-            request_timeout: Duration::from_secs(35),
-            metrics_public: false,
-            reject_unknown_fields: false,
-        },
         evidence: crate::config::EvidenceConfig::disabled(),
         digest: crate::evidence::config_digest(b""),
         warnings: Vec::new(),
+    }
+}
+
+/// The `[api]` settings of `mpic serve` when the file sets none, with no
+/// clients.
+pub fn api_settings() -> ApiConfig {
+    ApiConfig {
+        listen: "127.0.0.1:8080".parse().unwrap(),
+        clients: Vec::new(),
+        max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
+        max_concurrent_checks: crate::config::DEFAULT_MAX_CONCURRENT_CHECKS,
+        request_timeout: Duration::from_secs(35),
+        metrics_public: false,
+        reject_unknown_fields: false,
     }
 }
 

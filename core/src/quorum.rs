@@ -17,7 +17,8 @@
 //!
 //! Before 2025-09-15 the BR does not yet make a failed corroboration block
 //! issuance; we require the 2025-09-15 rules anyway, so nothing here ever
-//! passes with fewer than two remote perspectives.
+//! passes with fewer than two remote perspectives. The code's copy of this
+//! table is [`BR_PHASES`].
 //!
 //! # Decisions fail closed
 //! * A cohort smaller than the date's minimum is [`Status::Invalid`] at once
@@ -113,151 +114,7 @@ impl Policy {
     }
 }
 
-/// A day of the proleptic Gregorian calendar (UTC). Written `YYYY-MM-DD`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct CivilDate {
-    // Field order makes the derived ordering chronological.
-    year: i32,
-    month: u8,
-    day: u8,
-}
-
-/// Not a calendar date.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a date (YYYY-MM-DD)")]
-pub struct DateError(pub String);
-
-fn is_leap(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: u8) -> u8 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-impl CivilDate {
-    /// Checks that the month and day exist in that year.
-    pub fn new(year: i32, month: u8, day: u8) -> Result<Self, DateError> {
-        if (1..=12).contains(&month) && day >= 1 && day <= days_in_month(i64::from(year), month) {
-            Ok(Self { year, month, day })
-        } else {
-            Err(DateError(format!("{year:04}-{month:02}-{day:02}")))
-        }
-    }
-
-    pub fn year(self) -> i32 {
-        self.year
-    }
-
-    /// 1 to 12.
-    pub fn month(self) -> u8 {
-        self.month
-    }
-
-    /// 1 to 31.
-    pub fn day(self) -> u8 {
-        self.day
-    }
-
-    /// Days since 1970-01-01 (negative before). H. Hinnant's
-    /// `days_from_civil`: years counted from March, in 400-year eras.
-    pub fn days_since_epoch(self) -> i64 {
-        let month = i64::from(self.month);
-        let year = i64::from(self.year) - i64::from(month <= 2);
-        let era = year.div_euclid(400);
-        let year_of_era = year.rem_euclid(400);
-        let month_from_march = (month + 9) % 12;
-        let day_of_year = (153 * month_from_march + 2) / 5 + i64::from(self.day) - 1;
-        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-        era * 146_097 + day_of_era - 719_468
-    }
-
-    /// The inverse of [`CivilDate::days_since_epoch`] (`civil_from_days`).
-    pub fn from_days_since_epoch(days: i32) -> Self {
-        let z = i64::from(days) + 719_468;
-        let era = z.div_euclid(146_097);
-        let day_of_era = z.rem_euclid(146_097);
-        let year_of_era =
-            (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-        let month_from_march = (5 * day_of_year + 2) / 153;
-        let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-        let month = if month_from_march < 10 {
-            month_from_march + 3
-        } else {
-            month_from_march - 9
-        };
-        let year = year_of_era + era * 400 + i64::from(month <= 2);
-        // An i32 day count spans under six million years either way, so every
-        // component fits; the fallbacks are unreachable.
-        Self {
-            year: i32::try_from(year).unwrap_or(i32::MAX),
-            month: u8::try_from(month).unwrap_or(12),
-            day: u8::try_from(day).unwrap_or(31),
-        }
-    }
-
-    /// The UTC date of a unix timestamp in milliseconds. Times past the year
-    /// 5.8 million saturate, which only ever makes the requirements stricter.
-    pub fn from_unix_ms(unix_ms: u64) -> Self {
-        let days = i32::try_from(unix_ms / 86_400_000).unwrap_or(i32::MAX);
-        Self::from_days_since_epoch(days)
-    }
-}
-
-impl std::fmt::Display for CivilDate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
-    }
-}
-
-impl std::str::FromStr for CivilDate {
-    type Err = DateError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let bad = || DateError(text.to_owned());
-        let mut parts = text.splitn(3, '-');
-        let mut next = || {
-            parts
-                .next()
-                .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-        };
-        let (year, month, day) = (
-            next().ok_or_else(bad)?,
-            next().ok_or_else(bad)?,
-            next().ok_or_else(bad)?,
-        );
-        if year.len() != 4 || month.len() != 2 || day.len() != 2 {
-            return Err(bad());
-        }
-        let year = year.parse().map_err(|_| bad())?;
-        let month = month.parse().map_err(|_| bad())?;
-        let day = day.parse().map_err(|_| bad())?;
-        Self::new(year, month, day).map_err(|_| bad())
-    }
-}
-
-impl TryFrom<String> for CivilDate {
-    type Error = DateError;
-
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        text.parse()
-    }
-}
-
-impl From<CivilDate> for String {
-    fn from(date: CivilDate) -> Self {
-        date.to_string()
-    }
-}
-
-/// What BR 3.2.2.9 asks of a cohort on a given day.
+/// What BR 3.2.2.9 asks of a cohort at a given time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Requirements {
     /// Fewest remote perspectives that may be used.
@@ -267,28 +124,85 @@ pub struct Requirements {
 }
 
 impl Requirements {
-    /// The rules in force on `date` (see the table in the module docs).
-    pub fn for_date(date: CivilDate) -> Self {
-        let on_or_after = |y, m, d| (date.year, date.month, date.day) >= (y, m, d);
-        let (min_perspectives, min_rirs) = if on_or_after(2026, 12, 15) {
-            (5, 2)
-        } else if on_or_after(2026, 6, 15) {
-            (4, 2)
-        } else if on_or_after(2026, 3, 15) {
-            (3, 2)
-        } else {
-            (2, 1)
-        };
-        Self {
-            min_perspectives,
-            min_rirs,
-        }
-    }
-
-    /// The rules in force at a unix time (UTC).
+    /// The rules in force at a unix time (UTC); see [`BrPhase::in_force_at`].
     pub fn for_unix_ms(unix_ms: u64) -> Self {
-        Self::for_date(CivilDate::from_unix_ms(unix_ms))
+        BrPhase::in_force_at(unix_ms).requirements
     }
+}
+
+/// A period of BR 3.2.2.9 rules, in force from its start until the next
+/// phase's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BrPhase {
+    /// When the phase begins, in unix milliseconds: 00:00 UTC of `starts_on`.
+    pub starts_ms: u64,
+    /// The day the phase begins, as the BR and our messages write it
+    /// (`YYYY-MM-DD`).
+    pub starts_on: &'static str,
+    pub requirements: Requirements,
+}
+
+/// The BR 3.2.2.9 phases, oldest first (the table in the module docs).
+///
+/// Each start is midnight UTC of its day: the day's number counted from
+/// 1970-01-01 times 86 400 000 ms (as `date -u -d 2026-03-15 +%s` gives
+/// 1 773 532 800 s). The test `phase_starts_are_midnight_of_their_days`
+/// checks each against the day numbers.
+pub const BR_PHASES: [BrPhase; 4] = [
+    // Day 20 346.
+    BrPhase {
+        starts_ms: 1_757_894_400_000,
+        starts_on: "2025-09-15",
+        requirements: Requirements {
+            min_perspectives: 2,
+            min_rirs: 1,
+        },
+    },
+    // Day 20 527.
+    BrPhase {
+        starts_ms: 1_773_532_800_000,
+        starts_on: "2026-03-15",
+        requirements: Requirements {
+            min_perspectives: 3,
+            min_rirs: 2,
+        },
+    },
+    // Day 20 619.
+    BrPhase {
+        starts_ms: 1_781_481_600_000,
+        starts_on: "2026-06-15",
+        requirements: Requirements {
+            min_perspectives: 4,
+            min_rirs: 2,
+        },
+    },
+    // Day 20 802.
+    BrPhase {
+        starts_ms: 1_797_292_800_000,
+        starts_on: "2026-12-15",
+        requirements: Requirements {
+            min_perspectives: 5,
+            min_rirs: 2,
+        },
+    },
+];
+
+impl BrPhase {
+    /// The phase in force at `unix_ms`. Before the first phase its rules
+    /// apply anyway, so nothing ever passes with fewer than two remote
+    /// perspectives (see the module docs).
+    pub fn in_force_at(unix_ms: u64) -> &'static BrPhase {
+        BR_PHASES
+            .iter()
+            .rev()
+            .find(|phase| phase.starts_ms <= unix_ms)
+            .unwrap_or(&BR_PHASES[0])
+    }
+}
+
+/// The first phase that begins after `unix_ms`, if one is scheduled.
+pub fn next_phase_after(unix_ms: u64) -> Option<&'static BrPhase> {
+    BR_PHASES.iter().find(|phase| phase.starts_ms > unix_ms)
 }
 
 /// Why a remote perspective did not corroborate.
@@ -452,568 +366,4 @@ pub fn decide(policy: Policy, requirements: Requirements, outcomes: &[Outcome]) 
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-    use super::*;
-    use proptest::prelude::*;
-
-    const DIVERSE: Requirements = Requirements {
-        min_perspectives: 2,
-        min_rirs: 2,
-    };
-    const LAX: Requirements = Requirements {
-        min_perspectives: 2,
-        min_rirs: 1,
-    };
-
-    fn yes(rir: Rir) -> Outcome {
-        Outcome::Corroborated { rir }
-    }
-
-    fn no() -> Outcome {
-        Outcome::NotCorroborated {
-            reason: NonCorroboration::Timeout,
-        }
-    }
-
-    fn wait(rir: Rir) -> Outcome {
-        Outcome::Pending { rir }
-    }
-
-    /// `c` corroborations alternating ARIN/RIPE, then `n` failures, then `p` pending.
-    fn cohort(c: usize, n: usize, p: usize) -> Vec<Outcome> {
-        let rir = |i: usize| {
-            if i.is_multiple_of(2) {
-                Rir::Arin
-            } else {
-                Rir::RipeNcc
-            }
-        };
-        (0..c)
-            .map(|i| yes(rir(i)))
-            .chain((0..n).map(|_| no()))
-            .chain((0..p).map(|i| wait(rir(i))))
-            .collect()
-    }
-
-    #[test]
-    fn br_table_for_2_to_10_perspectives() {
-        // (used, non-corroborations allowed) from BR 3.2.2.9.
-        let table = [
-            (2, 1),
-            (3, 1),
-            (4, 1),
-            (5, 1),
-            (6, 2),
-            (7, 2),
-            (8, 2),
-            (9, 2),
-            (10, 2),
-        ];
-        for (used, allowed) in table {
-            assert_eq!(allowed_non_corroborations(used), allowed, "{used}");
-            assert_eq!(
-                Policy::Br.required_corroborations(used),
-                Ok(used - allowed),
-                "{used}"
-            );
-            // RIR diversity is tested on its own below.
-            let at_limit = cohort(used - allowed, allowed, 0);
-            assert_eq!(
-                decide(Policy::Br, LAX, &at_limit),
-                Status::Valid,
-                "{used} at limit"
-            );
-            let over = cohort(used - allowed - 1, allowed + 1, 0);
-            assert_eq!(
-                decide(Policy::Br, LAX, &over),
-                Status::Invalid(InvalidReason::TooFewCorroborations {
-                    possible: used - allowed - 1,
-                    required: used - allowed
-                }),
-                "{used} over limit"
-            );
-        }
-    }
-
-    #[test]
-    fn tiny_cohorts_allow_no_failure_and_fail_closed() {
-        assert_eq!(allowed_non_corroborations(0), 0);
-        assert_eq!(allowed_non_corroborations(1), 0);
-        assert_eq!(br_minimum_corroborations(0), 1);
-        assert_eq!(br_minimum_corroborations(1), 1);
-        let lenient = Requirements {
-            min_perspectives: 0,
-            min_rirs: 0,
-        };
-        // Requirements below the BR floor are raised to it.
-        assert_eq!(
-            decide(Policy::Br, lenient, &[yes(Rir::Arin)]),
-            Status::Invalid(InvalidReason::TooFewPerspectives {
-                used: 1,
-                required: 2
-            })
-        );
-        assert_eq!(
-            decide(Policy::Br, lenient, &[]),
-            Status::Invalid(InvalidReason::TooFewPerspectives {
-                used: 0,
-                required: 2
-            })
-        );
-    }
-
-    #[test]
-    fn strict_requires_every_perspective() {
-        assert_eq!(
-            decide(Policy::Strict, DIVERSE, &cohort(4, 0, 0)),
-            Status::Valid
-        );
-        assert_eq!(
-            decide(Policy::Strict, DIVERSE, &cohort(3, 1, 0)),
-            Status::Invalid(InvalidReason::TooFewCorroborations {
-                possible: 3,
-                required: 4
-            })
-        );
-        assert_eq!(
-            decide(Policy::Strict, DIVERSE, &cohort(3, 0, 1)),
-            Status::Undecided
-        );
-    }
-
-    #[test]
-    fn explicit_count_is_checked_against_the_br_minimum() {
-        let cases = [
-            (6, 4, Ok(4)),
-            (6, 6, Ok(6)),
-            (
-                6,
-                3,
-                Err(PolicyError::CountBelowBrMinimum {
-                    quorum_count: 3,
-                    used: 6,
-                    minimum: 4,
-                }),
-            ),
-            (
-                3,
-                1,
-                Err(PolicyError::CountBelowBrMinimum {
-                    quorum_count: 1,
-                    used: 3,
-                    minimum: 2,
-                }),
-            ),
-            (
-                5,
-                6,
-                Err(PolicyError::CountAboveUsed {
-                    quorum_count: 6,
-                    used: 5,
-                }),
-            ),
-            (
-                2,
-                0,
-                Err(PolicyError::CountBelowBrMinimum {
-                    quorum_count: 0,
-                    used: 2,
-                    minimum: 1,
-                }),
-            ),
-        ];
-        for (used, count, expected) in cases {
-            assert_eq!(
-                Policy::Count(count).required_corroborations(used),
-                expected,
-                "{count} of {used}"
-            );
-        }
-        assert_eq!(
-            decide(Policy::Count(5), DIVERSE, &cohort(5, 1, 0)),
-            Status::Valid
-        );
-        assert_eq!(
-            decide(Policy::Count(6), DIVERSE, &cohort(5, 1, 0)),
-            Status::Invalid(InvalidReason::TooFewCorroborations {
-                possible: 5,
-                required: 6
-            })
-        );
-        assert_eq!(
-            decide(Policy::Count(3), DIVERSE, &cohort(6, 0, 0)),
-            Status::Invalid(InvalidReason::Policy {
-                error: PolicyError::CountBelowBrMinimum {
-                    quorum_count: 3,
-                    used: 6,
-                    minimum: 4
-                }
-            })
-        );
-    }
-
-    #[test]
-    fn corroborators_must_span_two_rirs_when_required() {
-        let one_rir = vec![yes(Rir::Arin); 6];
-        assert_eq!(
-            decide(Policy::Br, DIVERSE, &one_rir),
-            Status::Invalid(InvalidReason::TooFewRirs {
-                possible: 1,
-                required: 2
-            })
-        );
-        assert_eq!(decide(Policy::Br, LAX, &one_rir), Status::Valid);
-
-        // With two perspectives and two RIRs required, the allowed failure
-        // cannot be used: the lone corroborator is one RIR.
-        assert_eq!(
-            decide(Policy::Br, DIVERSE, &cohort(1, 1, 0)),
-            Status::Invalid(InvalidReason::TooFewRirs {
-                possible: 1,
-                required: 2
-            })
-        );
-        assert_eq!(decide(Policy::Br, DIVERSE, &cohort(2, 0, 0)), Status::Valid);
-
-        // A failed perspective's RIR does not count toward diversity.
-        let mut failed_elsewhere = vec![yes(Rir::Arin); 5];
-        failed_elsewhere.push(no());
-        assert_eq!(
-            decide(Policy::Br, DIVERSE, &failed_elsewhere),
-            Status::Invalid(InvalidReason::TooFewRirs {
-                possible: 1,
-                required: 2
-            })
-        );
-
-        // A pending perspective in another RIR keeps it open...
-        let mut pending_elsewhere = vec![yes(Rir::Arin); 5];
-        pending_elsewhere.push(wait(Rir::Apnic));
-        assert_eq!(
-            decide(Policy::Br, DIVERSE, &pending_elsewhere),
-            Status::Undecided
-        );
-        // ...and its corroboration settles it.
-        pending_elsewhere[5] = yes(Rir::Apnic);
-        assert_eq!(
-            decide(Policy::Br, DIVERSE, &pending_elsewhere),
-            Status::Valid
-        );
-        // A pending perspective in the same RIR does not.
-        let mut pending_same = vec![yes(Rir::Arin); 5];
-        pending_same.push(wait(Rir::Arin));
-        assert_eq!(
-            decide(Policy::Br, DIVERSE, &pending_same),
-            Status::Invalid(InvalidReason::TooFewRirs {
-                possible: 1,
-                required: 2
-            })
-        );
-    }
-
-    #[test]
-    fn pending_answers_decide_early_only_when_they_cannot_matter() {
-        let cases = [
-            // (corroborated, failed, pending, expected) for Br, two RIRs.
-            (3, 0, 1, Status::Valid),
-            (2, 0, 2, Status::Undecided),
-            (2, 1, 1, Status::Undecided),
-            (
-                2,
-                2,
-                0,
-                Status::Invalid(InvalidReason::TooFewCorroborations {
-                    possible: 2,
-                    required: 3,
-                }),
-            ),
-            (
-                0,
-                2,
-                2,
-                Status::Invalid(InvalidReason::TooFewCorroborations {
-                    possible: 2,
-                    required: 3,
-                }),
-            ),
-            (4, 0, 2, Status::Valid),
-            (3, 1, 2, Status::Undecided),
-            (
-                1,
-                3,
-                2,
-                Status::Invalid(InvalidReason::TooFewCorroborations {
-                    possible: 3,
-                    required: 4,
-                }),
-            ),
-        ];
-        for (c, n, p, expected) in cases {
-            assert_eq!(
-                decide(Policy::Br, DIVERSE, &cohort(c, n, p)),
-                expected,
-                "{c}/{n}/{p}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_cohort_below_the_dates_minimum_is_invalid_at_once() {
-        let late_2026 = Requirements::for_date(CivilDate::new(2026, 12, 15).unwrap());
-        assert_eq!(
-            decide(Policy::Br, late_2026, &cohort(0, 0, 4)),
-            Status::Invalid(InvalidReason::TooFewPerspectives {
-                used: 4,
-                required: 5
-            })
-        );
-        assert_eq!(
-            decide(Policy::Br, late_2026, &cohort(4, 0, 1)),
-            Status::Valid
-        );
-    }
-
-    #[test]
-    fn requirements_change_on_each_boundary_day() {
-        let cases = [
-            ((2024, 1, 1), 2, 1),
-            ((2025, 9, 14), 2, 1),
-            ((2025, 9, 15), 2, 1),
-            ((2026, 3, 14), 2, 1),
-            ((2026, 3, 15), 3, 2),
-            ((2026, 6, 14), 3, 2),
-            ((2026, 6, 15), 4, 2),
-            ((2026, 12, 14), 4, 2),
-            ((2026, 12, 15), 5, 2),
-            ((2030, 1, 1), 5, 2),
-        ];
-        for ((y, m, d), min_perspectives, min_rirs) in cases {
-            let date = CivilDate::new(y, m, d).unwrap();
-            let expected = Requirements {
-                min_perspectives,
-                min_rirs,
-            };
-            assert_eq!(Requirements::for_date(date), expected, "{date}");
-            let unix_ms = u64::try_from(date.days_since_epoch()).unwrap() * 86_400_000;
-            assert_eq!(
-                Requirements::for_unix_ms(unix_ms),
-                expected,
-                "{date} at 00:00"
-            );
-            assert_eq!(
-                Requirements::for_unix_ms(unix_ms + 86_399_999),
-                expected,
-                "{date} at 23:59"
-            );
-        }
-    }
-
-    #[test]
-    fn civil_dates_match_known_day_numbers() {
-        let cases = [
-            ((1970, 1, 1), 0),
-            ((1969, 12, 31), -1),
-            ((2000, 2, 29), 11_016),
-            ((2000, 3, 1), 11_017),
-            ((2025, 9, 15), 20_346),
-            ((2026, 3, 15), 20_527),
-            ((2026, 6, 15), 20_619),
-            ((2026, 12, 15), 20_802),
-            ((1600, 3, 1), -135_080),
-            ((2100, 3, 1), 47_541),
-        ];
-        for ((y, m, d), days) in cases {
-            let date = CivilDate::new(y, m, d).unwrap();
-            assert_eq!(date.days_since_epoch(), days, "{date}");
-            assert_eq!(
-                CivilDate::from_days_since_epoch(i32::try_from(days).unwrap()),
-                date,
-                "{days}"
-            );
-        }
-        assert_eq!(
-            CivilDate::from_unix_ms(1_757_894_400_000),
-            CivilDate::new(2025, 9, 15).unwrap()
-        );
-        assert_eq!(CivilDate::from_unix_ms(u64::MAX).year(), 5_881_580);
-    }
-
-    #[test]
-    fn civil_dates_are_validated_and_written_iso() {
-        for (y, m, d) in [
-            (2023, 2, 29),
-            (2100, 2, 29),
-            (2024, 4, 31),
-            (2024, 0, 1),
-            (2024, 13, 1),
-            (2024, 1, 0),
-        ] {
-            assert!(CivilDate::new(y, m, d).is_err(), "{y}-{m}-{d}");
-        }
-        assert!(CivilDate::new(2024, 2, 29).is_ok());
-        assert!(CivilDate::new(2000, 2, 29).is_ok());
-        let date: CivilDate = "2026-03-15".parse().unwrap();
-        assert_eq!(date, CivilDate::new(2026, 3, 15).unwrap());
-        assert_eq!(serde_json::to_string(&date).unwrap(), "\"2026-03-15\"");
-        for text in [
-            "2026-3-15",
-            "2026-03-15x",
-            "2026-02-30",
-            "26-03-15",
-            "",
-            "2026-03",
-            "+202-03-15",
-        ] {
-            assert!(text.parse::<CivilDate>().is_err(), "{text}");
-        }
-    }
-
-    #[test]
-    fn summary_reads_corroborated_over_used() {
-        let tally = Tally::of(&cohort(5, 1, 0));
-        assert_eq!(tally.to_string(), "5/6");
-        assert_eq!(Tally::of(&cohort(2, 1, 3)).to_string(), "2/6");
-        assert_eq!(Tally::of(&[]).to_string(), "0/0");
-    }
-
-    #[test]
-    fn report_errors_map_to_reasons() {
-        let cases = [
-            (ReportError::BadSignature, NonCorroboration::BadSignature),
-            (ReportError::WrongNonce, NonCorroboration::WrongNonce),
-            (
-                ReportError::Stale {
-                    started_at_ms: 0,
-                    now_ms: 2,
-                    max_age_ms: 1,
-                },
-                NonCorroboration::Stale,
-            ),
-            (
-                ReportError::WrongRequest,
-                NonCorroboration::InvalidReport {
-                    detail: "report answers another request (request digest differs)".into(),
-                },
-            ),
-        ];
-        for (error, expected) in cases {
-            assert_eq!(NonCorroboration::from(&error), expected);
-        }
-    }
-
-    #[test]
-    fn serde_shapes() {
-        assert_eq!(
-            serde_json::to_string(&Policy::Count(4)).unwrap(),
-            r#"{"count":4}"#
-        );
-        assert_eq!(serde_json::to_string(&Policy::Br).unwrap(), r#""br""#);
-        assert_eq!(
-            serde_json::to_string(&Outcome::Pending { rir: Rir::Apnic }).unwrap(),
-            r#"{"status":"pending","rir":"apnic"}"#
-        );
-        assert_eq!(
-            serde_json::to_string(&no()).unwrap(),
-            r#"{"status":"not_corroborated","reason":{"kind":"timeout"}}"#
-        );
-        let invalid = Status::Invalid(InvalidReason::TooFewRirs {
-            possible: 1,
-            required: 2,
-        });
-        let json = serde_json::to_string(&invalid).unwrap();
-        assert_eq!(
-            json,
-            r#"{"invalid":{"kind":"too_few_rirs","possible":1,"required":2}}"#
-        );
-        assert_eq!(serde_json::from_str::<Status>(&json).unwrap(), invalid);
-    }
-
-    /// One perspective's final answer: corroborated or not, and its RIR.
-    fn arb_final() -> impl Strategy<Value = (bool, Rir)> {
-        (
-            any::<bool>(),
-            proptest::sample::select(Rir::ALL[..3].to_vec()),
-        )
-    }
-
-    fn arb_policy() -> impl Strategy<Value = Policy> {
-        prop_oneof![
-            Just(Policy::Br),
-            Just(Policy::Strict),
-            (0usize..=10).prop_map(Policy::Count)
-        ]
-    }
-
-    fn arb_requirements() -> impl Strategy<Value = Requirements> {
-        (2usize..=5, 1usize..=2).prop_map(|(min_perspectives, min_rirs)| Requirements {
-            min_perspectives,
-            min_rirs,
-        })
-    }
-
-    fn revealed(finals: &[(bool, Rir)], known: &[bool]) -> Vec<Outcome> {
-        finals
-            .iter()
-            .zip(known)
-            .map(|(&(ok, rir), &known)| match (known, ok) {
-                (false, _) => wait(rir),
-                (true, true) => yes(rir),
-                (true, false) => no(),
-            })
-            .collect()
-    }
-
-    fn same_kind(a: &Status, b: &Status) -> bool {
-        std::mem::discriminant(a) == std::mem::discriminant(b)
-    }
-
-    proptest! {
-        #[test]
-        fn early_decisions_agree_with_every_completion(
-            finals in proptest::collection::vec(arb_final(), 0..=8),
-            order_seed in proptest::collection::vec(any::<proptest::sample::Index>(), 8),
-            policy in arb_policy(),
-            requirements in arb_requirements(),
-        ) {
-            // Reveal answers in an arbitrary order.
-            let mut remaining: Vec<usize> = (0..finals.len()).collect();
-            let mut order = Vec::new();
-            for index in order_seed.iter().take(finals.len()) {
-                order.push(remaining.remove(index.index(remaining.len())));
-            }
-            let mut known = vec![false; finals.len()];
-            for step in 0..=order.len() {
-                if step > 0 {
-                    known[order[step - 1]] = true;
-                }
-                let now = decide(policy, requirements, &revealed(&finals, &known));
-                if now == Status::Undecided {
-                    continue;
-                }
-                // Every way the still-pending perspectives could answer.
-                let pending: Vec<usize> = (0..finals.len()).filter(|&i| !known[i]).collect();
-                for mask in 0u32..(1 << pending.len()) {
-                    let mut completion = finals.clone();
-                    for (bit, &i) in pending.iter().enumerate() {
-                        completion[i].0 = mask & (1 << bit) != 0;
-                    }
-                    let end = decide(policy, requirements, &revealed(&completion, &vec![true; finals.len()]));
-                    prop_assert!(same_kind(&now, &end), "early {:?} but finally {:?}", now, end);
-                }
-            }
-            // With every answer in, there is always a decision.
-            let end = decide(policy, requirements, &revealed(&finals, &vec![true; finals.len()]));
-            prop_assert_ne!(end, Status::Undecided);
-        }
-
-        #[test]
-        fn days_round_trip(days in -3_000_000i32..3_000_000) {
-            let date = CivilDate::from_days_since_epoch(days);
-            prop_assert!(CivilDate::new(date.year(), date.month(), date.day()).is_ok());
-            prop_assert_eq!(date.days_since_epoch(), i64::from(days));
-            let next = CivilDate::from_days_since_epoch(days + 1);
-            prop_assert!(next > date);
-        }
-    }
-}
+mod tests;

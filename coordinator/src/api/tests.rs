@@ -169,22 +169,34 @@ impl PerspectiveTransport for TestPerspectives {
     }
 }
 
+/// A coordinator and the `[api]` settings it is served with, after `edit`.
 fn coordinator_with(
     answers: &[(&str, Answer)],
-    edit: impl FnOnce(&mut crate::config::Config),
-) -> Arc<Coordinator<TestPerspectives>> {
-    let mut config = crate::test_fixtures::config(places(SIX), 6, Policy::Br);
-    config.api.clients = vec![ApiClient {
+    edit: impl FnOnce(&mut ServeConfig),
+) -> (Arc<Coordinator<TestPerspectives>>, ApiConfig) {
+    let config = crate::test_fixtures::config(places(SIX), 6, Policy::Br);
+    let mut api = crate::test_fixtures::api_settings();
+    api.clients = vec![ApiClient {
         name: "issuance".into(),
         key_sha256: Sha256::digest(API_KEY.as_bytes()).into(),
         identities: CaIdentities::of_the_ca(&config.defaults.caa_issuer_domains),
     }];
-    edit(&mut config);
-    Arc::new(Coordinator::new(config, TestPerspectives::new(answers)).unwrap())
+    let mut serve = ServeConfig { config, api };
+    edit(&mut serve);
+    let coordinator = Coordinator::new(serve.config, TestPerspectives::new(answers)).unwrap();
+    (Arc::new(coordinator), serve.api)
+}
+
+/// The API's routes for a coordinator and its settings.
+fn router_for(
+    (coordinator, api): (Arc<Coordinator<TestPerspectives>>, ApiConfig),
+    recorder: Option<Recorder>,
+) -> Router {
+    router(coordinator, api, recorder)
 }
 
 fn app(answers: &[(&str, Answer)]) -> Router {
-    router(coordinator_with(answers, |_| {}), None)
+    router_for(coordinator_with(answers, |_| {}), None)
 }
 
 fn post(body: impl Into<Body>) -> Request<Body> {
@@ -343,8 +355,8 @@ async fn a_valid_caa_request_is_answered_in_open_mpic_form() {
 #[tokio::test]
 async fn all_agree_is_valid_and_every_perspective_is_shown_passing() {
     // Strict quorum: all six must answer, so none is cancelled.
-    let app = router(
-        coordinator_with(&[], |c| c.defaults.policy = Policy::Strict),
+    let app = router_for(
+        coordinator_with(&[], |c| c.config.defaults.policy = Policy::Strict),
         None,
     );
     let (status, response) = send(&app, post_json(&caa_request())).await;
@@ -419,9 +431,9 @@ async fn three_of_six_dissenting_is_not_valid() {
 
 #[tokio::test]
 async fn orchestration_parameters_are_honoured() {
-    let app = router(
+    let app = router_for(
         coordinator_with(&[("iad", Answer::Fail)], |config| {
-            config.defaults.min_perspective_count = 5;
+            config.config.defaults.min_perspective_count = 5;
         }),
         None,
     );
@@ -588,7 +600,7 @@ async fn unknown_fields_are_ignored_and_named_unless_the_ca_refuses_them() {
         json!({"certificate_type": "tls-server", "caa_domains": null, "allow_lookup_failure": false})
     );
 
-    let strict = router(
+    let strict = router_for(
         coordinator_with(&[], |c| c.api.reject_unknown_fields = true),
         None,
     );
@@ -709,7 +721,7 @@ async fn requests_that_would_weaken_a_check_are_400_naming_the_field() {
 #[tokio::test]
 async fn a_client_may_check_caa_only_as_its_own_ca_identities() {
     let brand = mpic_core::name::DomainName::parse("brand.example").unwrap();
-    let app = router(
+    let app = router_for(
         coordinator_with(&[], |config| {
             config.api.clients[0].identities =
                 CaIdentities::of_the_ca(std::slice::from_ref(&brand));
@@ -840,7 +852,7 @@ async fn healthz_needs_no_key_and_metrics_does() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(json_body(response).await["error"], "not-found");
 
-    let public = router(coordinator_with(&[], |c| c.api.metrics_public = true), None);
+    let public = router_for(coordinator_with(&[], |c| c.api.metrics_public = true), None);
     let (status, _) = send(
         &public,
         Request::get("/metrics").body(Body::empty()).unwrap(),
@@ -900,7 +912,7 @@ async fn metrics_count_requests_decisions_and_perspective_calls() {
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_413() {
-    let app = router(coordinator_with(&[], |c| c.api.max_body_bytes = 2048), None);
+    let app = router_for(coordinator_with(&[], |c| c.api.max_body_bytes = 2048), None);
     let mut request = caa_request();
     request["trace_identifier"] = json!("x".repeat(4096));
     let (status, response) = send(&app, post_json(&request)).await;
@@ -916,13 +928,13 @@ async fn a_body_over_the_limit_is_413() {
 #[tokio::test]
 async fn beyond_the_concurrency_limit_is_503_not_a_queue() {
     // Strict quorum, so the check waits for the gated perspective.
-    let coordinator = coordinator_with(&[("fra", Answer::Gated)], |c| {
+    let (coordinator, api) = coordinator_with(&[("fra", Answer::Gated)], |c| {
         c.api.max_concurrent_checks = 1;
-        c.defaults.policy = Policy::Strict;
+        c.config.defaults.policy = Policy::Strict;
     });
     let gate = Arc::clone(&coordinator.transport.gate);
     let started = Arc::clone(&coordinator.transport.started);
-    let app = router(coordinator, None);
+    let app = router(coordinator, api, None);
 
     let first = tokio::spawn(app.clone().oneshot(post_json(&caa_request())));
     tokio::time::timeout(PATIENCE, started.acquire())
@@ -956,11 +968,11 @@ async fn beyond_the_concurrency_limit_is_503_not_a_queue() {
 
 #[tokio::test]
 async fn a_request_past_the_timeout_is_504() {
-    let coordinator = coordinator_with(&[("fra", Answer::Gated)], |c| {
+    let (coordinator, api) = coordinator_with(&[("fra", Answer::Gated)], |c| {
         c.api.request_timeout = Duration::from_millis(200);
-        c.defaults.policy = Policy::Strict;
+        c.config.defaults.policy = Policy::Strict;
     });
-    let app = router(coordinator, None);
+    let app = router(coordinator, api, None);
     // The gate never opens; the request timeout ends the request and drops
     // the check.
     let (status, response) = send(&app, post_json(&caa_request())).await;
@@ -970,11 +982,11 @@ async fn a_request_past_the_timeout_is_504() {
 
 #[tokio::test]
 async fn a_server_on_loopback_answers_and_shuts_down_gracefully() {
-    let coordinator = coordinator_with(&[], |_| {});
+    let (coordinator, api) = coordinator_with(&[], |_| {});
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve_on(coordinator, None, listener, async {
+    let server = tokio::spawn(serve_on(coordinator, api, None, listener, async {
         let _ = stopped.await;
     }));
 
@@ -1012,7 +1024,7 @@ async fn app_with_store(dir: &std::path::Path) -> (Router, crate::evidence::Evid
     let store = EvidenceStore::open(&StoreLocation::Sqlite(dir.join("evidence.sqlite3")))
         .await
         .unwrap();
-    let coordinator = coordinator_with(&[("sin", Answer::Fail)], |config| {
+    let (coordinator, api) = coordinator_with(&[("sin", Answer::Fail)], |config| {
         let other = ApiClient {
             name: "other".into(),
             key_sha256: Sha256::digest(b"another client's key").into(),
@@ -1027,7 +1039,7 @@ async fn app_with_store(dir: &std::path::Path) -> (Router, crate::evidence::Evid
         coordinator.config().digest.clone(),
         &coordinator.config().perspectives,
     );
-    (router(coordinator, Some(recorder)), store)
+    (router(coordinator, api, Some(recorder)), store)
 }
 
 fn get_evidence(id: &str, key: &str) -> Request<Body> {

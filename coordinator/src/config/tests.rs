@@ -2,6 +2,9 @@
 
 use std::collections::HashMap;
 
+use mpic_core::rir::Rir;
+
+use super::validate::check_perspective_url;
 use super::*;
 use crate::test_fixtures::{PLACES, coordinator_key, public_key_text};
 
@@ -75,8 +78,13 @@ fn env_at<'a>(now_ms: u64, dir: &Path, vars: &'a HashMap<&'static str, String>) 
 }
 
 fn load(text: &str) -> Result<Config, TextError> {
+    load_served(text).map(|loaded| loaded.config)
+}
+
+/// The configuration with its `[api]` settings.
+fn load_served(text: &str) -> Result<ServeConfig, TextError> {
     let vars = Box::leak(Box::new(HashMap::new()));
-    Config::from_toml(text, &env_at(NOV_2026, Path::new("/nonexistent"), vars))
+    ServeConfig::from_toml(text, &env_at(NOV_2026, Path::new("/nonexistent"), vars))
 }
 
 fn problems(text: &str) -> Problems {
@@ -89,7 +97,7 @@ fn problems(text: &str) -> Problems {
 
 #[test]
 fn a_good_file_loads_typed_with_defaults_filled_in() {
-    let config = load(&good_toml()).unwrap();
+    let ServeConfig { config, api } = load_served(&good_toml()).unwrap();
     assert_eq!(config.signing_key.to_bytes(), coordinator_key().to_bytes());
     assert_eq!(config.cohort_secret.as_slice(), SECRET.as_bytes());
     assert_eq!(config.perspectives.len(), 6);
@@ -117,8 +125,8 @@ fn a_good_file_loads_typed_with_defaults_filled_in() {
     );
     assert_eq!(d.max_report_age, Duration::from_secs(60));
     assert_eq!(d.max_future_skew, Duration::from_secs(5));
-    assert_eq!(config.api.listen, "127.0.0.1:9000".parse().unwrap());
-    assert_eq!(config.api.clients[0].key_sha256, [0xab; 32]);
+    assert_eq!(api.listen, "127.0.0.1:9000".parse().unwrap());
+    assert_eq!(api.clients[0].key_sha256, [0xab; 32]);
     assert_eq!(config.warnings, []);
     // The secret stays out of debug output.
     let debug = format!("{config:?}");
@@ -641,8 +649,7 @@ fn the_example_configuration_is_valid() {
 
 #[test]
 fn api_limits_have_safe_defaults_and_are_checked() {
-    let config = load(&good_toml()).unwrap();
-    let api = &config.api;
+    let ServeConfig { config, api } = load_served(&good_toml()).unwrap();
     assert_eq!(api.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
     assert_eq!(api.max_concurrent_checks, DEFAULT_MAX_CONCURRENT_CHECKS);
     // deadline_ms (20 s) plus the margin.
@@ -663,11 +670,11 @@ fn api_limits_have_safe_defaults_and_are_checked() {
             "max_attempts = 2\nmax_attempts_cap = 5",
             1,
         );
-    let config = load(&set).unwrap();
-    assert_eq!(config.api.max_body_bytes, 8192);
-    assert_eq!(config.api.max_concurrent_checks, 4);
-    assert_eq!(config.api.request_timeout, Duration::from_millis(21_000));
-    assert!(config.api.metrics_public);
+    let ServeConfig { config, api } = load_served(&set).unwrap();
+    assert_eq!(api.max_body_bytes, 8192);
+    assert_eq!(api.max_concurrent_checks, 4);
+    assert_eq!(api.request_timeout, Duration::from_millis(21_000));
+    assert!(api.metrics_public);
     assert_eq!(config.defaults.max_attempts_cap, 5);
 
     let cases: &[(&str, &str, &str)] = &[
@@ -865,7 +872,7 @@ fn min_perspective_count_defaults_to_the_count_and_is_checked_against_the_br() {
 /// by default the CA's `caa_issuer_domains`.
 #[test]
 fn api_clients_have_ca_identities_defaulting_to_the_cas_own() {
-    let config = load(&good_toml()).unwrap();
+    let config = load_served(&good_toml()).unwrap();
     let names = |list: &[DomainName]| {
         list.iter()
             .map(DomainName::as_str)
@@ -888,7 +895,7 @@ fn api_clients_have_ca_identities_defaulting_to_the_cas_own() {
             &format!("name = \"issuance\"\n{lines}"),
         )
     };
-    let own = load(&with("caa_domains = [\"Brand.example\"]")).unwrap();
+    let own = load_served(&with("caa_domains = [\"Brand.example\"]")).unwrap();
     let identities = &own.api.clients[0].identities;
     assert_eq!(names(&identities.caa_domains), ["brand.example"]);
     assert_eq!(
