@@ -77,9 +77,9 @@ use std::time::Duration;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use mpic_core::dnssec_self_test::DnssecTestNames;
 use mpic_core::keys;
+use mpic_core::location::Coordinates;
 use mpic_core::name::DomainName;
 use mpic_core::quorum::Policy;
-use mpic_core::report::Coordinates;
 use url::Url;
 use zeroize::Zeroizing;
 

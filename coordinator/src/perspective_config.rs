@@ -4,7 +4,7 @@
 //! depending on how the configuration file is read and validated.
 
 use ed25519_dalek::VerifyingKey;
-use mpic_core::report::Coordinates;
+use mpic_core::location::Coordinates;
 use mpic_core::rir::Rir;
 use url::Url;
 

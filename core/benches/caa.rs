@@ -9,7 +9,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mpic_core::caa::property::Property;
-use mpic_core::caa::{self, CertificateType, Evaluation, EvaluationContext};
+use mpic_core::caa::{self, Evaluation, EvaluationContext};
+use mpic_core::check::CertificateType;
 use mpic_core::perspective::CheckObservation;
 use mpic_core::report::Observation;
 

@@ -4,7 +4,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mpic_core::quorum::{self, NonCorroboration, Outcome, Policy, Requirements, Rir};
+use mpic_core::quorum::{self, NonCorroboration, Outcome, Policy, Requirements};
+use mpic_core::rir::Rir;
 
 const RIRS: [Rir; 5] = [
     Rir::Arin,

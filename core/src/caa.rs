@@ -32,13 +32,12 @@ pub(crate) mod test_support;
 
 use serde::{Deserialize, Serialize};
 
-pub use evaluate::{
-    CertificateType, Evaluation, EvaluationContext, ForbidReason, PermitReason, evaluate,
-};
+pub use evaluate::{Evaluation, EvaluationContext, ForbidReason, PermitReason, evaluate};
 pub use lookup::{LookupFailure, LookupOutcome, LookupStep, lookup};
 pub use lookup_failure::{InsecurityProof, NotPermission};
 pub use target::{CaaTarget, NameError};
 
+use crate::check::CertificateType;
 use crate::network::Network;
 
 /// What to check.

@@ -23,9 +23,11 @@ use serde::{Deserialize, Serialize};
 use crate::caa::{self, CaaObservation, CaaOutcome, CaaRequest};
 use crate::check::{CheckParameters, CheckRequest};
 use crate::dcv::{self, DcvContext, DcvFailure, DcvObservation};
+use crate::location::Location;
 use crate::network::Network;
 use crate::nonce::Nonce;
-use crate::report::{Location, Observation, ObservationError, ReportBody, Rir, Verdict};
+use crate::report::{Observation, ObservationError, ReportBody, Verdict};
+use crate::rir::Rir;
 
 /// The body a coordinator signs and sends to `POST /v1/check`.
 ///

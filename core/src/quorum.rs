@@ -45,7 +45,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::report::ReportError;
-pub use crate::rir::Rir;
+use crate::rir::Rir;
 
 /// How many corroborations the coordinator requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -47,12 +47,9 @@ use sha2::{Digest as _, Sha256};
 
 use crate::canonical_bytes::{DecodeError, Reader, TooLong, Writer};
 use crate::keys;
-// `Coordinates` is re-exported here only for `coordinator/src/config.rs`
-// and `Location` for the tests in `coordinator/src/api/details.rs`, which
-// this change leaves alone; new code imports them from `crate::location`.
-pub use crate::location::{Coordinates, Location};
-pub use crate::nonce::Nonce;
-pub use crate::rir::Rir;
+use crate::location::Location;
+use crate::nonce::Nonce;
+use crate::rir::Rir;
 
 /// First bytes of every signed report.
 pub const REPORT_MAGIC: &[u8; 11] = b"MPIC-REPORT";
@@ -237,7 +234,7 @@ impl ReportBody {
                 let latitude = r.f64("latitude")?;
                 let longitude = r.f64("longitude")?;
                 Some(
-                    Coordinates::new(latitude, longitude)
+                    crate::location::Coordinates::new(latitude, longitude)
                         .map_err(|e| invalid("coordinates", e.to_string()))?,
                 )
             }

@@ -24,9 +24,8 @@
 use mpic_core::caa::evaluate::PropertyKind;
 use mpic_core::caa::property::{CRITICAL_FLAG, Property};
 use mpic_core::caa::value::{is_label, parse_issuer_value};
-use mpic_core::caa::{
-    CertificateType, Evaluation, EvaluationContext, ForbidReason, PermitReason, evaluate,
-};
+use mpic_core::caa::{Evaluation, EvaluationContext, ForbidReason, PermitReason, evaluate};
+use mpic_core::check::CertificateType;
 
 use crate::input::Input;
 

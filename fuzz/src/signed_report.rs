@@ -25,10 +25,9 @@
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use mpic_core::keys::format_verifying_key;
 use mpic_core::location::{Coordinates, Location};
-use mpic_core::report::{
-    Expectations, Nonce, Observation, ReportBody, ReportError, Rir, SignedReport, Verdict,
-    request_digest, sign, verify, verify_batch,
-};
+use mpic_core::report::{Expectations, Observation, ReportBody, ReportError, SignedReport, Verdict, request_digest, sign, verify, verify_batch};
+use mpic_core::nonce::Nonce;
+use mpic_core::rir::Rir;
 
 /// The coordinator's clock for every verification.
 pub const NOW_MS: u64 = 1_760_000_000_000;

@@ -407,9 +407,11 @@ mod tests {
 
     use std::time::Instant;
 
+    use mpic_core::location::Location;
     use mpic_core::perspective::{CheckCall, CheckObservation};
-    use mpic_core::report::{Location, Rir, Verdict};
+    use mpic_core::report::Verdict;
     use mpic_core::request_auth::{RequestEnvelope, sign_request};
+    use mpic_core::rir::Rir;
 
     use super::*;
     use crate::dns_fixture::{DnsWorld, DohServer};

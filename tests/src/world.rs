@@ -14,7 +14,7 @@ use futures_util::future::try_join_all;
 use mpic_coordinator::config::Environment;
 use mpic_coordinator::{Config, Coordinator, HttpTransport};
 use mpic_core::location::Coordinates;
-use mpic_core::report::Rir;
+use mpic_core::rir::Rir;
 
 use crate::dns_fixture::{DnsWorld, DohServer, ViewHandle};
 use crate::http_fixture::HttpServer;

@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use mpic_core::location::{Coordinates, DISTINCT_PERSPECTIVES_KM};
-use mpic_core::report::Rir;
+use mpic_core::rir::Rir;
 use mpic_tests::repo_root;
 use toml::Value;
 

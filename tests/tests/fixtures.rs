@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
-use mpic_core::caa::{CaaOutcome, CaaRequest, CertificateType, ForbidReason, PermitReason};
+use mpic_core::caa::{CaaOutcome, CaaRequest, ForbidReason, PermitReason};
+use mpic_core::check::CertificateType;
 use mpic_core::dns::{caa_raw, ip_addr, txt_string};
 use mpic_core::doh::DohMethod;
 use mpic_core::network::{DnsAnswer, DnsError, HttpError, HttpLimits, Network, RequestHeaders};

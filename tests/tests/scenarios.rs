@@ -9,7 +9,7 @@
 use mpic_coordinator::{Decision, ResultStatus};
 use mpic_core::check::CheckRequest;
 use mpic_core::quorum::NonCorroboration;
-use mpic_core::report::Rir;
+use mpic_core::rir::Rir;
 use mpic_tests::decisions::{result, summary};
 use mpic_tests::evidence_audit;
 use mpic_tests::tcp_sink::TcpSink;

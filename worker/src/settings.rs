@@ -27,7 +27,7 @@ use mpic_core::location::{Coordinates, Location};
 use mpic_core::loopback::{LocalPorts, is_loopback_url};
 use mpic_core::name::DomainName;
 use mpic_core::perspective::Identity;
-use mpic_core::report::Rir;
+use mpic_core::rir::Rir;
 use url::Url;
 
 /// How the settings reach us: `env.var` / `env.secret` in the Worker, a map

@@ -10,9 +10,8 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
 use mpic_core::caa::evaluate::PropertyKind;
-use mpic_core::caa::{
-    CaaObservation, CaaOutcome, CertificateType, ForbidReason, PermitReason, RrsetReport,
-};
+use mpic_core::caa::{CaaObservation, CaaOutcome, ForbidReason, PermitReason, RrsetReport};
+use mpic_core::check::CertificateType;
 use mpic_core::check::CheckParameters;
 use mpic_core::dcv::{DcvEvidence, DcvObservation, DnsEvidence, DnsLookup};
 use mpic_core::perspective::{CheckCall, CheckObservation};

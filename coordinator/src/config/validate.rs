@@ -3,17 +3,18 @@
 //! [`Problem`](super::Problem) with where it is and why it matters.
 
 use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use mpic_core::dnssec_self_test::{self, DnssecTestNames};
+use mpic_core::doh;
 use mpic_core::keys;
+use mpic_core::loopback::is_loopback_host;
+use mpic_core::location::Coordinates;
 use mpic_core::name::DomainName;
 use mpic_core::quorum::{self, BrPhase, Policy, Requirements};
-use mpic_core::report::Coordinates;
 use mpic_core::rir::Rir;
-use url::{Host, Url};
+use url::Url;
 
 use super::file::{ConfigFile, PerspectiveSection, perspective_at, perspective_at_id};
 use super::{
@@ -560,35 +561,11 @@ fn check_perspective(
     })
 }
 
-/// Whether plain HTTP may be used to reach `host`: only on this machine,
-/// where nothing on the wire can be read or changed.
-fn is_loopback(host: &Host<&str>) -> bool {
-    match host {
-        Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
-        Host::Ipv4(ip) => IpAddr::V4(*ip).is_loopback(),
-        Host::Ipv6(ip) => IpAddr::V6(*ip).is_loopback(),
-    }
-}
-
-/// A DoH resolver URL: https, or http on loopback (test worlds).
+/// A DoH resolver URL, by the rules every resolver URL follows
+/// ([`doh::check_resolver_url`]: https, or plain http only to loopback).
 fn check_doh_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text).map_err(|e| format!("is not a URL: {e}"))?;
-    let host = url.host().ok_or("has no host")?;
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback(&host) => {}
-        "http" => {
-            return Err(
-                "uses plain http: DNS answers decide issuance and must not travel in clear; \
-                 use https (http is allowed only for 127.0.0.0/8, ::1 and localhost)"
-                    .into(),
-            );
-        }
-        other => return Err(format!("has scheme `{other}`; use https")),
-    }
-    if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
-        return Err("carries credentials or a fragment".into());
-    }
+    doh::check_resolver_url(&url, true).map_err(|e| e.to_string())?;
     Ok(url)
 }
 
@@ -598,7 +575,7 @@ pub(super) fn check_perspective_url(text: &str) -> Result<(Url, Url), String> {
     let host = url.host().ok_or("has no host")?;
     match url.scheme() {
         "https" => {}
-        "http" if is_loopback(&host) => {}
+        "http" if is_loopback_host(&host) => {}
         "http" => {
             return Err(
                 "uses plain http: BR 3.2.2.9 requires authenticated, encrypted traffic to \

@@ -2,8 +2,9 @@
 
 use std::sync::{Arc, Mutex};
 
+use mpic_core::location::Location;
 use mpic_core::nonce::Nonce;
-use mpic_core::report::{self, Location, Observation, ReportBody, Verdict};
+use mpic_core::report::{self, Observation, ReportBody, Verdict};
 use mpic_core::request_auth::sign_request;
 use mpic_core::rir::Rir;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};

@@ -10,7 +10,8 @@ use std::future::Future;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::CAA;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use mpic_core::caa::{self, CaaRequest, CertificateType};
+use mpic_core::caa::{self, CaaRequest};
+use mpic_core::check::CertificateType;
 use mpic_core::dns::{self, DnsQuery};
 use mpic_core::location::{Coordinates, Location};
 use mpic_core::network::{
@@ -18,7 +19,8 @@ use mpic_core::network::{
 };
 use mpic_core::nonce::Nonce;
 use mpic_core::perspective::CheckObservation;
-use mpic_core::report::{Observation, ReportBody, Rir, Verdict};
+use mpic_core::report::{Observation, ReportBody, Verdict};
+use mpic_core::rir::Rir;
 
 /// The CA whose issuance the benchmarks check.
 pub const OUR_ISSUER: &str = "ca.example";

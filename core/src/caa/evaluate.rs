@@ -46,8 +46,7 @@ const KNOWN_TAGS: [&str; 6] = [
     "contactphone",
 ];
 
-/// What kind of certificate is to be issued: the request model's type.
-pub use crate::check::CertificateType;
+use crate::check::CertificateType;
 
 /// The property tag that governs a decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

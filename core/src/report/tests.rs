@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
+use crate::location::Coordinates;
 use proptest::prelude::*;
 
 const NOW: u64 = 1_760_000_000_000;

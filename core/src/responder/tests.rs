@@ -7,9 +7,11 @@ use hickory_proto::rr::RecordType;
 use super::*;
 use crate::caa::test_support::{FakeNetwork, block_on};
 use crate::dnssec_self_test::DnssecSelfTest;
+use crate::location::Location;
 use crate::network::{DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, MaybeSend};
-use crate::report::{Expectations, Location, Rir, Verdict, request_digest, verify};
+use crate::report::{Expectations, Verdict, request_digest, verify};
 use crate::request_auth::sign_request;
+use crate::rir::Rir;
 
 const NOW: u64 = 1_790_000_000_000;
 const ID: &str = "us-east";

@@ -1,12 +1,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use mpic_core::caa::RrsetReport;
 use mpic_core::caa::{CaaObservation, CaaOutcome, PermitReason};
-use mpic_core::caa::{CertificateType, RrsetReport};
+use mpic_core::check::CertificateType;
 use mpic_core::check::CheckRequest;
 use mpic_core::dcv::{CertificateEvidence, DcvObservation};
+use mpic_core::location::Location;
 use mpic_core::nonce::Nonce;
 use mpic_core::redirect::RedirectHop;
-use mpic_core::report::{Location, Observation, Verdict};
+use mpic_core::report::{Observation, Verdict};
 use mpic_core::rir::Rir;
 use serde_json::{Value, json};
 
