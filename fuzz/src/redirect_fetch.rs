@@ -22,13 +22,11 @@
 //! - no header value longer than `MAX_HEADER_VALUE_BYTES` reaches the report:
 //!   such a response ends the fetch with `HeaderTooLong`.
 
-use std::sync::Mutex;
-
-use hickory_proto::rr::RecordType;
-use mpic_core::network::{DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, Network};
+use mpic_core::network::{HttpError, HttpLimits};
 use mpic_core::redirect::{
     FetchError, HttpFetch, MAX_HEADER_VALUE_BYTES, PortRule, RedirectPolicy, fetch,
 };
+use mpic_core::testing::{FakeNetwork, Page};
 use url::Url;
 
 use crate::input::Input;
@@ -162,70 +160,23 @@ fn transport_error(byte: u8) -> HttpError {
     }
 }
 
-/// Serves the script in order and records every URL fetched.
-struct ScriptedWeb {
-    script: Vec<Scripted>,
-    fetched: Mutex<Vec<Url>>,
-}
-
-impl ScriptedWeb {
-    fn fetched(&self) -> Vec<Url> {
-        match self.fetched.lock() {
-            Ok(fetched) => fetched.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-}
-
-impl Network for ScriptedWeb {
-    async fn dns(&self, _: &str, _: RecordType) -> Result<DnsAnswer, DnsError> {
-        Err(DnsError::Transport("no DNS in this harness".into()))
-    }
-
-    async fn dns_retry(&self, _: &str, _: RecordType, _: &DnsAnswer) -> Result<DnsAnswer, DnsError> {
-        Err(DnsError::Transport("no DNS in this harness".into()))
-    }
-
-    async fn dnssec_self_test(&self) -> mpic_core::dnssec_self_test::DnssecSelfTest {
-        mpic_core::dnssec_self_test::DnssecSelfTest::without_resolvers()
-    }
-
-    async fn http_get(
-        &self,
-        url: &Url,
-        _: &mpic_core::network::RequestHeaders,
-        _: &HttpLimits,
-    ) -> Result<HttpResponse, HttpError> {
-        let index = {
-            let mut fetched = match self.fetched.lock() {
-                Ok(fetched) => fetched,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            fetched.push(url.clone());
-            fetched.len() - 1
-        };
-        let (status, location) = match self.script.get(index) {
-            Some(Scripted::Error(error)) => return Err(error.clone()),
-            Some(Scripted::Response { status, location }) => (*status, location.clone()),
-            None => (404, None),
-        };
-        Ok(HttpResponse {
-            url: url.to_string(),
-            status,
-            location,
-            content_type: Some("text/plain".into()),
-            body: format!("body of response {index}").into_bytes(),
-            body_truncated: false,
-        })
-    }
-}
-
 pub fn run(data: &[u8]) {
     let case = decode(data);
-    let web = ScriptedWeb {
-        script: case.script.clone(),
-        fetched: Mutex::new(Vec::new()),
-    };
+    // Serves the script in order (404 past its end) and records every URL
+    // fetched.
+    let web = FakeNetwork::new().http_script(
+        case.script
+            .iter()
+            .map(|scripted| match scripted {
+                Scripted::Error(error) => Err(error.clone()),
+                Scripted::Response { status, location } => Ok(Page {
+                    status: *status,
+                    location: location.clone(),
+                    body: b"a scripted response".to_vec(),
+                }),
+            })
+            .collect(),
+    );
     let result = pollster::block_on(fetch(
         &web,
         &case.start,
@@ -233,7 +184,12 @@ pub fn run(data: &[u8]) {
         &case.policy,
         &HttpLimits::default(),
     ));
-    check(&case, &web.fetched(), &result);
+    let fetched: Vec<Url> = web
+        .fetched()
+        .iter()
+        .filter_map(|url| Url::parse(url).ok())
+        .collect();
+    check(&case, &fetched, &result);
 }
 
 fn scripted_status(case: &Case, index: usize) -> Option<u16> {

@@ -2,14 +2,13 @@
 
 use std::collections::BTreeSet;
 
-use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::TXT;
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::{RData, RecordType};
 use mpic_core::check::key_authorization_digest;
-use mpic_core::network::{DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse};
 use mpic_core::nonce::Nonce;
 use mpic_core::perspective::CheckCall;
 use mpic_core::request_auth::{self, AuthError};
+use mpic_core::testing::FakeNetwork;
 
 use super::*;
 use crate::Coordinator;
@@ -18,59 +17,24 @@ use mpic_core::check::CheckRequest;
 
 const KEY_AUTHORIZATION: &str = "token.thumbprint";
 
-/// Answers every TXT question with `txt` (when set) and nothing else.
-#[derive(Debug, Clone)]
-struct TxtNetwork {
-    txt: Option<String>,
-}
+/// The name every check here asks for its TXT record.
+const CHALLENGE_NAME: &str = "_acme-challenge.example.com";
 
-impl Network for TxtNetwork {
-    async fn dns(&self, name: &str, rtype: RecordType) -> Result<DnsAnswer, DnsError> {
-        let records = match (&self.txt, rtype) {
-            (Some(value), RecordType::TXT) => vec![Record::from_rdata(
-                Name::from_ascii(format!("{name}.")).unwrap(),
-                60,
-                RData::TXT(TXT::new(vec![value.clone()])),
-            )],
-            _ => Vec::new(),
-        };
-        Ok(DnsAnswer {
-            name: name.trim_end_matches('.').to_owned(),
-            rtype,
-            rcode: ResponseCode::NoError,
-            records,
-            cname_chain: Vec::new(),
-            authentic_data: false,
-            resolver: "table".into(),
-            checking_disabled: false,
-            extended_errors: Vec::new(),
-        })
-    }
-
-    async fn dns_retry(
-        &self,
-        name: &str,
-        rtype: RecordType,
-        _: &DnsAnswer,
-    ) -> Result<DnsAnswer, DnsError> {
-        self.dns(name, rtype).await
-    }
-
-    async fn dnssec_self_test(&self) -> mpic_core::dnssec_self_test::DnssecSelfTest {
-        mpic_core::dnssec_self_test::DnssecSelfTest::without_resolvers()
-    }
-
-    async fn http_get(
-        &self,
-        _: &Url,
-        _: &mpic_core::network::RequestHeaders,
-        _: &HttpLimits,
-    ) -> Result<HttpResponse, HttpError> {
-        Err(HttpError::Refused("no HTTP in this test".into()))
+/// A network whose only record is the challenge TXT `txt` (when set).
+fn txt_network(txt: Option<&str>) -> FakeNetwork {
+    let network = FakeNetwork::new();
+    match txt {
+        Some(value) => network.records(
+            CHALLENGE_NAME,
+            RecordType::TXT,
+            vec![RData::TXT(TXT::new(vec![value.to_owned()]))],
+        ),
+        None => network,
     }
 }
 
-impl ResolverNames for TxtNetwork {
+/// The in-process perspectives name their one resolver `table`.
+impl ResolverNames for FakeNetwork {
     fn resolver_names(&self) -> Vec<String> {
         vec!["table".into()]
     }
@@ -82,12 +46,12 @@ fn expected_txt() -> String {
         .encode(key_authorization_digest(KEY_AUTHORIZATION))
 }
 
-fn embedded(count: usize, txt: Option<String>) -> Embedded<TxtNetwork> {
+fn embedded(count: usize, txt: Option<String>) -> Embedded<FakeNetwork> {
     let options = EmbeddedOptions {
         count,
         ..EmbeddedOptions::default()
     };
-    in_process(&options, |_| Ok(TxtNetwork { txt: txt.clone() })).unwrap()
+    in_process(&options, |_| Ok(txt_network(txt.as_deref()))).unwrap()
 }
 
 fn dns_01() -> CheckRequest {
@@ -166,7 +130,7 @@ fn counts_outside_the_sites_are_refused() {
             count,
             ..EmbeddedOptions::default()
         };
-        let result = in_process(&options, |_| Ok(TxtNetwork { txt: None }));
+        let result = in_process(&options, |_| Ok(txt_network(None)));
         assert!(
             matches!(result, Err(EmbeddedError::Count { .. })),
             "{count}"

@@ -78,6 +78,9 @@ pub fn caa_response_wire(name: &str, records: Vec<Record>) -> (DnsQuery, Vec<u8>
 /// Every query is encoded and every answer parsed, exactly as through DoH;
 /// only the HTTP exchange is missing. Names without an entry get NOERROR
 /// with no records (built on the fly: the climb's empty steps).
+///
+/// Not `mpic_core::testing::FakeNetwork`, which hands out parsed answers:
+/// what these benchmarks measure is the wire encoding and parsing.
 pub struct WireNetwork {
     answers: HashMap<String, Vec<u8>>,
 }

@@ -1,14 +1,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::future::{Future, pending, ready};
-
-use hickory_proto::rr::RecordType;
+use std::future::{pending, ready};
 
 use super::*;
 use crate::caa::test_support::{FakeNetwork, block_on};
-use crate::dnssec_self_test::DnssecSelfTest;
 use crate::location::Location;
-use crate::network::{DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, MaybeSend};
 use crate::report::{Expectations, Verdict, request_digest, verify};
 use crate::request_auth::sign_request;
 use crate::rir::Rir;
@@ -203,38 +199,6 @@ fn a_call_naming_the_cohort_is_answered_by_its_members_only() {
     }
 }
 
-/// A network that never answers.
-struct Silent;
-
-impl Network for Silent {
-    fn dns(
-        &self,
-        _: &str,
-        _: RecordType,
-    ) -> impl Future<Output = Result<DnsAnswer, DnsError>> + MaybeSend {
-        pending()
-    }
-    fn dns_retry(
-        &self,
-        _: &str,
-        _: RecordType,
-        _: &DnsAnswer,
-    ) -> impl Future<Output = Result<DnsAnswer, DnsError>> + MaybeSend {
-        pending()
-    }
-    fn dnssec_self_test(&self) -> impl Future<Output = DnssecSelfTest> + MaybeSend {
-        ready(DnssecSelfTest::without_resolvers())
-    }
-    fn http_get(
-        &self,
-        _: &url::Url,
-        _: &crate::network::RequestHeaders,
-        _: &HttpLimits,
-    ) -> impl Future<Output = Result<HttpResponse, HttpError>> + MaybeSend {
-        pending()
-    }
-}
-
 /// The backstop ends a check that would run on: a signed `error` report
 /// saying so, not silence.
 #[test]
@@ -242,7 +206,7 @@ fn a_check_the_backstop_ends_is_a_signed_error_saying_so() {
     let responder = responder(16);
     let report = block_on(responder.answer(
         &signed(&coordinator(), &call(ID), &nonce(6)),
-        &Silent,
+        &FakeNetwork::new().silent(),
         &DcvContext::new(NOW / 1000),
         Vec::new(),
         ready(()),
