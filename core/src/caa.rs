@@ -128,7 +128,9 @@ pub struct CaaObservation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum CaaOutcome {
-    /// No Relevant RRset, or the Relevant RRset authorises this CA.
+    /// No CAA restriction applies (no Relevant RRset, or none of its
+    /// properties governs this certificate type), or a property authorises
+    /// this CA.
     Permitted {
         /// Which of those, with the authorising property if any.
         reason: PermitReason,

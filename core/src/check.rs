@@ -247,8 +247,9 @@ pub enum ValidationMethod {
     /// `_validation-persist.<domain>` (BR 3.2.2.4.22).
     #[serde(rename = "dns-persistent")]
     DnsPersistent,
-    /// `dns-account-01` (extension): a TXT record at an account-specific
-    /// label (BR 3.2.2.4.21, draft-ietf-acme-dns-account-label).
+    /// `dns-account-01` (extension): a TXT record at
+    /// `_<account label>._acme-challenge.<domain>` (BR 3.2.2.4.21,
+    /// draft-ietf-acme-dns-account-label).
     #[serde(rename = "dns-account-01")]
     DnsAccount01,
 }

@@ -170,9 +170,8 @@ pub struct DnsEvidence {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum DcvFailure {
-    /// The method does not apply to this target (e.g. an HTTP method for an
-    /// IP address, or a wildcard where the method forbids one); nothing was
-    /// looked up.
+    /// The method does not apply to this target (e.g. a DNS method for an
+    /// IP address, or a wildcard for an HTTP method); nothing was looked up.
     #[error("{detail}")]
     TargetNotAllowed {
         /// Which method and which kind of target.
