@@ -46,6 +46,8 @@ pub struct CaaRequest {
     /// The certificate name: `www.example.com`, `*.example.com`, or for
     /// S/MIME the mailbox's domain part. A-labels.
     pub domain: String,
+    /// TLS server or S/MIME: decides whether `issue`/`issuewild` or
+    /// `issuemail` (RFC 9495) governs.
     pub certificate_type: CertificateType,
     /// This CA's issuer domain names as they appear in CAA (any may match).
     pub issuer_domain_names: Vec<String>,
@@ -66,16 +68,33 @@ pub struct CaaRequest {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RequestError {
+    /// The request's `domain` is not a valid certificate name.
     #[error("invalid domain: {error}")]
-    Domain { error: NameError },
+    Domain {
+        /// What is wrong with the name.
+        error: NameError,
+    },
+    /// `issuer_domain_names` is empty: no CAA property could ever name us.
     #[error("no issuer domain names configured")]
     NoIssuerDomainNames,
+    /// One of `issuer_domain_names` does not match the RFC 8659 section 4.2
+    /// `issuer-domain-name` grammar (e.g. a trailing dot).
     #[error("{name:?} is not an issuer-domain-name (RFC 8659 section 4.2)")]
-    InvalidIssuerDomainName { name: String },
+    InvalidIssuerDomainName {
+        /// The offending configured name, as given.
+        name: String,
+    },
+    /// An S/MIME request named a wildcard (`*.example.com`).
     #[error("an S/MIME mailbox domain cannot be a wildcard")]
     WildcardForSMime,
+    /// `validation_method` is not an RFC 8659 `label` (ASCII letters and digits,
+    /// hyphens only inside).
     #[error("{method:?} is not a validation method label")]
-    InvalidValidationMethod { method: String },
+    InvalidValidationMethod {
+        /// The offending method, as given.
+        method: String,
+    },
+    /// `account_uri` is present but the empty string.
     #[error("the account URI is empty")]
     EmptyAccountUri,
 }
@@ -87,8 +106,12 @@ pub struct CaaObservation {
     pub domain: String,
     /// Where the climb started.
     pub lookup_name: String,
+    /// The request named a wildcard (`*.example.com`), so `issuewild`
+    /// governs when present.
     pub wildcard: bool,
+    /// The request's certificate type, TLS server or S/MIME.
     pub certificate_type: CertificateType,
+    /// This perspective's verdict: permitted, forbidden, or a lookup failure.
     pub outcome: CaaOutcome,
     /// The Relevant RRset, when one was found.
     pub relevant_rrset: Option<RrsetReport>,
@@ -104,20 +127,30 @@ pub struct CaaObservation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum CaaOutcome {
+    /// No CAA restriction applies (no Relevant RRset, or none of its
+    /// properties governs this certificate type), or a property authorises
+    /// this CA.
     Permitted {
+        /// Which of those, with the authorising property if any.
         reason: PermitReason,
     },
+    /// The Relevant RRset does not authorise this CA.
     Forbidden {
+        /// Why, with every rejected property.
         reason: ForbidReason,
     },
     /// The lookup failed and the failure does not count as permission.
     LookupFailed {
+        /// The name whose lookup failed and each attempt's failure.
         failure: LookupFailure,
+        /// The first BR 3.2.2.8 condition that did not hold.
         not_permission: NotPermission,
     },
     /// The lookup failed and BR 3.2.2.8 lets the failure count as permission.
     LookupFailurePermitted {
+        /// The name whose lookup failed and each attempt's failure.
         failure: LookupFailure,
+        /// The DNSSEC evidence that every name involved is Insecure.
         proof: InsecurityProof,
     },
 }
@@ -139,9 +172,14 @@ pub struct RrsetReport {
     pub owner: String,
     /// Each property in presentation form, `flags tag "value"`.
     pub records: Vec<String>,
+    /// Aliases (CNAME/DNAME targets) the resolver followed from `owner`, in
+    /// order; empty when the owner held the records itself.
     pub cname_chain: Vec<String>,
+    /// The AD flag of the answer: the resolver validated it with DNSSEC.
     pub authentic_data: bool,
+    /// The answer's rcode mnemonic (`NOERROR`).
     pub rcode: String,
+    /// The resolver that answered (its DoH URL).
     pub resolver: String,
 }
 

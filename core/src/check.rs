@@ -87,7 +87,9 @@ pub use read::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckType {
+    /// A CAA check (BR 3.2.2.8, RFC 8659).
     Caa,
+    /// A domain control validation check (BR 3.2.2.4 / 3.2.2.5).
     Dcv,
 }
 
@@ -150,9 +152,11 @@ pub struct OrchestrationParameters {
 /// `issuemail`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum CertificateType {
+    /// `tls-server` (the default): `issue`, or `issuewild` for a wildcard.
     #[default]
     #[serde(rename = "tls-server")]
     TlsServer,
+    /// `s-mime`: `issuemail` (RFC 9495) for the mailbox's domain.
     #[serde(rename = "s-mime")]
     SMime,
 }
@@ -195,30 +199,57 @@ impl CaaCheckParameters {
 /// `validation_method`: every Open MPIC method plus our extensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ValidationMethod {
+    /// `acme-http-01`: the key authorization served at
+    /// `/.well-known/acme-challenge/<token>` (RFC 8555 8.3, BR 3.2.2.4.19 /
+    /// 3.2.2.5.6).
     #[serde(rename = "acme-http-01")]
     AcmeHttp01,
+    /// `acme-dns-01`: a TXT record at `_acme-challenge.<domain>` (RFC 8555
+    /// 8.4, BR 3.2.2.4.7).
     #[serde(rename = "acme-dns-01")]
     AcmeDns01,
+    /// `acme-tls-alpn-01`: a certificate served over ALPN `acme-tls/1`
+    /// (RFC 8737, BR 3.2.2.4.20 / 3.2.2.5.7).
     #[serde(rename = "acme-tls-alpn-01")]
     AcmeTlsAlpn01,
+    /// `website-change`: a value in a page below
+    /// `/.well-known/pki-validation/` (BR 3.2.2.4.18 / 3.2.2.5.1).
     #[serde(rename = "website-change")]
     WebsiteChange,
+    /// `dns-change`: a value in a TXT, CNAME or CAA record (BR 3.2.2.4.7).
     #[serde(rename = "dns-change")]
     DnsChange,
+    /// `contact-email-txt`: an email contact in TXT at
+    /// `_validation-contactemail.<domain>` (BR 3.2.2.4.14).
     #[serde(rename = "contact-email-txt")]
     ContactEmailTxt,
+    /// `contact-email-caa`: an email contact in the Relevant RRset's CAA
+    /// `contactemail` (BR 3.2.2.4.13).
     #[serde(rename = "contact-email-caa")]
     ContactEmailCaa,
+    /// `contact-phone-txt`: a phone contact in TXT at
+    /// `_validation-contactphone.<domain>` (BR 3.2.2.4.16).
     #[serde(rename = "contact-phone-txt")]
     ContactPhoneTxt,
+    /// `contact-phone-caa`: a phone contact in the Relevant RRset's CAA
+    /// `contactphone` (BR 3.2.2.4.17).
     #[serde(rename = "contact-phone-caa")]
     ContactPhoneCaa,
+    /// `ip-address`: the domain resolves to an expected address
+    /// (BR 3.2.2.4.8).
     #[serde(rename = "ip-address")]
     IpAddress,
+    /// `reverse-address-lookup`: an IP address's PTR names the expected
+    /// domain (BR 3.2.2.5.3).
     #[serde(rename = "reverse-address-lookup")]
     ReverseAddressLookup,
+    /// `dns-persistent` (extension): a persistent TXT record at
+    /// `_validation-persist.<domain>` (BR 3.2.2.4.22).
     #[serde(rename = "dns-persistent")]
     DnsPersistent,
+    /// `dns-account-01` (extension): a TXT record at
+    /// `_<account label>._acme-challenge.<domain>` (BR 3.2.2.4.21,
+    /// draft-ietf-acme-dns-account-label).
     #[serde(rename = "dns-account-01")]
     DnsAccount01,
 }
@@ -307,10 +338,16 @@ impl fmt::Display for ValidationMethod {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "method", rename_all = "snake_case")]
 pub enum TargetNotAllowed {
+    /// The target is an IP address and the method validates domain names
+    /// only.
     #[error("{0} validates domain names, not IP addresses")]
     IpAddress(ValidationMethod),
+    /// The target is a domain name and the method validates IP addresses
+    /// only (`reverse-address-lookup`).
     #[error("{0} validates IP addresses, not domain names")]
     DomainName(ValidationMethod),
+    /// The target is a wildcard and the BRs say the method is not suitable
+    /// for wildcard domain names (HTTP, TLS-ALPN and `ip-address` methods).
     #[error("{0} is not suitable for validating wildcard domain names (BR 3.2.2.4)")]
     Wildcard(ValidationMethod),
 }
@@ -319,12 +356,15 @@ pub enum TargetNotAllowed {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UrlScheme {
+    /// `http` (the default): port 80.
     #[default]
     Http,
+    /// `https`: port 443.
     Https,
 }
 
 impl UrlScheme {
+    /// The URL scheme, `http` or `https`.
     pub fn as_str(self) -> &'static str {
         match self {
             UrlScheme::Http => "http",
@@ -337,8 +377,11 @@ impl UrlScheme {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum DnsChangeRecordType {
+    /// `TXT`: the value in a TXT record (strings joined).
     Txt,
+    /// `CNAME`: the value as the CNAME target (without the trailing dot).
     Cname,
+    /// `CAA`: the value in a CAA property's value.
     Caa,
 }
 
@@ -346,7 +389,9 @@ pub enum DnsChangeRecordType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum AddressRecordType {
+    /// `A`: an IPv4 address.
     A,
+    /// `AAAA`: an IPv6 address.
     Aaaa,
 }
 
@@ -354,30 +399,43 @@ pub enum AddressRecordType {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "validation_method")]
 pub enum DcvCheckParameters {
+    /// `acme-http-01`: token and key authorization.
     #[serde(rename = "acme-http-01")]
     AcmeHttp01(AcmeHttp01Parameters),
+    /// `acme-dns-01`: the key authorization's digest.
     #[serde(rename = "acme-dns-01")]
     AcmeDns01(AcmeDns01Parameters),
+    /// `acme-tls-alpn-01`: the key authorization's digest.
     #[serde(rename = "acme-tls-alpn-01")]
     AcmeTlsAlpn01(AcmeTlsAlpn01Parameters),
+    /// `website-change`: token path and challenge value.
     #[serde(rename = "website-change")]
     WebsiteChange(WebsiteChangeParameters),
+    /// `dns-change`: challenge value, record type and prefix.
     #[serde(rename = "dns-change")]
     DnsChange(DnsChangeParameters),
+    /// `contact-email-txt`: the expected email address.
     #[serde(rename = "contact-email-txt")]
     ContactEmailTxt(ContactParameters),
+    /// `contact-email-caa`: the expected email address.
     #[serde(rename = "contact-email-caa")]
     ContactEmailCaa(ContactParameters),
+    /// `contact-phone-txt`: the expected phone number.
     #[serde(rename = "contact-phone-txt")]
     ContactPhoneTxt(ContactParameters),
+    /// `contact-phone-caa`: the expected phone number.
     #[serde(rename = "contact-phone-caa")]
     ContactPhoneCaa(ContactParameters),
+    /// `ip-address`: the expected address and record type.
     #[serde(rename = "ip-address")]
     IpAddress(IpAddressParameters),
+    /// `reverse-address-lookup`: the domain the PTR must name.
     #[serde(rename = "reverse-address-lookup")]
     ReverseAddressLookup(ReverseAddressLookupParameters),
+    /// `dns-persistent`: issuer domain names and account URI.
     #[serde(rename = "dns-persistent")]
     DnsPersistent(DnsPersistentParameters),
+    /// `dns-account-01`: account URI and the key authorization's digest.
     #[serde(rename = "dns-account-01")]
     DnsAccount01(DnsAccount01Parameters),
 }
@@ -478,6 +536,7 @@ impl WebsiteChangeParameters {
 pub struct DnsChangeParameters {
     /// The Random Value or Request Token.
     pub challenge_value: String,
+    /// Which records hold the value: TXT, CNAME or CAA.
     pub dns_record_type: DnsChangeRecordType,
     /// One label starting with `_` put before the domain (BR 3.2.2.4.7 allows
     /// the Authorization Domain Name itself or one prefixed with such a
@@ -528,6 +587,7 @@ pub struct IpAddressParameters {
     /// address, or an address of the other family than `dns_record_type`,
     /// is accepted and fails the check (as in Open MPIC).
     pub challenge_value: String,
+    /// Which records to look in: A (IPv4) or AAAA (IPv6).
     pub dns_record_type: AddressRecordType,
 }
 

@@ -54,7 +54,10 @@ impl Default for DnssecTestNames {
 /// The test's result for every resolver of one perspective.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DnssecSelfTest {
+    /// The bogus and signed names that were asked.
     pub names: DnssecTestNames,
+    /// One result per resolver, in the perspective's order; empty when the
+    /// network has no resolver to test (which fails the test).
     pub resolvers: Vec<ResolverSelfTest>,
 }
 
@@ -94,8 +97,11 @@ impl DnssecSelfTest {
 /// One resolver's answers and whether they show it validates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResolverSelfTest {
+    /// The resolver tested (its DoH URL).
     pub resolver: String,
+    /// What it answered for the known-bogus name (must be SERVFAIL).
     pub bogus: ProbeAnswer,
+    /// What it answered for the known-signed name (must be NOERROR, AD=1).
     pub signed: ProbeAnswer,
     /// `None` when the resolver passed.
     pub failure: Option<SelfTestFailure>,
@@ -105,25 +111,58 @@ pub struct ResolverSelfTest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ProbeAnswer {
-    Answer { rcode: String, authentic_data: bool },
-    NoResponse { error: DnsError },
+    /// The resolver answered (any rcode).
+    Answer {
+        /// The rcode mnemonic (`NOERROR`, `SERVFAIL`, ...).
+        rcode: String,
+        /// The AD flag: the resolver says it validated the answer.
+        authentic_data: bool,
+    },
+    /// No usable DNS response arrived.
+    NoResponse {
+        /// Why (transport, HTTP status, timeout, unparsable response).
+        error: DnsError,
+    },
 }
 
 /// Why a resolver failed the test.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SelfTestFailure {
+    /// The known-bogus name was answered with an rcode other than SERVFAIL:
+    /// the resolver passed on data whose signatures are broken.
     #[error(
         "answered the known-bogus name {name} with {rcode}, not SERVFAIL: it does not validate"
     )]
-    BogusAccepted { name: String, rcode: String },
+    BogusAccepted {
+        /// The known-bogus name asked.
+        name: String,
+        /// The rcode it got instead of SERVFAIL (e.g. `NOERROR`).
+        rcode: String,
+    },
+    /// The known-signed name was not answered NOERROR with AD=1: the
+    /// resolver did not validate data that is correctly signed.
     #[error(
         "answered the known-signed name {name} with {rcode} and AD={ad}, not NOERROR with AD=1: \
          it does not validate"
     )]
-    SignedNotAuthenticated { name: String, rcode: String, ad: u8 },
+    SignedNotAuthenticated {
+        /// The known-signed name asked.
+        name: String,
+        /// The rcode it got.
+        rcode: String,
+        /// The AD flag it got, 0 or 1.
+        ad: u8,
+    },
+    /// No usable response to one of the probes (the bogus one is judged
+    /// first).
     #[error("did not answer {name}: {error}")]
-    NoResponse { name: String, error: DnsError },
+    NoResponse {
+        /// The probe name that got no answer.
+        name: String,
+        /// Why (transport, HTTP status, timeout, unparsable response).
+        error: DnsError,
+    },
 }
 
 /// Judges one resolver's answers to the two probes.

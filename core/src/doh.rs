@@ -38,6 +38,7 @@ pub enum DohMethod {
 /// One HTTP request for a transport to send, exactly as given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DohHttpRequest {
+    /// GET (message in the `dns` parameter) or POST (message in the body).
     pub method: DohMethod,
     /// The full URL; for GET it includes the `dns` parameter.
     pub url: Url,
@@ -56,9 +57,12 @@ pub struct DohHttpRequest {
 /// returned as is (and then refused as [`DnsError::HttpStatus`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DohHttpResponse {
+    /// The HTTP status code; only 200 is accepted.
     pub status: u16,
     /// The `Content-Type` header, if any.
     pub content_type: Option<String>,
+    /// The response body: the DNS message, as received (the client refuses
+    /// one longer than `max_response_bytes`).
     pub body: Vec<u8>,
 }
 
@@ -67,6 +71,8 @@ pub struct DohHttpResponse {
 /// Errors are [`DnsError::Timeout`] or [`DnsError::Transport`]: no HTTP
 /// response arrived. Any HTTP response, whatever its status, is `Ok`.
 pub trait DohTransport {
+    /// Sends `request` as given (no redirects followed) and returns the
+    /// response, or why none arrived within `request.timeout_ms`.
     fn send(
         &self,
         request: DohHttpRequest,
@@ -91,12 +97,14 @@ pub struct DohConfig {
     /// The resolver's URL, e.g. `https://dns.example/dns-query` (a plain URL,
     /// not an RFC 6570 template).
     pub url: Url,
+    /// GET or POST (the default, never cached by intermediaries).
     pub method: DohMethod,
     /// Accept an `http:` URL to a loopback host: loopback test fixtures
     /// only. DNS answers decide issuance and must not travel in clear.
     pub allow_insecure_http: bool,
     /// Passed to the transport as [`DohHttpRequest::timeout_ms`].
     pub timeout_ms: u64,
+    /// Bounds on the response: message size in bytes, records, alias steps.
     pub limits: ResponseLimits,
 }
 
@@ -116,20 +124,28 @@ impl DohConfig {
 /// A resolver URL a [`DohClient`] will not use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DohConfigError {
+    /// The URL's scheme (given) is neither `https` nor `http`.
     #[error("DoH URL scheme {0:?} is not https")]
     UnsupportedScheme(String),
+    /// An `http:` URL outside a test world, or to a host that is not
+    /// loopback.
     #[error(
         "DoH URL scheme \"http\" is not https: plain http is allowed only to loopback \
          (127.0.0.0/8, ::1, localhost) in a test world, as DNS answers decide issuance and \
          must not travel in clear"
     )]
     InsecureHttp,
+    /// The URL has no host.
     #[error("DoH URL has no host")]
     MissingHost,
+    /// The URL has a user name or password.
     #[error("DoH URL has credentials")]
     Credentials,
+    /// The URL has a `#fragment`.
     #[error("DoH URL has a fragment")]
     Fragment,
+    /// The URL's query already has a `dns` parameter, which RFC 8484 GET
+    /// adds itself.
     #[error("DoH URL already has a dns parameter")]
     DnsParameter,
 }
@@ -180,10 +196,12 @@ impl<T: DohTransport> DohClient<T> {
         })
     }
 
+    /// The resolver URL, method, timeout and limits this client uses.
     pub fn config(&self) -> &DohConfig {
         &self.config
     }
 
+    /// The transport that sends this client's HTTP requests.
     pub fn transport(&self) -> &T {
         &self.transport
     }

@@ -23,10 +23,14 @@ pub const MAX_EXTRA_TEXT_CHARS: usize = 200;
 /// One Extended DNS Error a resolver attached to its answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExtendedDnsError {
+    /// The INFO-CODE from the IANA "Extended DNS Error Codes" registry
+    /// (e.g. 22 = No Reachable Authority).
     pub info_code: u16,
     /// The registry's name for the code (`No Reachable Authority`), or
     /// `Unassigned`.
     pub name: String,
+    /// The EXTRA-TEXT the resolver sent, control characters removed and cut
+    /// to [`MAX_EXTRA_TEXT_CHARS`]; empty when none.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub extra_text: String,
 }

@@ -24,15 +24,20 @@ pub const MODE_LOCAL: &str = "local";
 /// The identity document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdentityDocument {
+    /// The perspective's configured id, e.g. `cf-fra`.
     pub perspective_id: String,
     /// As written (`arin`, `ripe`, ...).
     pub rir: String,
+    /// Its claimed region (a cloud region or city); empty when not stated.
     #[serde(default)]
     pub region: String,
+    /// Its claimed latitude and longitude; `None` when not stated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coordinates: Option<Coordinates>,
     /// `ed25519:<base64>`: the key its reports verify with.
     pub public_key: String,
+    /// The worker's crate version (e.g. `0.1.0`); `None` from an older
+    /// worker that does not send it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_version: Option<String>,
     /// [`MODE_PRODUCTION`] or [`MODE_LOCAL`].

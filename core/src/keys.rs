@@ -26,18 +26,25 @@ pub const SEED_PREFIX: &str = "ed25519-seed";
 /// Why a key's text was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
+    /// The text before `:` (given) is neither `ed25519` nor `ed25519-seed`.
     #[error("key prefix `{0}:` is not `ed25519:` or `ed25519-seed:`")]
     UnknownPrefix(String),
+    /// An `ed25519-seed:` secret where a public key was expected.
     #[error("a signing key seed (`ed25519-seed:`) was given where a public key belongs")]
     SeedWherePublicKeyExpected,
+    /// An `ed25519:` public key where a signing key seed was expected.
     #[error("a public key (`ed25519:`) was given where a signing key seed belongs")]
     PublicKeyWhereSeedExpected,
+    /// The text after the prefix is not base64 (the decoder's message).
     #[error("key is not base64: {0}")]
     Base64(String),
+    /// The decoded key is not 32 bytes (its length in bytes is given).
     #[error("key is {0} bytes; an Ed25519 key is 32 bytes")]
     Length(usize),
+    /// The 32 bytes do not decode to a point on the Ed25519 curve.
     #[error("public key is not a point on Ed25519")]
     NotAPoint,
+    /// The public key has small order, so signatures under it prove nothing.
     #[error("public key has small order; anyone could sign for it")]
     Weak,
 }

@@ -4,6 +4,7 @@
 //! coordinator (native) and in tests. I/O reaches it only through the
 //! [`network::Network`] trait, so every rule here is testable without a network.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod base64_text;
 pub mod caa;

@@ -23,7 +23,9 @@ struct RawCoordinates {
     "coordinates ({latitude}, {longitude}) are not a latitude in [-90, 90] and a longitude in [-180, 180]"
 )]
 pub struct CoordinatesError {
+    /// The latitude given, in degrees (possibly NaN or out of range).
     pub latitude: f64,
+    /// The longitude given, in degrees (possibly NaN or out of range).
     pub longitude: f64,
 }
 
@@ -94,6 +96,8 @@ impl From<Coordinates> for RawCoordinates {
 pub struct Location {
     /// Free text such as a cloud region (`eu-west-1`) or a city.
     pub region: String,
+    /// The claimed latitude and longitude; `None` when the perspective does
+    /// not state them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coordinates: Option<Coordinates>,
 }

@@ -34,10 +34,18 @@ pub struct LocalPorts {
 /// A URL whose port has no stand-in.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UnmappedPort {
+    /// An `https:443` URL and [`LocalPorts::https`] is `None`.
     #[error("the loopback test setting has no port for https:443")]
     NoHttpsPort,
+    /// Any scheme and port other than `http:80` and `https:443`.
     #[error("the loopback test setting maps only http:80 and https:443, not {scheme}:{port:?}")]
-    Other { scheme: String, port: Option<u16> },
+    Other {
+        /// The URL's scheme.
+        scheme: String,
+        /// The URL's port, explicit or the scheme's default; `None` when the
+        /// scheme has no known default.
+        port: Option<u16>,
+    },
 }
 
 impl LocalPorts {

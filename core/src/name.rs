@@ -40,36 +40,85 @@ pub const MAX_LABEL_OCTETS: usize = 63;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum NameError {
+    /// The input is the empty string.
     #[error("the name is empty")]
     Empty,
+    /// The name ends with `.` (or the ideographic full stop U+3002).
     #[error("the name ends with a dot; give the FQDN without the trailing dot")]
     TrailingDot,
+    /// An IPv6 literal in URL brackets, `[2001:db8::1]`.
     #[error("IPv6 addresses are written without brackets")]
     BracketedIpv6,
+    /// A `*` anywhere but as the whole first label followed by `.`.
     #[error("a wildcard is allowed only as the whole first label (`*.`)")]
     MisplacedWildcard,
+    /// UTS 46 mapping failed, or the strict profile would spell the name
+    /// differently; holds the input as given.
     #[error("the name is not valid IDNA (UTS 46): {0}")]
     Idna(String),
+    /// Two consecutive dots or a leading dot (in a name or a lookup prefix).
     #[error("label {position} is empty")]
-    EmptyLabel { position: usize },
+    EmptyLabel {
+        /// The label's index, counted from 0 at the left.
+        position: usize,
+    },
+    /// A label longer than [`MAX_LABEL_OCTETS`].
     #[error("label `{label}` is {octets} octets long (at most 63)")]
-    LabelTooLong { label: String, octets: usize },
+    LabelTooLong {
+        /// The label, as mapped to ASCII.
+        label: String,
+        /// Its length in octets.
+        octets: usize,
+    },
+    /// The whole name (with any lookup prefix) is longer than
+    /// [`MAX_NAME_OCTETS`].
     #[error("the name is {octets} octets long (at most 253)")]
-    NameTooLong { octets: usize },
+    NameTooLong {
+        /// Its length in octets, without a trailing dot.
+        octets: usize,
+    },
+    /// A label holds something other than an ASCII letter, digit or hyphen
+    /// (e.g. `_` or a space), after UTS 46 mapping.
     #[error("label `{label}` contains `{character}`: only letters, digits and hyphens are allowed")]
-    InvalidCharacter { label: String, character: char },
+    InvalidCharacter {
+        /// The label, as mapped to ASCII.
+        label: String,
+        /// The first character not allowed.
+        character: char,
+    },
+    /// A label starts or ends with `-`.
     #[error("label `{label}` starts or ends with a hyphen")]
-    HyphenAtLabelEdge { label: String },
+    HyphenAtLabelEdge {
+        /// The offending label.
+        label: String,
+    },
+    /// A label with `--` in positions 3 and 4 that is not `xn--` (a
+    /// reserved LDH label, not allowed by TLS BR 7.1.2.7.12).
     #[error("label `{label}` has `--` in positions 3-4 but is not a valid `xn--` label")]
-    ReservedLabel { label: String },
+    ReservedLabel {
+        /// The offending label.
+        label: String,
+    },
+    /// The last label reads as a number to a URL parser (see
+    /// [`ends_in_a_number`]), e.g. `1.2.3` or `example.0x1`.
     #[error(
         "the top-level label `{tld}` reads as a number under the WHATWG URL host rules \
          (\"ends in a number\": all digits, or 0x followed by hex digits), so every URL built \
          from this name would name an IPv4 address instead; it is not a domain name"
     )]
-    NumericTld { tld: String },
+    NumericTld {
+        /// The top-level label.
+        tld: String,
+    },
+    /// A target of one label (`localhost`, `com`).
     #[error("`{name}` has a single label; a fully-qualified domain name is required")]
-    SingleLabel { name: String },
+    SingleLabel {
+        /// The name, as mapped to A-labels.
+        name: String,
+    },
+    /// A `reverse-address-lookup` target under `in-addr.arpa` / `ip6.arpa`
+    /// that is not the complete reverse name of exactly one address; holds
+    /// the input.
     #[error("`{0}` is not a reverse-lookup name (in-addr.arpa / ip6.arpa) of one address")]
     NotReverseName(String),
 }
@@ -271,7 +320,12 @@ pub fn ends_in_a_number(label: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Target {
     /// A host name; `wildcard` when the request named `*.<name>`.
-    Domain { name: DomainName, wildcard: bool },
+    Domain {
+        /// The name, without the `*.` of a wildcard.
+        name: DomainName,
+        /// The request named `*.<name>`.
+        wildcard: bool,
+    },
     /// An IP address literal.
     Ip(IpAddr),
 }

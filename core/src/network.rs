@@ -84,7 +84,9 @@ pub type RequestHeaders = std::collections::BTreeMap<String, String>;
 pub struct DnsAnswer {
     /// The name asked for, lower-case A-labels, no trailing dot.
     pub name: String,
+    /// The record type asked for.
     pub rtype: RecordType,
+    /// The response code: NOERROR, NXDOMAIN, SERVFAIL, REFUSED, ...
     pub rcode: ResponseCode,
     /// Records of `rtype` owned by the last name of the alias chain.
     pub records: Vec<Record>,
@@ -107,16 +109,27 @@ pub struct DnsAnswer {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum DnsError {
+    /// No response within the deadline (our timeout, so the CA's side).
     #[error("DNS query timed out")]
     Timeout,
+    /// The request to the resolver failed before any HTTP response
+    /// (connection, TLS, ...); the transport's message.
     #[error("DNS transport failed: {0}")]
     Transport(String),
+    /// The DoH resolver answered with an HTTP status other than 200 (the
+    /// status is given); a 3xx is not followed.
     #[error("DoH resolver answered HTTP {0}")]
     HttpStatus(u16),
+    /// The response cannot be used as a DNS message: wrong media type,
+    /// undecodable, truncated (TC), or a record that cannot be read.
     #[error("DNS response is malformed: {0}")]
     Malformed(String),
+    /// A DNS message that is not the response to our question: a query,
+    /// another id or opcode, or another question.
     #[error("DNS response does not answer the question: {0}")]
     Mismatch(String),
+    /// The response is larger than a [`crate::dns::ResponseLimits`] bound
+    /// (bytes, records or alias steps).
     #[error("DNS response exceeds a limit: {0}")]
     LimitExceeded(String),
     /// The question itself cannot be asked (not an A-label name, a meta type):
@@ -156,6 +169,7 @@ impl Default for HttpLimits {
 pub struct HttpResponse {
     /// The URL that was fetched.
     pub url: String,
+    /// The HTTP status code.
     pub status: u16,
     /// The `Location` header, if any (needed to follow redirects ourselves).
     pub location: Option<String>,
@@ -171,14 +185,23 @@ pub struct HttpResponse {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum HttpError {
+    /// No complete response within [`HttpLimits::timeout_ms`].
     #[error("HTTP request timed out")]
     Timeout,
+    /// The TCP connection (or the host's address lookup) failed; the
+    /// transport's message.
     #[error("could not connect: {0}")]
     Connect(String),
+    /// The TLS handshake failed (e.g. an invalid certificate); the
+    /// transport's message.
     #[error("TLS failed: {0}")]
     Tls(String),
+    /// The server's HTTP could not be read, or the client could not be
+    /// built; the transport's message.
     #[error("HTTP protocol error: {0}")]
     Protocol(String),
+    /// The network implementation refused to fetch the URL (e.g. a scheme it
+    /// does not serve, or an address it must not reach); nothing was sent.
     #[error("refused by policy: {0}")]
     Refused(String),
 }

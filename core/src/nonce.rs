@@ -46,8 +46,11 @@ impl std::fmt::Debug for Nonce {
 /// A nonce that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NonceError {
+    /// The nonce is shorter than 16 or longer than 32 bytes (its length is
+    /// given).
     #[error("nonce is {0} bytes; it must be 16 to 32 bytes")]
     Length(usize),
+    /// The nonce's text is not base64 (the decoder's message).
     #[error("nonce is not base64: {0}")]
     Base64(String),
 }

@@ -66,9 +66,11 @@ impl CheckCall {
 /// What one run of a check produced, before signing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunResult {
+    /// Pass, fail or error, by the table in the module documentation.
     pub verdict: Verdict,
     /// One line for people reading logs.
     pub reason: String,
+    /// The [`CheckObservation`] as JSON, the exact text to be signed.
     pub observation: Observation,
 }
 
@@ -76,11 +78,14 @@ pub struct RunResult {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "check_type", rename_all = "snake_case")]
 pub enum CheckObservation {
+    /// A CAA check ran: the climb, the Relevant RRset and the verdict.
     Caa(CaaObservation),
+    /// A DCV check ran: the method's evidence and pass or failure.
     Dcv(DcvObservation),
     /// The perspective could not run the check at all (e.g. no CA identifiers
     /// for a CAA check); it says why instead of guessing.
     NotRun {
+        /// Why the check could not run, for people reading logs.
         reason: String,
     },
 }
@@ -216,8 +221,11 @@ fn json_text<T: Serialize>(value: &T) -> String {
 /// Who this perspective is, as its reports state it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Identity {
+    /// The perspective's configured id, e.g. `cf-fra`; a call must name it.
     pub perspective_id: String,
+    /// The RIR service region it states it is in.
     pub rir: Rir,
+    /// Where it states it is (region, optional coordinates).
     pub location: Location,
 }
 

@@ -46,6 +46,7 @@ impl PortRule {
 /// The rules every fetched URL must meet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RedirectPolicy {
+    /// Ports the first URL and every redirect target may use.
     pub allowed_ports: PortRule,
     /// Redirects followed at most; one more is [`FetchError::TooManyRedirects`].
     pub max_redirects: usize,
@@ -94,12 +95,17 @@ impl RedirectPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum UrlRefusal {
+    /// The scheme (given) is neither `http` nor `https`.
     #[error("scheme `{0}` is not http or https")]
     Scheme(String),
+    /// The port (explicit or the scheme's default) is not allowed by the
+    /// policy's [`PortRule`].
     #[error("port {0} is not an authorized port")]
     Port(u16),
+    /// The URL has a user name or password (`http://user:pw@host/`).
     #[error("the URL carries credentials")]
     Credentials,
+    /// The URL has no host.
     #[error("the URL has no host")]
     NoHost,
 }
@@ -119,26 +125,44 @@ pub struct RedirectHop {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum FetchError {
+    /// The first URL itself breaks the policy; nothing was fetched.
     #[error("the URL to fetch is refused: {0}")]
     ForbiddenUrl(UrlRefusal),
+    /// The chain had more redirects than the policy's `max_redirects` (the
+    /// limit is given).
     #[error("more than {0} redirects")]
     TooManyRedirects(usize),
+    /// A 3xx status that is not followed (e.g. 300, 303, 304, 305).
     #[error("redirect status {0} is not 301, 302, 307 or 308")]
     BadRedirectStatus(u16),
+    /// A redirect to a scheme other than `http`/`https` (the scheme given).
     #[error("redirect to a forbidden scheme `{0}`")]
     RedirectToForbiddenScheme(String),
+    /// A redirect to a port the policy does not allow.
     #[error("redirect to forbidden port {0}")]
     RedirectToForbiddenPort(u16),
+    /// A redirect to a URL with credentials or without a host.
     #[error("redirect to a forbidden URL: {0}")]
     RedirectToForbiddenUrl(UrlRefusal),
+    /// A followed redirect status without a `Location` header.
     #[error("redirect without a Location header")]
     MissingLocation,
+    /// The `Location` header (given as sent) does not resolve to a URL.
     #[error("redirect Location `{0}` is not a URL")]
     BadLocation(String),
+    /// The final response's status (given) is neither 2xx nor 3xx.
     #[error("final status {0} is not 2xx")]
     Non2xx(u16),
+    /// A response's `Location` or `Content-Type` is longer than
+    /// [`MAX_HEADER_VALUE_BYTES`].
     #[error("{header} header is {length} bytes, more than {MAX_HEADER_VALUE_BYTES}")]
-    HeaderTooLong { header: String, length: usize },
+    HeaderTooLong {
+        /// The header's name, `Location` or `Content-Type`.
+        header: String,
+        /// Its value's length in bytes.
+        length: usize,
+    },
+    /// No HTTP response: the perspective could not look.
     #[error("HTTP failed: {0}")]
     Http(HttpError),
 }
@@ -162,6 +186,8 @@ pub struct HttpFetch {
     pub final_url: String,
     /// The last response's status, if one arrived.
     pub final_status: Option<u16>,
+    /// The last response's `Content-Type` header, if it had one; `None` too
+    /// when the fetch ended on a redirect or without a response.
     pub content_type: Option<String>,
     /// The last response's body, at most `HttpLimits::max_body_bytes`.
     pub body: Vec<u8>,

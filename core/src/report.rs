@@ -171,16 +171,26 @@ pub struct ReportBody {
     pub request_digest: [u8; 32],
     /// The coordinator's nonce for this attempt.
     pub nonce: Nonce,
+    /// The perspective's configured id, e.g. `cf-fra`; must equal the id the
+    /// coordinator asked.
     pub perspective_id: String,
+    /// The RIR service region the perspective claims to be in.
     pub rir: Rir,
+    /// Where the perspective claims to be (region, optional coordinates).
     pub location: Location,
     /// The resolver(s) the perspective asked (e.g. DoH URLs), in order of use.
     pub resolvers: Vec<String>,
+    /// When the perspective started looking, Unix milliseconds (bounds the
+    /// age of everything observed).
     pub started_at_ms: u64,
+    /// When it finished looking, Unix milliseconds; never before
+    /// `started_at_ms`.
     pub finished_at_ms: u64,
+    /// The perspective's own conclusion: pass, fail or error.
     pub verdict: Verdict,
     /// Why the perspective reached its verdict, for people reading logs.
     pub reason: String,
+    /// What it saw: the check module's JSON, exactly as signed.
     pub observation: Observation,
 }
 
@@ -298,13 +308,23 @@ impl SignedReport {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SignError {
+    /// `finished_at_ms` is earlier than `started_at_ms`.
     #[error("report finished ({finished_at_ms}) before it started ({started_at_ms})")]
     EndBeforeStart {
+        /// The body's start, Unix milliseconds.
         started_at_ms: u64,
+        /// The body's finish, Unix milliseconds.
         finished_at_ms: u64,
     },
+    /// A field does not fit its length prefix (a string or list over
+    /// `u32::MAX`, a nonce over 255 bytes).
     #[error("report field `{field}` is too long ({len} bytes)")]
-    FieldTooLong { field: String, len: usize },
+    FieldTooLong {
+        /// The field's name, e.g. `observation`.
+        field: String,
+        /// Its length in bytes (entries for a list).
+        len: usize,
+    },
 }
 
 impl From<TooLong> for SignError {
@@ -360,37 +380,75 @@ pub struct Expectations<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ReportError {
+    /// The transport JSON, the signer key text, the signature's size or the
+    /// signed bytes (magic, layout, field values, trailing bytes) are not as
+    /// specified.
     #[error("report is malformed: {detail}")]
-    BadEncoding { detail: String },
+    BadEncoding {
+        /// What is wrong, naming the field.
+        detail: String,
+    },
+    /// The signed bytes carry a version byte other than [`REPORT_VERSION`].
     #[error("report version {version} is not supported (this verifier reads version 1)")]
-    UnsupportedVersion { version: u8 },
+    UnsupportedVersion {
+        /// The version byte found.
+        version: u8,
+    },
+    /// `signer` names a key other than the perspective's configured one: a
+    /// misconfigured key rather than a forged report.
     #[error("report is signed by {claimed}, not the perspective's key {expected}")]
-    WrongKey { expected: String, claimed: String },
+    WrongKey {
+        /// The configured key, `ed25519:<base64>`.
+        expected: String,
+        /// The key in `signer`, `ed25519:<base64>`.
+        claimed: String,
+    },
+    /// The Ed25519 signature does not verify (strictly) over the signed bytes.
     #[error("report signature does not verify")]
     BadSignature,
+    /// The signed body names another perspective than the one asked.
     #[error("report is from perspective `{claimed}`, expected `{expected}`")]
-    WrongPerspective { expected: String, claimed: String },
+    WrongPerspective {
+        /// The id the coordinator asked.
+        expected: String,
+        /// The id in the signed body.
+        claimed: String,
+    },
+    /// The signed nonce is not this attempt's: a replay or a late answer.
     #[error("report answers another attempt (nonce differs)")]
     WrongNonce,
+    /// The signed request digest is not the digest of the request sent.
     #[error("report answers another request (request digest differs)")]
     WrongRequest,
+    /// The signed body finished before it started.
     #[error("report finished ({finished_at_ms}) before it started ({started_at_ms})")]
     EndBeforeStart {
+        /// The body's start, Unix milliseconds.
         started_at_ms: u64,
+        /// The body's finish, Unix milliseconds.
         finished_at_ms: u64,
     },
+    /// The body finished later than now plus the allowed clock skew.
     #[error(
         "report finished at {finished_at_ms}, more than {max_future_skew_ms} ms after now ({now_ms})"
     )]
     FromTheFuture {
+        /// The body's finish, Unix milliseconds.
         finished_at_ms: u64,
+        /// The coordinator's clock, Unix milliseconds.
         now_ms: u64,
+        /// The allowed skew, milliseconds.
         max_future_skew_ms: u64,
     },
+    /// The body started longer ago than the allowed age: its observations
+    /// are too old to count.
     #[error("report started at {started_at_ms}, more than {max_age_ms} ms before now ({now_ms})")]
     Stale {
+        /// The body's start, Unix milliseconds.
         started_at_ms: u64,
+        /// The coordinator's clock, Unix milliseconds.
         now_ms: u64,
+        /// The allowed age, milliseconds.
         max_age_ms: u64,
     },
 }

@@ -76,7 +76,11 @@ pub struct VerifiedRequest {
     /// Which allowed coordinator key signed it.
     #[serde(with = "crate::keys::verifying_key_text")]
     pub key: VerifyingKey,
+    /// When the coordinator signed, Unix milliseconds; within `max_skew_ms`
+    /// of the perspective's clock.
     pub timestamp_ms: u64,
+    /// The coordinator's nonce for this attempt; the perspective's report
+    /// must carry it back.
     pub nonce: Nonce,
     /// The request JSON exactly as signed (base64 in JSON).
     #[serde(with = "crate::base64_text::bytes")]
@@ -120,36 +124,67 @@ pub fn sign_request(
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AuthError {
+    /// The envelope has no signature.
     #[error("request is not signed")]
     Unsigned,
+    /// The envelope JSON, its key text, the signature's size (not 64 bytes)
+    /// or the signed bytes (magic, layout, nonce, trailing bytes) are not as
+    /// specified.
     #[error("request envelope is malformed: {detail}")]
-    Malformed { detail: String },
+    Malformed {
+        /// What is wrong, naming the field.
+        detail: String,
+    },
+    /// The signed bytes carry a version byte other than [`REQUEST_VERSION`].
     #[error("request version {version} is not supported (this perspective reads version 1)")]
-    UnsupportedVersion { version: u8 },
+    UnsupportedVersion {
+        /// The version byte found.
+        version: u8,
+    },
+    /// The envelope's key is not one of the coordinator keys this
+    /// perspective accepts.
     #[error("request is signed by {key}, which is not an allowed coordinator key")]
-    UnknownKey { key: String },
+    UnknownKey {
+        /// The envelope's key, `ed25519:<base64>`.
+        key: String,
+    },
+    /// The Ed25519 signature does not verify (strictly) over the signed bytes.
     #[error("request signature does not verify")]
     BadSignature,
+    /// The request was signed more than `max_skew_ms` before now.
     #[error(
         "request was signed at {timestamp_ms}, more than {max_skew_ms} ms before now ({now_ms})"
     )]
     Stale {
+        /// The signed timestamp, Unix milliseconds.
         timestamp_ms: u64,
+        /// The perspective's clock, Unix milliseconds.
         now_ms: u64,
+        /// The allowed skew either side, milliseconds.
         max_skew_ms: u64,
     },
+    /// The request's timestamp is more than `max_skew_ms` after now.
     #[error(
         "request was signed at {timestamp_ms}, more than {max_skew_ms} ms after now ({now_ms})"
     )]
     FromTheFuture {
+        /// The signed timestamp, Unix milliseconds.
         timestamp_ms: u64,
+        /// The perspective's clock, Unix milliseconds.
         now_ms: u64,
+        /// The allowed skew either side, milliseconds.
         max_skew_ms: u64,
     },
+    /// The [`ReplayGuard`] has already admitted this nonce.
     #[error("request nonce was already used")]
     Replayed,
+    /// The [`ReplayGuard`] is full of nonces that are all still live; it
+    /// refuses rather than forget one and reopen a replay window.
     #[error("replay guard holds {capacity} unexpired nonces; refusing rather than forgetting one")]
-    ReplayGuardFull { capacity: usize },
+    ReplayGuardFull {
+        /// The guard's capacity, in nonces.
+        capacity: usize,
+    },
     /// The clock stepped back: the request is valid now, but the replay
     /// guard has already forgotten the nonces of requests valid only until
     /// `forgotten_until_ms`, this one's among them, so it cannot tell a replay.
@@ -157,7 +192,10 @@ pub enum AuthError {
         "request was signed at {timestamp_ms}; the clock stepped back and the replay guard has forgotten nonces of requests valid until {forgotten_until_ms}"
     )]
     ClockSteppedBack {
+        /// The signed timestamp, Unix milliseconds.
         timestamp_ms: u64,
+        /// The latest expiry (timestamp + skew) of a nonce the guard has
+        /// forgotten, Unix milliseconds.
         forgotten_until_ms: u64,
     },
 }
@@ -330,6 +368,7 @@ impl ReplayGuard {
         self.expiry_by_nonce.len()
     }
 
+    /// Whether no nonce is remembered.
     pub fn is_empty(&self) -> bool {
         self.expiry_by_nonce.is_empty()
     }

@@ -30,6 +30,8 @@ pub struct ResolverSet<T> {
 pub struct NoResolver;
 
 impl<T: DohTransport> ResolverSet<T> {
+    /// The resolvers in the order they are asked, and the self-test's names;
+    /// refuses an empty list.
     pub fn new(
         clients: Vec<DohClient<T>>,
         test_names: DnssecTestNames,
@@ -51,10 +53,12 @@ impl<T: DohTransport> ResolverSet<T> {
             .collect()
     }
 
+    /// The DoH clients, in the order they are asked.
     pub fn clients(&self) -> &[DohClient<T>] {
         &self.clients
     }
 
+    /// The bogus and signed names the DNSSEC self-test asks every resolver.
     pub fn test_names(&self) -> &DnssecTestNames {
         &self.test_names
     }

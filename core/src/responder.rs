@@ -47,6 +47,8 @@ pub const CHECK_DEADLINE_GRACE_MS: u64 = 500;
 /// What a [`Responder`] is.
 #[derive(Debug, Clone)]
 pub struct ResponderSettings {
+    /// Who this perspective is: its id (calls must name it), RIR and
+    /// location, as its reports state them.
     pub identity: Identity,
     /// Signs the reports.
     pub signing_key: SigningKey,
@@ -74,19 +76,38 @@ pub struct Responder {
 /// Why a call got no report: each with the HTTP status a transport answers.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
+    /// The body is larger than [`MAX_REQUEST_BYTES`] (HTTP 413); it was not
+    /// read.
     #[error("the request is larger than {limit} bytes")]
-    TooLarge { limit: usize },
+    TooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The envelope is malformed, unsigned, signed by an unknown key, out of
+    /// its time window or replayed (HTTP 401).
     #[error("unauthorized: {0}")]
     Unauthenticated(AuthError),
     /// The replay guard is full: refusing is safer than forgetting a nonce.
     #[error("busy: {0}")]
     Busy(AuthError),
+    /// The authenticated body is not a [`CheckCall`] (HTTP 400); the JSON
+    /// parser's message.
     #[error("bad check call: {0}")]
     BadCheck(String),
+    /// The call does not name this perspective: misrouted (HTTP 421).
     #[error("call is for {call:?}, this is {this:?}")]
-    WrongPerspective { call: String, this: String },
+    WrongPerspective {
+        /// The perspective ids the call names, comma-separated.
+        call: String,
+        /// This perspective's id.
+        this: String,
+    },
+    /// The check ran but its observation could not be serialised as JSON
+    /// (HTTP 500).
     #[error("the observation could not be recorded: {0}")]
     Observation(String),
+    /// The report body could not be signed, e.g. a field too long for its
+    /// length prefix (HTTP 500).
     #[error("the report could not be signed: {0}")]
     Signing(String),
 }
@@ -121,8 +142,11 @@ impl Refusal {
 /// A signed report, with what it says for the transport's log.
 #[derive(Debug, Clone)]
 pub struct Answer {
+    /// The signed report, the `200` body.
     pub report: SignedReport,
+    /// The verdict the report states.
     pub verdict: Verdict,
+    /// The report's one-line reason.
     pub reason: String,
 }
 
@@ -137,6 +161,7 @@ pub struct Admitted {
 }
 
 impl Admitted {
+    /// The admitted call: cohort, attempt number and check.
     pub fn call(&self) -> &CheckCall {
         &self.call
     }
@@ -149,6 +174,7 @@ impl Admitted {
 }
 
 impl Responder {
+    /// A responder with an empty replay guard of `replay_capacity` nonces.
     pub fn new(settings: ResponderSettings) -> Self {
         Self {
             replay: Mutex::new(ReplayGuard::new(
@@ -163,6 +189,7 @@ impl Responder {
         }
     }
 
+    /// Who this perspective is, as its reports state it.
     pub fn identity(&self) -> &Identity {
         &self.identity
     }

@@ -9,11 +9,16 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rir {
+    /// ARIN: North America and parts of the Caribbean (wire code 1).
     Arin,
+    /// RIPE NCC: Europe, the Middle East and Central Asia (wire code 2).
     #[serde(rename = "ripe")]
     RipeNcc,
+    /// APNIC: Asia and the Pacific (wire code 3).
     Apnic,
+    /// LACNIC: Latin America and parts of the Caribbean (wire code 4).
     Lacnic,
+    /// AFRINIC: Africa (wire code 5).
     Afrinic,
 }
 

@@ -52,8 +52,13 @@ use crate::check::CertificateType;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PropertyKind {
+    /// `issue`: a TLS server certificate for a non-wildcard name, or for a
+    /// wildcard when the RRset has no `issuewild`.
     Issue,
+    /// `issuewild`: a TLS server certificate for a wildcard name, when the
+    /// RRset has at least one `issuewild`.
     Issuewild,
+    /// `issuemail` (RFC 9495): an S/MIME certificate.
     Issuemail,
 }
 
@@ -70,6 +75,7 @@ impl PropertyKind {
 /// Everything the evaluation needs besides the RRset.
 #[derive(Debug, Clone, Copy)]
 pub struct EvaluationContext<'a> {
+    /// TLS server or S/MIME: selects `issue`/`issuewild` or `issuemail`.
     pub certificate_type: CertificateType,
     /// The certificate name is a wildcard (`*.example.com`); TLS only.
     pub wildcard: bool,
@@ -85,8 +91,17 @@ pub struct EvaluationContext<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum Evaluation {
-    Permitted { reason: PermitReason },
-    Forbidden { reason: ForbidReason },
+    /// This CA may issue.
+    Permitted {
+        /// No governing property, or the one that authorised us.
+        reason: PermitReason,
+    },
+    /// This CA may not issue.
+    Forbidden {
+        /// An unknown critical property, or every governing property's
+        /// rejection.
+        reason: ForbidReason,
+    },
 }
 
 /// Why issuance is permitted.
@@ -96,12 +111,18 @@ pub enum PermitReason {
     /// No CAA RRset anywhere up to the TLD.
     NoCaaRecords,
     /// The RRset holds no property of the governing kind.
-    NoRelevantProperty { tag: PropertyKind },
+    NoRelevantProperty {
+        /// The governing tag that had no property.
+        tag: PropertyKind,
+    },
     /// A property names us and its parameters are met.
     Authorised {
+        /// The governing tag of the authorising property.
         tag: PropertyKind,
         /// The property, in presentation form.
         record: String,
+        /// The issuer-domain-name the property named, as written (one of
+        /// ours up to ASCII case).
         issuer: String,
     },
 }
@@ -111,10 +132,16 @@ pub enum PermitReason {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ForbidReason {
     /// A critical property with a tag we do not understand.
-    UnknownCriticalProperty { record: String },
+    UnknownCriticalProperty {
+        /// The property, in presentation form.
+        record: String,
+    },
     /// Properties of the governing kind exist and none authorises us.
     NotAuthorised {
+        /// The governing tag.
         tag: PropertyKind,
+        /// Every property of that tag, each with why it does not authorise
+        /// us, in RRset order.
         rejections: Vec<Rejection>,
     },
 }
@@ -122,7 +149,9 @@ pub enum ForbidReason {
 /// One governing property that did not authorise us, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejection {
+    /// The property, in presentation form (`0 issue "ca.example"`).
     pub record: String,
+    /// Why it does not authorise us.
     pub reason: RejectReason,
 }
 
@@ -132,38 +161,52 @@ pub struct Rejection {
 pub enum RejectReason {
     /// The value does not match the grammar: an empty issuer.
     MalformedValue {
+        /// Where and how the value breaks the grammar.
         error: ValueError,
     },
     /// No issuer-domain-name (e.g. `;`): nobody may issue.
     EmptyIssuer,
     /// Another CA.
     OtherIssuer {
+        /// The issuer-domain-name the property names, as written.
         issuer: String,
     },
     /// `accounturi` appears more than once: unsatisfiable.
     AccountUriRepeated {
+        /// How many `accounturi` parameters the property has (2 or more).
         count: usize,
     },
     /// The property names an account and the request carries none.
     AccountUriNotInRequest {
+        /// The account URI the property requires.
         required: String,
     },
+    /// The property names an account other than the request's (compared
+    /// byte for byte).
     AccountUriMismatch {
+        /// The account URI the property requires.
         required: String,
     },
     /// `validationmethods` appears more than once: unsatisfiable.
     ValidationMethodsRepeated {
+        /// How many `validationmethods` parameters the property has (2 or
+        /// more).
         count: usize,
     },
     /// A listed method is not a `label`: unsatisfiable.
     ValidationMethodsMalformed {
+        /// The parameter's value, as written (comma-separated).
         listed: String,
     },
     /// The property limits methods and the request names none.
     ValidationMethodNotInRequest {
+        /// The methods the property allows, as written (comma-separated).
         listed: String,
     },
+    /// The property limits methods and the request's method is not among
+    /// them.
     ValidationMethodNotListed {
+        /// The methods the property allows, as written (comma-separated).
         listed: String,
     },
 }

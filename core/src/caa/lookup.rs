@@ -51,9 +51,11 @@ pub const PARALLEL_NAMES: usize = 8;
 /// One question put to the resolver and what came back, for the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueryAttempt {
+    /// The name the question was about, as asked (e.g. `example.com`).
     pub name: String,
     /// The record type asked for (`CAA`, `DS`, `NS`).
     pub rtype: String,
+    /// The resolver's answer, or why none was usable.
     pub result: AttemptResult,
 }
 
@@ -84,7 +86,9 @@ pub enum AttemptResult {
         authentic_data: bool,
         /// How many records of the asked type came back.
         records: usize,
+        /// Aliases (CNAME/DNAME targets) the resolver followed, in order.
         cname_chain: Vec<String>,
+        /// The resolver that answered (its DoH URL).
         resolver: String,
         /// Asked with the CD bit (a retry at the same resolver).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -94,13 +98,18 @@ pub enum AttemptResult {
         extended_errors: Vec<ExtendedDnsError>,
     },
     /// No usable DNS response arrived.
-    NoResponse { error: DnsError },
+    NoResponse {
+        /// Why (transport, HTTP status, timeout, unparsable response).
+        error: DnsError,
+    },
 }
 
 /// Why one CAA query did not give a usable RRset.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum QueryFailure {
+    /// SERVFAIL without an extended error that blames the resolver: the
+    /// domain's failure (the only failure outside the CA's infrastructure).
     #[error("the resolver answered SERVFAIL")]
     ServFail,
     /// Our own resolver refused the question: its failure, not the domain's.
@@ -113,7 +122,9 @@ pub enum QueryFailure {
         list(extended_errors)
     )]
     ResolverFailure {
+        /// The rcode mnemonic (`SERVFAIL`).
         rcode: String,
+        /// The RFC 8914 extended errors the resolver attached.
         extended_errors: Vec<ExtendedDnsError>,
     },
     /// The retry with checking disabled got an answer where the validated
@@ -123,13 +134,32 @@ pub enum QueryFailure {
         "asked again with DNSSEC checking disabled, the resolver answered {rcode}: the failure \
          was a validation failure or did not persist, and unvalidated data is never used"
     )]
-    AnsweredWithoutValidation { rcode: String },
+    AnsweredWithoutValidation {
+        /// The rcode of the CD answer (`NOERROR` or `NXDOMAIN`).
+        rcode: String,
+    },
+    /// An rcode other than NOERROR, NXDOMAIN, SERVFAIL or REFUSED (e.g.
+    /// `FORMERR`, `NOTIMP`).
     #[error("the resolver answered {rcode}")]
-    OtherRcode { rcode: String },
+    OtherRcode {
+        /// The rcode mnemonic.
+        rcode: String,
+    },
+    /// No usable response from our resolver: the CA's infrastructure.
     #[error("no usable DNS response: {error}")]
-    NoResponse { error: DnsError },
+    NoResponse {
+        /// Why (transport, HTTP status, timeout, unparsable response).
+        error: DnsError,
+    },
+    /// The answer held a CAA record whose RDATA cannot be read as (flags,
+    /// tag, value).
     #[error("a CAA record cannot be decoded: {error}")]
-    UndecodableRecord { error: PropertyDecodeError },
+    UndecodableRecord {
+        /// What is wrong with the record.
+        error: PropertyDecodeError,
+    },
+    /// An NXDOMAIN answer that nevertheless carried CAA records: an
+    /// inconsistent answer, never read as "no records".
     #[error("NXDOMAIN came with CAA records")]
     RecordsWithNxDomain,
 }
@@ -161,9 +191,11 @@ fn list(errors: &[ExtendedDnsError]) -> String {
 /// One name of the climb: the attempts made and what they showed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LookupStep {
+    /// The name asked at this step: the original name or an ancestor.
     pub name: String,
     /// One attempt, or two when the first failed.
     pub attempts: Vec<QueryAttempt>,
+    /// Found, empty (NODATA / NXDOMAIN), or failed.
     pub result: StepResult,
 }
 
@@ -172,13 +204,20 @@ pub struct LookupStep {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StepResult {
     /// A non-empty CAA RRset: the climb stops here.
-    Found { records: usize },
+    Found {
+        /// How many CAA records the RRset holds.
+        records: usize,
+    },
     /// NOERROR without CAA records: climb on.
     NoData,
     /// NXDOMAIN: climb on.
     NxDomain,
     /// Every attempt failed: the climb stops with a lookup failure.
-    Failed { failure: QueryFailure },
+    Failed {
+        /// The last attempt's failure (every attempt's is in
+        /// [`LookupFailure::failures`]).
+        failure: QueryFailure,
+    },
 }
 
 /// The Relevant RRset.
@@ -187,10 +226,16 @@ pub struct RelevantRrset {
     /// The name queried (the original name or an ancestor), not an alias
     /// target.
     pub owner: String,
+    /// The CAA properties, in the order the resolver returned them.
     pub properties: Vec<Property>,
+    /// Aliases (CNAME/DNAME targets) the resolver followed from `owner`, in
+    /// order.
     pub cname_chain: Vec<String>,
+    /// The AD flag: the resolver validated the answer with DNSSEC.
     pub authentic_data: bool,
+    /// The answer's rcode mnemonic (`NOERROR`).
     pub rcode: String,
+    /// The resolver that answered (its DoH URL).
     pub resolver: String,
 }
 
@@ -209,16 +254,20 @@ pub struct LookupFailure {
 /// How the climb ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LookupOutcome {
+    /// A name of the climb held a non-empty CAA RRset: the Relevant RRset.
     Found(RelevantRrset),
     /// Every name up to the TLD was empty: no CAA restriction.
     NotFound,
+    /// A name's lookup failed on every attempt before any RRset was found.
     Failed(LookupFailure),
 }
 
 /// The climb: every step, and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lookup {
+    /// Every name the climb read, nearest first, up to where it ended.
     pub steps: Vec<LookupStep>,
+    /// How the climb ended.
     pub outcome: LookupOutcome,
     /// Questions asked at once with the climb's names, for names above
     /// where it ended: their answers were not needed and decide nothing.

@@ -82,26 +82,48 @@ pub enum NotPermission {
     /// The request did not allow a failure to count as permission.
     NotAllowedByRequest,
     /// An attempt failed in a way we cannot put on the domain.
-    InsideCaInfrastructure { failure: QueryFailure },
+    InsideCaInfrastructure {
+        /// The first attempt's failure that is not the domain's.
+        failure: QueryFailure,
+    },
     /// Fewer than two attempts were made.
-    NotRetried { attempts: usize },
+    NotRetried {
+        /// How many attempts were made.
+        attempts: usize,
+    },
     /// The retry with DNSSEC checking disabled was answered: the failure was
     /// a validation failure or did not persist.
-    RetryAnsweredWithoutValidation { failure: QueryFailure },
+    RetryAnsweredWithoutValidation {
+        /// The [`QueryFailure::AnsweredWithoutValidation`] attempt.
+        failure: QueryFailure,
+    },
     /// A resolver of this perspective failed the DNSSEC self-test, so its
     /// AD bits prove nothing.
-    ResolverNotValidating { self_test: DnssecSelfTest },
+    ResolverNotValidating {
+        /// The self-test's result for every resolver of the perspective.
+        self_test: DnssecSelfTest,
+    },
     /// Whether a name is an alias could not be learnt: an alias question
     /// got no clean answer.
     AliasUnknown {
+        /// The name the CNAME or DNAME question was about.
         name: String,
+        /// That question and its answer (not NOERROR/NXDOMAIN, no response,
+        /// or several targets).
         attempt: Box<QueryAttempt>,
     },
     /// The failing answers named more alias targets than we check.
-    TooManyAliases { count: usize },
+    TooManyAliases {
+        /// How many targets had been found when the count passed
+        /// [`MAX_ALIASES_CHECKED`].
+        count: usize,
+    },
     /// A name could not be proven DNSSEC-Insecure.
     NotProvenInsecure {
+        /// The failing name or alias target that was not proven.
         name: String,
+        /// The candidates examined, TLD first; the last one is
+        /// inconclusive (or the walk reached the name without a proof).
         walk: Vec<ZoneCutCheck>,
     },
 }
@@ -150,6 +172,7 @@ pub struct InsecurityProof {
 /// One name shown to lie below an insecure delegation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InsecureName {
+    /// The name proven Insecure: the failing name or an alias target.
     pub name: String,
     /// The zone cut whose DS the signed parent denies.
     pub insecure_delegation: String,
@@ -160,9 +183,14 @@ pub struct InsecureName {
 /// One candidate zone cut examined.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ZoneCutCheck {
+    /// The candidate zone cut Z.
     pub name: String,
+    /// The `DS Z` question and its answer.
     pub ds: QueryAttempt,
+    /// The `NS Z` question and its answer; `None` when the DS answer already
+    /// decided (DS records present, or inconclusive).
     pub ns: Option<QueryAttempt>,
+    /// What the two answers show about Z.
     pub verdict: ZoneCutVerdict,
 }
 
@@ -177,27 +205,41 @@ pub enum ZoneCutVerdict {
     /// Authenticated "no DS" and an unsigned NS set: the proof.
     InsecureDelegation,
     /// The walk stops here without proof.
-    Inconclusive { reason: Inconclusive },
+    Inconclusive {
+        /// Which answer proved nothing, and how.
+        reason: Inconclusive,
+    },
 }
 
 /// Why a candidate proves nothing (and the walk stops).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Inconclusive {
+    /// No usable response to `DS Z`.
     DsNoResponse {
+        /// Why (transport, HTTP status, timeout, unparsable response).
         error: DnsError,
     },
+    /// `DS Z` was answered with an rcode other than NOERROR.
     DsRcode {
+        /// The rcode mnemonic (`SERVFAIL`, `NXDOMAIN`, ...).
         rcode: String,
     },
+    /// The `DS Z` answer went through a CNAME/DNAME.
     DsThroughAlias,
+    /// The `DS Z` answer had AD clear: not validated, so it proves nothing.
     DsNotAuthenticated,
+    /// No usable response to `NS Z`.
     NsNoResponse {
+        /// Why (transport, HTTP status, timeout, unparsable response).
         error: DnsError,
     },
+    /// `NS Z` was answered with an rcode other than NOERROR.
     NsRcode {
+        /// The rcode mnemonic (`SERVFAIL`, `NXDOMAIN`, ...).
         rcode: String,
     },
+    /// The `NS Z` answer went through a CNAME/DNAME.
     NsThroughAlias,
     /// NOERROR without NS records but AD clear.
     NsEmptyNotAuthenticated,

@@ -33,12 +33,23 @@ pub struct Property {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PropertyDecodeError {
+    /// The rdata has fewer than the two bytes of flags and tag length.
     #[error("CAA rdata is {length} bytes, shorter than flags and tag length")]
-    TooShort { length: usize },
+    TooShort {
+        /// The rdata's length in bytes (0 or 1).
+        length: usize,
+    },
+    /// The tag length byte is 0 (RFC 8659 section 4.1 requires a tag).
     #[error("CAA tag length is zero")]
     EmptyTag,
+    /// The tag length byte is larger than the rdata that follows it.
     #[error("CAA tag length {tag_length} exceeds the {available} bytes left")]
-    TagOverrun { tag_length: usize, available: usize },
+    TagOverrun {
+        /// The tag length the rdata claims, in bytes.
+        tag_length: usize,
+        /// The bytes actually left after flags and tag length.
+        available: usize,
+    },
 }
 
 impl Property {

@@ -23,22 +23,44 @@ pub struct CaaTarget {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NameError {
+    /// The name is empty (or just `.`).
     #[error("the name is empty")]
     Empty,
+    /// The name holds non-ASCII characters: a U-label instead of an A-label.
     #[error("the name is not ASCII (give A-labels)")]
     NotAscii,
+    /// The name is longer than 253 characters (without the trailing dot).
     #[error("the name is {length} characters, more than 253")]
-    TooLong { length: usize },
+    TooLong {
+        /// The name's length in characters, without the trailing dot.
+        length: usize,
+    },
+    /// The name has more than [`MAX_LABELS`] labels.
     #[error("the name has {count} labels, more than 127")]
-    TooManyLabels { count: usize },
+    TooManyLabels {
+        /// How many labels the name has.
+        count: usize,
+    },
+    /// Two consecutive dots, or a leading dot.
     #[error("the name has an empty label")]
     EmptyLabel,
+    /// A label is longer than 63 octets (RFC 1035).
     #[error("label {label:?} is longer than 63 octets")]
-    LabelTooLong { label: String },
+    LabelTooLong {
+        /// The offending label, lower-cased.
+        label: String,
+    },
+    /// A label holds something other than ASCII letters, digits, `-` or `_`.
     #[error("label {label:?} holds a character other than a letter, digit, '-' or '_'")]
-    InvalidCharacter { label: String },
+    InvalidCharacter {
+        /// The offending label, lower-cased.
+        label: String,
+    },
+    /// A `*` anywhere but as the whole leftmost label (`a*.example.com`,
+    /// `www.*.example.com`).
     #[error("'*' is allowed only as the whole leftmost label")]
     MisplacedWildcard,
+    /// The name is `*` alone, with nothing below the wildcard.
     #[error("a wildcard needs a name below it")]
     BareWildcard,
 }

@@ -35,7 +35,10 @@ pub struct IssuerValue {
 /// One `tag=value` parameter of an issuer value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parameter {
+    /// The parameter's tag as written (case kept), e.g. `accounturi`.
     pub tag: String,
+    /// The parameter's value as written: printable ASCII without spaces or
+    /// `;`, possibly empty.
     pub value: String,
 }
 
@@ -54,16 +57,41 @@ impl IssuerValue {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ValueError {
+    /// A label of the issuer-domain-name, or a parameter tag, ends with `-`.
     #[error("label ends with a hyphen at byte {position}")]
-    LabelEndsWithHyphen { position: usize },
+    LabelEndsWithHyphen {
+        /// Offset of the trailing hyphen.
+        position: usize,
+    },
+    /// A `.` in the issuer-domain-name not followed by a label (`a..b`,
+    /// `ca.example.`).
     #[error("empty label (or trailing dot) at byte {position}")]
-    EmptyLabel { position: usize },
+    EmptyLabel {
+        /// Offset just after the dot.
+        position: usize,
+    },
+    /// A `;` between parameters not followed by another parameter (`a=b;`,
+    /// `a=b;;c=d`).
     #[error("parameter expected after ';' at byte {position}")]
-    ParameterExpected { position: usize },
+    ParameterExpected {
+        /// Offset where the parameter should start.
+        position: usize,
+    },
+    /// A parameter tag not followed by `=`.
     #[error("'=' expected after parameter tag at byte {position}")]
-    EqualsExpected { position: usize },
+    EqualsExpected {
+        /// Offset where the `=` should be.
+        position: usize,
+    },
+    /// A byte the grammar does not allow where it stands (e.g. non-ASCII, or
+    /// text after the issuer-domain-name that is not `;`).
     #[error("unexpected byte 0x{byte:02x} at byte {position}")]
-    UnexpectedByte { position: usize, byte: u8 },
+    UnexpectedByte {
+        /// Offset of the byte.
+        position: usize,
+        /// The byte itself.
+        byte: u8,
+    },
 }
 
 /// Parse a raw `issue`-style property value.

@@ -14,12 +14,16 @@ use super::ValidationMethod;
 /// A JSON scalar the table can hold as a constant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Literal {
+    /// JSON `null`.
     Null,
+    /// A JSON boolean.
     Bool(bool),
+    /// A JSON string.
     Text(&'static str),
 }
 
 impl Literal {
+    /// The literal as a JSON value.
     pub fn to_value(self) -> Value {
         match self {
             Literal::Null => Value::Null,
@@ -42,8 +46,11 @@ pub enum Rule {
 /// One field of one method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FieldRule {
+    /// The field's name in `dcv_check_parameters`, e.g. `dns_record_type`.
     pub name: &'static str,
+    /// The fixed value, or the default.
     pub value: Literal,
+    /// Whether `value` is the only value accepted or the default.
     pub rule: Rule,
 }
 

@@ -32,6 +32,7 @@ pub enum UnknownFields {
 /// A request read with [`CheckRequest::read_json`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadRequest {
+    /// The validated request.
     pub request: CheckRequest,
     /// Dotted paths of the unknown fields that were skipped, in the order
     /// found (empty under [`UnknownFields::Refuse`]).
@@ -44,6 +45,7 @@ pub struct RequestIssue {
     /// Dotted path of the field (`dcv_check_parameters.token`,
     /// `caa_check_parameters.caa_domains[1]`), or `(body)`.
     pub field: String,
+    /// What is wrong with it, e.g. `missing` or `must be a string`.
     pub message: String,
 }
 

@@ -91,10 +91,13 @@ impl DcvContext {
 /// One perspective's result for one DCV method.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DcvObservation {
+    /// The DCV method checked (`acme-http-01`, `dns-change`, ...).
     pub validation_method: ValidationMethod,
     /// `true` exactly when `failure` is `None`.
     pub passed: bool,
+    /// Why the check did not pass; `None` when it passed.
     pub failure: Option<DcvFailure>,
+    /// What the perspective saw, pass or fail.
     pub evidence: DcvEvidence,
 }
 
@@ -119,8 +122,11 @@ impl DcvObservation {
 pub enum DcvEvidence {
     /// Nothing was looked up (the check was refused before any I/O).
     None,
+    /// The HTTP exchange of `acme-http-01` or `website-change`.
     Http(HttpEvidence),
+    /// The DNS lookups of a DNS-based method.
     Dns(DnsEvidence),
+    /// The names and extensions of the `acme-tls-alpn-01` certificate.
     Certificate(CertificateEvidence),
 }
 
@@ -133,7 +139,11 @@ pub struct HttpEvidence {
     pub history: Vec<RedirectHop>,
     /// The URL of the final response (or the refused redirect target).
     pub final_url: String,
+    /// The HTTP status of the final response; `None` when no response
+    /// arrived (or the first URL was refused before any request).
     pub final_status: Option<u16>,
+    /// The final response's `Content-Type` header, if it had one; `None` too
+    /// when the fetch ended on a redirect or without a response.
     pub content_type: Option<String>,
     /// The first [`BODY_EXCERPT_BYTES`] of the final body, UTF-8 (lossy).
     pub body_excerpt: String,
@@ -149,6 +159,7 @@ pub struct HttpEvidence {
 /// The DNS lookups of a DNS method, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DnsEvidence {
+    /// Every question asked, with what came back.
     pub lookups: Vec<DnsLookup>,
     /// The name whose records were judged (for CAA climbing, where the
     /// Relevant RRset was found), if any.
@@ -159,45 +170,134 @@ pub struct DnsEvidence {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum DcvFailure {
+    /// The method does not apply to this target (e.g. a DNS method for an
+    /// IP address, or a wildcard for an HTTP method); nothing was looked up.
     #[error("{detail}")]
-    TargetNotAllowed { detail: TargetNotAllowed },
+    TargetNotAllowed {
+        /// Which method and which kind of target.
+        detail: TargetNotAllowed,
+    },
+    /// The name to query (the target with a prefix such as
+    /// `_acme-challenge.`, or a DNS-change prefix) is not a valid DNS name.
     #[error("the name to look up is invalid: {detail}")]
-    QueryName { detail: NameError },
+    QueryName {
+        /// What is wrong with the name.
+        detail: NameError,
+    },
+    /// No usable DNS response for a question: the perspective could not look.
     #[error("no usable DNS response for {name}: {error}")]
-    DnsLookup { name: String, error: DnsError },
+    DnsLookup {
+        /// The name asked about.
+        name: String,
+        /// Why (transport, HTTP status, timeout, unparsable response).
+        error: DnsError,
+    },
+    /// The resolver answered with an rcode other than NOERROR or NXDOMAIN
+    /// (e.g. SERVFAIL): the perspective could not look.
     #[error("DNS lookup of {name} failed with rcode {rcode}")]
-    DnsRcode { name: String, rcode: u16 },
+    DnsRcode {
+        /// The name asked about.
+        name: String,
+        /// The numeric DNS rcode (2 = SERVFAIL, 5 = REFUSED, ...).
+        rcode: u16,
+    },
+    /// NOERROR without records of the asked type, or NXDOMAIN.
     #[error("no records of the asked type at {name}")]
-    NoRecords { name: String },
+    NoRecords {
+        /// The name asked about.
+        name: String,
+    },
+    /// Records were found and none holds the expected value.
     #[error("no record at {name} holds the expected value")]
-    ValueNotFound { name: String },
+    ValueNotFound {
+        /// The name whose records were compared (for CAA contacts, where the
+        /// Relevant RRset was found).
+        name: String,
+    },
+    /// `contact-*-caa`: the climb reached the TLD without finding any CAA
+    /// RRset.
     #[error("no CAA records at or above {name}")]
-    NoRelevantCaaRecords { name: String },
+    NoRelevantCaaRecords {
+        /// The domain whose climb started there.
+        name: String,
+    },
+    /// `contact-*-caa`: the Relevant RRset has no `contactemail` /
+    /// `contactphone` property.
     #[error("the relevant CAA records at {found_at} have no {tag} property")]
-    NoContactInCaa { found_at: String, tag: String },
+    NoContactInCaa {
+        /// Where the Relevant RRset was found.
+        found_at: String,
+        /// The contact tag looked for (`contactemail` or `contactphone`).
+        tag: String,
+    },
+    /// `dns-persistent`: TXT records exist at `_validation-persist.<domain>`
+    /// and none is acceptable for this CA, account and target.
     #[error("no TXT record at {name} is an acceptable persistent validation record")]
     NoAcceptablePersistRecord {
+        /// The name queried (`_validation-persist.<domain>`).
         name: String,
+        /// Each TXT record with why it was not accepted.
         rejections: Vec<PersistRejection>,
     },
+    /// The HTTP fetch failed: no answer, a refused redirect, a non-2xx
+    /// final status or an oversized header.
     #[error("{detail}")]
-    Http { detail: FetchError },
+    Http {
+        /// What went wrong in the fetch.
+        detail: FetchError,
+    },
+    /// `acme-http-01`: the body (trailing whitespace removed) is not the key
+    /// authorization.
     #[error("the response body is not the key authorization")]
-    BodyMismatch { body_truncated: bool },
+    BodyMismatch {
+        /// The body was cut at the size limit, so the comparison saw only
+        /// its first bytes.
+        body_truncated: bool,
+    },
+    /// `website-change`: the body does not contain the challenge value.
     #[error("the response body does not contain the challenge value")]
-    ChallengeValueNotInBody { body_truncated: bool },
+    ChallengeValueNotInBody {
+        /// The body was cut at the size limit, so only its first bytes were
+        /// searched.
+        body_truncated: bool,
+    },
+    /// `website-change`: the body contains the challenge value but the
+    /// request's `match_regex` does not match it.
     #[error("match_regex does not match the response body")]
     RegexNotMatched,
+    /// `website-change`: the request's `match_regex` does not compile; nothing
+    /// was fetched.
     #[error("match_regex is unusable: {detail}")]
-    InvalidRegex { detail: String },
+    InvalidRegex {
+        /// The regex compiler's message.
+        detail: String,
+    },
+    /// The challenge URL built from the target and token is not a valid URL;
+    /// nothing was fetched.
     #[error("the URL to fetch cannot be built: {detail}")]
-    BadUrl { detail: String },
+    BadUrl {
+        /// The URL and the parser's message.
+        detail: String,
+    },
+    /// `acme-tls-alpn-01`: the certificate presented does not meet RFC 8737.
     #[error("{detail}")]
-    Certificate { detail: TlsAlpnError },
+    Certificate {
+        /// The first rule the certificate breaks.
+        detail: TlsAlpnError,
+    },
+    /// The method needs I/O that core does not do (the `acme-tls-alpn-01`
+    /// handshake); the perspective must run it.
     #[error("{detail}")]
-    NotPerformedHere { detail: String },
+    NotPerformedHere {
+        /// What the caller should do instead.
+        detail: String,
+    },
+    /// The request's challenge could never be met, so nothing was looked up.
     #[error("the request's challenge can never be met: {detail}")]
-    UnusableChallenge { detail: UnusableChallenge },
+    UnusableChallenge {
+        /// Why it cannot be met.
+        detail: UnusableChallenge,
+    },
 }
 
 /// A challenge, well-typed in the request, that no page or record could
@@ -206,22 +306,34 @@ pub enum DcvFailure {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum UnusableChallenge {
+    /// `acme-http-01`: the token holds characters outside the base64url
+    /// alphabet, so it cannot be a URL path segment (RFC 8555 8.3).
     #[error("the token is not base64url characters (RFC 8555 8.3)")]
     TokenNotBase64Url,
+    /// `acme-http-01`: the key authorization is not exactly the token, `.`,
+    /// and a base64url account key thumbprint (RFC 8555 8.1).
     #[error(
         "the key authorization is not `<token>.<base64url account key thumbprint>` for this \
          token (RFC 8555 8.1)"
     )]
     KeyAuthorizationNotForToken,
+    /// `ip-address`: the challenge value does not parse as an IP address.
     #[error("the challenge value is not an IPv4 or IPv6 address")]
     NotAnIpAddress,
+    /// `ip-address`: an IPv4 address to be found in AAAA records, or an IPv6
+    /// address in A records.
     #[error("{address} cannot be in {record_type:?} records, which hold the other address family")]
     AddressFamilyMismatch {
+        /// The expected address, from the challenge value.
         address: IpAddr,
+        /// The record type the request asks for (A or AAAA).
         record_type: AddressRecordType,
     },
+    /// `contact-email-*`: the challenge value is not `local@domain`.
     #[error("the challenge value is not an email address (local@domain)")]
     NotAnEmailAddress,
+    /// `contact-phone-*`: the challenge value is not an RFC 3966 global
+    /// number (`+`, digits, visual separators `-.()`).
     #[error(
         "the challenge value is not a global phone number (RFC 3966: `+` then digits and `-.()` \
          separators)"

@@ -31,9 +31,13 @@ pub const PERSIST_LABEL: &str = "_validation-persist";
 pub struct PersistRecord {
     /// The issuer domain name, lower-case.
     pub issuer_domain_name: String,
+    /// The `accounturi` parameter's value as written; `None` when absent
+    /// (such a record is never acceptable).
     pub account_uri: Option<String>,
     /// `policy=wildcard` was present.
     pub wildcard_policy: bool,
+    /// The `persistUntil` parameter, in Unix seconds: the record is not
+    /// valid after that time. `None`: no expiry.
     pub persist_until: Option<u64>,
 }
 
@@ -41,18 +45,43 @@ pub struct PersistRecord {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PersistRejection {
+    /// The TXT value does not follow the issue-value grammar, or repeats a
+    /// known parameter, or has a `persistUntil` that is not a base-10 integer.
     #[error("`{record}` does not follow the issue-value grammar: {detail}")]
-    Malformed { record: String, detail: String },
+    Malformed {
+        /// The TXT value (strings joined), UTF-8 lossy.
+        record: String,
+        /// Which rule it breaks.
+        detail: String,
+    },
+    /// The record names an issuer domain name that is not one of the
+    /// request's.
     #[error("issuer `{issuer}` is not one of this CA's")]
-    OtherIssuer { issuer: String },
+    OtherIssuer {
+        /// The record's issuer domain name, lower-case.
+        issuer: String,
+    },
+    /// The record has no `accounturi` parameter.
     #[error("no accounturi parameter")]
     MissingAccountUri,
+    /// The record's `accounturi` is not the request's account URI (exact
+    /// string comparison).
     #[error("accounturi `{found}` is not the requesting account")]
-    OtherAccount { found: String },
+    OtherAccount {
+        /// The record's `accounturi`, as written.
+        found: String,
+    },
+    /// The target is a wildcard and the record lacks `policy=wildcard`.
     #[error("a wildcard needs policy=wildcard")]
     WildcardNotAuthorized,
+    /// The record's `persistUntil` is earlier than now.
     #[error("persistUntil {persist_until} has passed (now {now})")]
-    Expired { persist_until: u64, now: u64 },
+    Expired {
+        /// The record's `persistUntil`, Unix seconds.
+        persist_until: u64,
+        /// The perspective's clock at the check, Unix seconds.
+        now: u64,
+    },
 }
 
 /// Parse one TXT value (strings joined) as a persistent validation record.

@@ -41,26 +41,55 @@ pub struct CertificateEvidence {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TlsAlpnError {
+    /// The bytes are not a DER X.509 certificate, or its subjectAltName
+    /// extension cannot be decoded.
     #[error("the certificate is not DER X.509: {detail}")]
-    Malformed { detail: String },
+    Malformed {
+        /// The DER decoder's message.
+        detail: String,
+    },
+    /// The target is a wildcard, which RFC 8737 cannot validate.
     #[error("tls-alpn-01 cannot validate a wildcard name")]
     WildcardTarget,
+    /// The subjectAltName or acmeIdentifier extension appears twice.
     #[error("extension {oid} appears more than once")]
-    DuplicateExtension { oid: String },
+    DuplicateExtension {
+        /// The repeated extension's OID, dotted.
+        oid: String,
+    },
+    /// The certificate has no subjectAltName extension.
     #[error("the certificate has no subjectAltName extension")]
     NoSubjectAltName,
+    /// The subjectAltName holds zero or several names.
     #[error("the subjectAltName has {count} names; exactly one is required")]
-    SubjectAltNameCount { count: usize },
+    SubjectAltNameCount {
+        /// How many names it holds.
+        count: usize,
+    },
+    /// The single name is of the wrong kind: not a dNSName for a domain, or
+    /// not an iPAddress for an IP address.
     #[error("the subjectAltName is not a {expected}")]
-    SubjectAltNameType { expected: String },
+    SubjectAltNameType {
+        /// The kind required, `dNSName` or `iPAddress`.
+        expected: String,
+    },
+    /// The single name is not the target.
     #[error("the subjectAltName `{found}` is not the target")]
-    SubjectAltNameMismatch { found: String },
+    SubjectAltNameMismatch {
+        /// The name found (a dNSName as written; an address as `ip:<address>`).
+        found: String,
+    },
+    /// The certificate has no `id-pe-acmeIdentifier` extension.
     #[error("the certificate has no acmeIdentifier extension")]
     MissingAcmeIdentifier,
+    /// The acmeIdentifier extension is present but not marked critical.
     #[error("the acmeIdentifier extension is not critical")]
     AcmeIdentifierNotCritical,
+    /// The acmeIdentifier value is not a DER OCTET STRING of 32 bytes.
     #[error("the acmeIdentifier value is not an OCTET STRING of 32 bytes")]
     AcmeIdentifierMalformed,
+    /// The acmeIdentifier holds 32 bytes that are not SHA-256 of the key
+    /// authorization.
     #[error("the acmeIdentifier does not hold SHA-256 of the key authorization")]
     DigestMismatch,
 }
