@@ -468,7 +468,7 @@ pub struct AcmeHttp01Parameters {
     pub token: String,
     /// `<token>.<base64url account key thumbprint>`.
     pub key_authorization: String,
-    /// Sent with each GET of the check (see [`read_headers`] for the
+    /// Sent with each GET of the check (see `read_headers` for the
     /// headers that are refused).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_headers: Option<BTreeMap<String, String>>,

@@ -65,16 +65,28 @@ pub enum Policy {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PolicyError {
+    /// `Count(quorum_count)` asks fewer corroborations than BR 3.2.2.9
+    /// allows among `used` perspectives.
     #[error(
         "quorum count {quorum_count} is below the BR minimum of {minimum} for {used} perspectives"
     )]
     CountBelowBrMinimum {
+        /// The corroborations the policy asks for.
         quorum_count: usize,
+        /// The perspectives in the cohort.
         used: usize,
+        /// The fewest corroborations BR 3.2.2.9 accepts among `used`.
         minimum: usize,
     },
+    /// `Count(quorum_count)` asks more corroborations than there are
+    /// perspectives.
     #[error("quorum count {quorum_count} is more than the {used} perspectives used")]
-    CountAboveUsed { quorum_count: usize, used: usize },
+    CountAboveUsed {
+        /// The corroborations the policy asks for.
+        quorum_count: usize,
+        /// The perspectives in the cohort.
+        used: usize,
+    },
 }
 
 /// Non-corroborations BR 3.2.2.9 allows among `used` remote perspectives.
@@ -139,6 +151,7 @@ pub struct BrPhase {
     /// The day the phase begins, as the BR and our messages write it
     /// (`YYYY-MM-DD`).
     pub starts_on: &'static str,
+    /// What BR 3.2.2.9 requires from that day on.
     pub requirements: Requirements,
 }
 
@@ -212,7 +225,10 @@ pub enum NonCorroboration {
     /// No answer in time.
     Timeout,
     /// The perspective could not be reached or answered with an error.
-    Unreachable { detail: String },
+    Unreachable {
+        /// The transport's error, for people.
+        detail: String,
+    },
     /// The report's signature did not verify.
     BadSignature,
     /// The report was too old (or from too far in the future).
@@ -222,12 +238,21 @@ pub enum NonCorroboration {
     /// The answer came from a perspective not in the configuration.
     UnknownPerspective,
     /// The report was refused for another reason (see [`ReportError`]).
-    InvalidReport { detail: String },
+    InvalidReport {
+        /// Why the report was refused.
+        detail: String,
+    },
     /// The perspective could not look (its verdict was `error`).
-    PerspectiveError { detail: String },
+    PerspectiveError {
+        /// The report's reason.
+        detail: String,
+    },
     /// The perspective looked and saw something else (its verdict was `fail`,
     /// or its observation differs from the primary's).
-    Mismatch { detail: String },
+    Mismatch {
+        /// The report's reason, or what differs.
+        detail: String,
+    },
 }
 
 impl From<&ReportError> for NonCorroboration {
@@ -249,24 +274,37 @@ impl From<&ReportError> for NonCorroboration {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
-    /// It corroborated the primary; `rir` from configuration.
-    Corroborated { rir: Rir },
-    /// It did not, for this reason.
-    NotCorroborated { reason: NonCorroboration },
-    /// Not yet answered; `rir` from configuration.
-    Pending { rir: Rir },
+    /// It corroborated the primary.
+    Corroborated {
+        /// The perspective's RIR, from configuration (never from its report).
+        rir: Rir,
+    },
+    /// It did not.
+    NotCorroborated {
+        /// Why not.
+        reason: NonCorroboration,
+    },
+    /// Not yet answered.
+    Pending {
+        /// The perspective's RIR, from configuration.
+        rir: Rir,
+    },
 }
 
 /// Counts of outcomes; displays as the BR 5.4.1 quorum result, e.g. `5/6`
 /// (corroborated / used).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Tally {
+    /// Perspectives that corroborated.
     pub corroborated: usize,
+    /// Perspectives that answered and did not corroborate, or failed.
     pub not_corroborated: usize,
+    /// Perspectives not yet answered (cancelled, once the quorum is certain).
     pub pending: usize,
 }
 
 impl Tally {
+    /// The counts of `outcomes`.
     pub fn of(outcomes: &[Outcome]) -> Self {
         let mut tally = Tally::default();
         for outcome in outcomes {
@@ -295,14 +333,36 @@ impl std::fmt::Display for Tally {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InvalidReason {
+    /// The cohort is smaller than the BR minimum in force.
     #[error("{used} remote perspectives used; at least {required} required")]
-    TooFewPerspectives { used: usize, required: usize },
+    TooFewPerspectives {
+        /// Perspectives in the cohort.
+        used: usize,
+        /// The BR minimum in force.
+        required: usize,
+    },
+    /// The quorum policy cannot apply to this cohort.
     #[error("quorum policy cannot apply: {error}")]
-    Policy { error: PolicyError },
+    Policy {
+        /// Why not.
+        error: PolicyError,
+    },
+    /// Even if every pending perspective corroborated, too few would.
     #[error("at most {possible} corroborations possible; {required} required")]
-    TooFewCorroborations { possible: usize, required: usize },
+    TooFewCorroborations {
+        /// Corroborations so far plus pending perspectives.
+        possible: usize,
+        /// Corroborations the policy requires.
+        required: usize,
+    },
+    /// The perspectives that did or could corroborate span too few RIRs.
     #[error("corroborating perspectives can span at most {possible} RIRs; {required} required")]
-    TooFewRirs { possible: usize, required: usize },
+    TooFewRirs {
+        /// Distinct RIRs among corroborating and pending perspectives.
+        possible: usize,
+        /// Distinct RIRs required.
+        required: usize,
+    },
 }
 
 /// Where the quorum stands so far: met, lost, or still open.

@@ -51,7 +51,7 @@
 //! Which names must be proven Insecure: the failing name and every name its
 //! lookup is an alias to. A validating resolver that answers SERVFAIL does
 //! not say whether the name was an alias (the answer section is empty), so
-//! the aliases are asked for ([`alias_targets`]): `CNAME` at the name (a
+//! the aliases are asked for (`alias_targets`): `CNAME` at the name (a
 //! resolver also answers this with the CNAME it synthesises from a DNAME
 //! above the name), and where there is none, `DNAME` at each ancestor, TLD
 //! first, as the DNAME owner's substitution would apply. Each target found

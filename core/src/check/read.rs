@@ -87,7 +87,7 @@ fn join_issues(issues: &[RequestIssue]) -> String {
 
 impl CheckRequest {
     /// Parse and validate an Open MPIC request body. A key repeated in any
-    /// object refuses the body, naming the key (see [`unique_keys`]).
+    /// object refuses the body, naming the key (see `unique_keys`).
     /// Unknown fields are refused (see [`CheckRequest::read_json`]).
     pub fn from_json(body: &[u8]) -> Result<Self, RequestError> {
         Self::read_json(body, UnknownFields::Refuse).map(|read| read.request)

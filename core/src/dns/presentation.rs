@@ -5,7 +5,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::record::dname_target;
 
-/// A name as reports and [`DnsAnswer`] show it: lower-case, no trailing dot.
+/// A name as reports and [`DnsAnswer`](crate::network::DnsAnswer) show it: lower-case, no trailing dot.
 pub fn name_text(name: &Name) -> String {
     let text = name.to_lowercase().to_ascii();
     match text.strip_suffix('.') {
