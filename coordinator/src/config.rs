@@ -83,10 +83,9 @@ use mpic_core::quorum::Policy;
 use url::Url;
 use zeroize::Zeroizing;
 
-pub use self::api_settings::{
-    ApiClient, ApiConfig, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT_CHECKS,
-    MAX_BODY_BYTES_LIMIT, MAX_CONCURRENT_CHECKS_LIMIT, REQUEST_TIMEOUT_MARGIN,
-};
+pub use self::api_settings::{ApiClient, ApiConfig};
+#[cfg(test)]
+pub use self::api_settings::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT_CHECKS};
 pub use self::problems::{ConfigError, Problem, Problems, Severity, TextError};
 pub use crate::perspective_config::PerspectiveConfig;
 

@@ -1,33 +1,60 @@
-//! mpic-coordinator: the part a CA runs.
+//! mpic-coordinator: the part a CA runs for Multi-Perspective Issuance
+//! Corroboration (CA/B Forum TLS BR 3.2.2.9).
 //!
-//! A [`Coordinator`] takes a check ([`CheckSpec`]), picks a cohort of remote
-//! perspectives for its domain ([`cohort`]), sends each a signed request and
-//! verifies every signed report that comes back ([`fanout`]), applies BR
-//! 3.2.2.9 quorum, and retries with another cohort when quorum fails. The
-//! result is a [`Decision`] that carries its evidence: every perspective's
-//! result and signed report, for every attempt.
+//! A [`Coordinator`] takes an Open MPIC request ([`CheckRequest`]), picks a
+//! cohort of remote perspectives for its domain, sends each a signed request
+//! and verifies every signed report that comes back, applies the BR quorum,
+//! and retries with another cohort when the quorum fails, all alongside the
+//! CA's own primary perspective when `[primary]` is configured. The result
+//! is a [`Decision`] that carries its evidence: every perspective's result
+//! and signed report, for every attempt.
+//!
+//! ```no_run
+//! use mpic_coordinator::{CheckRequest, Config, Coordinator, HttpTransport, Outcome};
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Config::load("mpic.toml".as_ref())?;
+//! let coordinator = Coordinator::new(config, HttpTransport::new()?)?;
+//! coordinator.primary_self_test().await;
+//!
+//! let request = CheckRequest::from_json(
+//!     br#"{"check_type": "caa", "domain_or_ip_target": "example.com"}"#,
+//! )?;
+//! let decision = coordinator.check(&request).await?;
+//! match decision.outcome() {
+//!     Outcome::Corroborated => println!("corroborated: {}", decision.tally().unwrap_or_default()),
+//!     _ => {
+//!         for reason in decision.reasons() {
+//!             println!("not corroborated: {reason}");
+//!         }
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! I/O toward perspectives goes through [`PerspectiveTransport`]; the real
-//! one is [`HttpTransport`].
+//! one is [`HttpTransport`]. [`serve`] runs the Open MPIC HTTP API over a
+//! coordinator, and [`evidence`] keeps and re-verifies every decision.
 #![forbid(unsafe_code)]
 
-pub mod api;
-pub mod ca_identity;
-pub mod check_call;
-pub mod clock;
-pub mod cohort;
-pub mod config;
-pub mod decision;
+mod api;
+mod ca_identity;
+mod check_call;
+mod clock;
+mod cohort;
+mod config;
+mod decision;
 pub mod embedded;
 pub mod evidence;
-pub mod fanout;
-pub mod http_read;
-pub mod identity_probe;
-pub mod native_network;
-pub mod orchestration;
-pub mod perspective_config;
-pub mod primary;
-pub mod transport;
+mod fanout;
+mod http_read;
+mod identity_probe;
+mod native_network;
+mod orchestration;
+mod perspective_config;
+mod primary;
+mod transport;
 
 #[doc(hidden)]
 pub mod testing;
@@ -38,23 +65,35 @@ mod test_fixtures;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use mpic_core::check::CheckRequest;
 use mpic_core::dnssec_self_test::DnssecSelfTest;
 use mpic_core::quorum::{self, Requirements};
 use tokio::time::Instant;
 
+use crate::cohort::{Cohort, CohortSelector};
 use crate::orchestration::{Asked, Orchestration};
 
-pub use crate::check_call::{CheckCall, CheckType};
-pub use crate::cohort::{Cohort, CohortError, CohortSelector};
-pub use crate::config::{Config, PerspectiveConfig};
+pub use mpic_core::check::{CheckRequest, CheckType};
+
+pub use crate::api::{ServeError, serve};
+pub use crate::ca_identity::CaIdentities;
+pub use crate::clock::now_ms;
+pub use crate::cohort::CohortError;
+pub use crate::config::{
+    ApiClient, ApiConfig, Config, ConfigError, Defaults, Environment, EvidenceConfig,
+    PrimaryConfig, Problem, Problems, ServeConfig, Severity, TextError,
+};
 pub use crate::decision::{
     AttemptRecord, Decision, LateResult, Outcome, PerspectiveResult, PrimaryResult, Reason,
     RecordedDecision, ResultStatus, Stragglers, VerdictName,
 };
-pub use crate::orchestration::{Refused, RefusedField};
+pub use crate::identity_probe::{ProbeClientError, ProbeProblem, ProbeResult, probe_all};
+pub use crate::native_network::{
+    DEFAULT_DOH_URL, LocalPorts, NativeNetworkConfig, NativeNetworkError,
+};
+pub use crate::orchestration::{Adjustment, Refused, RefusedField};
+pub use crate::perspective_config::PerspectiveConfig;
 pub use crate::primary::PrimaryPerspective;
-pub use crate::transport::{CallError, HttpTransport, PerspectiveTransport};
+pub use crate::transport::{CallError, HttpClientError, HttpTransport, PerspectiveTransport};
 
 /// Runs checks for a CA. Cheap to share behind an `Arc`; `check` takes `&self`.
 pub struct Coordinator<T> {

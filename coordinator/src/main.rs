@@ -20,8 +20,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use clap::{Args, Parser, Subcommand};
 use ed25519_dalek::SigningKey;
-use mpic_coordinator::config::{Config, ConfigError, ServeConfig, Severity};
-use mpic_coordinator::native_network::LocalPorts;
+use mpic_coordinator::LocalPorts;
+use mpic_coordinator::{Config, ConfigError, ServeConfig, Severity};
 use mpic_core::keys;
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
@@ -184,7 +184,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         .local_http_port
         .filter(|_| args.allow_loopback_for_tests)
         .map(|http| LocalPorts { http, https: None });
-    runtime.block_on(mpic_coordinator::api::serve(config, args.listen, local))?;
+    runtime.block_on(mpic_coordinator::serve(config, args.listen, local))?;
     Ok(ExitCode::SUCCESS)
 }
 

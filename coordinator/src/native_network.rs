@@ -59,7 +59,7 @@ use url::{Host, Url};
 
 use crate::http_read::{error_chain, header_text, http_error, read_bounded};
 
-pub use address_policy::{AddressPolicy, RefusedAddress, SpecialUse};
+pub use address_policy::AddressPolicy;
 
 /// The resolver `mpic check` and the primary perspective use unless told
 /// otherwise.

@@ -82,6 +82,7 @@ pub struct Orchestration {
 
 impl Orchestration {
     /// The configured defaults.
+    #[cfg(test)]
     pub fn configured(defaults: &Defaults) -> Self {
         Self {
             perspective_count: defaults.perspective_count,

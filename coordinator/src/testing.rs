@@ -1,6 +1,6 @@
-//! What only tests need: decisions made up to test how decisions are shown,
-//! counted and stored. Never made by a [`crate::Coordinator`], so never a
-//! verdict on anything.
+//! What only tests need: parts the end-to-end tests reuse, and decisions
+//! made up to test how decisions are shown, counted and stored (never made
+//! by a [`crate::Coordinator`], so never a verdict on anything).
 
 use crate::check_call::CheckType;
 use crate::decision::{AttemptRecord, Decision, Facts, Outcome, PrimaryResult, Reason};
@@ -30,3 +30,9 @@ pub fn made_up_decision(
         },
     }
 }
+
+/// What the end-to-end tests reuse to build their loopback perspectives and
+/// clients the way the coordinator builds its own.
+pub use crate::api::open_mpic_schema::OpenMpicSchema;
+pub use crate::http_read::{error_chain, header_text, http_error, read_bounded};
+pub use crate::native_network::ReqwestDohTransport;

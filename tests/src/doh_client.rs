@@ -6,7 +6,7 @@ use mpic_core::doh::{DohClient, DohConfig, DohConfigError, DohMethod};
 
 /// The coordinator's production transport: the fixtures talk DoH exactly
 /// as the coordinator does.
-pub use mpic_coordinator::native_network::ReqwestDohTransport;
+pub use mpic_coordinator::testing::ReqwestDohTransport;
 
 /// Why a [`DohClient`] for the fixture could not be made.
 #[derive(Debug, thiserror::Error)]

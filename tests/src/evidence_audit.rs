@@ -28,7 +28,7 @@ pub async fn keep_and_verify<T: PerspectiveTransport + 'static>(
         &config.perspectives,
     );
     let context = RecordContext {
-        decided_at_ms: mpic_coordinator::clock::now_ms(),
+        decided_at_ms: mpic_coordinator::now_ms(),
         client: None,
         request: format!("{{\"domain_or_ip_target\":\"{}\"}}", decision.target()),
     };

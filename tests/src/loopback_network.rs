@@ -19,7 +19,7 @@ use mpic_core::network::{
 use mpic_core::resolver_set::ResolverSet;
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 
-use mpic_coordinator::http_read::{header_text, http_error, read_bounded};
+use mpic_coordinator::testing::{header_text, http_error, read_bounded};
 
 use crate::doh_client::{DohClientError, ReqwestDohTransport, loopback_doh_client};
 

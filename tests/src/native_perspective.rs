@@ -25,7 +25,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use mpic_coordinator::clock;
+use mpic_coordinator::now_ms;
 use mpic_core::dcv::DcvContext;
 use mpic_core::location::Location;
 use mpic_core::perspective::Identity;
@@ -285,7 +285,7 @@ async fn check(State(state): State<Arc<HandlerState>>, body: Bytes) -> Response 
     }
     // Authentication, replay guard, parsing and routing come first, as in
     // the worker (mpic_core::responder).
-    let admitted = match state.responder.admit(&body, clock::now_ms()) {
+    let admitted = match state.responder.admit(&body, now_ms()) {
         Ok(admitted) => admitted,
         Err(refusal) => return state.refuse(&refusal),
     };
@@ -298,7 +298,7 @@ async fn check(State(state): State<Arc<HandlerState>>, body: Bytes) -> Response 
             "the perspective is stopping".into(),
         );
     };
-    let context = DcvContext::new(clock::now_ms() / 1000);
+    let context = DcvContext::new(now_ms() / 1000);
     let backstop = tokio::time::sleep(state.responder.backstop_after());
     let answer = state
         .responder
@@ -308,7 +308,7 @@ async fn check(State(state): State<Arc<HandlerState>>, body: Bytes) -> Response 
             &context,
             vec![setup.doh_url.clone()],
             backstop,
-            clock::now_ms,
+            now_ms,
         )
         .await;
     match answer {

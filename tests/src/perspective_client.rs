@@ -21,7 +21,7 @@ pub fn now_ms() -> u64 {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
-    #[error("HTTP: {}", mpic_coordinator::http_read::error_chain(.0))]
+    #[error("HTTP: {}", mpic_coordinator::testing::error_chain(.0))]
     Http(#[from] reqwest::Error),
     #[error("perspective answered {status}: {body}")]
     Status { status: u16, body: String },

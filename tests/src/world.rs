@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use futures_util::future::try_join_all;
-use mpic_coordinator::config::Environment;
+use mpic_coordinator::Environment;
 use mpic_coordinator::{Config, Coordinator, HttpTransport};
 use mpic_core::location::Coordinates;
 use mpic_core::rir::Rir;

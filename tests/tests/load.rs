@@ -40,8 +40,8 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::Signature;
 use futures_util::future::join_all;
-use mpic_coordinator::api::open_mpic_schema::OpenMpicSchema;
-use mpic_coordinator::decision::{AttemptRecord, ResultStatus};
+use mpic_coordinator::testing::OpenMpicSchema;
+use mpic_coordinator::{AttemptRecord, ResultStatus};
 use mpic_core::caa::{CaaObservation, CaaOutcome};
 use mpic_core::perspective::CheckObservation;
 use mpic_core::quorum::{NonCorroboration, Requirements, br_minimum_corroborations};
@@ -454,7 +454,7 @@ fn corroboration_is_genuine(
     asked: &str,
     id: &str,
     perspective: &Known,
-    result: &mpic_coordinator::decision::PerspectiveResult,
+    result: &mpic_coordinator::PerspectiveResult,
 ) -> Result<(), String> {
     let (Some(signed), Some(body)) = (&result.report, &result.verified) else {
         return Err("corroborated without a verified report".into());
@@ -637,7 +637,7 @@ async fn run(plan: &Plan) {
             .unwrap();
     let pid = coordinator.pid();
     let memory = MemoryWatch::start(pid, Duration::from_secs(1), 600).unwrap();
-    let requirements = Requirements::for_unix_ms(mpic_coordinator::clock::now_ms());
+    let requirements = Requirements::for_unix_ms(mpic_coordinator::now_ms());
 
     let client = reqwest::Client::builder()
         .no_proxy()

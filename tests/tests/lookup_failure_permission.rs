@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
-use mpic_coordinator::config::PerspectiveConfig;
-use mpic_coordinator::identity_probe;
+use mpic_coordinator::PerspectiveConfig;
+use mpic_coordinator::probe_all;
 use mpic_core::caa::lookup::{QueryAttempt, QueryFailure};
 use mpic_core::caa::{CaaObservation, CaaOutcome, NotPermission};
 use mpic_core::perspective::{CheckCall, CheckObservation};
@@ -137,9 +137,7 @@ impl Setup {
             location: site.coordinates().unwrap(),
             public_key: self.key.verifying_key(),
         };
-        let results = identity_probe::probe_all(&[config], Duration::from_secs(10))
-            .await
-            .unwrap();
+        let results = probe_all(&[config], Duration::from_secs(10)).await.unwrap();
         results[0]
             .problems
             .iter()

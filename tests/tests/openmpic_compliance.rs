@@ -18,7 +18,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mpic_coordinator::api::open_mpic_schema::OpenMpicSchema;
+use mpic_coordinator::testing::OpenMpicSchema;
 use mpic_tests::coordinator_process::{ApiKey, CoordinatorProcess, new_api_key};
 use mpic_tests::http_fixture::{HttpRule, acme_challenge_path, pki_validation_path};
 use mpic_tests::world::{CoordinatorSetup, SIX_SITES, World};
@@ -296,7 +296,7 @@ type Refusal = (Value, &'static str, &'static str);
 async fn the_reference_validators_rules_and_our_br_refusals_are_400_naming_the_field() {
     let zone = std::fs::read_to_string(fixtures().join("compliance_world.zone")).unwrap();
     let api = Api::start(&zone).await;
-    let below_br = mpic_core::quorum::Requirements::for_unix_ms(mpic_coordinator::clock::now_ms())
+    let below_br = mpic_core::quorum::Requirements::for_unix_ms(mpic_coordinator::now_ms())
         .min_perspectives
         - 1;
     let caa = |orchestration: Value| {

@@ -4,7 +4,7 @@
 //! primary's resolver sees one that names another CA.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use mpic_coordinator::api::open_mpic_schema::OpenMpicSchema;
+use mpic_coordinator::testing::OpenMpicSchema;
 use mpic_tests::coordinator_process::{CoordinatorProcess, new_api_key};
 use mpic_tests::dns_fixture;
 use mpic_tests::mpic_binary;

@@ -37,9 +37,9 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use ed25519_dalek::SigningKey;
-use mpic_coordinator::config::{Config, Defaults, PerspectiveConfig};
 use mpic_coordinator::evidence::{EvidenceStore, RecordContext, Recorder, StoreLocation};
 use mpic_coordinator::{CallError, Coordinator, Decision, HttpTransport, PerspectiveTransport};
+use mpic_coordinator::{Config, Defaults, PerspectiveConfig};
 use mpic_core::check::CheckRequest;
 use mpic_core::location::{Coordinates, Location};
 use mpic_core::name::DomainName;
@@ -457,7 +457,7 @@ async fn drive<T: PerspectiveTransport + 'static>(
                 let decision = coordinator.check(&request).await.unwrap();
                 if let Some(recorder) = &recorder {
                     let context = RecordContext {
-                        decided_at_ms: mpic_coordinator::clock::now_ms(),
+                        decided_at_ms: mpic_coordinator::now_ms(),
                         client: Some("bench".into()),
                         request: json,
                     };

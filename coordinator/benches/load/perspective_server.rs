@@ -22,7 +22,7 @@ use axum::serve::ListenerExt as _;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use hickory_proto::rr::rdata::CAA;
 use hickory_proto::rr::{RData, RecordType};
-use mpic_coordinator::clock;
+use mpic_coordinator::now_ms;
 use mpic_core::dcv::DcvContext;
 use mpic_core::perspective::Identity;
 use mpic_core::report::SignedReport;
@@ -179,10 +179,7 @@ pub async fn answer(
             refusal.to_string(),
         )
     };
-    let admitted = state
-        .responder
-        .admit(body, clock::now_ms())
-        .map_err(refused)?;
+    let admitted = state.responder.admit(body, now_ms()).map_err(refused)?;
     let delay = state.delay.draw(state.next_random());
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -197,7 +194,7 @@ pub async fn answer(
             &context,
             vec![RESOLVER.to_owned()],
             backstop,
-            clock::now_ms,
+            now_ms,
         )
         .await
         .map_err(refused)?

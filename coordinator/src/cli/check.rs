@@ -8,17 +8,15 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use mpic_coordinator::ca_identity::CaIdentities;
-use mpic_coordinator::config::{Config, PrimaryConfig};
-use mpic_coordinator::decision::{Decision, PerspectiveResult, ResultStatus};
+use mpic_coordinator::CaIdentities;
 use mpic_coordinator::embedded::{self, EmbeddedOptions, NOT_BR_COMPLIANT_NOTICE};
 use mpic_coordinator::evidence::{self, RecordContext};
-use mpic_coordinator::native_network::{
-    DEFAULT_DOH_URL, LocalPorts, NativeNetworkConfig, NativeNetworkError,
-};
+use mpic_coordinator::{Config, PrimaryConfig};
 use mpic_coordinator::{
-    Coordinator, CoordinatorError, HttpTransport, Outcome, PerspectiveTransport, clock,
+    Coordinator, CoordinatorError, HttpTransport, Outcome, PerspectiveTransport, now_ms,
 };
+use mpic_coordinator::{DEFAULT_DOH_URL, LocalPorts, NativeNetworkConfig, NativeNetworkError};
+use mpic_coordinator::{Decision, PerspectiveResult, ResultStatus};
 use mpic_core::check::{CheckParameters, CheckRequest};
 use mpic_core::dnssec_self_test::DnssecTestNames;
 use mpic_core::name::DomainName;
@@ -317,7 +315,7 @@ async fn check(
             let evidence_id = match recorder {
                 Some(recorder) => {
                     let context = RecordContext {
-                        decided_at_ms: clock::now_ms(),
+                        decided_at_ms: now_ms(),
                         client: None,
                         request: serde_json::to_string(request)?,
                     };

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use clap::{Args, Subcommand};
 use ed25519_dalek::VerifyingKey;
-use mpic_coordinator::config::Config;
+use mpic_coordinator::Config;
 use mpic_coordinator::evidence::audit::{self, RecordAudit};
 use mpic_coordinator::evidence::{
     self, Bundle, EvidenceStore, ListFilter, RecordBody, StoredRecord, receipt, record,
@@ -476,7 +476,7 @@ fn exit(passed: bool) -> ExitCode {
 
 async fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
     let (config, store) = open(&args.store, !args.dry_run).await?;
-    let now = mpic_coordinator::clock::now_ms();
+    let now = mpic_coordinator::now_ms();
     let cutoff = now.saturating_sub(u64::from(config.evidence.keep_days) * DAY_MS);
     if args.dry_run {
         let older = store

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
-use mpic_coordinator::config::Config;
-use mpic_coordinator::identity_probe::{self, ProbeProblem, ProbeResult};
+use mpic_coordinator::Config;
+use mpic_coordinator::{ProbeProblem, ProbeResult, probe_all};
 
 use super::EXIT_ERROR;
 use super::stdout;
@@ -48,7 +48,7 @@ pub fn run(args: &PerspectivesArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let results = runtime.block_on(identity_probe::probe_all(
+    let results = runtime.block_on(probe_all(
         &config.perspectives,
         config.defaults.call_timeout,
     ))?;

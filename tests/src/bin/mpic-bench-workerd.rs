@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use mpic_coordinator::config::Environment;
+use mpic_coordinator::Environment;
 use mpic_coordinator::{Config, Coordinator, HttpTransport};
 use mpic_core::check::CheckRequest;
 use mpic_core::perspective::CheckCall;

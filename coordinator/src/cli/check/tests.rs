@@ -1,12 +1,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use mpic_coordinator::check_call::CheckType;
+use mpic_coordinator::CheckType;
 use mpic_core::quorum::{self, NonCorroboration, Tally};
 use mpic_core::rir::Rir;
 
 use super::*;
+use mpic_coordinator::AttemptRecord;
 use mpic_coordinator::Reason;
-use mpic_coordinator::decision::AttemptRecord;
 use mpic_coordinator::testing::made_up_decision;
 
 fn result(id: &str, status: ResultStatus, detail: &str) -> PerspectiveResult {
