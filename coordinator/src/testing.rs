@@ -33,6 +33,7 @@ pub fn made_up_decision(
 
 /// What the end-to-end tests reuse to build their loopback perspectives and
 /// clients the way the coordinator builds its own.
+#[cfg(any(test, feature = "openapi-schema"))]
 pub use crate::api::open_mpic_schema::OpenMpicSchema;
 pub use crate::http_read::{error_chain, header_text, http_error, read_bounded};
 pub use crate::native_network::ReqwestDohTransport;
