@@ -6,25 +6,28 @@
 //! single alphabet, and non-canonical trailing bits are refused, so each byte
 //! string has few textual forms and none of them is ambiguous.
 
-use base64::Engine as _;
-use base64::alphabet;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-
-const LENIENT: GeneralPurposeConfig =
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
-const STANDARD_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
-const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
+use data_encoding::{BASE64, BASE64_NOPAD, BASE64URL_NOPAD, DecodeError, DecodeKind};
 
 /// Standard alphabet, padded.
 pub(crate) fn encode(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    BASE64.encode(bytes)
 }
 
-/// Standard or URL-safe alphabet, padding optional.
-pub(crate) fn decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
-    STANDARD_LENIENT
-        .decode(text)
-        .or_else(|standard_error| URL_SAFE_LENIENT.decode(text).map_err(|_| standard_error))
+/// Standard or URL-safe alphabet, padding optional: absent, partial or
+/// canonical, never more than canonical.
+pub(crate) fn decode(text: &str) -> Result<Vec<u8>, DecodeError> {
+    let unpadded = text.trim_end_matches('=');
+    let canonical_padding = (4 - unpadded.len() % 4) % 4;
+    if text.len() - unpadded.len() > canonical_padding {
+        return Err(DecodeError {
+            position: unpadded.len(),
+            kind: DecodeKind::Padding,
+        });
+    }
+    let unpadded = unpadded.as_bytes();
+    BASE64_NOPAD
+        .decode(unpadded)
+        .or_else(|standard_error| BASE64URL_NOPAD.decode(unpadded).map_err(|_| standard_error))
 }
 
 /// `#[serde(with = "crate::base64_text::bytes")]` for a `Vec<u8>` field.
