@@ -75,7 +75,7 @@ fn refuses_bad_text_with_the_reason() {
         ("ed25519:AAAA", KeyError::Length(3)),
         (
             "ed25519:not base64",
-            KeyError::Base64("Invalid symbol 32, offset 3.".into()),
+            KeyError::Base64("invalid symbol at 3".into()),
         ),
         // The identity point: small order.
         (
