@@ -178,8 +178,10 @@ impl std::fmt::Display for VerdictName {
 /// never a `Decision`: evidence is re-verified, not trusted.
 ///
 /// Serialised (for `mpic check --json` and the evidence store) with
-/// `is_valid` and `mpic_completed` spelled out beside `outcome`, as Open
-/// MPIC clients read them.
+/// `is_valid`, `mpic_completed`, `quorum` (the BR 5.4.1 quorum result, e.g.
+/// `5/6`) and `quorum_count` spelled out beside `outcome`, as Open MPIC
+/// clients and log readers expect them; reading a decision back ignores
+/// them and derives them again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     pub(crate) facts: Facts,
@@ -215,12 +217,17 @@ impl Serialize for Decision {
         struct Spelled<'a> {
             is_valid: bool,
             mpic_completed: bool,
+            quorum: String,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            quorum_count: Option<usize>,
             #[serde(flatten)]
             facts: &'a Facts,
         }
         Spelled {
             is_valid: self.is_valid(),
             mpic_completed: self.outcome() != Outcome::Incomplete,
+            quorum: self.tally().map(|t| t.to_string()).unwrap_or_default(),
+            quorum_count: self.quorum_count(),
             facts: &self.facts,
         }
         .serialize(serializer)

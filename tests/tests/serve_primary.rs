@@ -97,7 +97,8 @@ async fn serve_and_check_refuse_what_the_primary_refuses() {
     // The primary's result is in the decision's own BR 5.4.1 line.
     assert!(
         log.lines()
-            .any(|l| l.contains("MPIC decision") && l.contains("primary=fail")),
+            .any(|l| l.contains("MPIC decision")
+                && l.contains("fail (corroborated by remote: false)")),
         "{log}"
     );
     assert!(log.contains("DNSSEC self-test passed"), "{log}");
