@@ -35,7 +35,7 @@ impl CaIdentities {
 
     /// Refuses `request` if it names an identity not allowed here, naming
     /// every such field. A CAA check that names none gets the configured
-    /// ones later (`CheckSpec::for_perspectives`), which is always allowed.
+    /// ones later (`check_call::for_perspectives`), which is always allowed.
     pub fn admit(&self, request: &CheckRequest) -> Result<(), RequestError> {
         let (field, named, allowed) = match &request.parameters {
             CheckParameters::Caa(caa) => (
