@@ -176,6 +176,7 @@ pub fn router<T: PerspectiveTransport + 'static>(
 
 /// Why `mpic serve` could not run.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServeError {
     /// The HTTPS client to the perspectives could not be built.
     #[error(transparent)]

@@ -67,6 +67,7 @@ impl Cohort {
 
 /// Why no cohort can be chosen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CohortError {
     /// A cohort of 0 perspectives was asked for.
     #[error("a cohort of 0 perspectives cannot corroborate anything")]

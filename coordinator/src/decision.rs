@@ -19,6 +19,7 @@ pub const CANCELLED_DETAIL: &str = "cancelled: decision already certain";
 /// Where one perspective ended up in one attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ResultStatus {
     /// A verified report with verdict `pass`.
     Corroborated,

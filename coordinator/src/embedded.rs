@@ -127,6 +127,7 @@ pub const SITES: [Site; 8] = [
 
 /// Why the in-process perspectives could not be set up.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EmbeddedError {
     /// The count asked for is not between 2 and the number of [`SITES`].
     #[error("{count} in-process perspectives requested; 2 to {} are available", SITES.len())]
@@ -313,6 +314,7 @@ impl<N> std::fmt::Debug for InProcessPerspective<N> {
 /// Why an in-process perspective refused a call (what a remote one would
 /// answer with a non-200 status).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum InProcessRefusal {
     /// No in-process perspective has this id.
     #[error("no in-process perspective is called {0:?}")]

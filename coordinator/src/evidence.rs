@@ -266,6 +266,7 @@ pub const BUNDLE_FORMAT: &str = "mpic-evidence-bundle-1";
 
 /// Why a bundle cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BundleError {
     /// Its record or signature is not base64, or its hash is not 64 hex
     /// digits; says which.

@@ -31,6 +31,7 @@ use mpic_core::identity_document::IdentityDocument;
 /// One thing wrong with a perspective.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ProbeProblem {
     /// No full answer within the probe's timeout.
     #[error("no answer within {timeout_ms} ms")]

@@ -170,6 +170,7 @@ impl NativeNetworkConfig {
 
 /// Why a `NativeNetwork` could not be made.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum NativeNetworkError {
     /// The DoH client refuses the resolver's URL (not https, no host,
     /// credentials, a fragment, ...).

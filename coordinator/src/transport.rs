@@ -29,6 +29,7 @@ pub trait PerspectiveTransport: Send + Sync {
 
 /// Why no report came back. Each is a non-corroboration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CallError {
     /// No answer before the call's deadline (the call timeout, or the
     /// check's deadline if sooner).

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 /// How bad a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Severity {
     /// The coordinator can run, but the operator should look.
     Warning,
@@ -80,6 +81,7 @@ impl fmt::Display for Problems {
 
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The file cannot be read.
     #[error("cannot read {path}: {source}")]
@@ -111,6 +113,7 @@ pub enum ConfigError {
 
 /// Why configuration text was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TextError {
     /// Not valid TOML; the TOML parser's message.
     #[error("not valid TOML: {0}")]

@@ -30,6 +30,7 @@ const TIME_WINDOW_MS: u64 = 86_400_000;
 
 /// One thing about a record that does not hold.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Finding {
     /// The receipt cannot be opened, or its signature does not verify with
     /// the coordinator key the record names.
@@ -156,6 +157,7 @@ impl RecordAudit {
 
 /// A break in a writer's chain.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ChainBreak {
     /// Sequence numbers are missing from the chain, and no trusted prune
     /// note accounts for them.

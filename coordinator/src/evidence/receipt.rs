@@ -33,6 +33,7 @@ const HEADER_LEN: usize = RECEIPT_MAGIC.len() + 1 + 4;
 
 /// Why signed receipt bytes cannot be read or trusted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReceiptError {
     /// The record JSON (this many bytes) does not fit the u32 length field.
     #[error("the record is too long to sign ({0} bytes)")]

@@ -22,6 +22,7 @@ use crate::decision::LateResult;
 /// Where the records live. Its `Debug` is [`StoreLocation::describe`], so a
 /// URL's password never reaches a log.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StoreLocation {
     /// A SQLite database file, created if missing.
     Sqlite(PathBuf),
@@ -58,6 +59,7 @@ impl std::fmt::Debug for StoreLocation {
 
 /// Why the store did not do what was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The database cannot be reached or refused the operation; nothing was
     /// committed.
@@ -180,6 +182,7 @@ pub(super) struct Migration {
 
 /// A store of either kind. Cheap to clone.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum EvidenceStore {
     /// A SQLite database file.
     Sqlite(SqliteStore),
