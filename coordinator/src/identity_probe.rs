@@ -51,7 +51,8 @@ pub enum ProbeProblem {
     HttpStatus {
         /// The HTTP status code.
         status: u16,
-        /// The start of the answer's body (at most 256 bytes), trimmed.
+        /// The answer's body as read (at most 256 bytes of an error answer),
+        /// trimmed.
         body: String,
     },
     /// The 200 answer is not an identity document (not its JSON, or larger
