@@ -176,15 +176,28 @@ pub fn router<T: PerspectiveTransport + 'static>(
 
 /// Why `mpic serve` could not run.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServeError {
+    /// The HTTPS client to the perspectives could not be built.
     #[error(transparent)]
     HttpClient(#[from] HttpClientError),
+    /// The configuration gives no coordinator (no cohort can be formed, or
+    /// the primary's resolver is unusable).
     #[error("cannot start the coordinator: {0}")]
     Coordinator(#[from] CoordinatorError),
+    /// The listening socket could not be opened.
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: io::Error },
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why it could not be bound (in use, no permission, ...).
+        source: io::Error,
+    },
+    /// The HTTP server stopped with an I/O error after it started.
     #[error("server failed: {0}")]
     Serve(#[source] io::Error),
+    /// The evidence store could not be opened or migrated; without it no
+    /// check is answered, so the API does not start.
     #[error("[evidence]: {0}")]
     Evidence(#[from] StoreError),
 }

@@ -67,9 +67,13 @@ impl Cohort {
 
 /// Why no cohort can be chosen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CohortError {
+    /// A cohort of 0 perspectives was asked for.
     #[error("a cohort of 0 perspectives cannot corroborate anything")]
     Empty,
+    /// Fewer perspectives are eligible than a cohort needs (too few are
+    /// configured, or some are too near the primary perspective).
     #[error(
         "a cohort needs {size} perspectives but only {eligible} of the {configured} configured are \
          eligible{}",
@@ -79,18 +83,37 @@ pub enum CohortError {
         }
     )]
     TooFewEligible {
+        /// Perspectives per cohort.
         size: usize,
+        /// Perspectives not excluded for being near the primary.
         eligible: usize,
+        /// Perspectives configured.
         configured: usize,
+        /// The ids of those within 500 km of the primary perspective's
+        /// configured location.
         excluded_near_primary: Vec<String>,
     },
+    /// Enough perspectives are eligible, but no set of `size` of them is
+    /// pairwise distinct and spans enough RIRs (BR 3.2.2.9).
     #[error(
         "no {size} perspectives are pairwise at least {MIN_DISTANCE_KM} km apart and span at least \
          {MIN_COHORT_RIRS} RIRs; {detail}"
     )]
-    NoValidCohort { size: usize, detail: String },
+    NoValidCohort {
+        /// Perspectives per cohort.
+        size: usize,
+        /// What stands in the way: eligible perspectives per RIR, and the
+        /// pairs too close to be distinct.
+        detail: String,
+    },
+    /// The search for a cohort gave up after its step budget (one million
+    /// steps) without deciding: the configuration is too large or too
+    /// tangled to search.
     #[error("cohort search for {size} perspectives gave up after {SEARCH_BUDGET} steps")]
-    SearchBudgetExhausted { size: usize },
+    SearchBudgetExhausted {
+        /// Perspectives per cohort.
+        size: usize,
+    },
 }
 
 /// The perspectives cohorts of one size are drawn from, and which pairs of

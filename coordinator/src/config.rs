@@ -129,11 +129,12 @@ pub struct Config {
     /// within 500 km of it are never used (BR 3.2.2.9: they would not be
     /// distinct from the primary).
     pub primary_location: Option<Coordinates>,
+    /// `[defaults]`: how each check runs unless its request asks otherwise.
     pub defaults: Defaults,
     /// In file order.
     pub perspectives: Vec<PerspectiveConfig>,
     /// The primary network perspective run from this host, when enabled
-    /// (see [`crate::primary`]).
+    /// (see [`crate::PrimaryPerspective`]).
     pub primary: Option<PrimaryConfig>,
     /// Where every decision's record is kept ([`crate::evidence`]).
     pub evidence: EvidenceConfig,
@@ -158,6 +159,8 @@ pub struct EvidenceConfig {
     pub store: Option<crate::evidence::StoreLocation>,
     /// This coordinator's chain.
     pub writer: String,
+    /// How long `mpic evidence prune` keeps records, in days (at least 730,
+    /// BR 5.4.3's two years; default 763).
     pub keep_days: u32,
     /// Earlier coordinator keys whose records and prune notes `mpic
     /// evidence verify` accepts, beside the configured signing key (after a
@@ -244,14 +247,23 @@ impl fmt::Debug for Config {
 /// How each check is run unless a request asks otherwise.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Defaults {
+    /// Remote perspectives per attempt (default 6).
     pub perspective_count: usize,
     /// The fewest perspectives a request's `orchestration_parameters` may
     /// ask for; at most `perspective_count` (default: equal to it, so a
     /// request can only add perspectives, never shrink the cohort).
     pub min_perspective_count: usize,
+    /// The quorum policy (`quorum`, `quorum_count`; default BR 3.2.2.9's
+    /// table).
     pub policy: Policy,
+    /// How long one perspective call may take before it counts as a timeout
+    /// (default 10 s).
     pub call_timeout: Duration,
+    /// How long the whole check may take, every attempt included (default
+    /// 30 s); no attempt starts after it.
     pub deadline: Duration,
+    /// Attempts, each with a new cohort, before a check is not corroborated
+    /// (default 3).
     pub max_attempts: u32,
     /// The most attempts a request may ask for (Open MPIC
     /// `orchestration_parameters.max_attempts`); at least `max_attempts`.
@@ -259,7 +271,11 @@ pub struct Defaults {
     /// The CA's CAA issuer domain names, sent with every CAA check that
     /// names none itself.
     pub caa_issuer_domains: Vec<DomainName>,
+    /// How long after the perspective started its check a report may still
+    /// count (default 60 s); older ones do not verify.
     pub max_report_age: Duration,
+    /// How far ahead of this host's clock a report's finish time may be
+    /// (clock skew; default 5 s).
     pub max_future_skew: Duration,
 }
 
@@ -291,7 +307,9 @@ impl Environment<'static> {
 /// `[api]` settings of the HTTP service.
 #[derive(Debug)]
 pub struct ServeConfig {
+    /// What the coordinator itself runs with.
     pub config: Config,
+    /// `[api]`: the HTTP service's settings.
     pub api: ApiConfig,
 }
 

@@ -19,13 +19,18 @@ pub const CANCELLED_DETAIL: &str = "cancelled: decision already certain";
 /// Where one perspective ended up in one attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ResultStatus {
     /// A verified report with verdict `pass`.
     Corroborated,
     /// No report, a report that did not verify, or a verdict other than `pass`.
-    NotCorroborated { reason: NonCorroboration },
+    NotCorroborated {
+        /// The typed reason (timeout, transport error, bad signature, other
+        /// verdict, ...).
+        reason: NonCorroboration,
+    },
     /// Still pending when quorum became certain; its call was dropped (the
-    /// result's `detail` says [`CANCELLED_DETAIL`]).
+    /// result's `detail` says `cancelled: decision already certain`).
     Cancelled,
 }
 
@@ -50,10 +55,13 @@ impl ResultStatus {
 /// One perspective's part in one attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PerspectiveResult {
+    /// The perspective's configured id.
     pub perspective_id: String,
     /// From configuration (what quorum counted), not from the report.
     pub rir: Rir,
+    /// The free-text region label from configuration (empty when none).
     pub region: String,
+    /// Whether it corroborated, and why not when it did not.
     #[serde(flatten)]
     pub status: ResultStatus,
     /// Human-readable explanation (the full error, or the report's reason).
@@ -98,6 +106,7 @@ pub struct AttemptRecord {
 }
 
 impl AttemptRecord {
+    /// Whether this attempt met quorum ([`quorum::Status::Valid`]).
     pub fn is_valid(&self) -> bool {
         self.status == quorum::Status::Valid
     }
@@ -132,24 +141,44 @@ pub enum Reason {
     /// `cohort_for_single_attempt` asked for a cohort after one that could
     /// not be chosen.
     #[error("cohort {cohort}: no cohort: {error}")]
-    NoEarlierCohort { cohort: u32, error: String },
+    NoEarlierCohort {
+        /// The number of the cohort that could not be chosen, from 1.
+        cohort: u32,
+        /// Why ([`CohortError`](crate::CohortError)'s text).
+        error: String,
+    },
     /// No cohort could be chosen for an attempt.
     #[error("attempt {attempt}: no cohort: {error}")]
-    NoCohort { attempt: u32, error: String },
+    NoCohort {
+        /// The attempt's number, from 1.
+        attempt: u32,
+        /// Why ([`CohortError`](crate::CohortError)'s text).
+        error: String,
+    },
     /// The check's deadline passed before another attempt could start.
     #[error("deadline of {deadline_ms} ms reached after {attempts} attempt(s)")]
-    DeadlineReached { deadline_ms: u64, attempts: usize },
+    DeadlineReached {
+        /// The configured deadline for the whole check, in milliseconds.
+        deadline_ms: u64,
+        /// How many attempts ran before it passed.
+        attempts: usize,
+    },
     /// An attempt's remote perspectives could not meet quorum.
     #[error("attempt {attempt} ({tally}): {reason}")]
     QuorumNotMet {
+        /// The attempt's number, from 1.
         attempt: u32,
+        /// The attempt's counts when it was decided.
         tally: Tally,
+        /// Which BR quorum rule failed.
         reason: quorum::InvalidReason,
     },
-    /// The primary perspective did not pass (see [`crate::primary`]).
+    /// The primary perspective did not pass (see [`crate::PrimaryPerspective`]).
     #[error("primary perspective ({verdict}): {reason}")]
     PrimaryDidNotPass {
+        /// The primary's verdict, `fail` or `error`.
         verdict: VerdictName,
+        /// The primary's one-line reason.
         reason: String,
     },
 }
@@ -251,6 +280,7 @@ impl Decision {
         &self.facts.target
     }
 
+    /// Whether a CAA lookup or a domain control validation was checked.
     pub fn check_type(&self) -> CheckType {
         self.facts.check_type
     }
@@ -345,8 +375,11 @@ impl<'de> Deserialize<'de> for RecordedDecision {
 /// as evidence, never counted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LateResult {
+    /// The number of the attempt that asked, from 1.
     pub attempt: u32,
+    /// When it arrived (unix milliseconds).
     pub arrived_at_ms: u64,
+    /// The perspective's result, judged as it would have been in time.
     pub result: PerspectiveResult,
 }
 
@@ -357,6 +390,7 @@ pub struct LateResult {
 pub struct Stragglers(Option<Arc<Mutex<Option<mpsc::UnboundedReceiver<LateResult>>>>>);
 
 impl Stragglers {
+    /// The late results that `receiver` will deliver.
     pub fn new(receiver: mpsc::UnboundedReceiver<LateResult>) -> Self {
         Self(Some(Arc::new(Mutex::new(Some(receiver)))))
     }
@@ -381,6 +415,7 @@ impl PartialEq for Stragglers {
 /// remote perspectives corroborate it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrimaryResult {
+    /// `pass` only when its own lookup permits issuance.
     pub verdict: Verdict,
     /// One line for people reading logs.
     pub reason: String,
@@ -390,6 +425,7 @@ pub struct PrimaryResult {
     pub observation: Option<Observation>,
     /// The resolvers it asked.
     pub resolvers: Vec<String>,
+    /// How long its check took, in milliseconds.
     pub elapsed_ms: u64,
     /// The primary passed and the remote perspectives met quorum.
     pub corroborated_by_remote: bool,

@@ -4,7 +4,7 @@
 //! Each in-process perspective has its own id (`embedded-1`, ...), its own
 //! freshly generated signing key, an RIR and coordinates from a fixed list of
 //! sites ([`SITES`]: five RIRs, pairwise more than 500 km apart, so the
-//! normal cohort and quorum code accepts them) and its own [`NativeNetwork`].
+//! normal cohort and quorum code accepts them) and its own `NativeNetwork`.
 //! The coordinator talks to them through [`InProcessTransport`], whose
 //! perspectives answer through the same [`Responder`] as a remote one
 //! (authenticate, replay guard, parse, route, run with a deadline, sign).
@@ -62,9 +62,13 @@ const URL_SCHEME: &str = "in-process";
 /// Where an in-process perspective claims to be: a label only.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Site {
+    /// The RIR quorum counts the perspective under.
     pub rir: Rir,
+    /// City and country code, as its region label shows it.
     pub place: &'static str,
+    /// Degrees north (negative: south), for the cohort's distance rule.
     pub latitude: f64,
+    /// Degrees east (negative: west).
     pub longitude: f64,
 }
 
@@ -123,15 +127,33 @@ pub const SITES: [Site; 8] = [
 
 /// Why the in-process perspectives could not be set up.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EmbeddedError {
+    /// The count asked for is not between 2 and the number of [`SITES`].
     #[error("{count} in-process perspectives requested; 2 to {} are available", SITES.len())]
-    Count { count: usize },
+    Count {
+        /// The count asked for.
+        count: usize,
+    },
+    /// The OS gave no randomness for the signing keys or the cohort secret.
     #[error("no randomness from the OS for keys: {0}")]
     Randomness(String),
+    /// A site's latitude or longitude is out of range (a bug in [`SITES`]).
     #[error("site {index} has invalid coordinates")]
-    Coordinates { index: usize },
+    Coordinates {
+        /// The site's index in [`SITES`].
+        index: usize,
+    },
+    /// The `in-process://{id}/` placeholder URL did not parse (a bug).
     #[error("placeholder URL for {id}: {detail}")]
-    Url { id: String, detail: String },
+    Url {
+        /// The perspective's id.
+        id: String,
+        /// The URL parser's error.
+        detail: String,
+    },
+    /// A perspective's network could not be made (its resolver's URL, or
+    /// the HTTP client).
     #[error(transparent)]
     Network(#[from] NativeNetworkError),
 }
@@ -144,7 +166,11 @@ pub struct EmbeddedOptions {
     /// Sent with CAA checks that name no issuer domain names; may be empty
     /// when every CAA request names its own.
     pub caa_issuer_domains: Vec<DomainName>,
+    /// How long one perspective's call may take; each perspective's own
+    /// check deadline is kept within it.
     pub call_timeout: Duration,
+    /// How long the whole check may take (raised to `call_timeout` if
+    /// lower).
     pub deadline: Duration,
 }
 
@@ -162,11 +188,15 @@ impl Default for EmbeddedOptions {
 /// A configuration naming the in-process perspectives, and the transport
 /// that reaches them.
 pub struct Embedded<N> {
+    /// A configuration with a new coordinator key and cohort secret, one
+    /// attempt, and the in-process perspectives as its perspectives.
     pub config: Config,
+    /// What reaches them; give it to [`crate::Coordinator::new`] with
+    /// `config`.
     pub transport: InProcessTransport<N>,
 }
 
-/// In-process perspectives over [`NativeNetwork`]s to `network`'s resolver
+/// In-process perspectives over `NativeNetwork`s to `network`'s resolver
 /// (one shared connection pool to the resolver, nothing else shared).
 pub fn native(
     options: &EmbeddedOptions,
@@ -284,9 +314,13 @@ impl<N> std::fmt::Debug for InProcessPerspective<N> {
 /// Why an in-process perspective refused a call (what a remote one would
 /// answer with a non-200 status).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum InProcessRefusal {
+    /// No in-process perspective has this id.
     #[error("no in-process perspective is called {0:?}")]
     UnknownPerspective(String),
+    /// The perspective's responder refused the call, as a remote one would
+    /// (bad signature, replay, malformed call, wrong perspective, ...).
     #[error(transparent)]
     Refused(#[from] Refusal),
 }
@@ -316,6 +350,7 @@ impl<N> std::fmt::Debug for InProcessTransport<N> {
 
 /// The resolvers a network asks, as its reports name them.
 pub trait ResolverNames {
+    /// The resolvers' names (DoH URLs for a `NativeNetwork`).
     fn resolver_names(&self) -> Vec<String>;
 }
 

@@ -15,7 +15,7 @@
 //! it fails, so no decision is ever answered that is not stored.
 //!
 //! **Stragglers.** Calls still running when an attempt was decided run on
-//! (see [`crate::fanout`]); once the record is stored, their judged results
+//! (see [`crate::Decision::stragglers`]); once the record is stored, their judged results
 //! are appended beside it, as they arrive, as "arrived after the decision".
 //! They never change it.
 //!
@@ -103,6 +103,7 @@ impl Recorder {
         }
     }
 
+    /// The store this recorder appends to.
     pub fn store(&self) -> &EvidenceStore {
         &self.store
     }
@@ -253,6 +254,7 @@ pub struct Bundle {
     pub hash: String,
     /// The listing columns as stored.
     pub columns: Columns,
+    /// The results that arrived after the decision, kept beside it.
     pub late: Vec<LateResult>,
     /// The record, decoded, for reading; `verify` ignores it and reads the
     /// signed bytes.
@@ -264,14 +266,19 @@ pub const BUNDLE_FORMAT: &str = "mpic-evidence-bundle-1";
 
 /// Why a bundle cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BundleError {
+    /// Its record or signature is not base64, or its hash is not 64 hex
+    /// digits; says which.
     #[error("not an evidence bundle: {0}")]
     Malformed(String),
+    /// The bundle names another format than [`BUNDLE_FORMAT`].
     #[error("bundle format `{0}` is not {BUNDLE_FORMAT}")]
     Format(String),
 }
 
 impl Bundle {
+    /// The bundle of one stored record.
     pub fn of(stored: &StoredRecord) -> Self {
         let sealed = &stored.sealed;
         let decoded = receipt::record_json(&sealed.record)

@@ -31,21 +31,58 @@ use mpic_core::identity_document::IdentityDocument;
 /// One thing wrong with a perspective.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ProbeProblem {
+    /// No full answer within the probe's timeout.
     #[error("no answer within {timeout_ms} ms")]
-    Timeout { timeout_ms: u64 },
+    Timeout {
+        /// The timeout, the configured call timeout, in milliseconds.
+        timeout_ms: u64,
+    },
+    /// No HTTP answer: the identity URL cannot be formed, or the connection
+    /// or TLS handshake failed.
     #[error("unreachable: {detail}")]
-    Unreachable { detail: String },
+    Unreachable {
+        /// The error, with its causes.
+        detail: String,
+    },
+    /// It answered with another HTTP status than 200.
     #[error("HTTP {status}: {body}")]
-    HttpStatus { status: u16, body: String },
+    HttpStatus {
+        /// The HTTP status code.
+        status: u16,
+        /// The answer's body as read (at most 256 bytes of an error answer),
+        /// trimmed.
+        body: String,
+    },
+    /// The 200 answer is not an identity document (not its JSON, or larger
+    /// than 64 KiB).
     #[error("not an identity document: {detail}")]
-    BadIdentity { detail: String },
+    BadIdentity {
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// It claims another perspective id than configured: its reports would
+    /// not verify as this perspective's.
     #[error("claims id {claimed:?}")]
-    IdMismatch { claimed: String },
+    IdMismatch {
+        /// The id it claims.
+        claimed: String,
+    },
+    /// Its public key is not the configured one (or not an Ed25519 key):
+    /// its reports would not verify.
     #[error("signs with {claimed}, not the configured key")]
-    KeyMismatch { claimed: String },
+    KeyMismatch {
+        /// The key it claims, as it wrote it.
+        claimed: String,
+    },
+    /// It claims another RIR than configured: quorum would count it under
+    /// the configured one, which one of the two gets wrong.
     #[error("claims RIR {claimed:?}")]
-    RirMismatch { claimed: String },
+    RirMismatch {
+        /// The RIR it claims.
+        claimed: String,
+    },
     /// A perspective in local mode reaches only loopback: deployed, it
     /// corroborates nothing.
     #[error("runs in local (loopback test) mode")]
@@ -58,13 +95,18 @@ pub enum ProbeProblem {
          set its CHECK_DEADLINE_MS lower or the timeout higher"
     )]
     DeadlineNotBelowCallTimeout {
+        /// The perspective's check deadline (its `CHECK_DEADLINE_MS`).
         check_deadline_ms: u64,
+        /// The coordinator's configured call timeout, in milliseconds.
         call_timeout_ms: u64,
     },
     /// A resolver of the perspective does not validate DNSSEC: its AD bits
     /// prove nothing, and its lookup failures never count as permission.
     #[error("DNSSEC self-test {summary}")]
-    DnssecSelfTestFailed { summary: String },
+    DnssecSelfTestFailed {
+        /// The self-test's one-line summary, naming the resolvers that failed.
+        summary: String,
+    },
     /// The perspective did not run the self-test (a worker older than it).
     #[error("did not run the DNSSEC self-test (a worker older than it?)")]
     DnssecSelfTestNotRun,
@@ -73,7 +115,10 @@ pub enum ProbeProblem {
 /// One perspective: as configured, as it answered, and what disagrees.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbeResult {
+    /// The configured id.
     pub perspective_id: String,
+    /// `{url}/v1/identity`, as asked (without the self-test query); empty
+    /// when it cannot be formed.
     pub identity_url: String,
     /// Configured.
     pub rir: mpic_core::rir::Rir,
@@ -84,6 +129,8 @@ pub struct ProbeResult {
     pub claimed: Option<IdentityDocument>,
     /// Empty when healthy.
     pub problems: Vec<ProbeProblem>,
+    /// How long the probe took, in milliseconds, answered or not; `None`
+    /// when no request was sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<u64>,
 }

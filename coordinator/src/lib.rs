@@ -37,6 +37,7 @@
 //! one is [`HttpTransport`]. [`serve`] runs the Open MPIC HTTP API over a
 //! coordinator, and [`evidence`] keeps and re-verifies every decision.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod api;
 mod ca_identity;
@@ -186,13 +187,15 @@ impl<T: PerspectiveTransport + 'static> Coordinator<T> {
         }
     }
 
+    /// The configuration it runs with.
     pub fn config(&self) -> &Config {
         &self.config
     }
 
     /// Corroborates `request`: with the configured perspective count, quorum
     /// and attempts as its `orchestration_parameters` change them (within
-    /// the limits described in [`orchestration`]), up to that many attempts,
+    /// the configured limits and the BR minimums: a value lowered is an
+    /// [`Adjustment`], one refused a [`Refused`]), up to that many attempts,
     /// each with a new cohort and new nonces, never combining results across
     /// attempts, all within the configured deadline, with the primary
     /// perspective (if configured) run alongside. Logs one line per

@@ -120,6 +120,9 @@ struct ConfigArg {
     config: PathBuf,
 }
 
+// The field comments are `--help` text: `[api]` and `[primary]` name TOML
+// sections, not rustdoc links.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Args)]
 struct ServeArgs {
     #[command(flatten)]

@@ -79,6 +79,8 @@ pub struct ReqwestDohTransport {
 }
 
 impl ReqwestDohTransport {
+    /// A transport with its own connection pool (rustls, no redirects, no
+    /// proxy); fails only when the TLS setup does.
     pub fn new() -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .use_rustls_tls()
@@ -141,11 +143,12 @@ async fn doh_exchange(
 
 pub use mpic_core::loopback::LocalPorts;
 
-/// How a [`NativeNetwork`] reaches the world.
+/// How a `NativeNetwork` reaches the world.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NativeNetworkConfig {
     /// The DoH resolver; https, or http on loopback when `local` is set.
     pub doh_url: Url,
+    /// GET or POST (RFC 8484); POST in production.
     pub doh_method: DohMethod,
     /// Test-only; `None` in production.
     pub local: Option<LocalPorts>,
@@ -165,15 +168,27 @@ impl NativeNetworkConfig {
     }
 }
 
-/// Why a [`NativeNetwork`] could not be made.
+/// Why a `NativeNetwork` could not be made.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum NativeNetworkError {
+    /// The DoH client refuses the resolver's URL (not https, no host,
+    /// credentials, a fragment, ...).
     #[error("DoH resolver {url}: {source}")]
-    DohUrl { url: String, source: DohConfigError },
+    DohUrl {
+        /// The resolver's URL.
+        url: String,
+        /// What is wrong with it.
+        source: DohConfigError,
+    },
+    /// Loopback test ports are set, but the resolver (this URL) is not on
+    /// loopback: a test world must not reach a real resolver.
     #[error("DoH resolver {0}: the loopback test setting reaches loopback only")]
     DohNotLoopback(String),
+    /// The HTTP client could not be built (TLS setup).
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    /// The network has no resolver.
     #[error(transparent)]
     NoResolver(#[from] mpic_core::resolver_set::NoResolver),
 }

@@ -100,9 +100,11 @@ impl Orchestration {
 pub struct Adjustment {
     /// Dotted path, e.g. `orchestration_parameters.max_attempts`.
     pub field: String,
+    /// The value the request sent.
     pub requested: i64,
     /// The value used; `None` when the field was not used at all.
     pub used: Option<u32>,
+    /// Why it was used otherwise, for the response's `x_mpic` and the log.
     pub reason: String,
 }
 
@@ -111,6 +113,7 @@ pub struct Adjustment {
 pub struct RefusedField {
     /// Dotted path, e.g. `orchestration_parameters.quorum_count`.
     pub field: String,
+    /// Why the value cannot be used.
     pub message: String,
 }
 
@@ -126,6 +129,7 @@ impl fmt::Display for RefusedField {
 pub struct Refused(pub Vec<RefusedField>);
 
 impl Refused {
+    /// A refusal of one field, `field` (its dotted path), for `message`.
     pub fn one(field: &str, message: impl Into<String>) -> Self {
         Self(vec![RefusedField {
             field: field.to_owned(),

@@ -62,6 +62,7 @@ pub struct PrimaryPerspective {
 }
 
 impl PrimaryPerspective {
+    /// The primary perspective looking through `network`.
     pub fn new(network: NativeNetwork) -> Self {
         Self { network }
     }

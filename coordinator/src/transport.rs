@@ -29,15 +29,33 @@ pub trait PerspectiveTransport: Send + Sync {
 
 /// Why no report came back. Each is a non-corroboration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CallError {
+    /// No answer before the call's deadline (the call timeout, or the
+    /// check's deadline if sooner).
     #[error("no answer before the deadline")]
     Timeout,
+    /// No connection to the perspective (DNS, TCP or TLS); the error with
+    /// its causes.
     #[error("could not connect: {0}")]
     Connect(String),
+    /// The perspective answered with another status than 200: it refused
+    /// the request (401 bad signature or replay, 421 misrouted, ...) or
+    /// failed.
     #[error("perspective answered HTTP {status}: {body}")]
-    HttpStatus { status: u16, body: String },
+    HttpStatus {
+        /// The HTTP status code.
+        status: u16,
+        /// The start of the answer's body (at most 512 bytes).
+        body: String,
+    },
+    /// The 200 answer is not a signed report (not its JSON, or larger than
+    /// [`HttpTransport::MAX_RESPONSE_BYTES`]); says what is wrong.
     #[error("perspective's answer is not a signed report: {0}")]
     BadResponse(String),
+    /// The exchange failed after connecting (the connection dropped, the
+    /// body could not be read), or an in-process perspective refused the
+    /// call.
     #[error("transport failed: {0}")]
     Transport(String),
     /// The coordinator could not build the request (no randomness, a body too

@@ -173,6 +173,7 @@ async fn each_misbehaviour_is_refused_with_its_reason() {
             ),
             ResultStatus::Cancelled => {}
             ResultStatus::Corroborated => unreachable!("checked above"),
+            other => panic!("{behaviour:?} (br): unknown status {other:?}"),
         }
         assert!(hostile.calls() > 0, "{behaviour:?}: never called");
         hostile.stop().await;

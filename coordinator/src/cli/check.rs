@@ -81,6 +81,9 @@ pub enum CheckKind {
 }
 
 /// How the check runs and how it is shown.
+// The field comments are `--help` text: `[primary]` names a TOML section and
+// the URL is shown as written, so neither is a rustdoc link.
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Use this configuration's remote perspectives. Without it: in-process

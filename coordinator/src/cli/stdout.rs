@@ -1,5 +1,5 @@
 //! Standard output for the commands. `println!` panics when the reader has
-//! gone (`mpic keygen | head -1`); [`line`] returns the error instead, and
+//! gone (`mpic keygen | head -1`); [`line()`] returns the error instead, and
 //! `main` ends quietly on a closed pipe (exit 2, never success: a script must
 //! not read "corroborated" into output it did not get).
 

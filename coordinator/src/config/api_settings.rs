@@ -32,7 +32,10 @@ pub const REQUEST_TIMEOUT_MARGIN: Duration = Duration::from_secs(5);
 /// The HTTP API the CA's systems call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiConfig {
+    /// The address and port the API listens on (default `127.0.0.1:8080`).
     pub listen: SocketAddr,
+    /// Who may call it, each with its own key; with none, every request is
+    /// refused.
     pub clients: Vec<ApiClient>,
     /// Request bodies larger than this are refused (413).
     pub max_body_bytes: usize,
@@ -51,7 +54,9 @@ pub struct ApiConfig {
 /// not stored, so reading the configuration does not reveal it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiClient {
+    /// What logs and evidence records call the client.
     pub name: String,
+    /// SHA-256 of its API key.
     pub key_sha256: [u8; 32],
     /// The CA identities its requests may name.
     pub identities: CaIdentities,

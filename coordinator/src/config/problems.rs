@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 /// How bad a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Severity {
     /// The coordinator can run, but the operator should look.
     Warning,
@@ -16,6 +17,7 @@ pub enum Severity {
 /// One thing wrong with a configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// Whether it stops the coordinator from running.
     pub severity: Severity,
     /// Where: a key path such as `perspective[2] (cf-ams).url`.
     pub at: String,
@@ -43,6 +45,7 @@ impl Problems {
         self.0.iter().any(|p| p.severity == Severity::Error)
     }
 
+    /// The problems that stop the coordinator from running, in order.
     pub fn errors(&self) -> impl Iterator<Item = &Problem> {
         self.0.iter().filter(|p| p.severity == Severity::Error)
     }
@@ -78,23 +81,44 @@ impl fmt::Display for Problems {
 
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
+    /// The file cannot be read.
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The configuration file.
         path: PathBuf,
+        /// Why it cannot be read.
         source: std::io::Error,
     },
+    /// The file is not valid TOML (unknown keys and wrong values are
+    /// [`ConfigError::Invalid`] instead).
     #[error("{path} is not valid TOML: {detail}")]
-    Syntax { path: PathBuf, detail: String },
+    Syntax {
+        /// The configuration file.
+        path: PathBuf,
+        /// The TOML parser's message, with the line.
+        detail: String,
+    },
+    /// The file parses but fails validation: at least one problem is an
+    /// error.
     #[error("{path} has {} problem(s):\n{problems}", problems.0.len())]
-    Invalid { path: PathBuf, problems: Problems },
+    Invalid {
+        /// The configuration file.
+        path: PathBuf,
+        /// Every problem found, warnings included.
+        problems: Problems,
+    },
 }
 
 /// Why configuration text was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TextError {
+    /// Not valid TOML; the TOML parser's message.
     #[error("not valid TOML: {0}")]
     Syntax(String),
+    /// Parses but fails validation; every problem found, warnings included.
     #[error("{0}")]
     Invalid(Problems),
 }

@@ -30,47 +30,105 @@ const TIME_WINDOW_MS: u64 = 86_400_000;
 
 /// One thing about a record that does not hold.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Finding {
+    /// The receipt cannot be opened, or its signature does not verify with
+    /// the coordinator key the record names.
     #[error("receipt: {0}")]
     Receipt(receipt::ReceiptError),
+    /// The signed bytes are not JSON of the record format ([`RecordBody`]);
+    /// holds the parse error. Nothing else of the record can be checked.
     #[error("receipt: the record inside is not a record of this format: {0}")]
     RecordUnreadable(String),
+    /// The record's `coordinator_key` (given here as written) does not parse
+    /// as an Ed25519 public key, so neither the receipt nor the requests can
+    /// be verified.
     #[error("receipt: the coordinator key `{0}` is not an Ed25519 key")]
     CoordinatorKey(String),
+    /// The record is signed by this coordinator key, which is not one the
+    /// auditor trusts: anyone could have made it.
     #[error(
         "receipt: signed by {0}, which is not a trusted coordinator key (the configured key, [evidence] trusted_keys, --trusted-key)"
     )]
     UntrustedCoordinatorKey(String),
+    /// The stored hash, which the next record's chain link names, is not the
+    /// SHA-256 of the signed record: the record or the hash was altered.
     #[error("receipt: the stored hash is not the hash of the signed record")]
     HashMismatch,
+    /// A listing column (what `mpic evidence list` filters on) differs from
+    /// the signed record it is meant to copy.
     #[error("listing column {column} says {stored}, the signed record says {signed}")]
     ColumnDisagrees {
+        /// The column's name, e.g. `target` or `is_valid`.
         column: &'static str,
+        /// The column's value in the store.
         stored: String,
+        /// The value in the signed record.
         signed: String,
     },
+    /// An attempt's signed request envelope is missing while reports answer
+    /// it, does not verify with the coordinator key, or asks for another
+    /// check, attempt or cohort than the record says.
     #[error("attempt {attempt}: request envelope: {detail}")]
-    Request { attempt: u32, detail: String },
-    #[error("attempt {attempt}: report of {perspective}: {detail}")]
-    Report {
+    Request {
+        /// The attempt's number, from 1.
         attempt: u32,
-        perspective: String,
+        /// What is wrong with the request.
         detail: String,
     },
+    /// A perspective counted as corroborating has no report that proves it:
+    /// none recorded, its request did not verify, or the report does not
+    /// verify or does not pass. The audit counts it as not corroborating.
+    #[error("attempt {attempt}: report of {perspective}: {detail}")]
+    Report {
+        /// The attempt's number, from 1.
+        attempt: u32,
+        /// The perspective's id.
+        perspective: String,
+        /// Why the report does not prove a corroboration.
+        detail: String,
+    },
+    /// The BR quorum rules re-applied to what the reports prove give another
+    /// tally or status than the attempt recorded (or the record names no
+    /// quorum policy to apply).
     #[error("attempt {attempt}: quorum: recorded {recorded}, the reports give {recomputed}")]
     Quorum {
+        /// The attempt's number, from 1.
         attempt: u32,
+        /// The recorded tally and quorum status.
         recorded: String,
+        /// The tally and status recomputed from the verified reports.
         recomputed: String,
     },
+    /// The recorded decision's `is_valid` is not what its attempts and the
+    /// primary's verdict give (valid only if the last attempt met quorum and
+    /// the primary, if any, passed).
     #[error("decision: recorded is_valid = {recorded}, the attempts and primary give {recomputed}")]
-    Decision { recorded: bool, recomputed: bool },
+    Decision {
+        /// The `is_valid` the record states.
+        recorded: bool,
+        /// The `is_valid` the audit derives.
+        recomputed: bool,
+    },
+    /// An attempt's results are not exactly one per member of its cohort, in
+    /// cohort order.
     #[error("attempt {attempt}: results: {detail}")]
-    Results { attempt: u32, detail: String },
+    Results {
+        /// The attempt's number, from 1.
+        attempt: u32,
+        /// How the results and the cohort differ.
+        detail: String,
+    },
+    /// A result stored as arriving after the decision does not hold: its
+    /// perspective was not still running then, it is a second one for the
+    /// same call, or its report does not verify.
     #[error("late result of {perspective} in attempt {attempt}: {detail}")]
     Late {
+        /// The attempt's number, from 1.
         attempt: u32,
+        /// The perspective's id.
         perspective: String,
+        /// What is wrong with the late result.
         detail: String,
     },
 }
@@ -78,15 +136,20 @@ pub enum Finding {
 /// What checking one record found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordAudit {
+    /// The record's id (its listing column).
     pub id: String,
+    /// Everything that does not hold; empty when the record passed.
     pub findings: Vec<Finding>,
     /// Signed requests and reports whose signatures verified.
     pub requests_verified: usize,
+    /// Reports that verified and prove a counted corroboration.
     pub reports_verified: usize,
+    /// Late results (arrived after the decision) whose reports verified.
     pub late_verified: usize,
 }
 
 impl RecordAudit {
+    /// Whether the record has no findings.
     pub fn passed(&self) -> bool {
         self.findings.is_empty()
     }
@@ -94,34 +157,66 @@ impl RecordAudit {
 
 /// A break in a writer's chain.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ChainBreak {
+    /// Sequence numbers are missing from the chain, and no trusted prune
+    /// note accounts for them.
     #[error("writer {writer}: records {from}..={to} are missing (deleted, and not by prune)")]
-    Missing { writer: String, from: u64, to: u64 },
+    Missing {
+        /// The writer (coordinator instance) whose chain it is.
+        writer: String,
+        /// The first missing sequence number.
+        from: u64,
+        /// The last missing sequence number, inclusive.
+        to: u64,
+    },
+    /// A record's previous hash is not the hash of the record before it
+    /// (or of the genesis or prune cut): that record or the one before was
+    /// altered or replaced.
     #[error(
         "writer {writer}: record {sequence} ({id}) names a previous hash that is not record {}'s",
         sequence - 1
     )]
     Link {
+        /// The writer whose chain it is.
         writer: String,
+        /// The record's sequence number.
         sequence: u64,
+        /// The record's id.
         id: String,
     },
+    /// Two records claim the same place in the chain.
     #[error("writer {writer}: record {sequence} ({id}) appears more than once")]
     Duplicate {
+        /// The writer whose chain it is.
         writer: String,
+        /// The repeated sequence number.
         sequence: u64,
+        /// The id of the second record found with it.
         id: String,
     },
+    /// The stored chain head does not match the writer's last record, or a
+    /// writer has records but no head (then `sequence` is 0).
     #[error(
         "writer {writer}: its chain head (record {sequence}) is not its last record (records deleted from the end, or the head altered)"
     )]
-    Head { writer: String, sequence: u64 },
+    Head {
+        /// The writer whose chain it is.
+        writer: String,
+        /// The sequence number the stored head names; 0 when there is none.
+        sequence: u64,
+    },
+    /// A prune note is not signed by a trusted key or cut records younger
+    /// than BR 5.4.3's two years, so the records it removed count as missing.
     #[error(
         "writer {writer}: the prune note up to record {last_sequence} does not count: {detail}"
     )]
     Prune {
+        /// The writer whose chain was pruned.
         writer: String,
+        /// The last sequence number the note says was pruned.
         last_sequence: u64,
+        /// Why the note does not count.
         detail: String,
     },
 }

@@ -36,6 +36,8 @@ const SESSION_SETTINGS: &str =
 /// Serialises schema migrations across coordinators starting together.
 const MIGRATION_LOCK: i64 = 0x6d70_6963_6576_6964; // "mpicevid"
 
+/// An evidence store in a PostgreSQL database, which several coordinators
+/// may share. Cheap to clone; clones share one connection.
 #[derive(Clone)]
 pub struct PostgresStore {
     url: String,
@@ -51,6 +53,8 @@ impl std::fmt::Debug for PostgresStore {
 }
 
 impl PostgresStore {
+    /// Connects to the database at `url` (a `postgres://` URL) and applies
+    /// any migration it lacks, one coordinator at a time.
     pub async fn open(url: String) -> Result<Self, StoreError> {
         let store = Self {
             url,
@@ -71,6 +75,7 @@ impl PostgresStore {
         }
     }
 
+    /// What log lines and errors call the store: host, port and database, never the password.
     pub fn describe(&self) -> String {
         StoreLocation::Postgres(self.url.clone()).describe()
     }
@@ -137,6 +142,8 @@ impl PostgresStore {
         }
     }
 
+    /// Seals `drafts` after `writer`'s last record and commits them in one
+    /// transaction ([`super::EvidenceStore::append`]).
     pub async fn append(
         &self,
         writer: &str,
@@ -215,6 +222,8 @@ impl PostgresStore {
         .await?
     }
 
+    /// Keeps results that arrived after their decisions, in one transaction
+    /// ([`super::EvidenceStore::append_late`]).
     pub async fn append_late(&self, late: &[(String, LateResult)]) -> Result<(), StoreError> {
         let rows = late
             .iter()
@@ -235,6 +244,8 @@ impl PostgresStore {
         .await
     }
 
+    /// The record with id `id` and its late results; `None` when there is
+    /// none.
     pub async fn get(&self, id: &str) -> Result<Option<StoredRecord>, StoreError> {
         let found = self
             .with(async |client| {
@@ -253,6 +264,8 @@ impl PostgresStore {
             .transpose()
     }
 
+    /// The listing columns of the records `filter` selects, newest first
+    /// ([`super::EvidenceStore::list`]).
     pub async fn list(&self, filter: &ListFilter) -> Result<Vec<Columns>, StoreError> {
         let rows = self
             .with(async |client| {
@@ -280,6 +293,8 @@ impl PostgresStore {
             .map_err(|e| self.unavailable(error_text(&e)))
     }
 
+    /// Up to `limit` records after (writer, sequence) `after`, in (writer,
+    /// sequence) order.
     pub async fn page_after(
         &self,
         after: Option<&(String, u64)>,
@@ -311,6 +326,7 @@ impl PostgresStore {
             .collect()
     }
 
+    /// How many records `filter` selects (its limit aside).
     pub async fn count(&self, filter: &ListFilter) -> Result<u64, StoreError> {
         let n: i64 = self
             .with(async |client| {
@@ -332,6 +348,7 @@ impl PostgresStore {
         Ok(to_u64(n))
     }
 
+    /// Every writer's chain head.
     pub async fn chain_heads(&self) -> Result<Vec<ChainHead>, StoreError> {
         let rows = self
             .with(async |client| {
@@ -357,6 +374,7 @@ impl PostgresStore {
             .collect()
     }
 
+    /// Where `prune` cut each writer's chain, latest cut last.
     pub async fn prune_boundaries(&self) -> Result<Vec<PruneBoundary>, StoreError> {
         let rows = self
             .with(async |client| {
@@ -386,6 +404,9 @@ impl PostgresStore {
         Ok(rows)
     }
 
+    /// Deletes, per writer, the records before its first one decided at or
+    /// after `cutoff_ms`, and keeps a note of each cut signed with `key`
+    /// ([`super::EvidenceStore::prune`]).
     pub async fn prune(
         &self,
         cutoff_ms: u64,

@@ -52,7 +52,8 @@ pub fn sign(b: &mut PruneBoundary, key: &SigningKey) {
 }
 
 /// Whether `b` counts: signed by a `trusted` key, and cutting only records
-/// decided at least [`MIN_KEEP_DAYS`] before it was made.
+/// decided at least `MIN_KEEP_DAYS` (730, BR 5.4.3's two years) before it
+/// was made.
 pub fn check(b: &PruneBoundary, trusted: &[VerifyingKey]) -> Result<(), String> {
     let signer = keys::parse_verifying_key(&b.signer)
         .map_err(|_| format!("its signer `{}` is not an Ed25519 key", b.signer))?;

@@ -33,15 +33,25 @@ const HEADER_LEN: usize = RECEIPT_MAGIC.len() + 1 + 4;
 
 /// Why signed receipt bytes cannot be read or trusted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReceiptError {
+    /// The record JSON (this many bytes) does not fit the u32 length field.
     #[error("the record is too long to sign ({0} bytes)")]
     TooLong(usize),
+    /// The bytes do not frame a receipt (wrong magic, no version or length,
+    /// or a length that does not match the record); says which.
     #[error("not receipt bytes: {0}")]
     Malformed(&'static str),
+    /// The receipt has another layout version than 1, the only one this
+    /// build reads.
     #[error("receipt version {0} is not supported (this build reads version 1)")]
     UnsupportedVersion(u8),
+    /// The stored signature is not the 64 bytes of an Ed25519 signature.
     #[error("the signature is not 64 bytes")]
     SignatureLength,
+    /// The Ed25519 signature does not verify (strictly) over the signed
+    /// bytes with the coordinator key: the record, or the key, is not the
+    /// one signed.
     #[error("the coordinator's signature does not verify")]
     BadSignature,
 }

@@ -19,10 +19,11 @@ pub const RECORD_FORMAT: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordBody {
+    /// The record format, [`RECORD_FORMAT`] (1) for what this build writes.
     pub format: u32,
     /// Random, 32 hex digits; what `GET /evidence/{id}` and the CLI take.
     pub id: String,
-    /// Whose chain this record continues ([`super::EvidenceSettings::writer`]).
+    /// Whose chain this record continues ([`crate::EvidenceConfig::writer`]).
     pub writer: String,
     /// 1 for a writer's first record, then one more each time.
     pub sequence: u64,
@@ -50,6 +51,8 @@ pub struct RecordBody {
 }
 
 impl RecordBody {
+    /// `previous_hash` as its 32 bytes; `None` when it is not 64 lower-case
+    /// hex digits.
     pub fn previous_hash_bytes(&self) -> Option<[u8; 32]> {
         let bytes = hex_decode(&self.previous_hash)?;
         bytes.try_into().ok()
@@ -67,6 +70,8 @@ pub struct KeyTexts {
 }
 
 impl KeyTexts {
+    /// The text form (`ed25519:…`) of `coordinator`'s verifying key and of
+    /// every perspective's configured key.
     pub fn new(coordinator: &SigningKey, perspectives: &[PerspectiveConfig]) -> Self {
         Self {
             coordinator: keys::format_verifying_key(&coordinator.verifying_key()),
@@ -81,13 +86,21 @@ impl KeyTexts {
 /// A decision on its way to the store; the store adds the chain fields.
 #[derive(Debug, Clone)]
 pub struct Draft {
+    /// The record's new random id, 32 hex digits.
     pub id: String,
+    /// When the decision was made (unix milliseconds).
     pub decided_at_ms: u64,
+    /// The API key's name that asked; `None` when the API did not (the CLI).
     pub client: Option<String>,
+    /// The request as received.
     pub request: String,
+    /// Hex SHA-256 of the configuration file.
     pub config_digest: String,
+    /// The coordinator's verifying key, `ed25519:…`.
     pub coordinator_key: String,
+    /// The key of every perspective the decision asked, by id.
     pub perspective_keys: BTreeMap<String, String>,
+    /// The decision, without its decoded report bodies.
     pub decision: Decision,
 }
 
@@ -170,6 +183,7 @@ pub fn without_decoded_reports(decision: &mut Decision) {
 /// What the caller knows about a decision that the coordinator does not.
 #[derive(Debug, Clone)]
 pub struct RecordContext {
+    /// When the decision was made (unix milliseconds).
     pub decided_at_ms: u64,
     /// The API key's name, when the API asked.
     pub client: Option<String>,
@@ -181,17 +195,26 @@ pub struct RecordContext {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Columns {
+    /// The record's id, 32 hex digits.
     pub id: String,
+    /// Whose chain the record is in.
     pub writer: String,
+    /// Its place in the writer's chain, from 1.
     pub sequence: u64,
+    /// When the decision was made (unix milliseconds).
     pub decided_at_ms: u64,
+    /// The domain or IP address checked.
     pub target: String,
+    /// The check type as the Open MPIC API names it (`caa`, `dcv`).
     pub check_type: String,
+    /// Whether the decision corroborated the check.
     pub is_valid: bool,
+    /// The API key's name that asked; `None` when the API did not.
     pub client: Option<String>,
 }
 
 impl Columns {
+    /// The columns as the signed record `body` gives them.
     pub fn of(body: &RecordBody) -> Self {
         Self {
             id: body.id.clone(),
@@ -209,10 +232,13 @@ impl Columns {
 /// A signed record, ready to store or just read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sealed {
+    /// The listing columns, copied from the signed record.
     pub columns: Columns,
     /// The receipt's signed bytes.
     pub record: Vec<u8>,
+    /// The coordinator's Ed25519 signature over `record` (64 bytes).
     pub signature: Vec<u8>,
+    /// SHA-256 of `record`: what the writer's next record names.
     pub hash: [u8; 32],
 }
 

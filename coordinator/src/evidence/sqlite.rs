@@ -16,6 +16,8 @@ use super::store::{
 };
 use crate::decision::LateResult;
 
+/// An evidence store in one SQLite file (WAL, `synchronous = FULL`). Cheap
+/// to clone; clones share one connection.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     path: PathBuf,
@@ -23,6 +25,8 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// Opens the database file at `path`, creating it if missing, and
+    /// applies any migration it lacks.
     pub async fn open(path: PathBuf) -> Result<Self, StoreError> {
         let describe = format!("SQLite {}", path.display());
         let opened = path.clone();
@@ -72,6 +76,7 @@ impl SqliteStore {
         })
     }
 
+    /// What log lines and errors call the store: `SQLite` and the file.
     pub fn describe(&self) -> String {
         format!("SQLite {}", self.path.display())
     }
@@ -94,6 +99,8 @@ impl SqliteStore {
         .map_err(|e| unavailable_at(&path, e.to_string()))
     }
 
+    /// Seals `drafts` after `writer`'s last record and commits them in one
+    /// transaction ([`super::EvidenceStore::append`]).
     pub async fn append(
         &self,
         writer: &str,
@@ -164,6 +171,8 @@ impl SqliteStore {
         .await?
     }
 
+    /// Keeps results that arrived after their decisions, in one transaction
+    /// ([`super::EvidenceStore::append_late`]).
     pub async fn append_late(&self, late: &[(String, LateResult)]) -> Result<(), StoreError> {
         let rows = late
             .iter()
@@ -184,6 +193,8 @@ impl SqliteStore {
         .await
     }
 
+    /// The record with id `id` and its late results; `None` when there is
+    /// none.
     pub async fn get(&self, id: &str) -> Result<Option<StoredRecord>, StoreError> {
         let id = id.to_owned();
         let rows = self
@@ -202,6 +213,8 @@ impl SqliteStore {
             .transpose()
     }
 
+    /// The listing columns of the records `filter` selects, newest first
+    /// ([`super::EvidenceStore::list`]).
     pub async fn list(&self, filter: &ListFilter) -> Result<Vec<Columns>, StoreError> {
         let filter = filter.clone();
         let rows = self
@@ -229,6 +242,8 @@ impl SqliteStore {
         Ok(rows.into_iter().map(|(columns, ..)| columns).collect())
     }
 
+    /// Up to `limit` records after (writer, sequence) `after`, in (writer,
+    /// sequence) order.
     pub async fn page_after(
         &self,
         after: Option<&(String, u64)>,
@@ -260,6 +275,7 @@ impl SqliteStore {
             .collect()
     }
 
+    /// How many records `filter` selects (its limit aside).
     pub async fn count(&self, filter: &ListFilter) -> Result<u64, StoreError> {
         let filter = filter.clone();
         let n: i64 = self
@@ -280,6 +296,7 @@ impl SqliteStore {
         Ok(to_u64(n))
     }
 
+    /// Every writer's chain head.
     pub async fn chain_heads(&self) -> Result<Vec<ChainHead>, StoreError> {
         let rows: Vec<(String, i64, Vec<u8>)> = self
             .with(|connection| {
@@ -296,6 +313,7 @@ impl SqliteStore {
             .collect()
     }
 
+    /// Where `prune` cut each writer's chain, latest cut last.
     pub async fn prune_boundaries(&self) -> Result<Vec<PruneBoundary>, StoreError> {
         self.with(|connection| {
             let mut statement = connection.prepare(
@@ -321,6 +339,9 @@ impl SqliteStore {
         .await
     }
 
+    /// Deletes, per writer, the records before its first one decided at or
+    /// after `cutoff_ms`, and keeps a note of each cut signed with `key`
+    /// ([`super::EvidenceStore::prune`]).
     pub async fn prune(
         &self,
         cutoff_ms: u64,

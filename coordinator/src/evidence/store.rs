@@ -22,6 +22,7 @@ use crate::decision::LateResult;
 /// Where the records live. Its `Debug` is [`StoreLocation::describe`], so a
 /// URL's password never reaches a log.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StoreLocation {
     /// A SQLite database file, created if missing.
     Sqlite(PathBuf),
@@ -58,30 +59,45 @@ impl std::fmt::Debug for StoreLocation {
 
 /// Why the store did not do what was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The database cannot be reached or refused the operation; nothing was
     /// committed.
     #[error("evidence store {store} is unavailable: {detail}")]
-    Unavailable { store: String, detail: String },
+    Unavailable {
+        /// The store, as [`StoreLocation::describe`] names it.
+        store: String,
+        /// The database's error.
+        detail: String,
+    },
     /// The schema could not be brought up to date at start-up.
     #[error("evidence store {store}: migration {version} failed: {detail}")]
     Migration {
+        /// The store, as [`StoreLocation::describe`] names it.
         store: String,
+        /// The migration's schema version.
         version: u32,
+        /// The database's error.
         detail: String,
     },
     /// The database holds a schema newer than this build knows.
     #[error("evidence store {store} has schema version {found}; this build knows up to {known}")]
     SchemaTooNew {
+        /// The store, as [`StoreLocation::describe`] names it.
         store: String,
+        /// The schema version the database holds.
         found: u32,
+        /// The newest schema version this build knows.
         known: u32,
     },
     /// A stored row cannot be read back as a record.
     #[error("evidence store {store}: record {id} is unreadable: {detail}")]
     Unreadable {
+        /// The store, as [`StoreLocation::describe`] names it.
         store: String,
+        /// The record's id.
         id: String,
+        /// What cannot be read.
         detail: String,
     },
     /// A record could not be signed; nothing was committed.
@@ -92,7 +108,10 @@ pub enum StoreError {
 /// A record as stored, with the late results kept beside it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredRecord {
+    /// The signed record with its listing columns.
     pub sealed: Sealed,
+    /// Results of calls still running when their attempt was decided, kept
+    /// as they arrived; they never change the decision.
     pub late: Vec<LateResult>,
 }
 
@@ -101,22 +120,34 @@ pub struct StoredRecord {
 /// ([`super::prune_note`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PruneBoundary {
+    /// Whose chain was cut.
     pub writer: String,
+    /// The sequence number of the last record deleted.
     pub last_sequence: u64,
+    /// The hash of the last record deleted, which the next record names.
     pub last_hash: [u8; 32],
+    /// How many of the writer's records this prune deleted.
     pub deleted: u64,
+    /// The cutoff asked for (unix milliseconds): records decided before it
+    /// could go.
     pub cutoff_ms: u64,
+    /// When the prune ran (unix milliseconds).
     pub pruned_at_ms: u64,
     /// `ed25519:…`
     pub signer: String,
+    /// The signer's Ed25519 signature over [`prune_note::signed_bytes`]
+    /// (64 bytes).
     pub signature: Vec<u8>,
 }
 
 /// A writer's last record as the store's chain head holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainHead {
+    /// Whose chain it is.
     pub writer: String,
+    /// The sequence number of the writer's last record.
     pub sequence: u64,
+    /// That record's hash.
     pub hash: [u8; 32],
 }
 
@@ -128,10 +159,18 @@ pub const PAGE: u32 = 500;
 pub struct ListFilter {
     /// Exact target (domain or IP address), lower case.
     pub target: Option<String>,
+    /// Decided at or after this time (unix milliseconds); `None`: no lower
+    /// bound.
     pub since_ms: Option<u64>,
+    /// Decided before this time (unix milliseconds); `None`: no upper bound.
     pub until_ms: Option<u64>,
+    /// Only corroborated (`true`) or only not corroborated (`false`)
+    /// decisions; `None`: both.
     pub is_valid: Option<bool>,
+    /// Only what this API client (key name) asked; `None`: any, the CLI's
+    /// included.
     pub client: Option<String>,
+    /// The most records returned.
     pub limit: u32,
 }
 
@@ -143,8 +182,11 @@ pub(super) struct Migration {
 
 /// A store of either kind. Cheap to clone.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum EvidenceStore {
+    /// A SQLite database file.
     Sqlite(SqliteStore),
+    /// A PostgreSQL database, possibly shared by several coordinators.
     Postgres(PostgresStore),
 }
 
@@ -176,6 +218,7 @@ impl EvidenceStore {
         }
     }
 
+    /// What log lines and errors call the store, without any password.
     pub fn describe(&self) -> String {
         match self {
             Self::Sqlite(s) => s.describe(),
@@ -209,6 +252,8 @@ impl EvidenceStore {
         }
     }
 
+    /// The record with id `id` and its late results; `None` when there is
+    /// none.
     pub async fn get(&self, id: &str) -> Result<Option<StoredRecord>, StoreError> {
         match self {
             Self::Sqlite(s) => s.get(id).await,
@@ -216,6 +261,8 @@ impl EvidenceStore {
         }
     }
 
+    /// The listing columns of the records `filter` selects, newest first, at
+    /// most its limit.
     pub async fn list(&self, filter: &ListFilter) -> Result<Vec<Columns>, StoreError> {
         match self {
             Self::Sqlite(s) => s.list(filter).await,

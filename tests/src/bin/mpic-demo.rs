@@ -200,6 +200,8 @@ fn print_table(decision: &Decision) {
                 Some(body) => format!("{:?}", body.verdict).to_lowercase(),
                 None => "no report".to_string(),
             },
+            // A status this demo does not know is not agreement.
+            _ => "unknown".to_string(),
         };
         let signature = match (&r.verified, &r.report, &r.status) {
             (Some(_), _, _) => "ok",
