@@ -28,7 +28,7 @@ use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use mpic_core::name::DomainName;
 use mpic_core::nonce::Nonce;
-use mpic_core::quorum::{self, NonCorroboration, Outcome, Policy, Requirements, Tally};
+use mpic_core::quorum::{self, NonCorroboration, Policy, Requirements, Standing, Tally};
 use mpic_core::report::{self, Expectations, ReportBody, SignedReport, Verdict};
 use mpic_core::request_auth::{self, RequestEnvelope};
 use tokio::sync::mpsc;
@@ -124,9 +124,9 @@ fn evidence(
 }
 
 /// A non-corroboration as quorum counts it and as the evidence records it.
-fn not_corroborated(reason: NonCorroboration) -> (Outcome, ResultStatus) {
+fn not_corroborated(reason: NonCorroboration) -> (Standing, ResultStatus) {
     (
-        Outcome::NotCorroborated {
+        Standing::NotCorroborated {
             reason: reason.clone(),
         },
         ResultStatus::NotCorroborated { reason },
@@ -157,7 +157,7 @@ fn judge(
     prepared: &Prepared,
     answer: Result<SignedReport, CallError>,
     elapsed: Duration,
-) -> (Outcome, PerspectiveResult) {
+) -> (Standing, PerspectiveResult) {
     let signed = match answer {
         Ok(signed) => signed,
         Err(e) => {
@@ -199,7 +199,7 @@ fn judge(
     };
     let (outcome, status) = match body.verdict {
         Verdict::Pass => (
-            Outcome::Corroborated {
+            Standing::Corroborated {
                 rir: perspective.rir,
             },
             ResultStatus::Corroborated,
@@ -230,9 +230,9 @@ pub async fn run_attempt<T: PerspectiveTransport + 'static>(
     late: Option<&LateSink>,
 ) -> AttemptRecord {
     let members = &plan.members;
-    let mut outcomes: Vec<Outcome> = members
+    let mut outcomes: Vec<Standing> = members
         .iter()
-        .map(|p| Outcome::Pending { rir: p.rir })
+        .map(|p| Standing::Pending { rir: p.rir })
         .collect();
     let mut results: Vec<Option<PerspectiveResult>> = vec![None; members.len()];
 

@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mpic_core::quorum::{self, NonCorroboration, Outcome, Policy, Requirements};
+use mpic_core::quorum::{self, NonCorroboration, Policy, Requirements, Standing};
 use mpic_core::rir::Rir;
 
 const RIRS: [Rir; 5] = [
@@ -16,18 +16,18 @@ const RIRS: [Rir; 5] = [
 ];
 
 /// `n` outcomes: `yes` corroborated, one not corroborated, the rest pending.
-fn outcomes(n: usize, yes: usize) -> Vec<Outcome> {
+fn outcomes(n: usize, yes: usize) -> Vec<Standing> {
     (0..n)
         .map(|i| {
             let rir = RIRS[i % RIRS.len()];
             if i < yes {
-                Outcome::Corroborated { rir }
+                Standing::Corroborated { rir }
             } else if i == yes {
-                Outcome::NotCorroborated {
+                Standing::NotCorroborated {
                     reason: NonCorroboration::Timeout,
                 }
             } else {
-                Outcome::Pending { rir }
+                Standing::Pending { rir }
             }
         })
         .collect()

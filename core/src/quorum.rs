@@ -273,7 +273,7 @@ impl From<&ReportError> for NonCorroboration {
 /// Where one remote perspective stands in an attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
-pub enum Outcome {
+pub enum Standing {
     /// It corroborated the primary.
     Corroborated {
         /// The perspective's RIR, from configuration (never from its report).
@@ -291,7 +291,7 @@ pub enum Outcome {
     },
 }
 
-/// Counts of outcomes; displays as the BR 5.4.1 quorum result, e.g. `5/6`
+/// Counts of standings; displays as the BR 5.4.1 quorum result, e.g. `5/6`
 /// (corroborated / used).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Tally {
@@ -304,14 +304,14 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// The counts of `outcomes`.
-    pub fn of(outcomes: &[Outcome]) -> Self {
+    /// The counts of `standings`.
+    pub fn of(standings: &[Standing]) -> Self {
         let mut tally = Tally::default();
-        for outcome in outcomes {
-            match outcome {
-                Outcome::Corroborated { .. } => tally.corroborated += 1,
-                Outcome::NotCorroborated { .. } => tally.not_corroborated += 1,
-                Outcome::Pending { .. } => tally.pending += 1,
+        for standing in standings {
+            match standing {
+                Standing::Corroborated { .. } => tally.corroborated += 1,
+                Standing::NotCorroborated { .. } => tally.not_corroborated += 1,
+                Standing::Pending { .. } => tally.pending += 1,
             }
         }
         tally
@@ -377,10 +377,10 @@ pub enum Status {
     Undecided,
 }
 
-/// Applies `policy` and `requirements` to the outcomes so far; see the module
+/// Applies `policy` and `requirements` to the standings so far; see the module
 /// documentation for when it decides early.
-pub fn decide(policy: Policy, requirements: Requirements, outcomes: &[Outcome]) -> Status {
-    let tally = Tally::of(outcomes);
+pub fn decide(policy: Policy, requirements: Requirements, standings: &[Standing]) -> Status {
+    let tally = Tally::of(standings);
     let used = tally.used();
     let min_perspectives = requirements.min_perspectives.max(2);
     if used < min_perspectives {
@@ -399,16 +399,16 @@ pub fn decide(policy: Policy, requirements: Requirements, outcomes: &[Outcome]) 
     }
     let mut corroborating_rirs = BTreeSet::new();
     let mut possible_rirs = BTreeSet::new();
-    for outcome in outcomes {
-        match outcome {
-            Outcome::Corroborated { rir } => {
+    for standing in standings {
+        match standing {
+            Standing::Corroborated { rir } => {
                 corroborating_rirs.insert(*rir);
                 possible_rirs.insert(*rir);
             }
-            Outcome::Pending { rir } => {
+            Standing::Pending { rir } => {
                 possible_rirs.insert(*rir);
             }
-            Outcome::NotCorroborated { .. } => {}
+            Standing::NotCorroborated { .. } => {}
         }
     }
     let min_rirs = requirements.min_rirs.max(1);

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use ed25519_dalek::VerifyingKey;
 use mpic_core::keys;
 use mpic_core::perspective::CheckCall;
-use mpic_core::quorum::{self, NonCorroboration, Outcome, Requirements, Tally};
+use mpic_core::quorum::{self, NonCorroboration, Requirements, Standing, Tally};
 use mpic_core::report::{self, Expectations, Verdict};
 use mpic_core::request_auth::{self, VerifiedRequest};
 
@@ -510,10 +510,10 @@ fn outcome(
     keys: &BTreeMap<String, Option<VerifyingKey>>,
     body: &RecordBody,
     audit: &mut RecordAudit,
-) -> Outcome {
+) -> Standing {
     match &result.status {
-        ResultStatus::Cancelled => Outcome::Pending { rir: result.rir },
-        ResultStatus::NotCorroborated { reason } => Outcome::NotCorroborated {
+        ResultStatus::Cancelled => Standing::Pending { rir: result.rir },
+        ResultStatus::NotCorroborated { reason } => Standing::NotCorroborated {
             reason: reason.clone(),
         },
         ResultStatus::Corroborated => {
@@ -537,7 +537,7 @@ fn outcome(
             match proof {
                 Ok(()) => {
                     audit.reports_verified += 1;
-                    Outcome::Corroborated { rir: result.rir }
+                    Standing::Corroborated { rir: result.rir }
                 }
                 Err(detail) => {
                     audit.findings.push(Finding::Report {
@@ -545,7 +545,7 @@ fn outcome(
                         perspective: result.perspective_id.clone(),
                         detail: detail.clone(),
                     });
-                    Outcome::NotCorroborated {
+                    Standing::NotCorroborated {
                         reason: NonCorroboration::PerspectiveError { detail },
                     }
                 }
@@ -556,7 +556,7 @@ fn outcome(
 
 fn check_quorum(
     attempt: &AttemptRecord,
-    outcomes: &[Outcome],
+    outcomes: &[Standing],
     rules_at_ms: u64,
     findings: &mut Vec<Finding>,
 ) {

@@ -14,22 +14,22 @@ const LAX: Requirements = Requirements {
     min_rirs: 1,
 };
 
-fn yes(rir: Rir) -> Outcome {
-    Outcome::Corroborated { rir }
+fn yes(rir: Rir) -> Standing {
+    Standing::Corroborated { rir }
 }
 
-fn no() -> Outcome {
-    Outcome::NotCorroborated {
+fn no() -> Standing {
+    Standing::NotCorroborated {
         reason: NonCorroboration::Timeout,
     }
 }
 
-fn wait(rir: Rir) -> Outcome {
-    Outcome::Pending { rir }
+fn wait(rir: Rir) -> Standing {
+    Standing::Pending { rir }
 }
 
 /// `c` corroborations alternating ARIN/RIPE, then `n` failures, then `p` pending.
-fn cohort(c: usize, n: usize, p: usize) -> Vec<Outcome> {
+fn cohort(c: usize, n: usize, p: usize) -> Vec<Standing> {
     let rir = |i: usize| {
         if i.is_multiple_of(2) {
             Rir::Arin
@@ -433,7 +433,7 @@ fn serde_shapes() {
     );
     assert_eq!(serde_json::to_string(&Policy::Br).unwrap(), r#""br""#);
     assert_eq!(
-        serde_json::to_string(&Outcome::Pending { rir: Rir::Apnic }).unwrap(),
+        serde_json::to_string(&Standing::Pending { rir: Rir::Apnic }).unwrap(),
         r#"{"status":"pending","rir":"apnic"}"#
     );
     assert_eq!(
@@ -475,7 +475,7 @@ fn arb_requirements() -> impl Strategy<Value = Requirements> {
     })
 }
 
-fn revealed(finals: &[(bool, Rir)], known: &[bool]) -> Vec<Outcome> {
+fn revealed(finals: &[(bool, Rir)], known: &[bool]) -> Vec<Standing> {
     finals
         .iter()
         .zip(known)
