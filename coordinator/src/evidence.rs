@@ -33,8 +33,7 @@ mod store;
 
 use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use data_encoding::BASE64;
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
@@ -286,8 +285,8 @@ impl Bundle {
             .and_then(|json| serde_json::from_slice(json).ok());
         Self {
             format: BUNDLE_FORMAT.into(),
-            record: STANDARD.encode(&sealed.record),
-            signature: STANDARD.encode(&sealed.signature),
+            record: BASE64.encode(&sealed.record),
+            signature: BASE64.encode(&sealed.signature),
             hash: record::hex(&sealed.hash),
             columns: sealed.columns.clone(),
             late: stored.late.clone(),
@@ -301,8 +300,8 @@ impl Bundle {
             return Err(BundleError::Format(self.format));
         }
         let decode = |what: &str, text: &str| {
-            STANDARD
-                .decode(text)
+            BASE64
+                .decode(text.as_bytes())
                 .map_err(|e| BundleError::Malformed(format!("{what} is not base64: {e}")))
         };
         let hash = record::hex_decode(&self.hash)

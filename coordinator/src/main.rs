@@ -16,9 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use clap::{Args, Parser, Subcommand};
+use data_encoding::{BASE64, BASE64URL_NOPAD};
 use ed25519_dalek::SigningKey;
 use mpic_coordinator::LocalPorts;
 use mpic_coordinator::{Config, ConfigError, ServeConfig, Severity};
@@ -201,12 +200,12 @@ fn random_32() -> anyhow::Result<Zeroizing<[u8; 32]>> {
 fn keygen(args: &KeygenArgs) -> anyhow::Result<()> {
     if args.secret {
         let secret = random_32()?;
-        stdout::line(Zeroizing::new(STANDARD.encode(secret.as_slice())).as_str())?;
+        stdout::line(Zeroizing::new(BASE64.encode(secret.as_slice())).as_str())?;
         return Ok(());
     }
     if args.api_key {
         let key = random_32()?;
-        let key_text = Zeroizing::new(URL_SAFE_NO_PAD.encode(key.as_slice()));
+        let key_text = Zeroizing::new(BASE64URL_NOPAD.encode(key.as_slice()));
         let hash = Sha256::digest(key_text.as_bytes());
         let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
         stdout::line(format_args!("api key:    {}", key_text.as_str()))?;

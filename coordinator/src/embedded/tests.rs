@@ -41,9 +41,7 @@ impl ResolverNames for FakeNetwork {
 }
 
 fn expected_txt() -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(key_authorization_digest(KEY_AUTHORIZATION))
+    data_encoding::BASE64URL_NOPAD.encode(&key_authorization_digest(KEY_AUTHORIZATION))
 }
 
 fn embedded(count: usize, txt: Option<String>) -> Embedded<FakeNetwork> {

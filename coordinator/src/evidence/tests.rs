@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
 use mpic_core::quorum::Policy;
 
 use super::audit::{ChainBreak, Finding, audit_chains, audit_record};
@@ -426,11 +425,11 @@ async fn a_bundle_verifies_on_its_own_and_a_tampered_one_does_not() {
     assert!(audit_record(&read, &trusted()).passed());
 
     let mut altered = bundle;
-    let mut bytes = base64::engine::general_purpose::STANDARD
-        .decode(&altered.signature)
+    let mut bytes = data_encoding::BASE64
+        .decode(altered.signature.as_bytes())
         .unwrap();
     bytes[0] ^= 1;
-    altered.signature = base64::engine::general_purpose::STANDARD.encode(bytes);
+    altered.signature = data_encoding::BASE64.encode(&bytes);
     assert!(!audit_record(&altered.into_stored().unwrap(), &trusted()).passed());
 }
 
