@@ -85,7 +85,9 @@ pub struct AttemptRecord {
     pub attempt: u32,
     /// Perspective ids, in the order asked.
     pub cohort: Vec<String>,
-    /// Where this attempt's quorum ended up.
+    /// Where this attempt's quorum ended up (`decision` on the wire, as
+    /// responses and records have always written it).
+    #[serde(rename = "decision")]
     pub status: quorum::Status,
     /// Counts when the decision was made; `pending` are the cancelled ones.
     pub tally: Tally,
@@ -181,6 +183,13 @@ pub enum Reason {
         /// The primary's one-line reason.
         reason: String,
     },
+    /// A reason a record written before reasons were typed holds as text
+    /// (read back only; never made by a check).
+    #[error("{text}")]
+    AsWritten {
+        /// The reason as the record wrote it.
+        text: String,
+    },
 }
 
 /// A report verdict as reasons print it: `pass`, `fail` or `error`.
@@ -202,7 +211,8 @@ impl std::fmt::Display for VerdictName {
 /// perspective's result and signed report, the primary's own look, and why
 /// it is not corroborated when it is not.
 ///
-/// Made only by [`crate::Coordinator::check`]; read through its accessors.
+/// Made by [`crate::Coordinator::check`] (and, for tests only, by the
+/// `testing` feature's made-up decisions); read through its accessors.
 /// A decision read back from stored evidence is a [`RecordedDecision`],
 /// never a `Decision`: evidence is re-verified, not trusted.
 ///
@@ -367,9 +377,48 @@ impl Serialize for RecordedDecision {
 
 impl<'de> Deserialize<'de> for RecordedDecision {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Facts::deserialize(deserializer).map(|facts| Self(Decision { facts }))
+        let mut value = serde_json::Value::deserialize(deserializer)?;
+        as_written_before_outcomes(&mut value);
+        Facts::deserialize(value)
+            .map(|facts| Self(Decision { facts }))
+            .map_err(serde::de::Error::custom)
     }
 }
+
+/// Reads a decision as records written before outcomes and typed reasons
+/// hold it (the same record format, 1): the outcome from `is_valid` and
+/// `mpic_completed`, each text reason as [`Reason::AsWritten`]. A record
+/// that has an `outcome` is left as it is; one whose `is_valid` is not a
+/// boolean is left for the reader to refuse.
+fn as_written_before_outcomes(value: &mut serde_json::Value) {
+    let Some(fields) = value.as_object_mut() else {
+        return;
+    };
+    if !fields.contains_key("outcome")
+        && let Some(is_valid) = fields.get("is_valid").and_then(serde_json::Value::as_bool)
+    {
+        let completed = fields
+            .get("mpic_completed")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(true);
+        let outcome = match (is_valid, completed) {
+            (true, _) => "corroborated",
+            (false, true) => "not_corroborated",
+            (false, false) => "incomplete",
+        };
+        fields.insert("outcome".into(), outcome.into());
+    }
+    if let Some(serde_json::Value::Array(reasons)) = fields.get_mut("reasons") {
+        for reason in reasons {
+            if let serde_json::Value::String(text) = reason {
+                *reason = serde_json::json!({"kind": "as_written", "text": text});
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
 
 /// A perspective's result that arrived after its attempt was decided: kept
 /// as evidence, never counted.

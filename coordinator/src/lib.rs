@@ -57,6 +57,7 @@ mod perspective_config;
 mod primary;
 mod transport;
 
+#[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub mod testing;
 

@@ -1,6 +1,9 @@
 //! What only tests need: parts the end-to-end tests reuse, and decisions
 //! made up to test how decisions are shown, counted and stored (never made
-//! by a [`crate::Coordinator`], so never a verdict on anything).
+//! by a [`crate::Coordinator`], so never a verdict on anything). Only with
+//! the `testing` feature (this crate's tests and the end-to-end tests crate);
+//! a workspace build that includes the tests crate compiles it into the
+//! binary too (Cargo unifies features), where nothing calls it.
 
 use crate::check_call::CheckType;
 use crate::decision::{AttemptRecord, Decision, Facts, Outcome, PrimaryResult, Reason};

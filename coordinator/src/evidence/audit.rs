@@ -100,8 +100,8 @@ pub enum Finding {
         /// The tally and status recomputed from the verified reports.
         recomputed: String,
     },
-    /// The recorded decision's `is_valid` is not what its attempts and the
-    /// primary's verdict give (valid only if the last attempt met quorum and
+    /// Whether the recorded decision is valid (its outcome is corroborated)
+    /// is not what its attempts and the primary's verdict give (valid only if the last attempt met quorum and
     /// the primary, if any, passed).
     #[error("decision: recorded is_valid = {recorded}, the attempts and primary give {recomputed}")]
     Decision {
