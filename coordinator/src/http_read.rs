@@ -76,17 +76,4 @@ pub fn http_error(error: reqwest::Error) -> HttpError {
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-    use super::*;
-
-    #[test]
-    fn the_chain_names_every_cause() {
-        #[derive(Debug, thiserror::Error)]
-        #[error("outer")]
-        struct Outer(#[source] std::io::Error);
-        let error = Outer(std::io::Error::other("connection refused"));
-        assert_eq!(error_chain(&error), "outer: connection refused");
-    }
-}
+mod tests;
