@@ -15,6 +15,7 @@ pub mod dns;
 pub mod dnssec_self_test;
 pub mod doh;
 pub mod extended_dns_error;
+pub mod http1;
 pub mod identity_document;
 pub mod keys;
 pub mod location;
