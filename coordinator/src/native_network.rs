@@ -36,8 +36,6 @@
 //! policy keeps seeing ports 80 and 443; the response carries the original
 //! URL.
 
-pub mod address_policy;
-
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -59,7 +57,7 @@ use url::{Host, Url};
 
 use crate::http_read::{error_chain, header_text, http_error, read_bounded};
 
-pub use address_policy::AddressPolicy;
+pub use mpic_core::address_policy::AddressPolicy;
 
 /// The resolver `mpic check` and the primary perspective use unless told
 /// otherwise.

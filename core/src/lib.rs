@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod address_policy;
 mod base64_text;
 pub mod caa;
 mod canonical_bytes;

@@ -12,6 +12,10 @@
 //! allows loopback and *nothing else*: a test build switched on by mistake in
 //! production reaches no host at all (the same rule as the worker's local
 //! mode).
+//!
+//! One policy for every perspective: it lives in core so that the worker's
+//! connections (once they go to addresses it resolved itself) are held to
+//! the same rule as the coordinator's native network.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -223,10 +227,20 @@ pub enum AddressPolicy {
 /// An address the policy refuses, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RefusedAddress {
+    /// In production: the address is of a special-purpose range.
     #[error("{ip} is {reason}")]
-    SpecialUse { ip: IpAddr, reason: SpecialUse },
+    SpecialUse {
+        /// The address refused.
+        ip: IpAddr,
+        /// Which special-purpose range it is in.
+        reason: SpecialUse,
+    },
+    /// In a loopback test world: the address is not loopback.
     #[error("{ip} is not loopback (the loopback test setting reaches loopback only)")]
-    NotLoopback { ip: IpAddr },
+    NotLoopback {
+        /// The address refused.
+        ip: IpAddr,
+    },
 }
 
 impl AddressPolicy {
