@@ -92,10 +92,11 @@ pub use crate::identity_probe::{ProbeClientError, ProbeProblem, ProbeResult, pro
 pub use crate::native_network::{
     DEFAULT_DOH_URL, LocalPorts, NativeNetworkConfig, NativeNetworkError,
 };
-pub use crate::orchestration::{Adjustment, Refused, RefusedField};
+pub use crate::orchestration::{Adjustment, Refused};
 pub use crate::perspective_config::PerspectiveConfig;
 pub use crate::primary::PrimaryPerspective;
 pub use crate::transport::{CallError, HttpClientError, HttpTransport, PerspectiveTransport};
+pub use mpic_core::check::RequestIssue;
 
 /// Runs checks for a CA. Cheap to share behind an `Arc`; `check` takes `&self`.
 pub struct Coordinator<T> {

@@ -26,9 +26,7 @@
 //!
 //! Anything else is refused with the field and the reason.
 
-use std::fmt;
-
-use mpic_core::check::CheckRequest;
+use mpic_core::check::{CheckRequest, RequestIssue};
 use mpic_core::quorum::{Policy, PolicyError, Requirements, br_minimum_corroborations};
 use serde::{Deserialize, Serialize};
 
@@ -108,37 +106,22 @@ pub struct Adjustment {
     pub reason: String,
 }
 
-/// One refused override: which field and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RefusedField {
-    /// Dotted path, e.g. `orchestration_parameters.quorum_count`.
-    pub field: String,
-    /// Why the value cannot be used.
-    pub message: String,
-}
-
-impl fmt::Display for RefusedField {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
-    }
-}
-
 /// Why a request's orchestration parameters were refused; every issue found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid orchestration_parameters: {}", join(.0))]
-pub struct Refused(pub Vec<RefusedField>);
+pub struct Refused(pub Vec<RequestIssue>);
 
 impl Refused {
     /// A refusal of one field, `field` (its dotted path), for `message`.
     pub fn one(field: &str, message: impl Into<String>) -> Self {
-        Self(vec![RefusedField {
+        Self(vec![RequestIssue {
             field: field.to_owned(),
             message: message.into(),
         }])
     }
 }
 
-fn join(issues: &[RefusedField]) -> String {
+fn join(issues: &[RequestIssue]) -> String {
     issues
         .iter()
         .map(ToString::to_string)
@@ -176,7 +159,7 @@ pub(crate) fn resolve(
 ) -> Result<Orchestration, Refused> {
     let mut issues = Vec::new();
     let mut issue = |field: &str, message: String| {
-        issues.push(RefusedField {
+        issues.push(RequestIssue {
             field: field.to_owned(),
             message,
         })

@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use crate::orchestration::RefusedField;
+use mpic_core::check::RequestIssue;
 
 #[test]
 fn request_issues_keep_their_field_and_get_a_kind() {
@@ -49,7 +49,7 @@ fn request_issues_keep_their_field_and_get_a_kind() {
 
 #[test]
 fn refused_overrides_are_validation_issues() {
-    let error = ApiError::from(Refused(vec![RefusedField {
+    let error = ApiError::from(Refused(vec![RequestIssue {
         field: QUORUM_COUNT_FIELD.into(),
         message: "is 3; at least 4".into(),
     }]));
