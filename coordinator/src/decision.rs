@@ -179,7 +179,7 @@ pub enum Reason {
     #[error("primary perspective ({verdict}): {reason}")]
     PrimaryDidNotPass {
         /// The primary's verdict, `fail` or `error`.
-        verdict: VerdictName,
+        verdict: Verdict,
         /// The primary's one-line reason.
         reason: String,
     },
@@ -190,21 +190,6 @@ pub enum Reason {
         /// The reason as the record wrote it.
         text: String,
     },
-}
-
-/// A report verdict as reasons print it: `pass`, `fail` or `error`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct VerdictName(pub Verdict);
-
-impl std::fmt::Display for VerdictName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self.0 {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::Error => "error",
-        })
-    }
 }
 
 /// What a check decided, with every attempt's evidence (BR 5.4.1): each

@@ -86,7 +86,7 @@ pub use crate::config::{
 };
 pub use crate::decision::{
     AttemptRecord, Decision, LateResult, Outcome, PerspectiveResult, PrimaryResult, Reason,
-    RecordedDecision, ResultStatus, Stragglers, VerdictName,
+    RecordedDecision, ResultStatus, Stragglers,
 };
 pub use crate::identity_probe::{ProbeClientError, ProbeProblem, ProbeResult, probe_all};
 pub use crate::native_network::{
@@ -448,9 +448,7 @@ fn primary_summary(decision: &Decision) -> String {
         |p| {
             format!(
                 "{} (corroborated by remote: {}): {}",
-                VerdictName(p.verdict),
-                p.corroborated_by_remote,
-                p.reason
+                p.verdict, p.corroborated_by_remote, p.reason
             )
         },
     )

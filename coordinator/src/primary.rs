@@ -46,7 +46,7 @@ use crate::Coordinator;
 use crate::check_call;
 use crate::clock;
 use crate::config::PrimaryConfig;
-use crate::decision::{Decision, Outcome, PrimaryResult, Reason, VerdictName};
+use crate::decision::{Decision, Outcome, PrimaryResult, Reason};
 use crate::native_network::{
     NativeNetwork, NativeNetworkConfig, NativeNetworkError, ReqwestDohTransport,
 };
@@ -165,7 +165,7 @@ pub fn combine(mut decision: Decision, mut primary: PrimaryResult) -> Decision {
         facts.reasons.insert(
             0,
             Reason::PrimaryDidNotPass {
-                verdict: VerdictName(primary.verdict),
+                verdict: primary.verdict,
                 reason: primary.reason.clone(),
             },
         );

@@ -214,7 +214,7 @@ pub fn special_use(ip: IpAddr) -> Option<SpecialUse> {
     }
 }
 
-/// Which addresses a [`super::NativeNetwork`] may connect to.
+/// Which addresses a perspective's network may connect to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AddressPolicy {
     /// Production: public unicast addresses only.

@@ -84,6 +84,15 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Its name as JSON and people read it: `pass`, `fail` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+        }
+    }
+
     fn code(self) -> u8 {
         match self {
             Verdict::Pass => 1,
@@ -96,6 +105,12 @@ impl Verdict {
         [Verdict::Pass, Verdict::Fail, Verdict::Error]
             .into_iter()
             .find(|v| v.code() == code)
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -20,7 +20,6 @@ use mpic_coordinator::{Decision, PerspectiveResult, ResultStatus};
 use mpic_core::check::{CheckParameters, CheckRequest};
 use mpic_core::dnssec_self_test::DnssecTestNames;
 use mpic_core::name::DomainName;
-use mpic_core::report::Verdict;
 use serde_json::Value;
 use url::Url;
 
@@ -437,18 +436,10 @@ fn json_output(decision: &Decision, mode: &Mode) -> Value {
     value
 }
 
-fn verdict_text(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Pass => "pass",
-        Verdict::Fail => "fail",
-        Verdict::Error => "error",
-    }
-}
-
 /// One table row: perspective, RIR, what it saw, verdict, signature, latency.
 fn row(result: &PerspectiveResult) -> Vec<String> {
     let verdict = match (&result.verified, &result.report, &result.status) {
-        (Some(body), _, _) => verdict_text(body.verdict).to_owned(),
+        (Some(body), _, _) => body.verdict.as_str().to_owned(),
         (None, _, ResultStatus::Cancelled) => "cancelled".to_owned(),
         (None, Some(_), _) => "unverified".to_owned(),
         (None, None, _) => "-".to_owned(),
@@ -572,7 +563,7 @@ fn render(decision: &Decision, mode: &Mode, request: &CheckRequest) -> String {
         out.push_str(&format!(
             "primary (this host, via {}): {}: {}\n  corroborated by the remote perspectives: {}\n",
             primary.resolvers.join(", "),
-            verdict_text(primary.verdict),
+            primary.verdict.as_str(),
             short(&primary.reason, 100),
             if primary.corroborated_by_remote {
                 "yes"

@@ -197,7 +197,7 @@ fn print_table(decision: &Decision) {
             ResultStatus::Corroborated => "agrees".to_string(),
             ResultStatus::Cancelled => "-".to_string(),
             ResultStatus::NotCorroborated { .. } => match &r.verified {
-                Some(body) => format!("{:?}", body.verdict).to_lowercase(),
+                Some(body) => body.verdict.as_str().to_owned(),
                 None => "no report".to_string(),
             },
             // A status this demo does not know is not agreement.
