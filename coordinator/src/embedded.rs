@@ -25,7 +25,7 @@ use mpic_core::dcv::DcvContext;
 use mpic_core::location::{Coordinates, Location};
 use mpic_core::name::DomainName;
 use mpic_core::network::Network;
-use mpic_core::perspective::Identity;
+use mpic_core::perspective::{Identity, Vantage};
 use mpic_core::quorum::Policy;
 use mpic_core::report::SignedReport;
 use mpic_core::request_auth::RequestEnvelope;
@@ -381,7 +381,11 @@ impl<N: Network + ResolverNames + Send + Sync> InProcessTransport<N> {
                 admitted,
                 &perspective.network,
                 &context,
-                perspective.network.resolver_names(),
+                Vantage {
+                    resolvers: perspective.network.resolver_names(),
+                    // The coordinator's own host: no platform names one.
+                    data_center: None,
+                },
                 backstop,
                 clock::now_ms,
             )

@@ -1,8 +1,6 @@
-//! What the coordinator's HTTP clients read back from a peer (a perspective,
-//! a DoH resolver, a challenge server): a body within a byte limit, a header
-//! as text, and a failure with every cause it carries.
-
-use mpic_core::network::HttpError;
+//! What the coordinator's reqwest clients read back from a peer (a
+//! perspective, a DoH resolver): a body within a byte limit, a header as
+//! text, and a failure with every cause it carries.
 
 /// A body read up to a limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,18 +59,6 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-/// A failed GET as mpic-core's typed error.
-pub fn http_error(error: reqwest::Error) -> HttpError {
-    let detail = error_chain(&error);
-    if error.is_timeout() {
-        HttpError::Timeout
-    } else if error.is_connect() {
-        HttpError::Connect(detail)
-    } else {
-        HttpError::Protocol(detail)
-    }
 }
 
 #[cfg(test)]

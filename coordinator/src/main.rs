@@ -129,14 +129,20 @@ struct ServeArgs {
     /// Address and port to listen on (default: [api] listen).
     #[arg(long, value_name = "ADDR")]
     listen: Option<std::net::SocketAddr>,
-    /// Tests only: the [primary] reaches loopback addresses only, its DoH
-    /// resolver may be plain http on loopback, and its port-80 fetches go to
-    /// --local-http-port. Never in production.
+    /// Tests only: the [primary] connects to loopback addresses only, its
+    /// DoH resolver may be plain http on loopback, and its connections to
+    /// ports 80 and 443 go to --local-http-port and --local-https-port.
+    /// Everything else (resolution, the address check, TLS) is as in
+    /// production. Never in production.
     #[arg(long, requires = "local_http_port")]
     allow_loopback_for_tests: bool,
     /// Tests only: the loopback port that stands in for port 80.
     #[arg(long, value_name = "PORT", requires = "allow_loopback_for_tests")]
     local_http_port: Option<u16>,
+    /// Tests only: the loopback port (a TLS server) that stands in for port
+    /// 443; without it, connections to 443 are refused.
+    #[arg(long, value_name = "PORT", requires = "allow_loopback_for_tests")]
+    local_https_port: Option<u16>,
 }
 
 /// Logs to stderr; `RUST_LOG` overrides `default` (`info` for the server,
@@ -185,7 +191,10 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let local = args
         .local_http_port
         .filter(|_| args.allow_loopback_for_tests)
-        .map(|http| LocalPorts { http, https: None });
+        .map(|http| LocalPorts {
+            http,
+            https: args.local_https_port,
+        });
     runtime.block_on(mpic_coordinator::serve(config, args.listen, local))?;
     Ok(ExitCode::SUCCESS)
 }

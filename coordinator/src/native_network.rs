@@ -1,70 +1,52 @@
-//! [`Network`] for the coordinator's own host, on reqwest with rustls: what
-//! the primary perspective and the in-process perspectives of `mpic check`
-//! look through.
+//! [`Network`] for the coordinator's own host: DoH with reqwest, connections
+//! with tokio. What the primary perspective and the in-process perspectives
+//! of `mpic check` look through.
 //!
 //! - DNS: DNS over HTTPS (RFC 8484) to one configured resolver, through
 //!   mpic-core's [`DohClient`] over [`ReqwestDohTransport`] (one shared
 //!   reqwest client, no proxy: a proxy would move the network perspective).
-//! - HTTP: one GET, never following a redirect (mpic-core follows them
-//!   itself, checking each target), at most `max_body_bytes` read, the whole
-//!   exchange (lookup included) within `timeout_ms`.
+//! - Connections: tokio TCP to the address mpic-core chose. The GET itself
+//!   (resolution through the same DoH resolver, the address policy, IPv6
+//!   first, TLS and HTTP/1.1) is mpic-core's [`mpic_core::web`], the same
+//!   code the worker runs; only the byte pipe is this module's.
 //!
 //! # No DNS rebinding
-//! The host of a fetch is resolved once, through the same DoH resolver (A and
-//! AAAA), every address is checked against the [`AddressPolicy`] (no
+//! A connection goes only to an address mpic-core resolved through this
+//! network's DoH resolver and checked against its [`AddressPolicy`] (no
 //! loopback, private, link-local, CGNAT, documentation, ... see
-//! [`address_policy`]), and the fetch connects only to the addresses that
-//! passed. reqwest offers no per-request address override, so each fetch
-//! builds its own client with `resolve_to_addrs(host, checked)` and a
-//! resolver that refuses every other name (the system resolver is never
-//! asked). TLS still verifies the certificate for, and sends SNI of, the
-//! host name, because the URL keeps it.
-//!
-//! Trade-off: a client per fetch costs building its TLS configuration (about
-//! 40 µs, measured in a debug build) and forgoes connection reuse between
-//! fetches. A check makes one fetch plus at
-//! most a few redirects, and reusing a pooled connection across checks would
-//! itself reuse an earlier resolution, so the cost is accepted. The DoH
-//! resolver, which the operator chose, is reached through the shared client.
+//! [`address_policy`](mpic_core::address_policy)); the system resolver is
+//! never asked.
 //!
 //! # Loopback test worlds
-//! [`LocalPorts`] (test-only) mirrors the worker's local mode: the address
-//! policy becomes [`AddressPolicy::LoopbackOnlyForTests`] (loopback and
-//! nothing else), the DoH resolver must be on loopback too (plain http
-//! allowed), `http:80` goes to the fixture's HTTP port and `https:443`
-//! to its "HTTPS" port, which speaks plain HTTP. mpic-core's redirect
-//! policy keeps seeing ports 80 and 443; the response carries the original
-//! URL.
+//! [`LocalPorts`] (test-only) mirrors the worker's local mode, and is just
+//! two facts: the address policy becomes
+//! [`AddressPolicy::LoopbackOnlyForTests`] (loopback and nothing else; the
+//! DoH resolver must be on loopback too, plain http allowed), and a
+//! connection to port 80 or 443 goes to the fixture's port standing in for
+//! it. Resolution, the address check, TLS and ALPN run as in production.
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use mpic_core::dnssec_self_test::{DnssecSelfTest, DnssecTestNames};
 use mpic_core::doh::{
     DohClient, DohConfig, DohConfigError, DohHttpRequest, DohHttpResponse, DohMethod, DohTransport,
 };
 use mpic_core::loopback::is_loopback_url;
-use mpic_core::network::{
-    DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, MaybeSend, Network, RequestHeaders,
-};
+use mpic_core::network::{ConnectError, DnsAnswer, DnsError, MaybeSend, Network};
 use mpic_core::resolver_set::ResolverSet;
-use reqwest::header::{CONTENT_TYPE, LOCATION};
-use url::{Host, Url};
+use reqwest::header::CONTENT_TYPE;
+use url::Url;
 
-use crate::http_read::{error_chain, header_text, http_error, read_bounded};
+use crate::http_read::{error_chain, header_text, read_bounded};
 
 pub use mpic_core::address_policy::AddressPolicy;
 
 /// The resolver `mpic check` and the primary perspective use unless told
 /// otherwise.
 pub const DEFAULT_DOH_URL: &str = "https://cloudflare-dns.com/dns-query";
-
-/// Most addresses of one host a fetch will try.
-const MAX_ADDRESSES: usize = 16;
 
 const USER_AGENT: &str = concat!("mpic-coordinator/", env!("CARGO_PKG_VERSION"));
 
@@ -234,135 +216,6 @@ impl<T: DohTransport + Sync> NativeNetwork<T> {
     pub fn resolver_urls(&self) -> Vec<String> {
         self.resolvers.urls()
     }
-
-    pub fn address_policy(&self) -> AddressPolicy {
-        self.policy
-    }
-
-    /// Where a GET of `url` may connect: resolved once, every address
-    /// checked, ports mapped in a loopback test world.
-    pub async fn plan_fetch(&self, url: &Url) -> Result<FetchPlan, HttpError> {
-        match url.scheme() {
-            "http" | "https" => {}
-            other => {
-                return Err(HttpError::Refused(format!(
-                    "scheme {other:?} is not http or https"
-                )));
-            }
-        }
-        let host = url
-            .host()
-            .ok_or_else(|| HttpError::Refused("URL has no host".into()))?;
-        let literal = match host {
-            Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
-            Host::Ipv6(ip) => Some(IpAddr::V6(ip)),
-            Host::Domain(_) => None,
-        };
-        let mut request_url = url.clone();
-        let mapped_port = match self.local {
-            None => None,
-            Some(ports) => Some(
-                ports
-                    .port_for(url)
-                    .map_err(|e| HttpError::Refused(e.to_string()))?,
-            ),
-        };
-        if mapped_port.is_some() {
-            // Fixtures speak plain HTTP on loopback; the report keeps the
-            // original URL.
-            set_scheme(&mut request_url, "http")?;
-        }
-        if let Some(ip) = literal {
-            self.policy
-                .check(ip)
-                .map_err(|e| HttpError::Refused(e.to_string()))?;
-            if let Some(port) = mapped_port {
-                request_url
-                    .set_port(Some(port))
-                    .map_err(|()| HttpError::Refused(format!("cannot map {url} to loopback")))?;
-            }
-            return Ok(FetchPlan {
-                request_url,
-                pinned: None,
-            });
-        }
-        let name = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        let addresses = self.resolve_host(&name).await?;
-        let (allowed, refused): (Vec<IpAddr>, Vec<IpAddr>) = addresses
-            .into_iter()
-            .partition(|ip| self.policy.check(*ip).is_ok());
-        if allowed.is_empty() {
-            let why: Vec<String> = refused
-                .iter()
-                .filter_map(|ip| self.policy.check(*ip).err())
-                .map(|e| e.to_string())
-                .collect();
-            return Err(HttpError::Refused(format!(
-                "no address of {name} may be reached: {}",
-                why.join("; ")
-            )));
-        }
-        // Port 0 lets the URL's port (or the scheme's default) apply; a
-        // mapped port replaces the default, which the URL then leaves unset.
-        let port = mapped_port.unwrap_or(0);
-        let pinned = allowed
-            .into_iter()
-            .take(MAX_ADDRESSES)
-            .map(|ip| SocketAddr::new(ip, port))
-            .collect();
-        Ok(FetchPlan {
-            request_url,
-            pinned: Some((name, pinned)),
-        })
-    }
-
-    /// A and AAAA of `name` through this network's resolver, IPv6 first
-    /// (the connector falls back to IPv4 quickly when IPv6 fails).
-    async fn resolve_host(&self, name: &str) -> Result<Vec<IpAddr>, HttpError> {
-        let (a, aaaa) = futures_util::future::join(
-            self.resolvers.resolve(name, RecordType::A),
-            self.resolvers.resolve(name, RecordType::AAAA),
-        )
-        .await;
-        let mut addresses = Vec::new();
-        let mut problems = Vec::new();
-        for (rtype, answer) in [("AAAA", aaaa), ("A", a)] {
-            match answer {
-                Ok(answer) if answer.rcode == ResponseCode::NoError => {
-                    addresses.extend(answer.records.iter().filter_map(mpic_core::dns::ip_addr));
-                }
-                Ok(answer) => problems.push(format!("{rtype}: {}", answer.rcode)),
-                Err(e) => problems.push(format!("{rtype}: {e}")),
-            }
-        }
-        let mut seen = std::collections::HashSet::new();
-        addresses.retain(|ip| seen.insert(*ip));
-        if addresses.is_empty() {
-            let detail = if problems.is_empty() {
-                "no A or AAAA records".to_owned()
-            } else {
-                problems.join("; ")
-            };
-            return Err(HttpError::Connect(format!("resolving {name}: {detail}")));
-        }
-        Ok(addresses)
-    }
-}
-
-/// What one GET connects to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchPlan {
-    /// The URL requested (differs from the original only in a loopback test
-    /// world: scheme http, and the port for an IP literal).
-    pub request_url: Url,
-    /// The host name and the only addresses the fetch may connect to;
-    /// `None` for an IP literal.
-    pub pinned: Option<(String, Vec<SocketAddr>)>,
-}
-
-fn set_scheme(url: &mut Url, scheme: &str) -> Result<(), HttpError> {
-    url.set_scheme(scheme)
-        .map_err(|()| HttpError::Refused(format!("cannot use {scheme} for {url}")))
 }
 
 impl<T: DohTransport + Sync> Network for NativeNetwork<T> {
@@ -387,85 +240,45 @@ impl<T: DohTransport + Sync> Network for NativeNetwork<T> {
         self.resolvers.dnssec_self_test()
     }
 
-    fn http_get(
+    type Connection = tokio::net::TcpStream;
+
+    fn address_policy(&self) -> AddressPolicy {
+        self.policy
+    }
+
+    fn connect(
         &self,
-        url: &Url,
-        headers: &RequestHeaders,
-        limits: &HttpLimits,
-    ) -> impl Future<Output = Result<HttpResponse, HttpError>> + MaybeSend {
-        let url = url.clone();
-        let headers = headers.clone();
-        let limits = *limits;
+        address: SocketAddr,
+    ) -> impl Future<Output = Result<tokio::net::TcpStream, ConnectError>> + MaybeSend {
+        let target = self.connection_target(address);
         async move {
-            let deadline = Duration::from_millis(limits.timeout_ms);
-            match tokio::time::timeout(deadline, self.fetch(&url, &headers, limits)).await {
-                Ok(result) => result,
-                Err(_) => Err(HttpError::Timeout),
-            }
+            tokio::net::TcpStream::connect(target?)
+                .await
+                .map_err(|e| ConnectError::Failed(e.to_string()))
         }
+    }
+
+    fn sleep(&self, ms: u64) -> impl Future<Output = ()> + MaybeSend {
+        tokio::time::sleep(Duration::from_millis(ms))
     }
 }
 
-impl<T: DohTransport + Sync> NativeNetwork<T> {
-    async fn fetch(
-        &self,
-        url: &Url,
-        headers: &RequestHeaders,
-        limits: HttpLimits,
-    ) -> Result<HttpResponse, HttpError> {
-        let plan = self.plan_fetch(url).await?;
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .redirect(reqwest::redirect::Policy::none())
-            // A challenge fetch speaks HTTP/1.1, as ACME servers' do; the
-            // coordinator's reqwest also has HTTP/2 (for perspectives, DoH).
-            .http1_only()
-            .no_proxy()
-            .user_agent(USER_AGENT)
-            .pool_max_idle_per_host(0)
-            // Any name not pinned below fails instead of reaching the system
-            // resolver: nothing is fetched from an unchecked address.
-            .dns_resolver(Arc::new(NoOtherNames));
-        if let Some((name, addresses)) = &plan.pinned {
-            builder = builder.resolve_to_addrs(name, addresses);
+impl<T> NativeNetwork<T> {
+    /// Where a connection to `address` really goes: there, or in a loopback
+    /// test world, to the fixture port standing in for its port, and only
+    /// if it is loopback (mpic-core checked that already; this is the
+    /// second lock on the door).
+    fn connection_target(&self, address: SocketAddr) -> Result<SocketAddr, ConnectError> {
+        self.policy
+            .check(address.ip())
+            .map_err(|e| ConnectError::NotPermitted(e.to_string()))?;
+        match self.local {
+            None => Ok(address),
+            Some(ports) => ports
+                .map_port(address.port())
+                .map(|port| SocketAddr::new(address.ip(), port))
+                .map_err(|e| ConnectError::NotPermitted(e.to_string())),
         }
-        let client = builder
-            .build()
-            .map_err(|e| HttpError::Protocol(format!("cannot build the HTTP client: {e}")))?;
-        let mut request = client.get(plan.request_url).header("accept", "*/*");
-        // The request's own, last, so that its User-Agent wins; framing
-        // headers were refused when the request was read.
-        for (name, value) in headers {
-            request = request.header(name.as_str(), value.as_str());
-        }
-        let mut response = request.send().await.map_err(http_error)?;
-        let status = response.status().as_u16();
-        let location = header_text(&response, LOCATION);
-        let content_type = header_text(&response, CONTENT_TYPE);
-        let body = read_bounded(&mut response, limits.max_body_bytes)
-            .await
-            .map_err(http_error)?;
-        Ok(HttpResponse {
-            url: url.to_string(),
-            status,
-            location,
-            content_type,
-            body: body.bytes,
-            body_truncated: body.truncated,
-        })
-    }
-}
-
-/// The resolver of a per-fetch client: every name it is asked about was not
-/// pinned, so it is refused.
-struct NoOtherNames;
-
-impl reqwest::dns::Resolve for NoOtherNames {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let name = name.as_str().to_owned();
-        Box::pin(async move {
-            Err(format!("{name} was not resolved and checked before the fetch").into())
-        })
     }
 }
 

@@ -196,5 +196,6 @@ pub fn report_body(
         verdict,
         reason,
         observation,
+        data_center: None,
     }
 }

@@ -38,5 +38,5 @@ pub fn made_up_decision(
 /// clients the way the coordinator builds its own.
 #[cfg(any(test, feature = "openapi-schema"))]
 pub use crate::api::open_mpic_schema::OpenMpicSchema;
-pub use crate::http_read::{error_chain, header_text, http_error, read_bounded};
+pub use crate::http_read::{error_chain, header_text, read_bounded};
 pub use crate::native_network::ReqwestDohTransport;

@@ -13,9 +13,9 @@
 //! production reaches no host at all (the same rule as the worker's local
 //! mode).
 //!
-//! One policy for every perspective: it lives in core so that the worker's
-//! connections (once they go to addresses it resolved itself) are held to
-//! the same rule as the coordinator's native network.
+//! One policy for every perspective: it lives in core, and `crate::web`
+//! checks it before every connection the worker, the coordinator's native
+//! network and the tests make.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -17,11 +17,12 @@
 //! # What is read
 //! The status line and headers (at most [`MAX_HEAD_BYTES`] bytes and
 //! [`MAX_HEADERS`] headers; interim 1xx responses are skipped), then the
-//! body: chunked, or `Content-Length` bytes, or up to the end of the stream.
+//! body: chunked, or `Content-Length` bytes, or up to the end of the stream
+//! (where a TLS peer's close without close_notify also counts as the end).
 //! At most `max_body_bytes` of it are kept; reading stops there and the
 //! response says the body was cut. Every failure is an [`HttpError`]:
 //! `Connect` when the stream itself fails, `Protocol` when what came back is
-//! not HTTP/1.1 as RFC 9112 writes it.
+//! not HTTP/1.1 (or 1.0) as RFC 9112 writes it.
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use url::Url;
@@ -39,6 +40,15 @@ const MAX_INTERIM_RESPONSES: usize = 8;
 
 /// What the stream is read in.
 const READ_CHUNK: usize = 8 * 1024;
+
+/// Which ends of the stream end what is being read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Only a clean end (a read of 0 bytes).
+    Clean,
+    /// Also a TLS peer's close without close_notify.
+    UncleanToo,
+}
 
 /// Sends one GET for `url` on `stream` and reads the response (see the
 /// module documentation). `user_agent` is sent unless `headers` names one.
@@ -77,6 +87,7 @@ where
     };
     Ok(HttpResponse {
         url: url.to_string(),
+        contacted: None,
         status: head.status,
         location: head.header("location"),
         content_type: head.header("content-type"),
@@ -232,15 +243,20 @@ impl<'a, S: AsyncRead + Unpin> Reader<'a, S> {
 
     /// Reads more into the buffer; `false` at the end of the stream.
     async fn fill(&mut self) -> Result<bool, HttpError> {
+        self.fill_until(End::Clean).await
+    }
+
+    async fn fill_until(&mut self, end: End) -> Result<bool, HttpError> {
         if self.ended {
             return Ok(false);
         }
         let mut chunk = [0u8; READ_CHUNK];
-        let read = self
-            .stream
-            .read(&mut chunk)
-            .await
-            .map_err(connection_lost)?;
+        let read = match self.stream.read(&mut chunk).await {
+            Ok(read) => read,
+            // rustls's word for a TLS peer that closed without close_notify.
+            Err(e) if end == End::UncleanToo && e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+            Err(e) => return Err(connection_lost(e)),
+        };
         if read == 0 {
             self.ended = true;
             return Ok(false);
@@ -264,8 +280,11 @@ impl<'a, S: AsyncRead + Unpin> Reader<'a, S> {
                     let status = response
                         .code
                         .ok_or_else(|| protocol("the status line has no code"))?;
-                    if response.version != Some(1) {
-                        return Err(protocol("the response is not HTTP/1.1"));
+                    // HTTP/1.0 answers too (certbot's standalone server
+                    // and Python's http.server send it), as Boulder reads
+                    // them; its framing is the same rules' subset.
+                    if !matches!(response.version, Some(0 | 1)) {
+                        return Err(protocol("the response is not HTTP/1.x"));
                     }
                     let headers = response
                         .headers
@@ -313,7 +332,10 @@ impl<'a, S: AsyncRead + Unpin> Reader<'a, S> {
     /// The body up to the end of the stream, keeping at most `limit`.
     async fn until_close(&mut self, limit: usize) -> Result<(Vec<u8>, bool), HttpError> {
         while self.buffer.len() <= limit {
-            if !self.fill().await? {
+            // Such a body has no length to fall short of, so a TLS end
+            // without close_notify ends it, as browsers and Go's client read
+            // it; a framed body or a head cut that way is still a failure.
+            if !self.fill_until(End::UncleanToo).await? {
                 return Ok((std::mem::take(&mut self.buffer), false));
             }
         }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dnssec_self_test::{DnssecSelfTest, DnssecTestNames};
 use crate::location::Coordinates;
+use crate::report::DataCenter;
 
 /// The query (`?dnssec_self_test=run`) that makes `GET /v1/identity` run the
 /// DNSSEC self-test on every resolver of the perspective.
@@ -55,6 +56,12 @@ pub struct IdentityDocument {
     /// Only when asked with [`SELF_TEST_QUERY`]: every resolver's result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dnssec_self_test: Option<DnssecSelfTest>,
+    /// The data center that answered this request (Cloudflare's
+    /// `request.cf.colo`), where its checks run too: whether the placement
+    /// hint of its region was honoured. `None` when the platform does not
+    /// say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_center: Option<DataCenter>,
 }
 
 impl IdentityDocument {

@@ -35,3 +35,4 @@ pub mod rir;
 #[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub mod testing;
+pub mod web;

@@ -31,33 +31,26 @@ pub struct LocalPorts {
     pub https: Option<u16>,
 }
 
-/// A URL whose port has no stand-in.
+/// A port with no stand-in.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UnmappedPort {
-    /// An `https:443` URL and [`LocalPorts::https`] is `None`.
-    #[error("the loopback test setting has no port for https:443")]
+    /// Port 443 and [`LocalPorts::https`] is `None`.
+    #[error("the loopback test setting has no port for 443")]
     NoHttpsPort,
-    /// Any scheme and port other than `http:80` and `https:443`.
-    #[error("the loopback test setting maps only http:80 and https:443, not {scheme}:{port:?}")]
-    Other {
-        /// The URL's scheme.
-        scheme: String,
-        /// The URL's port, explicit or the scheme's default; `None` when the
-        /// scheme has no known default.
-        port: Option<u16>,
-    },
+    /// Any port other than 80 and 443.
+    #[error("the loopback test setting maps only ports 80 and 443, not {0}")]
+    Other(u16),
 }
 
 impl LocalPorts {
-    /// The fixture port standing in for `url`'s scheme and port.
-    pub fn port_for(&self, url: &Url) -> Result<u16, UnmappedPort> {
-        match (url.scheme(), url.port_or_known_default()) {
-            ("http", Some(80)) => Ok(self.http),
-            ("https", Some(443)) => self.https.ok_or(UnmappedPort::NoHttpsPort),
-            (scheme, port) => Err(UnmappedPort::Other {
-                scheme: scheme.to_owned(),
-                port,
-            }),
+    /// The fixture port standing in for a connection to `port`: 80 to
+    /// [`LocalPorts::http`], 443 to [`LocalPorts::https`]. Which protocol
+    /// runs over it is the caller's (a real TLS server stands in for 443).
+    pub fn map_port(&self, port: u16) -> Result<u16, UnmappedPort> {
+        match port {
+            80 => Ok(self.http),
+            443 => self.https.ok_or(UnmappedPort::NoHttpsPort),
+            other => Err(UnmappedPort::Other(other)),
         }
     }
 }

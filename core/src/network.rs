@@ -1,18 +1,24 @@
 //! The only door to the outside world: a DNS query (and its retry), the
-//! resolvers' DNSSEC self-test, and an HTTP GET.
+//! resolvers' DNSSEC self-test, a TCP connection to an address, and a timer.
 //!
 //! The perspective logic (CAA, DCV) is generic over [`Network`], so the
-//! Cloudflare Worker implements it on the Workers `fetch` API, the coordinator
-//! on reqwest, and tests on loopback fixtures. Implementations do transport
-//! only: no redirect following, no CNAME interpretation beyond what the
-//! resolver returns, no caching shared between perspectives (BR 3.2.2.9).
+//! Cloudflare Worker implements it on DoH over `fetch` and Workers TCP
+//! sockets, the coordinator on tokio, and tests on loopback fixtures. Only the
+//! byte pipe differs: what goes over a connection (the choice of address,
+//! TLS, HTTP/1.1) is core's, in [`crate::web`], so every perspective does the
+//! same thing on the wire. Implementations do transport only: no redirect
+//! following, no CNAME interpretation beyond what the resolver returns, no
+//! caching shared between perspectives (BR 3.2.2.9).
 
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Record, RecordType};
 use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::address_policy::AddressPolicy;
 use crate::dnssec_self_test::DnssecSelfTest;
 use crate::extended_dns_error::ExtendedDnsError;
 
@@ -30,8 +36,23 @@ pub trait MaybeSend {}
 #[cfg(target_arch = "wasm32")]
 impl<T: ?Sized> MaybeSend for T {}
 
+/// `Sync` on native targets, nothing on wasm32: a [`Network`] is shared by
+/// the futures of one check, which are `Send` on native targets.
+#[cfg(not(target_arch = "wasm32"))]
+pub trait MaybeSync: Sync {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Sync + ?Sized> MaybeSync for T {}
+/// `Sync` on native targets, nothing on wasm32.
+#[cfg(target_arch = "wasm32")]
+pub trait MaybeSync {}
+#[cfg(target_arch = "wasm32")]
+impl<T: ?Sized> MaybeSync for T {}
+
 /// What one perspective can do to the outside world.
-pub trait Network {
+pub trait Network: MaybeSync {
+    /// One open TCP connection: a byte stream both ways.
+    type Connection: AsyncRead + AsyncWrite + Unpin + MaybeSend;
+
     /// Resolve `name` (an A-label FQDN, with or without the trailing dot) for
     /// `rtype` through this perspective's resolver, with the DO bit set.
     ///
@@ -63,17 +84,59 @@ pub trait Network {
     /// only while every resolver passes.
     fn dnssec_self_test(&self) -> impl Future<Output = DnssecSelfTest> + MaybeSend;
 
+    /// Which addresses this perspective may connect to. Core checks every
+    /// address it resolved against it before [`Network::connect`]; an
+    /// implementation may refuse more, never less.
+    fn address_policy(&self) -> AddressPolicy;
+
+    /// Opens a TCP connection to `address`, which core resolved through
+    /// this perspective's own resolvers and checked against
+    /// [`Network::address_policy`]. The port is the URL's (80 or 443 in
+    /// production); a loopback test world maps it to its fixture's port
+    /// here, and nowhere else. Core bounds the wait with [`Network::sleep`].
+    fn connect(
+        &self,
+        address: SocketAddr,
+    ) -> impl Future<Output = Result<Self::Connection, ConnectError>> + MaybeSend;
+
+    /// Resolves after `ms` milliseconds: the clock behind core's deadlines
+    /// (core has none of its own; the Workers runtime and tokio each have
+    /// theirs).
+    fn sleep(&self, ms: u64) -> impl Future<Output = ()> + MaybeSend;
+
     /// One HTTP GET of exactly `url`, never following redirects, reading at
     /// most `limits.max_body_bytes` of the body. `headers` are the request's
     /// own (Open MPIC `http_headers`, already stripped of framing headers by
-    /// request validation), sent besides the ones the transport sets; the
-    /// Host header always comes from `url`.
+    /// request validation), sent besides the ones core sets; the Host header
+    /// always comes from `url`.
+    ///
+    /// Every perspective uses this default, [`crate::web::get`]: the host
+    /// resolved through [`Network::dns`], the address checked, the
+    /// connection opened with [`Network::connect`], TLS and HTTP/1.1 by core.
+    /// Only test doubles that serve canned pages override it.
     fn http_get(
         &self,
         url: &url::Url,
         headers: &RequestHeaders,
         limits: &HttpLimits,
-    ) -> impl Future<Output = Result<HttpResponse, HttpError>> + MaybeSend;
+    ) -> impl Future<Output = Result<HttpResponse, HttpError>> + MaybeSend {
+        crate::web::get(self, url, headers, limits)
+    }
+}
+
+/// Why [`Network::connect`] opened no connection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum ConnectError {
+    /// The network will not open a connection to this address (a test
+    /// world's loopback rule, or a destination the platform's socket API
+    /// refuses); nothing was sent.
+    #[error("not permitted: {0}")]
+    NotPermitted(String),
+    /// The connection was tried and failed (refused, reset, unreachable);
+    /// the transport's message.
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// Header name to value, as a request's `http_headers` give them.
@@ -164,11 +227,46 @@ impl Default for HttpLimits {
     }
 }
 
+/// Where one exchange went, as the perspective saw it: the record that lets
+/// an auditor tell which address answered, through which resolver, and over
+/// what TLS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contacted {
+    /// The resolver (its URL) whose answer gave the address; `None` when the
+    /// URL's host was an IP address.
+    pub resolver: Option<String>,
+    /// The address connected to.
+    pub address: IpAddr,
+    /// The port connected to, as the URL gives it (80, 443).
+    pub port: u16,
+    /// The TLS session, for https and acme-tls-alpn-01; `None` for http.
+    pub tls: Option<TlsSession>,
+}
+
+/// What a TLS handshake settled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsSession {
+    /// The protocol version, `TLSv1.2` or `TLSv1.3`.
+    pub version: String,
+    /// The server name sent (SNI); `None` for an https URL at an IP
+    /// address, where RFC 6066 allows none.
+    pub server_name: Option<String>,
+    /// The application protocol the server chose (ALPN), if any.
+    pub alpn: Option<String>,
+    /// Always `false`: the server's certificate is not verified, as in
+    /// Boulder and Open MPIC. For https the challenge content proves control;
+    /// for acme-tls-alpn-01 the certificate is judged by RFC 8737's rules,
+    /// not by a chain.
+    pub certificate_verified: bool,
+}
+
 /// The answer to one HTTP GET (no redirect followed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpResponse {
     /// The URL that was fetched.
     pub url: String,
+    /// Where the exchange went; `None` only from a test double.
+    pub contacted: Option<Contacted>,
     /// The HTTP status code.
     pub status: u16,
     /// The `Location` header, if any (needed to follow redirects ourselves).
@@ -188,20 +286,21 @@ pub enum HttpError {
     /// No complete response within [`HttpLimits::timeout_ms`].
     #[error("HTTP request timed out")]
     Timeout,
-    /// The TCP connection (or the host's address lookup) failed; the
-    /// transport's message.
+    /// No connection: the host's addresses could not be resolved, or no
+    /// connection to them could be made (each attempt's message).
     #[error("could not connect: {0}")]
     Connect(String),
-    /// The TLS handshake failed (e.g. an invalid certificate); the
-    /// transport's message.
+    /// The TLS handshake failed ([`crate::web::tls::TlsFailure`], as
+    /// text).
     #[error("TLS failed: {0}")]
     Tls(String),
-    /// The server's HTTP could not be read, or the client could not be
-    /// built; the transport's message.
+    /// The server's answer is not HTTP/1.x as RFC 9112 writes it, or was
+    /// cut short.
     #[error("HTTP protocol error: {0}")]
     Protocol(String),
-    /// The network implementation refused to fetch the URL (e.g. a scheme it
-    /// does not serve, or an address it must not reach); nothing was sent.
+    /// Refused before anything was sent: a scheme that is not http or https,
+    /// addresses the address policy refuses, or destinations the network
+    /// will not connect to.
     #[error("refused by policy: {0}")]
     Refused(String),
 }

@@ -26,7 +26,7 @@ use crate::dcv::{self, DcvContext, DcvFailure, DcvObservation};
 use crate::location::Location;
 use crate::network::Network;
 use crate::nonce::Nonce;
-use crate::report::{Observation, ObservationError, ReportBody, Verdict};
+use crate::report::{DataCenter, Observation, ObservationError, ReportBody, Verdict};
 use crate::rir::Rir;
 
 /// The body a coordinator signs and sends to `POST /v1/check`.
@@ -229,12 +229,23 @@ pub struct Identity {
     pub location: Location,
 }
 
+/// Where a perspective looked from, as its report states it besides its
+/// configured [`Identity`]: the resolvers it asked and the data center that
+/// ran the check.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Vantage {
+    /// The resolvers asked (e.g. DoH URLs), in order of use.
+    pub resolvers: Vec<String>,
+    /// The data center that ran the check, when the platform says.
+    pub data_center: Option<DataCenter>,
+}
+
 /// The report body for one run, ready for [`crate::report::sign`].
 pub fn report_body(
     identity: &Identity,
     request_digest: [u8; 32],
     nonce: Nonce,
-    resolvers: Vec<String>,
+    vantage: Vantage,
     started_at_ms: u64,
     finished_at_ms: u64,
     result: RunResult,
@@ -245,12 +256,13 @@ pub fn report_body(
         perspective_id: identity.perspective_id.clone(),
         rir: identity.rir,
         location: identity.location.clone(),
-        resolvers,
+        resolvers: vantage.resolvers,
         started_at_ms,
         finished_at_ms,
         verdict: result.verdict,
         reason: result.reason,
         observation: result.observation,
+        data_center: vantage.data_center,
     }
 }
 

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::network::{HttpError, HttpLimits, HttpResponse, Network, RequestHeaders};
+use crate::network::{Contacted, HttpError, HttpLimits, HttpResponse, Network, RequestHeaders};
 
 /// Redirects followed at most by default.
 pub const DEFAULT_MAX_REDIRECTS: usize = 10;
@@ -119,6 +119,9 @@ pub struct RedirectHop {
     pub status: u16,
     /// Its `Location` header as sent, if any.
     pub location: Option<String>,
+    /// Where the exchange went (resolver, address, port, TLS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contacted: Option<Contacted>,
 }
 
 /// Why a fetch did not end in an acceptable 2xx.
@@ -186,6 +189,8 @@ pub struct HttpFetch {
     pub final_url: String,
     /// The last response's status, if one arrived.
     pub final_status: Option<u16>,
+    /// Where the last exchange went, if a response arrived.
+    pub contacted: Option<Contacted>,
     /// The last response's `Content-Type` header, if it had one; `None` too
     /// when the fetch ended on a redirect or without a response.
     pub content_type: Option<String>,
@@ -239,6 +244,7 @@ pub async fn fetch<N: Network>(
         history: Vec::new(),
         final_url: url.to_string(),
         final_status: None,
+        contacted: None,
         content_type: None,
         body: Vec::new(),
         body_truncated: false,
@@ -259,6 +265,7 @@ pub async fn fetch<N: Network>(
             }
         };
         report.final_status = Some(response.status);
+        report.contacted = response.contacted.clone();
         if let Some((header, length)) = oversized_header(&response) {
             report.failure = Some(FetchError::HeaderTooLong {
                 header: header.to_owned(),
@@ -283,6 +290,7 @@ pub async fn fetch<N: Network>(
             url: current.to_string(),
             status: response.status,
             location: response.location.clone(),
+            contacted: response.contacted.clone(),
         });
         if !is_followed_redirect(response.status) {
             report.failure = Some(FetchError::BadRedirectStatus(response.status));

@@ -7,7 +7,7 @@
 //! location, resolvers), when it looked, what it saw (the [`Observation`],
 //! opaque JSON produced by the check modules) and its own [`Verdict`].
 //!
-//! # Signed bytes, version 1
+//! # Signed bytes, version 2
 //! The signature (Ed25519, RFC 8032, verified with `verify_strict`) covers the
 //! whole byte string below. Integers are big-endian; "len32" is a 4-byte length
 //! followed by that many bytes; strings are UTF-8.
@@ -15,7 +15,7 @@
 //! | # | field | encoding |
 //! |---|---|---|
 //! | 1 | magic | the 11 ASCII bytes `MPIC-REPORT` |
-//! | 2 | version | u8, `1` |
+//! | 2 | version | u8, `2` (`1`: the same without field 15) |
 //! | 3 | request digest | 32 bytes |
 //! | 4 | nonce | u8 length (16..=32), then the bytes |
 //! | 5 | perspective id | len32 string |
@@ -28,9 +28,12 @@
 //! | 12 | verdict | u8: 1 pass, 2 fail, 3 error |
 //! | 13 | reason | len32 string |
 //! | 14 | observation | len32 JSON text, the exact bytes the perspective produced |
+//! | 15 | data center | u8 `0` (not known), or `1` then the code as a len32 string and the country as a len32 string (empty: not known) |
 //!
-//! Nothing may follow field 14. A new layout gets a new version byte; a
-//! verifier refuses versions it does not know ([`ReportError::UnsupportedVersion`]).
+//! Nothing may follow the last field. A new layout gets a new version byte;
+//! a verifier reads version 1 (reports signed before field 15 existed, as
+//! kept in evidence records) and version 2, and refuses any other
+//! ([`ReportError::UnsupportedVersion`]).
 //!
 //! # Transport
 //! [`SignedReport`] travels as JSON: `{"signer": "ed25519:…", "report":
@@ -53,8 +56,10 @@ use crate::rir::Rir;
 
 /// First bytes of every signed report.
 pub const REPORT_MAGIC: &[u8; 11] = b"MPIC-REPORT";
-/// The layout this crate writes and the only one it reads.
-pub const REPORT_VERSION: u8 = 1;
+/// The layout this crate writes.
+pub const REPORT_VERSION: u8 = 2;
+/// The layout before [`ReportBody::data_center`]; still read.
+pub const REPORT_VERSION_1: u8 = 1;
 /// Prepended to the request bytes before hashing, so a request digest can
 /// never equal the SHA-256 of some other protocol's message.
 pub const REQUEST_DIGEST_DOMAIN: &[u8] = b"MPIC-REQUEST-DIGEST-v1\0";
@@ -207,10 +212,24 @@ pub struct ReportBody {
     pub reason: String,
     /// What it saw: the check module's JSON, exactly as signed.
     pub observation: Observation,
+    /// Where the check ran, as the platform says (Cloudflare's
+    /// `request.cf.colo`: the data center that received the call), so a CA
+    /// can see whether a placement hint was honoured; `None` when the
+    /// platform did not say (and in version-1 reports).
+    pub data_center: Option<DataCenter>,
+}
+
+/// The data center that ran a check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataCenter {
+    /// The platform's code for it (Cloudflare: an IATA airport code, `FRA`).
+    pub code: String,
+    /// Its country (ISO 3166-1 alpha-2), if the platform says.
+    pub country: Option<String>,
 }
 
 impl ReportBody {
-    /// The version-1 signed bytes (layout in the module documentation).
+    /// The version-2 signed bytes (layout in the module documentation).
     pub fn to_signed_bytes(&self) -> Result<Vec<u8>, SignError> {
         let mut w = Writer::new(REPORT_MAGIC, REPORT_VERSION);
         w.fixed(&self.request_digest);
@@ -235,13 +254,28 @@ impl ReportBody {
         w.u8(self.verdict.code());
         w.bytes("reason", self.reason.as_bytes())?;
         w.bytes("observation", self.observation.as_bytes())?;
+        match &self.data_center {
+            None => w.u8(0),
+            Some(data_center) => {
+                w.u8(1);
+                w.bytes("data_center", data_center.code.as_bytes())?;
+                w.bytes(
+                    "country",
+                    data_center
+                        .country
+                        .as_deref()
+                        .unwrap_or_default()
+                        .as_bytes(),
+                )?;
+            }
+        }
         Ok(w.finish())
     }
 
     /// Reads signed bytes. Only ever called on bytes whose signature checked.
     fn from_signed_bytes(bytes: &[u8]) -> Result<Self, ReportError> {
         let (mut r, version) = Reader::open(bytes, REPORT_MAGIC, "MPIC-REPORT")?;
-        if version != REPORT_VERSION {
+        if version != REPORT_VERSION && version != REPORT_VERSION_1 {
             return Err(ReportError::UnsupportedVersion { version });
         }
         let invalid = |field: &'static str, reason: String| DecodeError::Invalid { field, reason };
@@ -278,6 +312,22 @@ impl ReportBody {
         let reason = r.string("reason")?.to_owned();
         let observation = Observation::from_json(r.string("observation")?.to_owned())
             .map_err(|e| invalid("observation", e.0))?;
+        let data_center = if version == REPORT_VERSION_1 {
+            None
+        } else {
+            match r.u8("data_center")? {
+                0 => None,
+                1 => {
+                    let code = r.string("data_center")?.to_owned();
+                    let country = r.string("country")?;
+                    Some(DataCenter {
+                        code,
+                        country: (!country.is_empty()).then(|| country.to_owned()),
+                    })
+                }
+                flag => return Err(invalid("data_center", format!("presence flag {flag}")).into()),
+            }
+        };
         r.finish()?;
         Ok(ReportBody {
             request_digest,
@@ -294,6 +344,7 @@ impl ReportBody {
             verdict,
             reason,
             observation,
+            data_center,
         })
     }
 }
@@ -403,8 +454,9 @@ pub enum ReportError {
         /// What is wrong, naming the field.
         detail: String,
     },
-    /// The signed bytes carry a version byte other than [`REPORT_VERSION`].
-    #[error("report version {version} is not supported (this verifier reads version 1)")]
+    /// The signed bytes carry a version byte other than [`REPORT_VERSION`]
+    /// and [`REPORT_VERSION_1`].
+    #[error("report version {version} is not supported (this verifier reads versions 1 and 2)")]
     UnsupportedVersion {
         /// The version byte found.
         version: u8,

@@ -27,7 +27,7 @@ use futures_util::future::{Either, select};
 use crate::dcv::DcvContext;
 use crate::network::Network;
 use crate::nonce::Nonce;
-use crate::perspective::{self, CheckCall, Identity};
+use crate::perspective::{self, CheckCall, Identity, Vantage};
 use crate::report::{self, SignedReport, Verdict};
 use crate::request_auth::{self, AuthError, ReplayGuard, RequestEnvelope};
 
@@ -276,7 +276,7 @@ impl Responder {
         admitted: Admitted,
         network: &N,
         context: &DcvContext,
-        resolvers: Vec<String>,
+        vantage: Vantage,
         backstop: impl Future<Output = ()>,
         now_ms: impl Fn() -> u64,
     ) -> Result<Answer, Refusal> {
@@ -300,7 +300,7 @@ impl Responder {
             &self.identity,
             admitted.request_digest,
             admitted.nonce,
-            resolvers,
+            vantage,
             admitted.received_at_ms,
             now_ms().max(admitted.received_at_ms),
             result,
@@ -320,12 +320,12 @@ impl Responder {
         body: &[u8],
         network: &N,
         context: &DcvContext,
-        resolvers: Vec<String>,
+        vantage: Vantage,
         backstop: impl Future<Output = ()>,
         now_ms: impl Fn() -> u64,
     ) -> Result<Answer, Refusal> {
         let admitted = self.admit(body, now_ms())?;
-        self.run(admitted, network, context, resolvers, backstop, now_ms)
+        self.run(admitted, network, context, vantage, backstop, now_ms)
             .await
     }
 }

@@ -18,12 +18,16 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use url::Url;
 
+use crate::address_policy::AddressPolicy;
 use crate::dnssec_self_test::{
     DnssecSelfTest, DnssecTestNames, ProbeAnswer, ResolverSelfTest, SelfTestFailure,
 };
 use crate::network::{
-    DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, MaybeSend, Network, RequestHeaders,
+    ConnectError, DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, MaybeSend, Network,
+    RequestHeaders,
 };
+use std::net::SocketAddr;
+use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 
 /// The fake's first resolver, which answers every first question.
 pub const RESOLVER: &str = "https://resolver.test/dns-query";
@@ -83,7 +87,19 @@ pub struct FakeNetwork {
     self_tests: AtomicUsize,
     /// DNS questions in flight: (now, most).
     in_flight: Arc<(AtomicUsize, AtomicUsize)>,
+    /// In-memory servers by address: with any, GETs go through core's
+    /// real client ([`crate::web::get`]) instead of the page table.
+    servers: HashMap<SocketAddr, Server>,
+    policy: AddressPolicy,
+    connected: Mutex<Vec<SocketAddr>>,
 }
+
+/// A server of the fake's sockets: called with the server's end of each
+/// connection, its future is driven by the client's reads and writes.
+pub type Server = Arc<dyn Fn(DuplexStream) -> ServerTask + Send + Sync>;
+
+/// One connection's server side.
+pub type ServerTask = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// One question the fake was asked, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +136,9 @@ impl Default for FakeNetwork {
             asked: Mutex::new(Vec::new()),
             self_tests: AtomicUsize::new(0),
             in_flight: Arc::new((AtomicUsize::new(0), AtomicUsize::new(0))),
+            servers: HashMap::new(),
+            policy: AddressPolicy::PublicOnly,
+            connected: Mutex::new(Vec::new()),
         }
     }
 }
@@ -221,6 +240,25 @@ impl FakeNetwork {
     pub fn http_script(mut self, script: Vec<HttpEntry>) -> Self {
         self.script = Some(script);
         self
+    }
+
+    /// Serve connections to `address` with `server` (an in-memory socket:
+    /// no runtime, no port). With any server, every GET goes through core's
+    /// real resolution, address policy, TLS and HTTP/1.1 client.
+    pub fn listen(mut self, address: SocketAddr, server: Server) -> Self {
+        self.servers.insert(address, server);
+        self
+    }
+
+    /// Connections are held to `policy` (default: public addresses only).
+    pub fn with_address_policy(mut self, policy: AddressPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Every address connected to, in order.
+    pub fn connected(&self) -> Vec<SocketAddr> {
+        self.connected.lock().unwrap().clone()
     }
 
     /// Keep no record of the questions ([`FakeNetwork::asked`] stays
@@ -389,6 +427,7 @@ impl FakeNetwork {
         let cut = page.body.len().min(limits.max_body_bytes);
         Ok(HttpResponse {
             url: url.to_string(),
+            contacted: None,
             status: page.status,
             location: page.location,
             content_type: Some("text/plain".into()),
@@ -439,6 +478,44 @@ impl Network for FakeNetwork {
         std::future::ready(test)
     }
 
+    type Connection = FakeConnection;
+
+    fn address_policy(&self) -> AddressPolicy {
+        self.policy
+    }
+
+    fn connect(
+        &self,
+        address: SocketAddr,
+    ) -> impl Future<Output = Result<FakeConnection, ConnectError>> + MaybeSend {
+        let refused = self.policy.check(address.ip()).err();
+        if refused.is_none() {
+            self.connected.lock().unwrap().push(address);
+        }
+        let connection = match (refused, self.servers.get(&address)) {
+            (Some(refused), _) => Err(ConnectError::NotPermitted(refused.to_string())),
+            (None, None) => Err(ConnectError::Failed(format!(
+                "nothing listens at {address}"
+            ))),
+            (None, Some(server)) => {
+                let (client, server_end) = tokio::io::duplex(64 * 1024);
+                Ok(FakeConnection {
+                    client,
+                    server: Some(server(server_end)),
+                })
+            }
+        };
+        std::future::ready(connection)
+    }
+
+    fn sleep(&self, ms: u64) -> impl Future<Output = ()> + MaybeSend {
+        Sleep {
+            ms,
+            fired: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            started: false,
+        }
+    }
+
     fn http_get(
         &self,
         url: &Url,
@@ -449,7 +526,101 @@ impl Network for FakeNetwork {
             url: url.to_string(),
             headers: headers.clone(),
         });
-        self.deliver(self.serve(url, limits))
+        let canned = self
+            .servers
+            .is_empty()
+            .then(|| self.deliver(self.serve(url, limits)));
+        let (url, headers, limits) = (url.clone(), headers.clone(), *limits);
+        async move {
+            match canned {
+                Some(delivery) => delivery.await,
+                None => crate::web::get(self, &url, &headers, &limits).await,
+            }
+        }
+    }
+}
+
+/// The client's end of an in-memory connection. Each read or write first
+/// drives the server's task, so one thread (no runtime) runs both ends.
+pub struct FakeConnection {
+    client: DuplexStream,
+    server: Option<ServerTask>,
+}
+
+impl FakeConnection {
+    fn drive_server(&mut self, context: &mut Context<'_>) {
+        if let Some(task) = &mut self.server
+            && task.as_mut().poll(context).is_ready()
+        {
+            self.server = None;
+        }
+    }
+}
+
+impl AsyncRead for FakeConnection {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        this.drive_server(context);
+        Pin::new(&mut this.client).poll_read(context, buf)
+    }
+}
+
+impl AsyncWrite for FakeConnection {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        this.drive_server(context);
+        Pin::new(&mut this.client).poll_write(context, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        this.drive_server(context);
+        Pin::new(&mut this.client).poll_flush(context)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        this.drive_server(context);
+        Pin::new(&mut this.client).poll_shutdown(context)
+    }
+}
+
+/// A real-time timer without a runtime: a thread sleeps, then wakes the
+/// task. Test-only (one thread per timer).
+struct Sleep {
+    ms: u64,
+    fired: Arc<std::sync::atomic::AtomicBool>,
+    started: bool,
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if this.fired.load(Ordering::SeqCst) {
+            return Poll::Ready(());
+        }
+        if !this.started {
+            this.started = true;
+            let fired = Arc::clone(&this.fired);
+            let waker = context.waker().clone();
+            let ms = this.ms;
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                fired.store(true, Ordering::SeqCst);
+                waker.wake();
+            });
+        }
+        Poll::Pending
     }
 }
 

@@ -25,7 +25,7 @@
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use mpic_core::keys::format_verifying_key;
 use mpic_core::location::{Coordinates, Location};
-use mpic_core::report::{Expectations, Observation, ReportBody, ReportError, SignedReport, Verdict, request_digest, sign, verify, verify_batch};
+use mpic_core::report::{DataCenter, Expectations, Observation, ReportBody, ReportError, SignedReport, Verdict, request_digest, sign, verify, verify_batch};
 use mpic_core::nonce::Nonce;
 use mpic_core::rir::Rir;
 
@@ -95,6 +95,10 @@ pub fn valid_body() -> ReportBody {
         verdict: Verdict::Pass,
         reason: "CAA permits issuance".into(),
         observation,
+        data_center: Some(DataCenter {
+            code: "FRA".into(),
+            country: Some("DE".into()),
+        }),
     }
 }
 

@@ -220,7 +220,7 @@ impl HttpServer {
     }
 
     /// A server on `ip:port` (`ip` loopback; port 0 for a free one).
-    pub async fn start_on(ip: Ipv4Addr, port: u16) -> io::Result<Self> {
+    pub async fn start_on(ip: impl Into<std::net::IpAddr>, port: u16) -> io::Result<Self> {
         let (switch, signal) = stop_pair();
         let state = Arc::new(HttpState {
             rules: Mutex::default(),

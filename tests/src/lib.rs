@@ -20,6 +20,7 @@ pub mod native_perspective;
 pub mod perspective_client;
 pub mod postgres_server;
 pub mod tcp_sink;
+pub mod tls_fixture;
 pub mod victim;
 pub mod workerd;
 pub mod world;

@@ -9,28 +9,22 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
+use mpic_core::address_policy::AddressPolicy;
 use mpic_core::dnssec_self_test::DnssecSelfTest;
 use mpic_core::doh::DohMethod;
-use mpic_core::network::{
-    DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, MaybeSend, Network, RequestHeaders,
-};
+use mpic_core::network::{ConnectError, DnsAnswer, DnsError, MaybeSend, Network};
 use mpic_core::resolver_set::ResolverSet;
-use reqwest::header::{CONTENT_TYPE, LOCATION};
-
-use mpic_coordinator::testing::{header_text, http_error, read_bounded};
 
 use crate::doh_client::{DohClientError, ReqwestDohTransport, loopback_doh_client};
 
 type Doh = Arc<ResolverSet<ReqwestDohTransport>>;
 
-/// What one perspective sees: its DoH view for names, plain HTTP (no
-/// redirects followed, no proxy) for fetches.
+/// What one perspective sees: its DoH view for names, and plain TCP to
+/// the loopback address that view gives (mpic-core's own client on top).
 #[derive(Debug, Clone)]
 pub struct LoopbackNetwork {
     doh: Doh,
-    http: reqwest::Client,
 }
 
 impl LoopbackNetwork {
@@ -49,12 +43,7 @@ impl LoopbackNetwork {
             ResolverSet::new(vec![client], crate::dns_fixture::dnssec_test_names())
                 .map_err(|e| DohClientError::Resolvers(e.to_string()))?,
         );
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .dns_resolver(Arc::new(DohAddresses(Arc::clone(&doh))))
-            .build()?;
-        Ok(Self { doh, http })
+        Ok(Self { doh })
     }
 }
 
@@ -85,77 +74,24 @@ impl Network for LoopbackNetwork {
         async move { doh.dnssec_self_test().await }
     }
 
-    fn http_get(
-        &self,
-        url: &url::Url,
-        headers: &RequestHeaders,
-        limits: &HttpLimits,
-    ) -> impl Future<Output = Result<HttpResponse, HttpError>> + MaybeSend {
-        let client = self.http.clone();
-        let url = url.clone();
-        let headers = headers.clone();
-        let limits = *limits;
-        async move {
-            let deadline = Duration::from_millis(limits.timeout_ms);
-            match tokio::time::timeout(deadline, fetch(&client, url, &headers, limits)).await {
-                Ok(result) => result,
-                Err(_) => Err(HttpError::Timeout),
-            }
+    type Connection = tokio::net::TcpStream;
+
+    fn address_policy(&self) -> AddressPolicy {
+        AddressPolicy::LoopbackOnlyForTests
+    }
+
+    async fn connect(&self, address: SocketAddr) -> Result<tokio::net::TcpStream, ConnectError> {
+        if !address.ip().is_loopback() {
+            return Err(ConnectError::NotPermitted(format!(
+                "{address} is not loopback"
+            )));
         }
+        tokio::net::TcpStream::connect(address)
+            .await
+            .map_err(|e| ConnectError::Failed(e.to_string()))
     }
-}
 
-async fn fetch(
-    client: &reqwest::Client,
-    url: url::Url,
-    headers: &RequestHeaders,
-    limits: HttpLimits,
-) -> Result<HttpResponse, HttpError> {
-    let mut request = client.get(url.clone());
-    for (name, value) in headers {
-        request = request.header(name.as_str(), value.as_str());
-    }
-    let mut response = request.send().await.map_err(http_error)?;
-    let location = header_text(&response, LOCATION);
-    let content_type = header_text(&response, CONTENT_TYPE);
-    let status = response.status().as_u16();
-    let body = read_bounded(&mut response, limits.max_body_bytes)
-        .await
-        .map_err(http_error)?;
-    Ok(HttpResponse {
-        url: url.to_string(),
-        status,
-        location,
-        content_type,
-        body: body.bytes,
-        body_truncated: body.truncated,
-    })
-}
-
-/// Host addresses for reqwest, from the view's A records (the fixtures are
-/// IPv4 loopback only, so AAAA is not asked).
-struct DohAddresses(Doh);
-
-impl reqwest::dns::Resolve for DohAddresses {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let doh = Arc::clone(&self.0);
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let answer = doh.resolve(&host, RecordType::A).await?;
-            if answer.rcode != ResponseCode::NoError {
-                return Err(format!("{host}: the view answered {:?}", answer.rcode).into());
-            }
-            let addrs: Vec<SocketAddr> = answer
-                .records
-                .iter()
-                .filter_map(mpic_core::dns::ip_addr)
-                .map(|ip| SocketAddr::new(ip, 0))
-                .collect();
-            if addrs.is_empty() {
-                return Err(format!("{host}: no A records").into());
-            }
-            let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
-            Ok(addrs)
-        })
+    fn sleep(&self, ms: u64) -> impl Future<Output = ()> + MaybeSend {
+        tokio::time::sleep(Duration::from_millis(ms))
     }
 }

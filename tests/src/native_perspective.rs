@@ -28,7 +28,7 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use mpic_coordinator::now_ms;
 use mpic_core::dcv::DcvContext;
 use mpic_core::location::Location;
-use mpic_core::perspective::Identity;
+use mpic_core::perspective::{Identity, Vantage};
 use mpic_core::responder::{
     DEFAULT_CHECK_DEADLINE_MS, MAX_REQUEST_BYTES, Refusal, Responder, ResponderSettings,
 };
@@ -306,7 +306,10 @@ async fn check(State(state): State<Arc<HandlerState>>, body: Bytes) -> Response 
             admitted,
             &state.network,
             &context,
-            vec![setup.doh_url.clone()],
+            Vantage {
+                resolvers: vec![setup.doh_url.clone()],
+                data_center: None,
+            },
             backstop,
             now_ms,
         )

@@ -5,6 +5,7 @@ use mpic_core::check::key_authorization_digest;
 use serde_json::{Value, json};
 
 use crate::http_fixture::{HttpFixtureError, acme_challenge_path};
+use crate::tls_fixture::{TlsAlpnCertificate, TlsBehaviour, TlsFixtureError};
 use crate::world::World;
 
 /// The victim's name in the zone of [`zone`].
@@ -67,4 +68,36 @@ pub fn dns01_check() -> Value {
         "domain_or_ip_target": DOMAIN,
         "dcv_check_parameters": {"validation_method": "acme-dns-01", "key_authorization_hash": dns01_digest()},
     })
+}
+
+/// acme-tls-alpn-01 for [`DOMAIN`] (RFC 8737), key authorization
+/// [`KEY_AUTHORIZATION`].
+pub fn tls_alpn01_check() -> Value {
+    tls_alpn01_check_for(DOMAIN)
+}
+
+/// acme-tls-alpn-01 for `target` (a domain or an IP address).
+pub fn tls_alpn01_check_for(target: &str) -> Value {
+    json!({
+        "check_type": "dcv",
+        "domain_or_ip_target": target,
+        "dcv_check_parameters": {"validation_method": "acme-tls-alpn-01", "key_authorization": KEY_AUTHORIZATION},
+    })
+}
+
+/// Both TLS servers of `world` answer acme-tls/1 for [`DOMAIN`]: the honest
+/// one with the victim's key authorization, the attacker's with its own.
+pub fn serve_tls_alpn(world: &World) -> Result<(), TlsFixtureError> {
+    world
+        .honest_tls
+        .set_behaviour(TlsBehaviour::acme_tls_alpn(TlsAlpnCertificate::valid(
+            DOMAIN,
+            KEY_AUTHORIZATION,
+        )?))?;
+    world
+        .attacker_tls
+        .set_behaviour(TlsBehaviour::acme_tls_alpn(TlsAlpnCertificate::valid(
+            DOMAIN,
+            ATTACKER_KEY_AUTHORIZATION,
+        )?))
 }

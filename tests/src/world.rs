@@ -1,13 +1,16 @@
 //! A whole MPIC topology on one machine: several real workerd perspectives,
-//! each with its own DoH view of one zone world, and two challenge web
-//! servers (the honest one on 127.0.0.1, the attacker's on 127.0.0.2, same
-//! port). A perspective reaches a challenge host through its own view, so
-//! poisoning one view makes exactly that perspective see the attacker.
+//! each with its own DoH view of one zone world, two challenge web servers
+//! (the honest one on 127.0.0.1, the attacker's on 127.0.0.2, same port) and
+//! two TLS servers likewise (standing in for port 443). A perspective
+//! reaches a challenge host through its own view, so poisoning one view
+//! makes exactly that perspective see the attacker.
 //!
-//! Every perspective runs in local mode (`MPIC_LOCAL_MODE`): DoH over plain
-//! HTTP to loopback, challenge ports 80/443 mapped to the fixture's port.
+//! Every perspective runs in local mode (`MPIC_LOCAL_MODE`), which is two
+//! facts: it connects to loopback only, and ports 80 and 443 go to the
+//! fixtures' ports. Resolution, the address check, TLS and ALPN are the
+//! production code's.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use futures_util::future::try_join_all;
@@ -19,7 +22,9 @@ use mpic_core::rir::Rir;
 use crate::dns_fixture::{DnsWorld, DohServer, ViewHandle};
 use crate::http_fixture::HttpServer;
 use crate::keys;
+use crate::tls_fixture::{TlsBehaviour, TlsServer};
 use crate::workerd::{Perspective, PerspectiveSpec, StartError};
+use mpic_core::loopback::LocalPorts;
 
 /// Where a perspective claims to be.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,6 +151,11 @@ pub struct World {
     pub honest_http: HttpServer,
     /// Serves on 127.0.0.2, same port: where a poisoned view points them.
     pub attacker_http: HttpServer,
+    /// TLS on 127.0.0.1, standing in for port 443 (https and
+    /// acme-tls-alpn-01); it starts hanging up on every handshake.
+    pub honest_tls: TlsServer,
+    /// TLS on 127.0.0.2, the same port.
+    pub attacker_tls: TlsServer,
     pub perspectives: Vec<WorldPerspective>,
     /// Where a scenario keeps its decisions' evidence.
     evidence: tempfile::TempDir,
@@ -178,12 +188,26 @@ impl World {
                 "HTTP fixture group incomplete",
             )));
         };
-        let port = honest_http.port();
+        let mut tls = TlsServer::start_group(
+            &[IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V4(ATTACKER_IP)],
+            TlsBehaviour::Reset,
+        )
+        .await
+        .map_err(|e| WorldError::Io(std::io::Error::other(e.to_string())))?;
+        let (Some(attacker_tls), Some(honest_tls)) = (tls.pop(), tls.pop()) else {
+            return Err(WorldError::Io(std::io::Error::other(
+                "TLS fixture group incomplete",
+            )));
+        };
+        let ports = LocalPorts {
+            http: honest_http.port(),
+            https: Some(honest_tls.port()),
+        };
         let starts = sites.iter().enumerate().map(|(i, site)| {
             let key = keys::perspective(u8::try_from(i + 1).unwrap_or(u8::MAX));
             let doh_url = resolver(i, &dns.url_for(site.id));
             let view = dns.view(site.id);
-            let spec = perspective_spec(site, &key, &doh_url, port);
+            let spec = perspective_spec(site, &key, &doh_url, ports);
             let site = site.clone();
             async move {
                 let process = Perspective::start(&spec).await?;
@@ -201,11 +225,21 @@ impl World {
             dns,
             honest_http,
             attacker_http,
+            honest_tls,
+            attacker_tls,
             perspectives,
             evidence: tempfile::Builder::new()
                 .prefix("mpic-evidence-")
                 .tempdir()?,
         })
+    }
+
+    /// The fixture ports standing in for 80 and 443.
+    pub fn local_ports(&self) -> LocalPorts {
+        LocalPorts {
+            http: self.honest_http.port(),
+            https: Some(self.honest_tls.port()),
+        }
     }
 
     /// A directory for this world's evidence store, removed with it.
@@ -225,6 +259,8 @@ impl World {
         }
         self.honest_http.reset_counts();
         self.attacker_http.reset_counts();
+        self.honest_tls.reset_seen();
+        self.attacker_tls.reset_seen();
     }
 
     /// A coordinator configuration (TOML) naming every perspective of this
@@ -291,18 +327,18 @@ max_future_skew_ms = 5000
         let site = self
             .perspective(claimed_id)
             .ok_or_else(|| WorldError::Coordinator(format!("no perspective {claimed_id}")))?;
-        let spec = perspective_spec(&site.site, key, &site.doh_url, self.honest_http.port());
+        let spec = perspective_spec(&site.site, key, &site.doh_url, self.local_ports());
         Ok(Perspective::start(&spec).await?)
     }
 }
 
 /// The settings of a loopback-world perspective at `site`: signing with
-/// `key`, resolving through `doh_url`, fetching challenges from `http_port`.
+/// `key`, resolving through `doh_url`, reaching ports 80 and 443 at `ports`.
 pub fn perspective_spec(
     site: &Site,
     key: &SigningKey,
     doh_url: &str,
-    http_port: u16,
+    ports: LocalPorts,
 ) -> PerspectiveSpec {
     let mut spec = PerspectiveSpec::default();
     let vars = [
@@ -315,7 +351,7 @@ pub fn perspective_spec(
         ("COORDINATOR_KEYS", keys::public_text(&keys::coordinator())),
         ("SIGNING_KEY", keys::seed_text(key)),
         ("MPIC_LOCAL_MODE", "loopback-fixtures".to_string()),
-        ("LOCAL_HTTP_PORT", http_port.to_string()),
+        ("LOCAL_HTTP_PORT", ports.http.to_string()),
         // The probe names every view of the DoH fixture serves.
         (
             "DNSSEC_TEST_BOGUS_NAME",
@@ -328,6 +364,10 @@ pub fn perspective_spec(
     ];
     for (k, v) in vars {
         spec.vars.insert(k.to_string(), v);
+    }
+    if let Some(https) = ports.https {
+        spec.vars
+            .insert("LOCAL_HTTPS_PORT".to_string(), https.to_string());
     }
     spec
 }

@@ -15,6 +15,7 @@ use mpic_core::check::key_authorization_digest;
 use mpic_tests::dns_fixture::{self, DnsWorld, DohServer};
 use mpic_tests::http_fixture::{HttpRule, HttpServer, acme_challenge_path};
 use mpic_tests::keys;
+use mpic_tests::tls_fixture::{TlsAlpnCertificate, TlsBehaviour, TlsServer};
 use mpic_tests::world::SIX_SITES;
 
 const TOKEN: &str = "tok-Aa09_-";
@@ -67,10 +68,12 @@ forbidding CAA 0 issue "other-ca.example"
     )
 }
 
-/// A DoH resolver serving [`zones`] and the challenge server.
+/// A DoH resolver serving [`zones`], the challenge server, and a TLS
+/// server answering acme-tls/1 for the victim.
 struct Fixtures {
     dns: DohServer,
     http: HttpServer,
+    tls: TlsServer,
 }
 
 impl Fixtures {
@@ -80,7 +83,12 @@ impl Fixtures {
         let http = HttpServer::start().await.unwrap();
         http.serve_body(&acme_challenge_path(TOKEN), KEY_AUTHORIZATION)
             .unwrap();
-        Self { dns, http }
+        let tls = TlsServer::start(TlsBehaviour::acme_tls_alpn(
+            TlsAlpnCertificate::valid("victim.example", KEY_AUTHORIZATION).unwrap(),
+        ))
+        .await
+        .unwrap();
+        Self { dns, http, tls }
     }
 
     /// The hidden flags pointing the in-process perspectives (and the
@@ -92,6 +100,8 @@ impl Fixtures {
             "--allow-loopback-for-tests".into(),
             "--local-http-port".into(),
             self.http.port().to_string(),
+            "--local-https-port".into(),
+            self.tls.port().to_string(),
             // The DNSSEC self-test's names that the fixture serves.
             "--dnssec-bogus-name".into(),
             dns_fixture::BOGUS_NAME.into(),
@@ -111,6 +121,7 @@ impl Fixtures {
     async fn stop(self) {
         self.dns.stop().await;
         self.http.stop().await;
+        self.tls.stop().await;
     }
 }
 
@@ -147,6 +158,49 @@ async fn caa_that_names_another_ca_is_not_corroborated() {
     assert!(stdout.contains("decision: NOT CORROBORATED"), "{stdout}");
     assert!(stdout.contains("CAA forbids issuance"), "{stdout}");
     assert!(stdout.contains("NOT BR-COMPLIANT: "), "{stdout}");
+    fixtures.stop().await;
+}
+
+/// The in-process perspectives (the native network) perform
+/// acme-tls-alpn-01 with the same core code as the worker: RFC 8737's offer,
+/// and the certificate judged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acme_tls_alpn_01_is_performed_by_the_in_process_perspectives() {
+    let fixtures = Fixtures::start().await;
+    let args = [
+        "dcv",
+        "acme-tls-alpn-01",
+        "victim.example",
+        "--key-authorization",
+        KEY_AUTHORIZATION,
+    ];
+    let valid = fixtures.check(&args).await;
+    let stdout = text(&valid.stdout);
+    assert_exit(&valid, 3);
+    assert!(stdout.contains("decision: VALID (quorum "), "{stdout}");
+    let hellos = fixtures.tls.seen();
+    // At least the quorum's four handshakes; the rest may be cancelled once
+    // the decision is certain.
+    assert!((4..=6).contains(&hellos.len()), "{hellos:?}");
+    for hello in hellos {
+        assert_eq!(hello.sni.as_deref(), Some("victim.example"));
+        assert_eq!(hello.alpn_offered, vec![b"acme-tls/1".to_vec()]);
+    }
+
+    fixtures
+        .tls
+        .set_behaviour(TlsBehaviour::acme_tls_alpn(
+            TlsAlpnCertificate::digest_mismatch("victim.example", KEY_AUTHORIZATION).unwrap(),
+        ))
+        .unwrap();
+    let wrong = fixtures.check(&args).await;
+    let stdout = text(&wrong.stdout);
+    assert_exit(&wrong, 1);
+    assert!(stdout.contains("decision: NOT CORROBORATED"), "{stdout}");
+    assert!(
+        stdout.contains("acme-tls-alpn-01 saw something else (digest_mismatch)"),
+        "{stdout}"
+    );
     fixtures.stop().await;
 }
 

@@ -861,7 +861,7 @@ async fn a_hijacked_view_reaches_the_attackers_server() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, HttpError::Connect(ref m) if m.contains("NXDomain")),
+        matches!(err, HttpError::Connect(ref m) if m.contains("Non-Existent Domain")),
         "{err:?}"
     );
 }

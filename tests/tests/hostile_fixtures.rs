@@ -409,13 +409,13 @@ fn http_cases_transport() -> Vec<Case> {
             "HTTP connection reset",
             HttpRaw(Behaviour::reset()),
             Verdict::Error,
-            &["could not look", "connect", "connection lost"],
+            &["could not look", "closed before the response head ended"],
         ),
         case(
             "HTTP answered with bytes that are not HTTP",
             HttpRaw(Behaviour::garbage()),
             Verdict::Error,
-            &["could not look", "protocol", "not http"],
+            &["could not look", "protocol", "unreadable response head"],
         ),
         case(
             "HTTP response head (with the right body) dripped past the deadline",
@@ -443,7 +443,11 @@ fn http_cases_transport() -> Vec<Case> {
             "HTTP right body cut short (content-length promises more)",
             HttpRaw(Behaviour::cut_short(right_body_cut_short())),
             Verdict::Error,
-            &["could not look", "protocol", "cut short"],
+            &[
+                "could not look",
+                "protocol",
+                "closed after 22 of 1000 body bytes",
+            ],
         ),
     ]
 }
@@ -462,7 +466,7 @@ fn http_cases_answers() -> Vec<Case> {
             "HTTP right body in a chunked stream cut before its last chunk",
             HttpRaw(Behaviour::cut_short(chunked_cut)),
             Verdict::Error,
-            &["could not look", "protocol", "cut short"],
+            &["could not look", "protocol", "closed inside a chunked body"],
         ),
         case(
             "HTTP right body then a reset",
@@ -471,7 +475,11 @@ fn http_cases_answers() -> Vec<Case> {
                 end: End::Reset,
             }),
             Verdict::Error,
-            &["could not look", "protocol", "cut short"],
+            &[
+                "could not look",
+                "protocol",
+                "closed after 22 of 1000 body bytes",
+            ],
         ),
         case(
             "HTTP 500 with the right body",

@@ -5,6 +5,7 @@
 //! DNSSEC self-test's probe names served by every view.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use mpic_core::loopback::LocalPorts;
 use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
@@ -74,7 +75,15 @@ impl Setup {
         let site = &SIX_SITES[0];
         let key = keys::perspective(1);
         let urls: Vec<String> = views.iter().map(|v| dns.url_for(v)).collect();
-        let spec = perspective_spec(site, &key, &urls.join(","), 9);
+        let spec = perspective_spec(
+            site,
+            &key,
+            &urls.join(","),
+            LocalPorts {
+                http: 9,
+                https: None,
+            },
+        );
         let perspective = Perspective::start(&spec).await.unwrap();
         Self {
             dns,

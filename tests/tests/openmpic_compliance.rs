@@ -16,6 +16,9 @@
 //! Every answer is checked against the checked-in Open MPIC 3.9 document.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use mpic_tests::tls_fixture::{
+    AcmeIdentifier, TlsAlpnCertificate, TlsBehaviour, der_octet_string, subject_alt_name,
+};
 use std::path::{Path, PathBuf};
 
 use mpic_coordinator::testing::OpenMpicSchema;
@@ -99,8 +102,24 @@ issuer_domain_names = ["ca.example"]
     }
 }
 
-/// The suite's challenge files, as its integration webroot serves them.
+/// The suite's challenge files, as its integration webroot serves them, and
+/// its acme-tls-alpn-01 certificate (for the digest the suite sends).
 fn serve_the_suites_web(world: &World) {
+    let digest = data_encoding::HEXLOWER
+        .decode(b"653471d42925d7eb4cd39a39cda8b34d3034c94cb90067ab78c8123560ba2e5f")
+        .unwrap();
+    let certificate = TlsAlpnCertificate::build(
+        vec![subject_alt_name(&format!("tls-alpn.{HOST}")).unwrap()],
+        Some(AcmeIdentifier {
+            value: der_octet_string(&digest),
+            critical: true,
+        }),
+    )
+    .unwrap();
+    world
+        .honest_tls
+        .set_behaviour(TlsBehaviour::acme_tls_alpn(certificate))
+        .unwrap();
     let web = &world.honest_http;
     web.serve_body(&acme_challenge_path(TOKEN_A), KEY_AUTHORIZATION_A)
         .unwrap();
@@ -150,8 +169,6 @@ const DIFFERENCES: &[(&str, bool, &str)] = &[
         false,
         "for this token",
     ),
-    // Not yet performed at the edge (issue 13): every perspective says so.
-    ("acme_tls_alpn_01_valid", false, "acme-tls-alpn-01"),
 ];
 
 /// The error of the first perspective that answered (those cancelled at an

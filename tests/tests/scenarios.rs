@@ -28,9 +28,14 @@ fn dns01() -> CheckRequest {
     CheckRequest::from_value(&victim::dns01_check()).unwrap()
 }
 
+fn tls_alpn01() -> CheckRequest {
+    CheckRequest::from_value(&victim::tls_alpn01_check()).unwrap()
+}
+
 async fn start_world(sites: &[Site]) -> World {
     let world = World::start(&victim::zone(), sites).await.unwrap();
     victim::serve_challenges(&world).unwrap();
+    victim::serve_tls_alpn(&world).unwrap();
     world
 }
 
@@ -187,6 +192,33 @@ async fn attacks_on_some_views_are_outvoted_or_block_issuance() {
             world.attacker_http.total_requests() >= 1,
             "the hijack reached the attacker"
         );
+    }
+
+    // The same hijack against acme-tls-alpn-01: the attacker's TLS server
+    // presents a certificate for its own key authorization to 2 or 3 of 6.
+    world.reset();
+    let decision = decide(&world, &br, &tls_alpn01()).await;
+    assert!(
+        decision.is_valid(),
+        "honest tls-alpn-01: {}",
+        summary(&decision)
+    );
+    for (hijacked, valid) in [(2, true), (3, false)] {
+        world.reset();
+        let victims = ids(hijacked);
+        hijack_http(&world, &victims);
+        let decision = decide(&world, &br, &tls_alpn01()).await;
+        assert_eq!(
+            decision.is_valid(),
+            valid,
+            "tls-alpn-01 hijacked at {hijacked}: {}",
+            summary(&decision)
+        );
+        assert_results(&decision, &victims, mismatch);
+        if !valid {
+            // All three dissents were needed, so all three handshakes ran.
+            assert_eq!(world.attacker_tls.seen().len(), 3);
+        }
     }
 
     // CAA that forbids us, seen by 1 of 6: the BR tolerates it, the strict

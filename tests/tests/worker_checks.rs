@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use futures_util::future::join_all;
+use mpic_core::loopback::LocalPorts;
 use mpic_core::perspective::{CheckCall, CheckObservation};
 use mpic_core::report::Verdict;
 use mpic_tests::dns_fixture::{DnsWorld, DohServer};
@@ -128,7 +129,15 @@ async fn a_check_past_the_perspectives_deadline_is_a_signed_error() {
     // Held unanswered longer than the deadline (until the worker's DoH
     // exchange gives up after 5 s).
     dns.view(site.id).timeout(victim::DOMAIN).unwrap();
-    let mut spec = perspective_spec(site, &key, &doh_url, 9);
+    let mut spec = perspective_spec(
+        site,
+        &key,
+        &doh_url,
+        LocalPorts {
+            http: 9,
+            https: None,
+        },
+    );
     spec.vars.insert("CHECK_DEADLINE_MS".into(), "1000".into());
     let process = Perspective::start(&spec).await.unwrap();
 

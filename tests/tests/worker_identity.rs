@@ -37,6 +37,14 @@ async fn worker_under_workerd_reports_its_identity() {
     assert_eq!(identity["resolvers"][0], "https://dns.example/dns-query");
     assert_eq!(identity["mode"], "production");
     assert_eq!(identity["check_deadline_ms"], 8_000, "the default");
+    // The data center that answered (wrangler dev offline: its placeholder
+    // `cf` object's colo).
+    assert!(
+        identity["data_center"]["code"]
+            .as_str()
+            .is_some_and(|code| !code.is_empty()),
+        "{identity}"
+    );
     assert!(
         !text.contains(&keys::seed_text(&signing)[13..]),
         "identity leaks the seed"

@@ -1,5 +1,6 @@
-//! Why one `fetch` failed, as mpic-core's typed errors with a detail a
-//! report reader can act on.
+//! Why one DoH `fetch` failed, as mpic-core's typed error with a detail a
+//! report reader can act on (`fetch` carries DoH only; challenge exchanges
+//! go over sockets).
 //!
 //! workerd's `fetch` rejects with a bare message and no kind: "Network
 //! connection lost." for a reset or closed connection, and "internal error;
@@ -9,7 +10,7 @@
 //! response head) or the body stopped before its end. A body cut short is
 //! never a complete response, whatever bytes came before the cut.
 
-use mpic_core::network::{DnsError, HttpError};
+use mpic_core::network::DnsError;
 
 /// How workerd words a failure whose cause it logs but does not expose.
 const OPAQUE_PREFIX: &str = "internal error";
@@ -34,20 +35,6 @@ impl FetchFailure {
     /// Reading the body failed with `message` (a JS error's text).
     pub fn body_cut(message: &str) -> Self {
         FetchFailure::BodyCut(plain(message))
-    }
-
-    /// For a challenge fetch. A rejection workerd explains is a failure to
-    /// connect (it cannot tell refused from reset); an unexplained one, or a
-    /// body cut short, is a protocol failure.
-    pub fn into_http_error(self) -> HttpError {
-        match self {
-            FetchFailure::Timeout => HttpError::Timeout,
-            FetchFailure::NoResponse(message) if is_opaque(&message) => {
-                HttpError::Protocol(opaque_detail(&message))
-            }
-            FetchFailure::NoResponse(message) => HttpError::Connect(message),
-            FetchFailure::BodyCut(message) => HttpError::Protocol(body_cut_detail(&message)),
-        }
     }
 
     /// For a DoH exchange: every failure but the deadline is a transport

@@ -7,12 +7,13 @@ use mpic_core::identity_document::{
     IdentityDocument, MODE_LOCAL, MODE_PRODUCTION, SELF_TEST_QUERY,
 };
 use mpic_core::network::Network as _;
-use mpic_core::redirect::RedirectPolicy;
+use mpic_core::perspective::Vantage;
+use mpic_core::report::DataCenter;
 use mpic_core::responder::{MAX_REQUEST_BYTES, Refusal, Responder, ResponderSettings};
 use serde::Serialize;
 use worker::{Context, Date, Delay, Env, Method, Request, Response, Result, console_log, event};
 
-use crate::fetch_network::FetchNetwork;
+use crate::edge_network::EdgeNetwork;
 use crate::settings::{Problems, Settings, Source};
 
 const CODE_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -86,7 +87,7 @@ async fn identity(req: &Request, settings: &Settings) -> Result<Response> {
         [(key, value)] if (key.as_ref(), value.as_ref()) == SELF_TEST_QUERY => {
             let deadline_at_ms =
                 (Date::now().as_millis()).saturating_add(settings.check_deadline_ms);
-            match FetchNetwork::new(settings, deadline_at_ms) {
+            match EdgeNetwork::new(settings, deadline_at_ms) {
                 Ok(network) => Some(network.dnssec_self_test().await),
                 Err(detail) => return error(500, "misconfigured", detail),
             }
@@ -126,6 +127,7 @@ async fn identity(req: &Request, settings: &Settings) -> Result<Response> {
         check_deadline_ms: Some(settings.check_deadline_ms),
         dnssec_test_names: Some(settings.dnssec_test_names.clone()),
         dnssec_self_test,
+        data_center: data_center(req),
     })
 }
 
@@ -140,6 +142,7 @@ async fn check(mut req: Request, settings: &Settings) -> Result<Response> {
             limit: MAX_REQUEST_BYTES,
         });
     }
+    let data_center = data_center(&req);
     let body = req.bytes().await?;
     let now_ms = || Date::now().as_millis();
     // Authentication, replay guard, parsing and routing come first: nothing
@@ -148,24 +151,21 @@ async fn check(mut req: Request, settings: &Settings) -> Result<Response> {
         Ok(admitted) => admitted,
         Err(refusal) => return refuse(&refusal),
     };
-    let network = match FetchNetwork::new(
+    let network = match EdgeNetwork::new(
         settings,
         responder.deadline_at_ms(admitted.received_at_ms()),
     ) {
         Ok(network) => network,
         Err(detail) => return error(500, "misconfigured", detail),
     };
-    let mut dcv_context = DcvContext::new(admitted.received_at_ms() / 1000);
-    if settings.local.is_some() {
-        // Local mode maps 80/443 to fixture ports inside the network, so the
-        // production redirect policy still applies unchanged.
-        dcv_context.redirect_policy = RedirectPolicy::default();
-    }
+    // Local mode maps 80/443 to fixture ports inside the network, so the
+    // production redirect policy applies unchanged.
+    let dcv_context = DcvContext::new(admitted.received_at_ms() / 1000);
     let (attempt, target) = (
         admitted.call().attempt,
         admitted.call().check.target.clone(),
     );
-    // Every exchange ends by the check's deadline (see FetchNetwork); the
+    // Every exchange ends by the check's deadline (see EdgeNetwork); the
     // backstop ends anything else that would run on.
     let backstop = Delay::from(responder.backstop_after());
     let resolvers = network.resolver_urls();
@@ -174,7 +174,10 @@ async fn check(mut req: Request, settings: &Settings) -> Result<Response> {
             admitted,
             &network,
             &dcv_context,
-            resolvers,
+            Vantage {
+                resolvers,
+                data_center,
+            },
             backstop,
             now_ms,
         )
@@ -190,6 +193,21 @@ async fn check(mut req: Request, settings: &Settings) -> Result<Response> {
         }
         Err(refusal) => refuse(&refusal),
     }
+}
+
+/// The Cloudflare data center that received this request (`request.cf.colo`)
+/// and its country, for the report: whether a placement hint was honoured
+/// is then on record. `None` when the runtime gives no `cf` object or no
+/// colo (a request workerd did not receive from the edge); read without
+/// the `worker` crate's `Cf::colo`, which panics when the field is absent.
+fn data_center(req: &Request) -> Option<DataCenter> {
+    use worker::worker_sys::ext::RequestExt as _;
+    let cf = req.inner().cf()?;
+    let code = cf.colo().ok().filter(|code| !code.is_empty())?;
+    Some(DataCenter {
+        code,
+        country: cf.country().ok().flatten().filter(|c| !c.is_empty()),
+    })
 }
 
 /// What the responder needs, from the perspective's settings.

@@ -53,13 +53,14 @@ pub struct Settings {
     /// `DNSSEC_TEST_BOGUS_NAME` and `DNSSEC_TEST_SIGNED_NAME`.
     pub dnssec_test_names: DnssecTestNames,
     /// Loopback test worlds only ([`LocalPorts`], from `LOCAL_HTTP_PORT` and
-    /// `LOCAL_HTTPS_PORT`). In local mode the perspective reaches nothing but
-    /// loopback addresses: DoH resolvers must be `http://` or `https://` on
-    /// loopback, challenge hosts are resolved through this perspective's own
-    /// resolver and must resolve to loopback, and ports 80/443 are mapped to the
-    /// fixture's ports (the core's redirect policy still sees 80/443). Deployed
-    /// on Cloudflare, where loopback is unreachable, a perspective turned into
-    /// local mode by mistake can fetch nothing and so corroborates nothing.
+    /// `LOCAL_HTTPS_PORT`). Local mode is two facts: connections go to
+    /// loopback addresses only (and DoH resolvers must be on loopback), and a
+    /// connection to port 80 or 443 goes to the fixture port standing in for
+    /// it. Everything else (resolution through this perspective's own
+    /// resolver, the address check, TLS, ALPN, HTTP) runs exactly as in
+    /// production. Deployed on Cloudflare, where loopback is unreachable, a
+    /// perspective turned into local mode by mistake can reach nothing and so
+    /// corroborates nothing.
     pub local: Option<LocalPorts>,
 }
 

@@ -24,7 +24,7 @@ use hickory_proto::rr::rdata::CAA;
 use hickory_proto::rr::{RData, RecordType};
 use mpic_coordinator::now_ms;
 use mpic_core::dcv::DcvContext;
-use mpic_core::perspective::Identity;
+use mpic_core::perspective::{Identity, Vantage};
 use mpic_core::report::SignedReport;
 use mpic_core::responder::{Responder, ResponderSettings};
 use mpic_core::testing::{FakeNetwork, RESOLVER};
@@ -192,7 +192,10 @@ pub async fn answer(
             admitted,
             &state.network,
             &context,
-            vec![RESOLVER.to_owned()],
+            Vantage {
+                resolvers: vec![RESOLVER.to_owned()],
+                data_center: None,
+            },
             backstop,
             now_ms,
         )

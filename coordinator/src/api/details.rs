@@ -72,8 +72,8 @@ pub struct HttpDetails {
     pub response_status_code: Option<u16>,
     /// The first 100 bytes of the final body, base64.
     pub response_page: Option<String>,
-    /// Not recorded yet: the Workers `fetch()` a perspective uses does not
-    /// say which address it reached.
+    /// The address the perspective connected to for the final response,
+    /// as its signed report records it.
     pub resolved_ip: Option<String>,
 }
 
@@ -201,7 +201,10 @@ fn http_details(method: ValidationMethod, http: &HttpEvidence) -> HttpDetails {
             .final_status
             .is_some()
             .then(|| http.body_excerpt_base64.clone()),
-        resolved_ip: None,
+        resolved_ip: http
+            .contacted
+            .as_ref()
+            .map(|contacted| contacted.address.to_string()),
     }
 }
 

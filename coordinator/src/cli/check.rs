@@ -117,14 +117,15 @@ pub struct RunArgs {
     /// Print the decision (with every signed report) as JSON.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Test only: fetch from loopback only, mapping ports 80/443 to the
-    /// ports below, and accept an http:// DoH resolver.
+    /// Test only: connect to loopback only, mapping ports 80/443 to the
+    /// ports below, and accept an http:// DoH resolver; resolution, the
+    /// address check and TLS are as in production.
     #[arg(long, global = true, hide = true)]
     pub allow_loopback_for_tests: bool,
     /// Test only: the loopback port standing in for port 80.
     #[arg(long, global = true, hide = true, value_name = "PORT")]
     pub local_http_port: Option<u16>,
-    /// Test only: the loopback port (plain HTTP) standing in for port 443.
+    /// Test only: the loopback port (a TLS server) standing in for port 443.
     #[arg(long, global = true, hide = true, value_name = "PORT")]
     pub local_https_port: Option<u16>,
 }

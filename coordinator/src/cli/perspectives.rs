@@ -106,11 +106,25 @@ fn dnssec(result: &ProbeResult) -> String {
     }
 }
 
+/// The data center that answered the probe (and runs the checks), with its
+/// country: set beside the configured region, a placement hint that was not
+/// honoured shows.
+fn ran_at(result: &ProbeResult) -> String {
+    match result.claimed.as_ref().and_then(|c| c.data_center.as_ref()) {
+        None => "-".into(),
+        Some(dc) => match &dc.country {
+            Some(country) => format!("{} ({country})", dc.code),
+            None => dc.code.clone(),
+        },
+    }
+}
+
 fn render(results: &[ProbeResult]) -> String {
     let mut table = Table::new(&[
         "PERSPECTIVE",
         "RIR",
         "REGION",
+        "RAN AT",
         "KEY MATCHES",
         "DNSSEC",
         "HEALTH",
@@ -132,6 +146,7 @@ fn render(results: &[ProbeResult]) -> String {
             result.perspective_id.clone(),
             rir,
             result.region.clone(),
+            ran_at(result),
             key.into(),
             dnssec(result),
             health(result),

@@ -244,6 +244,7 @@ fn local_mode_is_a_problem_only_away_from_loopback() {
         dnssec_test_names: None,
         dnssec_self_test: serde_json::from_value(self_test_json(true)).ok(),
         coordinates: None,
+        data_center: None,
     };
     let mut p = perspective("p", mpic_core::rir::Rir::Arin, 0.0, 0.0, 1);
     p.url = Url::parse("https://p.workers.example").unwrap();

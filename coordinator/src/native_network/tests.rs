@@ -8,7 +8,7 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use mpic_core::doh::{DohHttpRequest, DohHttpResponse, DohTransport};
-use mpic_core::network::{DnsError, HttpError, HttpLimits, Network, RequestHeaders};
+use mpic_core::network::{ConnectError, DnsError, HttpError, HttpLimits, Network, RequestHeaders};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 use url::Url;
@@ -106,103 +106,90 @@ fn addr(text: &str) -> SocketAddr {
 }
 
 #[tokio::test]
-async fn production_connects_only_to_public_addresses_it_resolved() {
+async fn production_refuses_special_use_addresses_before_connecting() {
     let doh = TableDoh::new(HOSTS);
     let net = network(&doh, None);
-    // (URL, pinned addresses or the start of the refusal)
-    let cases: &[(&str, Result<&[&str], &str>)] = &[
-        ("http://public.test/x", Ok(&["93.184.216.34:0"])),
-        (
-            "https://dual.test/",
-            Ok(&["[2606:2800:220:1::1]:0", "93.184.216.34:0"]),
-        ),
-        ("http://mixed.test/", Ok(&["93.184.216.34:0"])),
+    assert_eq!(net.address_policy(), AddressPolicy::PublicOnly);
+    // (URL, the start of the refusal); none of these is ever connected to.
+    let cases: &[(&str, &str)] = &[
         (
             "http://private.test/",
-            Err(
-                "refused by policy: no address of private.test may be reached: 10.0.0.1 is private",
-            ),
+            "refused by policy: no address of private.test may be contacted: 10.0.0.1 is private",
         ),
         (
             "http://metadata.test/",
-            Err(
-                "refused by policy: no address of metadata.test may be reached: 169.254.169.254 is link-local",
-            ),
+            "refused by policy: no address of metadata.test may be contacted: 169.254.169.254 is link-local",
         ),
         (
             "http://cgnat.test/",
-            Err(
-                "refused by policy: no address of cgnat.test may be reached: 100.64.1.1 is shared address space",
-            ),
+            "refused by policy: no address of cgnat.test may be contacted: 100.64.1.1 is shared address space",
         ),
         (
             "http://loop.test/",
-            Err("refused by policy: no address of loop.test may be reached: 127.0.0.1 is loopback"),
+            "refused by policy: no address of loop.test may be contacted: 127.0.0.1 is loopback",
         ),
         (
             "http://10.1.2.3/",
-            Err("refused by policy: 10.1.2.3 is private"),
+            "refused by policy: no address of 10.1.2.3 may be contacted: 10.1.2.3 is private",
         ),
-        ("http://[::1]/", Err("refused by policy: ::1 is loopback")),
+        (
+            "http://[::1]/",
+            "refused by policy: no address of [::1] may be contacted: ::1 is loopback",
+        ),
         (
             "http://[fe80::1]/",
-            Err("refused by policy: fe80::1 is link-local"),
+            "refused by policy: no address of [fe80::1] may be contacted: fe80::1 is link-local",
         ),
         (
             "http://nowhere.test/",
-            Err("could not connect: resolving nowhere.test"),
+            "could not connect: resolving nowhere.test",
         ),
-        (
-            "ftp://public.test/",
-            Err("refused by policy: scheme \"ftp\""),
-        ),
+        ("ftp://public.test/", "refused by policy: scheme \"ftp\""),
     ];
-    for (url, want) in cases {
+    for (url, prefix) in cases {
         let url = Url::parse(url).unwrap();
-        let got = net.plan_fetch(&url).await;
-        match (want, got) {
-            (Ok(pinned), Ok(plan)) => {
-                assert_eq!(plan.request_url, url, "{url}");
-                let (name, addresses) = plan.pinned.unwrap();
-                assert_eq!(name, url.host_str().unwrap());
-                let want: Vec<SocketAddr> = pinned.iter().map(|a| addr(a)).collect();
-                assert_eq!(addresses, want, "{url}");
-            }
-            (Err(prefix), Err(e)) => {
-                assert!(e.to_string().starts_with(prefix), "{url}: {e}");
-            }
-            (want, got) => panic!("{url}: want {want:?}, got {got:?}"),
-        }
+        let err = net
+            .http_get(&url, &RequestHeaders::new(), &limits(64))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().starts_with(prefix), "{url}: {err}");
     }
-    // A literal address is checked without a lookup; a public one is not
-    // pinned (there is no name to pin).
-    let literal = net
-        .plan_fetch(&Url::parse("http://93.184.216.34/").unwrap())
-        .await
-        .unwrap();
-    assert_eq!(literal.pinned, None);
+    // The connection itself is held to the same policy, as a second lock.
+    assert_eq!(
+        net.connection_target(addr("93.184.216.34:443")),
+        Ok(addr("93.184.216.34:443"))
+    );
+    assert!(matches!(
+        net.connection_target(addr("127.0.0.1:80")),
+        Err(ConnectError::NotPermitted(_))
+    ));
 }
 
 #[tokio::test]
 async fn each_fetch_resolves_its_host_once_per_address_type() {
     let doh = TableDoh::new(HOSTS);
     let net = network(&doh, None);
-    net.plan_fetch(&Url::parse("http://dual.test/").unwrap())
-        .await
-        .unwrap();
+    // A name whose every address is refused: nothing is contacted.
+    net.http_get(
+        &Url::parse("http://private.test/").unwrap(),
+        &RequestHeaders::new(),
+        &limits(64),
+    )
+    .await
+    .unwrap_err();
     let mut asked = doh.asked.lock().unwrap().clone();
     asked.sort_by_key(|(_, t)| u16::from(*t));
     assert_eq!(
         asked,
         [
-            ("dual.test".to_owned(), RecordType::A),
-            ("dual.test".to_owned(), RecordType::AAAA)
+            ("private.test".to_owned(), RecordType::A),
+            ("private.test".to_owned(), RecordType::AAAA)
         ]
     );
 }
 
-#[tokio::test]
-async fn the_loopback_test_setting_maps_ports_and_reaches_loopback_only() {
+#[test]
+fn the_loopback_test_setting_maps_ports_and_reaches_loopback_only() {
     let doh = TableDoh::new(HOSTS);
     let ports = LocalPorts {
         http: 18080,
@@ -210,48 +197,30 @@ async fn the_loopback_test_setting_maps_ports_and_reaches_loopback_only() {
     };
     let net = network(&doh, Some(ports));
     assert_eq!(net.address_policy(), AddressPolicy::LoopbackOnlyForTests);
-    // (URL, request URL, pinned) or the start of the refusal.
-    type Want<'a> = Result<(&'a str, Option<&'a [&'a str]>), &'a str>;
-    let cases: &[(&str, Want<'_>)] = &[
+    let cases: &[(&str, Result<&str, &str>)] = &[
+        ("127.0.0.1:80", Ok("127.0.0.1:18080")),
+        ("127.0.0.1:443", Ok("127.0.0.1:18443")),
+        ("[::1]:80", Ok("[::1]:18080")),
         (
-            "http://loop.test/a?b",
-            Ok(("http://loop.test/a?b", Some(&["127.0.0.1:18080"]))),
+            "127.0.0.1:8080",
+            Err("not permitted: the loopback test setting maps only"),
         ),
         (
-            "https://loop.test/a",
-            Ok(("http://loop.test/a", Some(&["127.0.0.1:18443"]))),
+            "93.184.216.34:80",
+            Err("not permitted: 93.184.216.34 is not loopback"),
         ),
         (
-            "http://loop6.test/",
-            Ok(("http://loop6.test/", Some(&["[::1]:18080"]))),
-        ),
-        ("http://127.0.0.1/x", Ok(("http://127.0.0.1:18080/x", None))),
-        (
-            "http://loop.test:8080/",
-            Err("refused by policy: the loopback test setting maps only http:80 and https:443"),
-        ),
-        (
-            "http://public.test/",
-            Err(
-                "refused by policy: no address of public.test may be reached: 93.184.216.34 is not loopback",
-            ),
-        ),
-        (
-            "http://10.0.0.1/",
-            Err("refused by policy: 10.0.0.1 is not loopback"),
+            "10.0.0.1:80",
+            Err("not permitted: 10.0.0.1 is not loopback"),
         ),
     ];
-    for (url, want) in cases {
-        let got = net.plan_fetch(&Url::parse(url).unwrap()).await;
-        match (want, got) {
-            (Ok((request_url, pinned)), Ok(plan)) => {
-                assert_eq!(plan.request_url.as_str(), *request_url, "{url}");
-                let got_pinned = plan.pinned.map(|(_, a)| a);
-                let want_pinned = pinned.map(|p| p.iter().map(|a| addr(a)).collect::<Vec<_>>());
-                assert_eq!(got_pinned, want_pinned, "{url}");
+    for (address, want) in cases {
+        match (want, net.connection_target(addr(address))) {
+            (Ok(mapped), Ok(got)) => assert_eq!(got, addr(mapped), "{address}"),
+            (Err(prefix), Err(e)) => {
+                assert!(e.to_string().starts_with(prefix), "{address}: {e}")
             }
-            (Err(prefix), Err(e)) => assert!(e.to_string().starts_with(prefix), "{url}: {e}"),
-            (want, got) => panic!("{url}: want {want:?}, got {got:?}"),
+            (want, got) => panic!("{address}: want {want:?}, got {got:?}"),
         }
     }
     let no_https = network(
@@ -262,10 +231,9 @@ async fn the_loopback_test_setting_maps_ports_and_reaches_loopback_only() {
         }),
     );
     let err = no_https
-        .plan_fetch(&Url::parse("https://loop.test/").unwrap())
-        .await
+        .connection_target(addr("127.0.0.1:443"))
         .unwrap_err();
-    assert!(err.to_string().contains("no port for https:443"), "{err}");
+    assert!(err.to_string().contains("no port for 443"), "{err}");
 }
 
 #[test]

@@ -114,6 +114,7 @@ fn a_report() -> SignedReport {
         verdict: Verdict::Pass,
         reason: "ok".into(),
         observation: Observation::from_json("{}".into()).unwrap(),
+        data_center: None,
     };
     report::sign(&key(1), &body).unwrap()
 }

@@ -14,9 +14,7 @@ use mpic_core::caa::{self, CaaRequest};
 use mpic_core::check::CertificateType;
 use mpic_core::dns::{self, DnsQuery};
 use mpic_core::location::{Coordinates, Location};
-use mpic_core::network::{
-    DnsAnswer, DnsError, HttpError, HttpLimits, HttpResponse, MaybeSend, Network,
-};
+use mpic_core::network::{DnsAnswer, DnsError, MaybeSend, Network};
 use mpic_core::nonce::Nonce;
 use mpic_core::perspective::CheckObservation;
 use mpic_core::report::{Observation, ReportBody, Verdict};
@@ -141,13 +139,24 @@ impl Network for WireNetwork {
         std::future::ready(mpic_core::dnssec_self_test::DnssecSelfTest::without_resolvers())
     }
 
-    fn http_get(
+    type Connection = tokio::io::DuplexStream;
+
+    fn address_policy(&self) -> mpic_core::address_policy::AddressPolicy {
+        mpic_core::address_policy::AddressPolicy::PublicOnly
+    }
+
+    fn connect(
         &self,
-        _url: &url::Url,
-        _headers: &mpic_core::network::RequestHeaders,
-        _limits: &HttpLimits,
-    ) -> impl Future<Output = Result<HttpResponse, HttpError>> + MaybeSend {
-        std::future::ready(Err(HttpError::Refused("CAA benchmarks use no HTTP".into())))
+        _address: std::net::SocketAddr,
+    ) -> impl Future<Output = Result<Self::Connection, mpic_core::network::ConnectError>> + MaybeSend
+    {
+        std::future::ready(Err(mpic_core::network::ConnectError::NotPermitted(
+            "CAA benchmarks open no connection".into(),
+        )))
+    }
+
+    fn sleep(&self, _ms: u64) -> impl Future<Output = ()> + MaybeSend {
+        std::future::pending()
     }
 }
 
@@ -189,5 +198,9 @@ pub fn report_body(perspective_id: &str, nonce_byte: u8) -> ReportBody {
         verdict: Verdict::Pass,
         reason: "CAA permits issuance".to_owned(),
         observation: typical_observation(),
+        data_center: Some(mpic_core::report::DataCenter {
+            code: "FRA".to_owned(),
+            country: Some("DE".to_owned()),
+        }),
     }
 }

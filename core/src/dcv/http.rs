@@ -160,6 +160,7 @@ fn evidence(fetched: HttpFetch) -> DcvEvidence {
         history: fetched.history,
         final_url: fetched.final_url,
         final_status: fetched.final_status,
+        contacted: fetched.contacted,
         content_type: fetched.content_type,
         body_excerpt: String::from_utf8_lossy(excerpt).into_owned(),
         body_excerpt_base64: data_encoding::BASE64.encode(excerpt),

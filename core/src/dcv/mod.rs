@@ -30,8 +30,9 @@
 //! - `reverse-address-lookup`: a PTR target equals the expected domain,
 //!   case-insensitively, trailing dot ignored.
 //! - `dns-persistent`: see [`persistent`].
-//! - `acme-tls-alpn-01`: the certificate rules in [`check_tls_alpn_certificate`];
-//!   the TLS handshake is the perspective's, not core's.
+//! - `acme-tls-alpn-01`: a TLS handshake offering only ALPN `acme-tls/1`
+//!   ([`acme_tls_alpn_01`]), then the certificate rules in
+//!   [`check_tls_alpn_certificate`].
 //!
 //! A wildcard target is checked at its base domain (the Authorization Domain
 //! Name) by the methods that allow wildcards at all.
@@ -53,14 +54,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::check::{AddressRecordType, DcvCheckParameters, TargetNotAllowed, ValidationMethod};
 use crate::name::{NameError, Target};
-use crate::network::{DnsError, HttpLimits, Network};
+use crate::network::{Contacted, DnsError, HttpError, HttpLimits, Network};
 use crate::redirect::{FetchError, RedirectHop, RedirectPolicy};
+use crate::web::tls::TlsFailure;
 
 pub use dns_value::account_label;
 pub use persistent::PersistRejection;
 pub use records::DnsLookup;
 pub use tls_alpn::{
-    ACME_IDENTIFIER_OID, CertificateEvidence, TlsAlpnError, check_tls_alpn_certificate,
+    ACME_IDENTIFIER_OID, ACME_TLS_PORT, ALPN_ACME_TLS_1, CertificateEvidence, TlsAlpnError,
+    acme_tls_alpn_01, check_tls_alpn_certificate,
 };
 
 /// Body bytes kept in a report (Open MPIC reports the first 100).
@@ -142,6 +145,12 @@ pub struct HttpEvidence {
     /// The HTTP status of the final response; `None` when no response
     /// arrived (or the first URL was refused before any request).
     pub final_status: Option<u16>,
+    /// Where the final exchange went: the resolver that gave the address,
+    /// the address and port connected, and the TLS session for https
+    /// (Open MPIC's `resolved_ip` comes from here). `None` when no response
+    /// arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contacted: Option<Contacted>,
     /// The final response's `Content-Type` header, if it had one; `None` too
     /// when the fetch ended on a redirect or without a response.
     pub content_type: Option<String>,
@@ -279,18 +288,26 @@ pub enum DcvFailure {
         /// The URL and the parser's message.
         detail: String,
     },
-    /// `acme-tls-alpn-01`: the certificate presented does not meet RFC 8737.
+    /// `acme-tls-alpn-01`: the handshake or the certificate presented does
+    /// not meet RFC 8737.
     #[error("{detail}")]
     Certificate {
-        /// The first rule the certificate breaks.
+        /// The first rule broken.
         detail: TlsAlpnError,
     },
-    /// The method needs I/O that core does not do (the `acme-tls-alpn-01`
-    /// handshake); the perspective must run it.
+    /// `acme-tls-alpn-01`: no connection to the target (its address could
+    /// not be resolved, was refused by the address policy, or did not
+    /// answer in time).
+    #[error("no connection: {detail}")]
+    Connection {
+        /// Why.
+        detail: HttpError,
+    },
+    /// `acme-tls-alpn-01`: the TLS handshake did not complete.
     #[error("{detail}")]
-    NotPerformedHere {
-        /// What the caller should do instead.
-        detail: String,
+    TlsHandshake {
+        /// Why.
+        detail: TlsFailure,
     },
     /// The request's challenge could never be met, so nothing was looked up.
     #[error("the request's challenge can never be met: {detail}")]
@@ -360,16 +377,16 @@ impl DcvFailure {
         match self {
             DcvFailure::DnsLookup { .. } | DcvFailure::DnsRcode { .. } => true,
             DcvFailure::Http { detail } => detail.is_transport_failure(),
+            // A policy refusal is the perspective declining to look, which
+            // is not the target's answer either.
+            DcvFailure::Connection { .. } => true,
+            DcvFailure::TlsHandshake { detail } => detail.is_transport_failure(),
             _ => false,
         }
     }
 }
 
 /// Run one DCV method as this perspective.
-///
-/// `acme-tls-alpn-01` needs a TLS handshake, which is outside core: it fails
-/// here with [`DcvFailure::NotPerformedHere`]; the perspective fetches the
-/// certificate and calls [`check_tls_alpn_certificate`].
 pub async fn check_dcv<N: Network>(
     network: &N,
     target: &Target,
@@ -385,15 +402,15 @@ pub async fn check_dcv<N: Network>(
         );
     }
     match (parameters, target) {
-        (DcvCheckParameters::AcmeHttp01(p), _) => http::acme_http_01(network, target, p, context).await,
-        (DcvCheckParameters::WebsiteChange(p), _) => http::website_change(network, target, p, context).await,
-        (DcvCheckParameters::AcmeTlsAlpn01(_), _) => DcvObservation::new(
-            method,
-            DcvEvidence::None,
-            Some(DcvFailure::NotPerformedHere {
-                detail: "acme-tls-alpn-01 needs the perspective's TLS handshake; check the certificate with check_tls_alpn_certificate".into(),
-            }),
-        ),
+        (DcvCheckParameters::AcmeHttp01(p), _) => {
+            http::acme_http_01(network, target, p, context).await
+        }
+        (DcvCheckParameters::WebsiteChange(p), _) => {
+            http::website_change(network, target, p, context).await
+        }
+        (DcvCheckParameters::AcmeTlsAlpn01(p), _) => {
+            tls_alpn::acme_tls_alpn_01(network, target, p, context).await
+        }
         (DcvCheckParameters::ReverseAddressLookup(p), Target::Ip(ip)) => {
             dns_value::reverse_address_lookup(network, *ip, p).await
         }

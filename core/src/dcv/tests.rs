@@ -1153,15 +1153,6 @@ fn dispatcher_refuses_targets_and_tls_alpn() {
             detail: TargetNotAllowed::IpAddress(ValidationMethod::AcmeDns01)
         })
     );
-    let (target, alpn) = request(
-        "example.com",
-        json!({"validation_method": "acme-tls-alpn-01", "key_authorization": KEY_AUTHORIZATION}),
-    );
-    let observation = pollster::block_on(check_dcv(&network, &target, &alpn, &context));
-    assert!(matches!(
-        observation.failure,
-        Some(DcvFailure::NotPerformedHere { .. })
-    ));
     assert!(
         network.asked_lines().is_empty(),
         "no I/O for refused checks"

@@ -6,9 +6,15 @@
 //! - a critical `id-pe-acmeIdentifier` (1.3.6.1.5.5.7.1.31) extension whose
 //!   value is a DER OCTET STRING holding SHA-256(key authorization).
 //!
-//! The TLS handshake belongs to the perspective; this is only the judgement
-//! on the DER bytes it received. Signature and validity are deliberately not
-//! checked: the certificate is self-signed and ephemeral by design.
+//! [`acme_tls_alpn_01`] performs the exchange through the perspective's
+//! [`Network`]: port 443 of the address the perspective's own resolvers give
+//! (or of the IP address itself), SNI the domain (for an IP address, its
+//! reverse-mapping name, RFC 8738 section 6), exactly one ALPN protocol
+//! offered, `acme-tls/1`, TLS 1.2 or later, and the negotiated protocol must
+//! be `acme-tls/1` (RFC 8737 section 3). Then [`check_tls_alpn_certificate`]
+//! judges the leaf certificate's DER bytes. Chain, signature and validity are
+//! deliberately not checked: the certificate is self-signed and ephemeral by
+//! design (the handshake signature is, see [`crate::web::tls`]).
 
 use der::Decode;
 use der::asn1::{ObjectIdentifier, OctetString};
@@ -17,9 +23,17 @@ use x509_cert::Certificate;
 use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::pkix::name::GeneralName;
 
-use super::{DcvEvidence, DcvFailure, DcvObservation};
-use crate::check::ValidationMethod;
-use crate::name::Target;
+use super::{DcvContext, DcvEvidence, DcvFailure, DcvObservation};
+use crate::check::{AcmeTlsAlpn01Parameters, ValidationMethod};
+use crate::name::{Target, reverse_name};
+use crate::network::{Contacted, HttpError, Network};
+use crate::web::{self, tls};
+
+/// The ALPN protocol of acme-tls-alpn-01 (RFC 8737 section 6.2).
+pub const ALPN_ACME_TLS_1: &[u8] = b"acme-tls/1";
+
+/// The port acme-tls-alpn-01 connects to (RFC 8737 section 3).
+pub const ACME_TLS_PORT: u16 = 443;
 
 /// `id-pe-acmeIdentifier` (RFC 8737 6.1).
 pub const ACME_IDENTIFIER_OID: ObjectIdentifier =
@@ -35,6 +49,10 @@ pub struct CertificateEvidence {
     pub subject_alt_names: Vec<String>,
     /// Whether the acmeIdentifier extension was marked critical, if present.
     pub acme_identifier_critical: Option<bool>,
+    /// Where the handshake went and what it settled; `None` when the
+    /// certificate was judged without an exchange.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contacted: Option<Contacted>,
 }
 
 /// Why the certificate does not prove control.
@@ -92,6 +110,114 @@ pub enum TlsAlpnError {
     /// authorization.
     #[error("the acmeIdentifier does not hold SHA-256 of the key authorization")]
     DigestMismatch,
+    /// The handshake completed without an application protocol: the server
+    /// ignored ALPN, so it is not answering the challenge.
+    #[error("the server negotiated no application protocol; acme-tls/1 is required")]
+    NoApplicationProtocol,
+    /// The handshake completed with another application protocol.
+    #[error("the server negotiated {protocol:?}; acme-tls/1 is required")]
+    WrongApplicationProtocol {
+        /// The protocol negotiated (lossy UTF-8).
+        protocol: String,
+    },
+    /// The server presented no certificate.
+    #[error("the server presented no certificate")]
+    NoCertificate,
+}
+
+/// RFC 8737 (and RFC 8738 section 6): the whole acme-tls-alpn-01 exchange
+/// for `target`, through `network`, within `context.http_limits.timeout_ms`.
+pub async fn acme_tls_alpn_01<N: Network + ?Sized>(
+    network: &N,
+    target: &Target,
+    parameters: &AcmeTlsAlpn01Parameters,
+    context: &DcvContext,
+) -> DcvObservation {
+    let method = ValidationMethod::AcmeTlsAlpn01;
+    let fail = |evidence, failure| DcvObservation::new(method, evidence, Some(failure));
+    let (host, server_name) = match target {
+        Target::Domain { wildcard: true, .. } => {
+            return fail(
+                DcvEvidence::None,
+                DcvFailure::Certificate {
+                    detail: TlsAlpnError::WildcardTarget,
+                },
+            );
+        }
+        Target::Domain { name, .. } => (
+            url::Host::Domain(name.as_str()),
+            tls::ServerName::Domain(name.as_str().to_owned()),
+        ),
+        Target::Ip(ip) => (
+            match ip {
+                std::net::IpAddr::V4(v4) => url::Host::Ipv4(*v4),
+                std::net::IpAddr::V6(v6) => url::Host::Ipv6(*v6),
+            },
+            tls::ServerName::Domain(reverse_name(*ip)),
+        ),
+    };
+    let timeout_ms = context.http_limits.timeout_ms;
+    let exchange = async {
+        let (connection, mut contacted) = web::open(network, &host, ACME_TLS_PORT, timeout_ms)
+            .await
+            .map_err(|detail| (None, DcvFailure::Connection { detail }))?;
+        match tls::handshake(connection, &server_name, ALPN_ACME_TLS_1).await {
+            Ok((session, facts)) => {
+                contacted.tls = Some(facts);
+                Ok((contacted, tls::peer_certificates(&session)))
+            }
+            Err(detail) => Err((Some(contacted), DcvFailure::TlsHandshake { detail })),
+        }
+    };
+    let (contacted, chain) = match web::within(network, timeout_ms, exchange).await {
+        Some(Ok(done)) => done,
+        Some(Err((contacted, failure))) => {
+            let evidence = match contacted {
+                Some(contacted) => DcvEvidence::Certificate(CertificateEvidence {
+                    contacted: Some(contacted),
+                    ..CertificateEvidence::default()
+                }),
+                None => DcvEvidence::None,
+            };
+            return fail(evidence, failure);
+        }
+        None => {
+            return fail(
+                DcvEvidence::None,
+                DcvFailure::Connection {
+                    detail: HttpError::Timeout,
+                },
+            );
+        }
+    };
+    let negotiated = contacted.tls.as_ref().and_then(|tls| tls.alpn.clone());
+    let refusal = match negotiated.as_deref() {
+        None => Some(TlsAlpnError::NoApplicationProtocol),
+        Some(protocol) if protocol.as_bytes() != ALPN_ACME_TLS_1 => {
+            Some(TlsAlpnError::WrongApplicationProtocol {
+                protocol: protocol.to_owned(),
+            })
+        }
+        Some(_) if chain.is_empty() => Some(TlsAlpnError::NoCertificate),
+        Some(_) => None,
+    };
+    if let Some(detail) = refusal {
+        let evidence = CertificateEvidence {
+            contacted: Some(contacted),
+            ..CertificateEvidence::default()
+        };
+        return fail(
+            DcvEvidence::Certificate(evidence),
+            DcvFailure::Certificate { detail },
+        );
+    }
+    let leaf = chain.first().map(Vec::as_slice).unwrap_or_default();
+    let mut observation =
+        check_tls_alpn_certificate(leaf, target, &parameters.key_authorization_digest);
+    if let DcvEvidence::Certificate(evidence) = &mut observation.evidence {
+        evidence.contacted = Some(contacted);
+    }
+    observation
 }
 
 /// Judge a certificate received over ALPN `acme-tls/1` for `target`.

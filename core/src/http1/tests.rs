@@ -1,6 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, DuplexStream, duplex};
+use tokio::io::{
+    AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, DuplexStream, duplex,
+};
 
 use super::*;
 
@@ -189,7 +191,6 @@ fn what_is_not_http_1_1_is_a_protocol_error() {
     );
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("garbage", b"SSH-2.0-OpenSSH\r\n\r\n".to_vec()),
-        ("HTTP/1.0", b"HTTP/1.0 200 OK\r\n\r\n".to_vec()),
         (
             "closed in the head",
             b"HTTP/1.1 200 OK\r\nContent-Le".to_vec(),
@@ -248,4 +249,96 @@ fn a_failing_stream_is_a_connection_failure() {
         .await
     });
     assert!(matches!(result, Err(HttpError::Connect(_))), "{result:?}");
+}
+
+/// Bytes, then the error rustls gives when a TLS peer closes without
+/// close_notify.
+struct UncleanEnd(std::io::Cursor<Vec<u8>>);
+
+impl AsyncRead for UncleanEnd {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let position = usize::try_from(self.0.position()).unwrap();
+        let rest = &self.0.get_ref()[position..];
+        if rest.is_empty() {
+            return std::task::Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "peer closed connection without sending TLS close_notify",
+            )));
+        }
+        let n = rest.len().min(buf.remaining());
+        buf.put_slice(&rest[..n]);
+        self.0.set_position(u64::try_from(position + n).unwrap());
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for UncleanEnd {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+fn over_unclean_end(response: &[u8]) -> Result<HttpResponse, HttpError> {
+    pollster::block_on(async {
+        let mut stream = UncleanEnd(std::io::Cursor::new(response.to_vec()));
+        let url = Url::parse("https://example.com/").unwrap();
+        get(
+            &mut stream,
+            &url,
+            &RequestHeaders::new(),
+            AGENT,
+            &HttpLimits::default(),
+        )
+        .await
+    })
+}
+
+/// A TLS server that closes without close_notify ends a body framed by the
+/// connection's end (it has no length to fall short of, as browsers and
+/// Go's client read it); a body with a length or chunks it cut short is
+/// still a failure.
+#[test]
+fn an_unclean_tls_end_ends_a_body_without_length_but_never_a_framed_one() {
+    let body = over_unclean_end(b"HTTP/1.1 200 OK\r\n\r\ntok.thumb").unwrap();
+    assert_eq!(body.body, b"tok.thumb");
+    let cut = over_unclean_end(b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\ntok.thumb");
+    assert!(matches!(cut, Err(HttpError::Connect(_))), "{cut:?}");
+    let head_cut = over_unclean_end(b"HTTP/1.1 200 OK\r\nContent-Len");
+    assert!(
+        matches!(head_cut, Err(HttpError::Connect(_))),
+        "{head_cut:?}"
+    );
+}
+
+/// certbot's standalone server and Python's http.server answer HTTP/1.0;
+/// Boulder reads them, and so do we.
+#[test]
+fn an_http_1_0_answer_is_read() {
+    let response = fetch(b"HTTP/1.0 200 OK\r\nServer: BaseHTTP/0.6\r\n\r\ntok.thumb").unwrap();
+    assert_eq!(
+        (response.status, response.body.as_slice()),
+        (200, &b"tok.thumb"[..])
+    );
+    let sized = fetch(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nabcdef").unwrap();
+    assert_eq!(sized.body, b"abc");
 }

@@ -23,28 +23,18 @@ fn loopback_is_localhost_127_8_and_the_ipv6_loopback_only() {
 }
 
 #[test]
-fn only_http_80_and_https_443_have_stand_ins() {
+fn only_ports_80_and_443_have_stand_ins() {
     let both = LocalPorts {
         http: 8080,
         https: Some(8443),
     };
-    let port = |ports: LocalPorts, url: &str| ports.port_for(&Url::parse(url).unwrap());
-    assert_eq!(port(both, "http://a.example/x"), Ok(8080));
-    assert_eq!(port(both, "https://a.example:443/"), Ok(8443));
-    assert!(matches!(
-        port(both, "http://a.example:8080/"),
-        Err(UnmappedPort::Other { .. })
-    ));
-    assert!(matches!(
-        port(both, "https://a.example:80/"),
-        Err(UnmappedPort::Other { .. })
-    ));
+    assert_eq!(both.map_port(80), Ok(8080));
+    assert_eq!(both.map_port(443), Ok(8443));
+    assert_eq!(both.map_port(8080), Err(UnmappedPort::Other(8080)));
+    assert_eq!(both.map_port(25), Err(UnmappedPort::Other(25)));
     let http_only = LocalPorts {
         http: 8080,
         https: None,
     };
-    assert_eq!(
-        port(http_only, "https://a.example/"),
-        Err(UnmappedPort::NoHttpsPort)
-    );
+    assert_eq!(http_only.map_port(443), Err(UnmappedPort::NoHttpsPort));
 }

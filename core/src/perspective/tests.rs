@@ -142,7 +142,10 @@ fn report_body_carries_identity_and_binding() {
         &identity,
         [9; 32],
         nonce.clone(),
-        vec!["r".into()],
+        Vantage {
+            resolvers: vec!["r".into()],
+            data_center: None,
+        },
         10,
         20,
         result,

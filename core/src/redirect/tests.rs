@@ -261,7 +261,8 @@ fn report_carries_history_and_bounded_body() {
         [RedirectHop {
             url: "http://a.example/x".into(),
             status: 301,
-            location: Some("/y".into())
+            location: Some("/y".into()),
+            contacted: None,
         }]
     );
     assert_eq!(report.final_url, "http://a.example/y");

@@ -30,6 +30,10 @@ fn body() -> ReportBody {
         reason: "CAA permits issuance".into(),
         observation: Observation::from_json(r#"{"caa": [ "0 issue \"ca.example\"" ]}"#.into())
             .unwrap(),
+        data_center: Some(DataCenter {
+            code: "FRA".into(),
+            country: Some("DE".into()),
+        }),
     }
 }
 
@@ -84,7 +88,7 @@ fn signed_bytes_follow_the_documented_layout() {
     b.location.region = "eu".into();
     let expected: Vec<u8> = [
         &b"MPIC-REPORT"[..],
-        &[1],
+        &[2],
         &b.request_digest,
         &[16],
         &[0x5a; 16],
@@ -100,9 +104,29 @@ fn signed_bytes_follow_the_documented_layout() {
         &[1],
         &[0, 0, 0, 2, b'o', b'k'],
         &[0, 0, 0, 2, b'{', b'}'],
+        &[1],
+        &[0, 0, 0, 3, b'F', b'R', b'A'],
+        &[0, 0, 0, 2, b'D', b'E'],
     ]
     .concat();
     assert_eq!(b.to_signed_bytes().unwrap(), expected);
+}
+
+/// Evidence records keep reports signed before field 15 existed: they still
+/// verify, with no data center.
+#[test]
+fn a_version_1_report_still_verifies_without_a_data_center() {
+    let mut old = body();
+    old.data_center = None;
+    let mut bytes = old.to_signed_bytes().unwrap();
+    bytes[REPORT_MAGIC.len()] = REPORT_VERSION_1;
+    assert_eq!(bytes.pop(), Some(0), "v2 ends with the absent flag");
+    let signed = SignedReport {
+        signer: keys::format_verifying_key(&key(1).verifying_key()),
+        signature: key(1).sign(&bytes).to_bytes().to_vec(),
+        report: bytes,
+    };
+    assert_eq!(verify(&signed, &Expected::new().get()).unwrap(), old);
 }
 
 #[test]
@@ -168,16 +192,16 @@ fn each_refusal_has_its_reason() {
     let mut bad_signer = good.clone();
     bad_signer.signer = "ed25519:AAAA".into();
 
-    let mut v2 = body().to_signed_bytes().unwrap();
-    v2[REPORT_MAGIC.len()] = 2;
+    let mut v3 = body().to_signed_bytes().unwrap();
+    v3[REPORT_MAGIC.len()] = 3;
 
     let mut trailing = body().to_signed_bytes().unwrap();
     trailing.push(0);
 
     let mut magic = body().to_signed_bytes().unwrap();
     magic[0] = b'X';
-    let (v2, trailing, magic) = (
-        signed_bytes(v2),
+    let (v3, trailing, magic) = (
+        signed_bytes(v3),
         signed_bytes(trailing),
         signed_bytes(magic),
     );
@@ -241,10 +265,10 @@ fn each_refusal_has_its_reason() {
             )),
         ),
         (
-            "version 2",
-            &v2,
+            "version 3",
+            &v3,
             e.get(),
-            Err(ReportError::UnsupportedVersion { version: 2 }),
+            Err(ReportError::UnsupportedVersion { version: 3 }),
         ),
         (
             "trailing byte",
@@ -411,6 +435,7 @@ prop_compose! {
         verdict in proptest::sample::select(vec![Verdict::Pass, Verdict::Fail, Verdict::Error]),
         reason in arb_text(),
         observed in proptest::collection::vec(arb_text(), 0..3),
+        data_center in proptest::option::of((arb_text(), proptest::option::of(arb_text()))),
     ) -> ReportBody {
         ReportBody {
             request_digest: digest,
@@ -427,6 +452,11 @@ prop_compose! {
             verdict,
             reason,
             observation: Observation::from_value(&observed).unwrap(),
+            // An empty country is written as "not known".
+            data_center: data_center.map(|(code, country)| DataCenter {
+                code,
+                country: country.filter(|c| !c.is_empty()),
+            }),
         }
     }
 }

@@ -67,7 +67,10 @@ fn answer(
         body,
         network,
         &DcvContext::new(NOW / 1000),
-        vec!["https://resolver.test/dns-query".into()],
+        Vantage {
+            resolvers: vec!["https://resolver.test/dns-query".into()],
+            data_center: None,
+        },
         backstop,
         || NOW,
     ))
@@ -208,7 +211,7 @@ fn a_check_the_backstop_ends_is_a_signed_error_saying_so() {
         &signed(&coordinator(), &call(ID), &nonce(6)),
         &FakeNetwork::new().silent(),
         &DcvContext::new(NOW / 1000),
-        Vec::new(),
+        Vantage::default(),
         ready(()),
         || NOW,
     ))
@@ -234,7 +237,7 @@ fn a_check_that_ran_into_its_deadline_says_so() {
         &signed(&coordinator(), &call(ID), &nonce(7)),
         &FakeNetwork::new(),
         &DcvContext::new(NOW / 1000),
-        Vec::new(),
+        Vantage::default(),
         pending(),
         || clock.replace(late),
     ))

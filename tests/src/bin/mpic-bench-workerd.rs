@@ -13,8 +13,9 @@
 //!    alone ([`mpic_tests::bare_workerd`]: no wrangler, no node proxy): the
 //!    cold start (spawn to first answer, and to the first answered check),
 //!    then workerd CPU per request for `GET /v1/identity`, a refused call,
-//!    a CAA check and an http-01 check, and for the runtime's floor (a JS
-//!    worker answering `ok`). `--checks 0` then skips the wrangler parts.
+//!    a CAA check, an http-01 check and an acme-tls-alpn-01 check (over
+//!    Workers sockets and mpic-core's TLS), and for the runtime's floor (a
+//!    JS worker answering `ok`). `--checks 0` then skips the wrangler parts.
 //!
 //! Needs `scripts/build-worker` first. Bounded: fixed counts, one start
 //! deadline per perspective, everything stopped on exit.
@@ -24,6 +25,7 @@
 #[path = "../../../coordinator/benches/load/process_stats.rs"]
 mod process_stats;
 
+use mpic_core::loopback::LocalPorts;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -39,6 +41,7 @@ use mpic_tests::dns_fixture::{DnsWorld, DohServer};
 use mpic_tests::http_fixture::{HttpServer, acme_challenge_path};
 use mpic_tests::keys;
 use mpic_tests::perspective_client;
+use mpic_tests::tls_fixture::{TlsAlpnCertificate, TlsBehaviour, TlsServer};
 use mpic_tests::victim;
 use mpic_tests::world::{SIX_SITES, World, perspective_spec};
 
@@ -356,9 +359,23 @@ async fn bare(n: usize) -> Result<(), String> {
         victim::KEY_AUTHORIZATION,
     )
     .map_err(|e| text(&e))?;
+    let tls = TlsServer::start(TlsBehaviour::acme_tls_alpn(
+        TlsAlpnCertificate::valid(victim::DOMAIN, victim::KEY_AUTHORIZATION)
+            .map_err(|e| text(&e))?,
+    ))
+    .await
+    .map_err(|e| text(&e))?;
     let site = &SIX_SITES[0];
     let key = keys::perspective(1);
-    let spec = perspective_spec(site, &key, &dns.url_for(site.id), web.port());
+    let spec = perspective_spec(
+        site,
+        &key,
+        &dns.url_for(site.id),
+        LocalPorts {
+            http: web.port(),
+            https: Some(tls.port()),
+        },
+    );
     let verifying = key.verifying_key();
 
     let spawned = Instant::now();
@@ -394,7 +411,13 @@ async fn bare(n: usize) -> Result<(), String> {
         },
     }))
     .map_err(|e| text(&e))?;
-    for call in [&caa, &http01, &caa] {
+    let tls_alpn01: CheckCall = serde_json::from_value(serde_json::json!({
+        "perspective_ids": [site.id],
+        "attempt": 1,
+        "check": victim::tls_alpn01_check(),
+    }))
+    .map_err(|e| text(&e))?;
+    for call in [&caa, &http01, &tls_alpn01, &caa] {
         let verified = perspective_client::call(&workerd.base_url(), &verifying, call)
             .await
             .map_err(|e| text(&e))?;
@@ -417,8 +440,12 @@ async fn bare(n: usize) -> Result<(), String> {
         ("POST /v1/check, CAA (1 DoH lookup)", &caa_one_lookup),
         ("POST /v1/check, CAA (2 DoH lookups)", &caa),
         (
-            "POST /v1/check, acme-http-01 (1 DoH lookup, 1 GET)",
+            "POST /v1/check, acme-http-01 (A and AAAA lookups, 1 GET over a socket)",
             &http01,
+        ),
+        (
+            "POST /v1/check, acme-tls-alpn-01 (A and AAAA lookups, 1 TLS handshake over a socket)",
+            &tls_alpn01,
         ),
     ] {
         cpu_per_request(what, group, n, idle, || async {
@@ -449,6 +476,7 @@ async fn bare(n: usize) -> Result<(), String> {
     )
     .await?;
     drop(floor);
+    tls.stop().await;
     web.stop().await;
     dns.stop().await;
     Ok(())

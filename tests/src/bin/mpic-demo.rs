@@ -41,10 +41,11 @@ async fn main() -> ExitCode {
 async fn run() -> Result<(), Error> {
     let started = Instant::now();
     println!("Starting the loopback world: a DoH resolver with one view per perspective,");
-    println!("the honest web server (127.0.0.1) and the attacker's (127.0.0.2), and six");
+    println!("the honest web and TLS servers (127.0.0.1) and the attacker's (127.0.0.2), and six");
     println!("perspectives, each the real mpic-worker wasm under workerd (wrangler dev)...");
     let world = World::start(&victim::zone(), &SIX_SITES).await?;
     victim::serve_challenges(&world)?;
+    victim::serve_tls_alpn(&world)?;
     println!("ready in {:.1} s:", started.elapsed().as_secs_f64());
     for p in &world.perspectives {
         println!(
@@ -59,6 +60,7 @@ async fn run() -> Result<(), Error> {
     let caa = CheckRequest::from_value(&victim::caa_check())?;
     let dns01 = CheckRequest::from_value(&victim::dns01_check())?;
     let http01 = CheckRequest::from_value(&victim::http01_check())?;
+    let tls_alpn01 = CheckRequest::from_value(&victim::tls_alpn01_check())?;
     let br = CoordinatorSetup::default();
     let strict = CoordinatorSetup {
         quorum: "strict",
@@ -95,6 +97,22 @@ async fn run() -> Result<(), Error> {
         "3. Hijack of the web server seen by 3 of 6: http-01",
         &br,
         &http01,
+    )
+    .await?;
+    world.reset();
+
+    for id in ["us-east", "sa-east"] {
+        world
+            .perspective(id)
+            .ok_or("no perspective")?
+            .view
+            .override_text("victim.example. 60 IN A 127.0.0.2")?;
+    }
+    scenario(
+        &world,
+        "3b. The attacker's TLS server answers acme-tls/1 for 2 of 6: tls-alpn-01 (BR tolerates 2 of 6)",
+        &br,
+        &tls_alpn01,
     )
     .await?;
     world.reset();
@@ -249,7 +267,17 @@ fn what_it_saw(observed: &CheckObservation) -> String {
                     .unwrap_or_else(|| "-".into()),
                 http.body_excerpt
             ),
-            DcvEvidence::Certificate(_) => "certificate".into(),
+            DcvEvidence::Certificate(certificate) => {
+                let at = certificate
+                    .contacted
+                    .as_ref()
+                    .map(|c| format!(" from {}", c.address))
+                    .unwrap_or_default();
+                format!(
+                    "certificate {}{at}",
+                    certificate.subject_alt_names.join(", ")
+                )
+            }
             DcvEvidence::None => "nothing".into(),
         },
         CheckObservation::NotRun { reason } => reason.clone(),

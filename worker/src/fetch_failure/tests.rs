@@ -6,32 +6,6 @@ const LOST: &str = "Error: Network connection lost.";
 const OPAQUE: &str = "Error: internal error; reference = mk05rshakqarf674sqhm65l1";
 
 #[test]
-fn http_failures_say_which_phase_and_what() {
-    let cases = [
-        (FetchFailure::Timeout, HttpError::Timeout),
-        (
-            FetchFailure::no_response(LOST),
-            HttpError::Connect("Network connection lost.".into()),
-        ),
-        (
-            FetchFailure::body_cut(LOST),
-            HttpError::Protocol("response body cut short: Network connection lost.".into()),
-        ),
-    ];
-    for (failure, want) in cases {
-        assert_eq!(failure.clone().into_http_error(), want, "{failure:?}");
-    }
-    let HttpError::Protocol(detail) = FetchFailure::no_response(OPAQUE).into_http_error() else {
-        panic!("an unexplained rejection is not a connect failure");
-    };
-    assert!(detail.contains("not HTTP"), "{detail}");
-    assert!(
-        detail.contains("reference = mk05rshakqarf674sqhm65l1"),
-        "the reference finds the cause in the log: {detail}"
-    );
-}
-
-#[test]
 fn dns_failures_are_transport_failures_with_the_same_detail() {
     assert_eq!(FetchFailure::Timeout.into_dns_error(), DnsError::Timeout);
     assert_eq!(
@@ -48,6 +22,10 @@ fn dns_failures_are_transport_failures_with_the_same_detail() {
     assert!(
         detail.contains("not HTTP") && detail.contains("internal error"),
         "{detail}"
+    );
+    assert!(
+        detail.contains("reference = mk05rshakqarf674sqhm65l1"),
+        "the reference finds the cause in the log: {detail}"
     );
 }
 

@@ -13,6 +13,7 @@ use mpic_core::rir::Rir;
 use serde_json::{Value, json};
 
 use super::*;
+use mpic_core::network::Contacted;
 
 fn body(observation: &CheckObservation) -> ReportBody {
     ReportBody {
@@ -30,6 +31,7 @@ fn body(observation: &CheckObservation) -> ReportBody {
         verdict: Verdict::Pass,
         reason: String::new(),
         observation: Observation::from_value(observation).unwrap(),
+        data_center: None,
     }
 }
 
@@ -121,9 +123,16 @@ fn http_details_come_from_the_exchange() {
                 url: "http://example.com/.well-known/acme-challenge/tok".into(),
                 status: 301,
                 location: Some("https://example.com/.well-known/acme-challenge/tok".into()),
+                contacted: None,
             }],
             final_url: "https://example.com/.well-known/acme-challenge/tok".into(),
             final_status: Some(200),
+            contacted: Some(Contacted {
+                resolver: Some("https://doh.example/dns-query".into()),
+                address: "2001:db8::7".parse().unwrap(),
+                port: 443,
+                tls: None,
+            }),
             content_type: Some("text/plain".into()),
             body_excerpt: "tok.thumb".into(),
             body_excerpt_base64: "dG9rLnRodW1i".into(),
@@ -148,7 +157,7 @@ fn http_details_come_from_the_exchange() {
             "response_url": "https://example.com/.well-known/acme-challenge/tok",
             "response_status_code": 200,
             "response_page": "dG9rLnRodW1i",
-            "resolved_ip": null,
+            "resolved_ip": "2001:db8::7",
         })
     );
     // Unverified: the same shape, empty.
@@ -225,6 +234,7 @@ fn tls_alpn_details_name_the_certificate() {
             common_name: Some("example.com".into()),
             subject_alt_names: vec!["dns:example.com".into()],
             acme_identifier_critical: Some(true),
+            contacted: None,
         }),
     });
     assert_eq!(

@@ -45,6 +45,10 @@ fn probe(id: &str, claimed_rir: Option<&str>, problems: Vec<ProbeProblem>) -> Pr
             dnssec_test_names: None,
             dnssec_self_test: Some(self_test(id != "forwarder")),
             coordinates: None,
+            data_center: Some(mpic_core::report::DataCenter {
+                code: "FRA".into(),
+                country: Some("DE".into()),
+            }),
         }),
         problems,
         latency_ms: claimed_rir.map(|_| 12),
@@ -89,6 +93,8 @@ fn each_row_says_what_matches_and_what_does_not() {
     assert!(line("good").contains(" yes "), "{text}");
     assert!(line("good").contains(" ok "), "{text}");
     assert!(line("good").contains(" validates "), "{text}");
+    // The data center that answered sits beside the configured region.
+    assert!(line("good").contains("Frankfurt, DE  FRA (DE) "), "{text}");
     assert!(line("forwarder").contains("NOT VALIDATING"), "{text}");
     assert!(line("forwarder").contains("MISMATCH"), "{text}");
     assert!(line("down").contains(" - "), "{text}");

@@ -271,3 +271,212 @@ fn evidence_names_what_was_seen() {
     );
     assert_eq!(evidence.acme_identifier_critical, Some(true));
 }
+
+mod exchange {
+    use std::net::{IpAddr, SocketAddr};
+    use std::sync::{Arc, Mutex};
+
+    use hickory_proto::rr::RData;
+    use hickory_proto::rr::RecordType;
+    use hickory_proto::rr::rdata::A;
+    use rcgen::SanType;
+
+    use super::KEY_AUTHORIZATION;
+    use crate::address_policy::AddressPolicy;
+    use crate::check::AcmeTlsAlpn01Parameters;
+    use crate::check::key_authorization_digest;
+    use crate::dcv::{DcvContext, DcvEvidence, DcvFailure, TlsAlpnError, acme_tls_alpn_01};
+    use crate::name::Target;
+    use crate::network::HttpError;
+    use crate::testing::FakeNetwork;
+    use crate::web::fake_servers::{self, Identity, Log, dns};
+    use crate::web::tls::TlsFailure;
+
+    const ADDRESS: &str = "127.0.0.9";
+
+    fn parameters() -> AcmeTlsAlpn01Parameters {
+        AcmeTlsAlpn01Parameters {
+            key_authorization_digest: key_authorization_digest(KEY_AUTHORIZATION),
+        }
+    }
+
+    fn context() -> DcvContext {
+        let mut context = DcvContext::new(0);
+        context.http_limits.timeout_ms = 2_000;
+        context
+    }
+
+    fn valid_for(san: SanType) -> Identity {
+        fake_servers::identity(
+            vec![san],
+            Some(&key_authorization_digest(KEY_AUTHORIZATION)),
+        )
+    }
+
+    fn network(server: crate::testing::Server) -> FakeNetwork {
+        FakeNetwork::new()
+            .with_address_policy(AddressPolicy::LoopbackOnlyForTests)
+            .records(
+                "example.com",
+                RecordType::A,
+                vec![RData::A(A(ADDRESS.parse().unwrap()))],
+            )
+            .listen(SocketAddr::new(ADDRESS.parse().unwrap(), 443), server)
+    }
+
+    fn acme_server(identity: &Identity, alpn: &[&str], log: &Log) -> crate::testing::Server {
+        fake_servers::tls(
+            identity,
+            alpn,
+            rustls::DEFAULT_VERSIONS,
+            None,
+            Arc::clone(log),
+        )
+    }
+
+    fn run(network: &FakeNetwork, target: &str) -> crate::dcv::DcvObservation {
+        let target = Target::parse(target).unwrap();
+        pollster::block_on(acme_tls_alpn_01(
+            network,
+            &target,
+            &parameters(),
+            &context(),
+        ))
+    }
+
+    #[test]
+    fn a_valid_certificate_over_acme_tls_1_passes_and_the_offer_was_exactly_rfc_8737s() {
+        let log: Log = Arc::new(Mutex::new(Vec::new()));
+        let network = network(acme_server(
+            &valid_for(dns("example.com")),
+            &["acme-tls/1"],
+            &log,
+        ));
+        let observation = run(&network, "example.com");
+        assert_eq!(observation.failure, None);
+        let DcvEvidence::Certificate(evidence) = observation.evidence else {
+            panic!("no certificate evidence")
+        };
+        let contacted = evidence.contacted.unwrap();
+        assert_eq!(contacted.address, ADDRESS.parse::<IpAddr>().unwrap());
+        assert_eq!(contacted.port, 443);
+        let tls = contacted.tls.unwrap();
+        assert_eq!(tls.alpn.as_deref(), Some("acme-tls/1"));
+        assert_eq!(tls.version, "TLSv1.3");
+        let seen = log.lock().unwrap();
+        assert_eq!(seen[0].sni.as_deref(), Some("example.com"));
+        assert_eq!(seen[0].alpn, vec!["acme-tls/1".to_owned()]);
+    }
+
+    #[test]
+    fn tls_1_2_is_enough() {
+        let log: Log = Arc::new(Mutex::new(Vec::new()));
+        let server = fake_servers::tls(
+            &valid_for(dns("example.com")),
+            &["acme-tls/1"],
+            &[&rustls::version::TLS12],
+            None,
+            Arc::clone(&log),
+        );
+        let observation = run(&network(server), "example.com");
+        assert_eq!(observation.failure, None);
+        let DcvEvidence::Certificate(evidence) = observation.evidence else {
+            panic!("no certificate evidence")
+        };
+        assert_eq!(evidence.contacted.unwrap().tls.unwrap().version, "TLSv1.2");
+    }
+
+    #[test]
+    fn an_ip_address_is_asked_for_by_its_reverse_name_and_judged_by_its_ip_san() {
+        let log: Log = Arc::new(Mutex::new(Vec::new()));
+        let identity = valid_for(SanType::IpAddress(ADDRESS.parse().unwrap()));
+        let network = network(acme_server(&identity, &["acme-tls/1"], &log));
+        let observation = run(&network, ADDRESS);
+        assert_eq!(observation.failure, None);
+        assert_eq!(
+            log.lock().unwrap()[0].sni.as_deref(),
+            Some("9.0.0.127.in-addr.arpa")
+        );
+        assert!(
+            network.queries().is_empty(),
+            "an IP address is not resolved"
+        );
+    }
+
+    #[test]
+    fn a_server_that_negotiates_no_protocol_fails() {
+        let log: Log = Arc::new(Mutex::new(Vec::new()));
+        let network = network(acme_server(&valid_for(dns("example.com")), &[], &log));
+        let observation = run(&network, "example.com");
+        assert_eq!(
+            observation.failure,
+            Some(DcvFailure::Certificate {
+                detail: TlsAlpnError::NoApplicationProtocol
+            })
+        );
+    }
+
+    #[test]
+    fn a_server_that_only_speaks_http_1_1_refuses_the_offer() {
+        let log: Log = Arc::new(Mutex::new(Vec::new()));
+        let network = network(acme_server(
+            &valid_for(dns("example.com")),
+            &["http/1.1"],
+            &log,
+        ));
+        let observation = run(&network, "example.com");
+        assert_eq!(
+            observation.failure,
+            Some(DcvFailure::TlsHandshake {
+                detail: TlsFailure::ApplicationProtocolRefused
+            })
+        );
+    }
+
+    #[test]
+    fn the_wrong_digest_fails_with_the_certificate_rule_it_breaks() {
+        let log: Log = Arc::new(Mutex::new(Vec::new()));
+        let identity = fake_servers::identity(
+            vec![dns("example.com")],
+            Some(&key_authorization_digest("other.thumbprint")),
+        );
+        let observation = run(
+            &network(acme_server(&identity, &["acme-tls/1"], &log)),
+            "example.com",
+        );
+        assert_eq!(
+            observation.failure,
+            Some(DcvFailure::Certificate {
+                detail: TlsAlpnError::DigestMismatch
+            })
+        );
+    }
+
+    #[test]
+    fn garbage_and_silence_fail_typed() {
+        let garbage = network(fake_servers::garbage(b"SSH-2.0-OpenSSH_9.6\r\n"));
+        let observation = run(&garbage, "example.com");
+        assert!(
+            matches!(
+                observation.failure,
+                Some(DcvFailure::TlsHandshake {
+                    detail: TlsFailure::Handshake(_)
+                })
+            ),
+            "{:?}",
+            observation.failure
+        );
+        let silent = network(fake_servers::silent());
+        let target = Target::parse("example.com").unwrap();
+        let mut context = context();
+        context.http_limits.timeout_ms = 200;
+        let observation =
+            pollster::block_on(acme_tls_alpn_01(&silent, &target, &parameters(), &context));
+        assert_eq!(
+            observation.failure,
+            Some(DcvFailure::Connection {
+                detail: HttpError::Timeout
+            })
+        );
+    }
+}
