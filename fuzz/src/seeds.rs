@@ -339,6 +339,21 @@ fn signed_report_seeds() -> Vec<Seed> {
             [&[1][..], &signed.report].concat(),
         ));
     }
+    // A version-1 report, as evidence records from before the data center
+    // keep them: the same bytes without field 15.
+    let mut old = body.clone();
+    old.data_center = None;
+    let mut bytes = match old.to_signed_bytes() {
+        Ok(bytes) => bytes,
+        Err(e) => panic!("seed report bytes: {e}"),
+    };
+    bytes[mpic_core::report::REPORT_MAGIC.len()] = mpic_core::report::REPORT_VERSION_1;
+    bytes.pop();
+    seeds.push((
+        "signed_report",
+        "signed_bytes_version_1".to_owned(),
+        [&[1][..], &bytes].concat(),
+    ));
     seeds
 }
 
