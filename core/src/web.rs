@@ -75,11 +75,15 @@ pub async fn get<N: Network + ?Sized>(
             };
             let (mut session, facts) = tls::handshake(connection, &server_name, ALPN_HTTP_1_1)
                 .await
-                .map_err(|e| HttpError::Tls(e.to_string()))?;
+                .map_err(|e| HttpError::Tls(at(&contacted, &e)))?;
             contacted.tls = Some(facts);
-            http1::get(&mut session, url, headers, USER_AGENT, limits).await?
+            http1::get(&mut session, url, headers, USER_AGENT, limits)
+                .await
+                .map_err(|e| after_connecting(&contacted, e))?
         } else {
-            http1::get(&mut connection, url, headers, USER_AGENT, limits).await?
+            http1::get(&mut connection, url, headers, USER_AGENT, limits)
+                .await
+                .map_err(|e| after_connecting(&contacted, e))?
         };
         response.contacted = Some(contacted);
         Ok(response)
@@ -87,6 +91,24 @@ pub async fn get<N: Network + ?Sized>(
     within(network, limits.timeout_ms, exchange)
         .await
         .unwrap_or(Err(HttpError::Timeout))
+}
+
+/// `what`, said of the address it happened at: a failed exchange's report
+/// then still names the server that failed it.
+fn at(contacted: &Contacted, what: &dyn std::fmt::Display) -> String {
+    let address = SocketAddr::new(contacted.address, contacted.port);
+    format!("{address}: {what}")
+}
+
+/// An error of the exchange on an open connection, naming its address.
+fn after_connecting(contacted: &Contacted, error: HttpError) -> HttpError {
+    match error {
+        HttpError::Connect(why) => HttpError::Connect(at(contacted, &why)),
+        HttpError::Protocol(why) => HttpError::Protocol(at(contacted, &why)),
+        HttpError::Tls(why) => HttpError::Tls(at(contacted, &why)),
+        // Refusals happen before anything is sent; a timeout has no text.
+        other => other,
+    }
 }
 
 /// A connection to `host:port`: a name resolved through the perspective's
