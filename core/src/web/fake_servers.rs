@@ -8,8 +8,7 @@ use std::sync::{Arc, Mutex};
 use rcgen::{CertificateParams, CustomExtension, KeyPair, SanType};
 use rustls::ServerConfig;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use rustls::server::{ClientHello, ResolvesServerCert};
-use rustls::sign::CertifiedKey;
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, DuplexStream};
 
 use crate::testing::{Server, ServerTask};
@@ -120,15 +119,12 @@ pub fn tls(
         .unwrap();
     // Not `with_single_cert`: it parses the certificate with webpki, which
     // refuses the critical acmeIdentifier extension.
-    let certified = Arc::new(CertifiedKey::new(
-        vec![CertificateDer::from(identity.der.clone())],
-        key,
-    ));
+    let certified = CertifiedKey::new(vec![CertificateDer::from(identity.der.clone())], key);
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)
         .unwrap()
         .with_no_client_auth()
-        .with_cert_resolver(Arc::new(Fixed(certified)));
+        .with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
     config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
     let config = Arc::new(config);
     Arc::new(move |stream: DuplexStream| -> ServerTask {
@@ -191,14 +187,4 @@ pub fn silent() -> Server {
             }
         })
     })
-}
-
-/// Presents one certificate to every client.
-#[derive(Debug)]
-struct Fixed(Arc<CertifiedKey>);
-
-impl ResolvesServerCert for Fixed {
-    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(Arc::clone(&self.0))
-    }
 }
