@@ -269,16 +269,7 @@ impl<T> NativeNetwork<T> {
     /// if it is loopback (mpic-core checked that already; this is the
     /// second lock on the door).
     fn connection_target(&self, address: SocketAddr) -> Result<SocketAddr, ConnectError> {
-        self.policy
-            .check(address.ip())
-            .map_err(|e| ConnectError::NotPermitted(e.to_string()))?;
-        match self.local {
-            None => Ok(address),
-            Some(ports) => ports
-                .map_port(address.port())
-                .map(|port| SocketAddr::new(address.ip(), port))
-                .map_err(|e| ConnectError::NotPermitted(e.to_string())),
-        }
+        mpic_core::network::connection_target(self.policy, self.local, address)
     }
 }
 

@@ -196,6 +196,17 @@ fn in_v6(ip: Ipv6Addr, net: u128, prefix: u8) -> bool {
     u128::from(ip) & mask == net & mask
 }
 
+/// Whether `ip` is in `network/length` (both of one family; a length beyond
+/// the family's width compares the whole address). For other tables of
+/// ranges than these, such as a platform's own.
+pub fn in_prefix(ip: IpAddr, network: IpAddr, length: u8) -> bool {
+    match (ip, network) {
+        (IpAddr::V4(ip), IpAddr::V4(network)) => in_v4(ip, network.octets(), length.min(32)),
+        (IpAddr::V6(ip), IpAddr::V6(network)) => in_v6(ip, u128::from(network), length.min(128)),
+        _ => false,
+    }
+}
+
 /// The special use of `ip`, or `None` for a public unicast address.
 pub fn special_use(ip: IpAddr) -> Option<SpecialUse> {
     match ip {

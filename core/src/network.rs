@@ -21,6 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::address_policy::AddressPolicy;
 use crate::dnssec_self_test::DnssecSelfTest;
 use crate::extended_dns_error::ExtendedDnsError;
+use crate::loopback::LocalPorts;
 
 /// `Send` on native targets, nothing on wasm32 (where futures are `!Send`).
 ///
@@ -121,6 +122,28 @@ pub trait Network: MaybeSync {
         limits: &HttpLimits,
     ) -> impl Future<Output = Result<HttpResponse, HttpError>> + MaybeSend {
         crate::web::get(self, url, headers, limits)
+    }
+}
+
+/// Where a [`Network::connect`] to `address` really goes, or why it may not:
+/// the network's address policy checked again at its own door (core checked
+/// it before asking), and in a loopback test world the fixture port standing
+/// in for 80 or 443. Every network's `connect` starts here; a platform may
+/// refuse more after it.
+pub fn connection_target(
+    policy: AddressPolicy,
+    local: Option<LocalPorts>,
+    address: SocketAddr,
+) -> Result<SocketAddr, ConnectError> {
+    policy
+        .check(address.ip())
+        .map_err(|e| ConnectError::NotPermitted(e.to_string()))?;
+    match local {
+        None => Ok(address),
+        Some(ports) => ports
+            .map_port(address.port())
+            .map(|port| SocketAddr::new(address.ip(), port))
+            .map_err(|e| ConnectError::NotPermitted(e.to_string())),
     }
 }
 

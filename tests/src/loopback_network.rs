@@ -13,7 +13,9 @@ use hickory_proto::rr::RecordType;
 use mpic_core::address_policy::AddressPolicy;
 use mpic_core::dnssec_self_test::DnssecSelfTest;
 use mpic_core::doh::DohMethod;
-use mpic_core::network::{ConnectError, DnsAnswer, DnsError, MaybeSend, Network};
+use mpic_core::network::{
+    ConnectError, DnsAnswer, DnsError, MaybeSend, Network, connection_target,
+};
 use mpic_core::resolver_set::ResolverSet;
 
 use crate::doh_client::{DohClientError, ReqwestDohTransport, loopback_doh_client};
@@ -81,12 +83,8 @@ impl Network for LoopbackNetwork {
     }
 
     async fn connect(&self, address: SocketAddr) -> Result<tokio::net::TcpStream, ConnectError> {
-        if !address.ip().is_loopback() {
-            return Err(ConnectError::NotPermitted(format!(
-                "{address} is not loopback"
-            )));
-        }
-        tokio::net::TcpStream::connect(address)
+        let target = connection_target(AddressPolicy::LoopbackOnlyForTests, None, address)?;
+        tokio::net::TcpStream::connect(target)
             .await
             .map_err(|e| ConnectError::Failed(e.to_string()))
     }

@@ -25,12 +25,12 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use futures_util::future::{Either, select};
 use hickory_proto::rr::RecordType;
-use mpic_core::address_policy::AddressPolicy;
+use mpic_core::address_policy::{AddressPolicy, in_prefix};
 use mpic_core::dnssec_self_test::DnssecSelfTest;
 use mpic_core::doh::{
     DohClient, DohConfig, DohHttpRequest, DohHttpResponse, DohMethod, DohTransport,
 };
-use mpic_core::network::{ConnectError, DnsAnswer, DnsError, Network};
+use mpic_core::network::{ConnectError, DnsAnswer, DnsError, Network, connection_target};
 use mpic_core::resolver_set::ResolverSet;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use worker::{
@@ -85,23 +85,17 @@ impl EdgeNetwork {
     /// a typed refusal instead of the platform's opaque one), and in local
     /// mode the fixture port standing in for 80 or 443.
     fn connection_target(&self, address: SocketAddr) -> Result<SocketAddr, ConnectError> {
-        self.address_policy()
-            .check(address.ip())
-            .map_err(|e| ConnectError::NotPermitted(e.to_string()))?;
-        match &self.local {
-            Some(ports) => ports
-                .map_port(address.port())
-                .map(|port| SocketAddr::new(address.ip(), port))
-                .map_err(|e| ConnectError::NotPermitted(e.to_string())),
-            None => match platform_range(address.ip()) {
-                Some(range) => Err(ConnectError::NotPermitted(format!(
-                    "{} is in Cloudflare's range {range}, which Workers sockets cannot reach \
-                     (and a fetch() there would stay inside Cloudflare's network)",
-                    address.ip()
-                ))),
-                None => Ok(address),
-            },
+        let target = connection_target(self.address_policy(), self.local, address)?;
+        if self.local.is_none()
+            && let Some((network, length)) = cloudflare_range(address.ip())
+        {
+            return Err(ConnectError::NotPermitted(format!(
+                "{} is in Cloudflare's range {network}/{length}, which Workers sockets cannot \
+                 reach (and a fetch() there would stay inside Cloudflare's network)",
+                address.ip()
+            )));
         }
+        Ok(target)
     }
 }
 
@@ -237,57 +231,50 @@ impl AsyncWrite for EdgeSocket {
     }
 }
 
-/// The Cloudflare range `ip` is in, if any (www.cloudflare.com/ips, as of
-/// 2026-12). Workers sockets refuse these destinations ("Outbound TCP
-/// sockets to Cloudflare IP ranges are blocked", developers.cloudflare.com/
-/// workers/runtime-apis/tcp-sockets); naming the range makes the refusal
-/// typed and explainable instead of the platform's "proxy request failed".
-fn platform_range(ip: IpAddr) -> Option<&'static str> {
-    const RANGES: [&str; 22] = [
-        "173.245.48.0/20",
-        "103.21.244.0/22",
-        "103.22.200.0/22",
-        "103.31.4.0/22",
-        "141.101.64.0/18",
-        "108.162.192.0/18",
-        "190.93.240.0/20",
-        "188.114.96.0/20",
-        "197.234.240.0/22",
-        "198.41.128.0/17",
-        "162.158.0.0/15",
-        "104.16.0.0/13",
-        "104.24.0.0/14",
-        "172.64.0.0/13",
-        "131.0.72.0/22",
-        "2400:cb00::/32",
-        "2606:4700::/32",
-        "2803:f800::/32",
-        "2405:b500::/32",
-        "2405:8100::/32",
-        "2a06:98c0::/29",
-        "2c0f:f248::/32",
-    ];
-    RANGES.into_iter().find(|range| in_range(ip, range))
+/// Cloudflare's published ranges (www.cloudflare.com/ips, as of 2026-12).
+/// Workers sockets refuse these destinations ("Outbound TCP sockets to
+/// Cloudflare IP ranges are blocked", developers.cloudflare.com/workers/
+/// runtime-apis/tcp-sockets); naming the range makes the refusal typed and
+/// explainable instead of the platform's "proxy request failed".
+const CLOUDFLARE_RANGES: [(IpAddr, u8); 22] = [
+    (v4(173, 245, 48, 0), 20),
+    (v4(103, 21, 244, 0), 22),
+    (v4(103, 22, 200, 0), 22),
+    (v4(103, 31, 4, 0), 22),
+    (v4(141, 101, 64, 0), 18),
+    (v4(108, 162, 192, 0), 18),
+    (v4(190, 93, 240, 0), 20),
+    (v4(188, 114, 96, 0), 20),
+    (v4(197, 234, 240, 0), 22),
+    (v4(198, 41, 128, 0), 17),
+    (v4(162, 158, 0, 0), 15),
+    (v4(104, 16, 0, 0), 13),
+    (v4(104, 24, 0, 0), 14),
+    (v4(172, 64, 0, 0), 13),
+    (v4(131, 0, 72, 0), 22),
+    (v6(0x2400, 0xcb00), 32),
+    (v6(0x2606, 0x4700), 32),
+    (v6(0x2803, 0xf800), 32),
+    (v6(0x2405, 0xb500), 32),
+    (v6(0x2405, 0x8100), 32),
+    (v6(0x2a06, 0x98c0), 29),
+    (v6(0x2c0f, 0xf248), 32),
+];
+
+const fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
+    IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d))
 }
 
-fn in_range(ip: IpAddr, range: &str) -> bool {
-    let Some((network, prefix)) = range.split_once('/') else {
-        return false;
-    };
-    let (Ok(network), Ok(prefix)) = (network.parse::<IpAddr>(), prefix.parse::<u32>()) else {
-        return false;
-    };
-    match (ip, network) {
-        (IpAddr::V4(ip), IpAddr::V4(network)) => {
-            let mask = u32::MAX.checked_shl(32 - prefix).unwrap_or(0);
-            u32::from(ip) & mask == u32::from(network) & mask
-        }
-        (IpAddr::V6(ip), IpAddr::V6(network)) => {
-            let mask = u128::MAX.checked_shl(128 - prefix).unwrap_or(0);
-            u128::from(ip) & mask == u128::from(network) & mask
-        }
-        _ => false,
-    }
+/// `first:second::`, the form of every Cloudflare IPv6 range.
+const fn v6(first: u16, second: u16) -> IpAddr {
+    IpAddr::V6(std::net::Ipv6Addr::new(first, second, 0, 0, 0, 0, 0, 0))
+}
+
+/// The Cloudflare range `ip` is in, if any.
+fn cloudflare_range(ip: IpAddr) -> Option<(IpAddr, u8)> {
+    CLOUDFLARE_RANGES
+        .into_iter()
+        .find(|(network, length)| in_prefix(ip, *network, *length))
 }
 
 /// Sends DoH requests with `fetch`, each ending by the check's deadline.

@@ -109,3 +109,16 @@ fn refusals_say_what_the_address_is() {
         .unwrap_err();
     assert!(err.to_string().contains("loopback only"), "{err}");
 }
+
+#[test]
+fn in_prefix_compares_the_network_bits_of_one_family() {
+    assert!(in_prefix(ip("104.23.255.255"), ip("104.16.0.0"), 13));
+    assert!(!in_prefix(ip("104.24.0.0"), ip("104.16.0.0"), 13));
+    assert!(in_prefix(ip("2a06:98c7::1"), ip("2a06:98c0::"), 29));
+    assert!(!in_prefix(ip("2a06:98c8::1"), ip("2a06:98c0::"), 29));
+    assert!(in_prefix(ip("10.1.2.3"), ip("0.0.0.0"), 0));
+    // Another family never matches; a length past the width is exact.
+    assert!(!in_prefix(ip("::ffff:104.16.0.1"), ip("104.16.0.0"), 13));
+    assert!(in_prefix(ip("192.0.2.1"), ip("192.0.2.1"), 40));
+    assert!(!in_prefix(ip("192.0.2.2"), ip("192.0.2.1"), 40));
+}
